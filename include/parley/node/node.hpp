@@ -1,0 +1,164 @@
+#pragma once
+
+// A Parley node: the agents, rooms and event bus of one process. Every
+// public function is thread-safe and blocking (it waits for the actor that
+// owns the state to answer), returns an expected value, and never throws.
+// No CAF type appears here: the actor layer stays behind this facade.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "parley/behavior/behavior.hpp"
+#include "parley/model/attention.hpp"
+#include "parley/model/caller.hpp"
+#include "parley/model/clock.hpp"
+#include "parley/model/event.hpp"
+#include "parley/model/manifest.hpp"
+#include "parley/model/message.hpp"
+#include "parley/model/room.hpp"
+#include "parley/model/turns.hpp"
+
+namespace parley {
+
+struct node_config {
+  /// Name of this node in logs and (later) in federation. Default: "node-1".
+  std::string node_id = "node-1";
+  /// CAF scheduler worker threads. Default: 2.
+  unsigned scheduler_threads = 2;
+  /// Attention knobs shared by all agents (policy, weights, inbox limit).
+  attention_params attention;
+  /// Events the bus retains for late subscribers. Default: 65536.
+  size_t event_retention = 65536;
+  /// How long a blocking call waits for an actor. Default: 10 s.
+  std::chrono::milliseconds call_timeout{10000};
+  /// Time source; nullptr means wall time. Default: nullptr.
+  std::shared_ptr<const clock> time_source;
+};
+
+struct agent_spec {
+  manifest man;
+  behavior_spec behavior;
+  /// Overrides `behavior` when set (an external or custom behaviour).
+  std::shared_ptr<agent_behavior> custom;
+};
+
+struct group_spec {
+  /// Empty: the node picks "room-<n>".
+  room_id id;
+  std::string topic;
+  speaker_rules rules;
+  room_access access = room_access::open;
+};
+
+struct node_stats {
+  uint64_t agents = 0;
+  uint64_t rooms = 0;
+  uint64_t rooms_closed = 0;
+  uint64_t messages_sent = 0;
+  uint64_t deliveries = 0;
+  uint64_t served = 0;
+  uint64_t refused = 0;
+  uint64_t turns_granted = 0;
+};
+
+using event_callback = std::function<void(const event&)>;
+
+class node {
+public:
+  /// Starts the actor system and the event bus.
+  static expected<std::unique_ptr<node>> start(node_config cfg);
+
+  /// Stops every actor and waits for them (also done by the destructor).
+  ~node();
+  void stop();
+
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  // -- agents ----------------------------------------------------------------
+
+  /// Validates and starts an agent. already_exists for a taken id.
+  expected<void> introduce(agent_spec spec);
+  /// Introduces many agents without a round trip each (simulations, the
+  /// benchmarks). Stops at the first failure; returns how many succeeded
+  /// before it, or the failure.
+  expected<size_t> introduce_many(std::vector<agent_spec> specs);
+  /// Marks the agent retired and removes it from its rooms; it stays
+  /// queryable and refuses messages.
+  expected<void> retire(const agent_id& id);
+  expected<manifest> get_manifest(const agent_id& id);
+  /// Replaces the changeable fields (display name, bio, status but not
+  /// retired, activities, skills, capacity, online, last seen). Only the
+  /// agent itself or an admin.
+  expected<manifest> update_manifest(const caller& who, manifest m);
+  /// All agent ids, sorted.
+  std::vector<agent_id> list_agents() const;
+  /// Attention knobs of one agent: importance of a dialogue, weight of a
+  /// relationship with a peer.
+  expected<void> set_importance(const agent_id& id, const dialogue_key& k, double w);
+  expected<void> set_relationship(const agent_id& id, const agent_id& peer, double w);
+  /// A stimulus for the agent's behaviour (no reply).
+  expected<void> nudge(const agent_id& id);
+
+  // -- rooms -----------------------------------------------------------------
+
+  /// The direct room of a pair; the existing one if the pair has one.
+  expected<room> create_direct(const agent_id& a, const agent_id& b);
+  /// A group room with `creator` as owner.
+  expected<room> create_group(const agent_id& creator, group_spec spec);
+  expected<void> join(const room_id& r, const agent_id& who);
+  expected<void> leave(const room_id& r, const agent_id& who);
+  expected<void> invite(const room_id& r, const agent_id& by, const agent_id& who, room_role role);
+  expected<void> set_role(const room_id& r, const agent_id& by, const agent_id& target,
+                          room_role role);
+  expected<void> close_room(const room_id& r, const caller& who);
+  expected<room> get_room(const room_id& r);
+  /// All room ids, sorted.
+  std::vector<room_id> list_rooms() const;
+
+  // -- turns -----------------------------------------------------------------
+
+  expected<void> request_turn(const room_id& r, const agent_id& who);
+  expected<void> yield_turn(const room_id& r, const agent_id& who);
+  expected<turn_state> turns(const room_id& r);
+
+  // -- messages --------------------------------------------------------------
+
+  /// Sends `m` as m.from (to an agent or a room) and waits until it is
+  /// delivered (in the recipient's inbox, or accepted by the room's
+  /// moderator). Fills in id (if empty), sent_at and status.
+  expected<message> send(message m);
+  /// Like send, without waiting; failures are counted and published as
+  /// message_refused events. For load generation.
+  expected<void> post(message m);
+  /// Status of a message sent with receipt = true (the newest 64 per sender).
+  expected<message_status> status(const agent_id& from, const message_id& id);
+
+  // -- events ----------------------------------------------------------------
+
+  /// Calls `cb` (on the bus's thread, in sequence order) for every event of
+  /// the topics in `mask`, first replaying retained events with seq >=
+  /// from_seq (0 = live only). Returns the subscription id.
+  expected<uint64_t> subscribe(topic_mask mask, uint64_t from_seq, event_callback cb);
+  expected<void> unsubscribe(uint64_t id);
+  /// Retained events with seq >= from_seq, at most `max`.
+  expected<std::vector<event>> events_since(uint64_t from_seq, size_t max);
+
+  // -- operation -------------------------------------------------------------
+
+  /// Nudges `per_tick` random agents (seeded) every `interval` until stop.
+  void start_driver(uint64_t seed, std::chrono::milliseconds interval, uint32_t per_tick);
+  node_stats stats() const;
+  const node_config& config() const noexcept;
+
+private:
+  struct impl;
+  explicit node(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace parley

@@ -1,0 +1,82 @@
+#include "demo.hpp"
+
+#include <string>
+#include <vector>
+
+#include "parley/model/random.hpp"
+
+namespace parleyd {
+
+using namespace parley;
+
+namespace {
+
+const std::vector<skill>& skill_catalog() {
+  static const std::vector<skill> skills = {
+    {"summarize", "Summarize", {"text", "nlp"}, "Condenses long threads into key points."},
+    {"translate", "Translate", {"text", "i18n"}, "Translates between common languages."},
+    {"plan", "Plan", {"reasoning"}, "Breaks a goal into ordered steps."},
+    {"code-review", "Code review", {"code"}, "Reviews patches for bugs and style."},
+    {"search", "Search", {"retrieval"}, "Finds relevant documents."},
+    {"critique", "Critique", {"reasoning", "debate"}, "Argues the other side."},
+  };
+  return skills;
+}
+
+constexpr speaker_policy policies[] = {speaker_policy::fifo, speaker_policy::round_robin,
+                                       speaker_policy::priority, speaker_policy::random};
+
+} // namespace
+
+expected<void> build_demo(node& n, const demo_options& opt) {
+  uint64_t rng = opt.seed;
+  auto& skills = skill_catalog();
+  std::vector<agent_id> ids;
+  for (uint32_t i = 0; i < opt.agents; ++i) {
+    agent_spec spec;
+    spec.man.id = "agent-" + std::to_string(i);
+    spec.man.display_name = "Agent " + std::to_string(i);
+    spec.man.bio = "Demo agent " + std::to_string(i) + ", talks when nudged.";
+    for (int k = 0; k < 3; ++k)
+      spec.man.skills.push_back(skills[(i + static_cast<uint32_t>(k) * 2) % skills.size()]);
+    spec.man.capacity = 32;
+    spec.behavior.k = behavior_spec::kind::chatty;
+    spec.behavior.seed = opt.seed;
+    spec.behavior.reply_probability = 0.6;
+    spec.behavior.messages_per_turn = 1 + static_cast<uint32_t>(splitmix64(rng) % 2);
+    if (auto ok = n.introduce(std::move(spec)); !ok)
+      return ok;
+    ids.push_back("agent-" + std::to_string(i));
+  }
+  if (ids.size() < 2)
+    return {};
+  for (uint32_t r = 0; r < opt.group_rooms; ++r) {
+    group_spec g;
+    g.id = "lounge-" + std::to_string(r);
+    g.topic = "Demo topic " + std::to_string(r);
+    g.rules.policy = policies[r % std::size(policies)];
+    g.rules.max_messages_per_turn = 2;
+    g.rules.turn_slot_ms = 2000;
+    g.rules.seed = opt.seed + r;
+    auto owner = ids[splitmix64(rng) % ids.size()];
+    auto made = n.create_group(owner, g);
+    if (!made)
+      return unexpected{made.error()};
+    for (int k = 0; k < 7; ++k) {
+      auto who = ids[splitmix64(rng) % ids.size()];
+      if (auto ok = n.join(made->id, who); !ok && ok.error().code != errc::already_exists)
+        return ok;
+    }
+  }
+  for (uint32_t d = 0; d < opt.direct_rooms; ++d) {
+    auto a = ids[splitmix64(rng) % ids.size()];
+    auto b = ids[splitmix64(rng) % ids.size()];
+    if (a == b)
+      continue;
+    if (auto made = n.create_direct(a, b); !made)
+      return unexpected{made.error()};
+  }
+  return {};
+}
+
+} // namespace parleyd

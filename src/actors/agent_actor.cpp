@@ -1,0 +1,392 @@
+#include "actors/agent_actor.hpp"
+
+#include <algorithm>
+
+namespace parley {
+
+namespace {
+
+// How many API-sent messages' statuses an agent remembers.
+constexpr size_t tracked_limit = 64;
+
+event make_event(event_kind k, const agent_id& agent, std::string room = {},
+                 std::string detail = {}) {
+  event e;
+  e.kind = k;
+  e.agent = agent;
+  e.room = std::move(room);
+  e.detail = std::move(detail);
+  return e;
+}
+
+unexpected retired_error(const agent_state& st) {
+  return unexpected{errc::failed_precondition, "agent '" + st.man.id + "' is retired"};
+}
+
+bool retired(const agent_state& st) {
+  return st.man.status == agent_status::retired;
+}
+
+manifest materialize(const agent_state& st) {
+  manifest m = st.man;
+  m.skills.reserve(st.skills.size());
+  for (auto& s : st.skills)
+    m.skills.push_back(*s);
+  if (auto* f = st.attention.focus())
+    m.focus = to_string(*f);
+  return m;
+}
+
+void set_tracked(agent_state& st, const message_id& id, message_status s) {
+  for (auto& [mid, status] : st.tracked)
+    if (mid == id) {
+      // Receipts may overtake one another; status only moves forward.
+      status = std::max(status, s);
+      return;
+    }
+  if (st.tracked.size() == tracked_limit)
+    st.tracked.erase(st.tracked.begin());
+  st.tracked.emplace_back(id, s);
+}
+
+// Accepts `m` into the attention queue (the inbox) or says why not.
+expected<void> accept(agent_actor* self, message& m) {
+  auto& st = self->state;
+  if (retired(st))
+    return unexpected{errc::failed_precondition, "agent '" + st.man.id
+                                                   + "' is retired and accepts no messages"};
+  auto key = dialogue_of(m, st.man.id);
+  m.status = message_status::delivered;
+  auto id = m.id;
+  auto from = m.from;
+  if (auto ok = st.attention.push(key, std::move(m), st.rt->now(), st.man.capacity); !ok)
+    return unexpected{ok.error().code, "agent '" + st.man.id + "' refused message '" + id
+                                         + "' from '" + from + "': " + ok.error().message};
+  st.rt->counters.deliveries.fetch_add(1, std::memory_order_relaxed);
+  if (st.rt->wants(topic::message))
+    st.rt->publish(make_event(event_kind::message_delivered, st.man.id, {}, from + "/" + id));
+  return {};
+}
+
+void serve_some(agent_actor* self);
+
+// Serves now if nothing else waits in the mailbox (the usual case under
+// light load: no extra message), else after what is already queued, so
+// that all pending input is weighed before the next pick.
+void schedule_serve(agent_actor* self) {
+  auto& st = self->state;
+  if (st.serve_scheduled)
+    return;
+  if (self->mailbox().empty()) {
+    serve_some(self);
+    return;
+  }
+  st.serve_scheduled = true;
+  self->send(self, atoms::serve::value);
+}
+
+void execute(agent_actor* self, behavior_action& a);
+
+void react(agent_actor* self, const behavior_input& in, const dialogue_context* ctx) {
+  auto& st = self->state;
+  std::vector<behavior_action> actions;
+  behavior_view view{st.man, st.skills, ctx, st.rt->now()};
+  st.behavior->react(view, in, actions);
+  for (auto& a : actions)
+    execute(self, a);
+}
+
+void serve_dialogue(agent_actor* self) {
+  auto& st = self->state;
+  auto now = st.rt->now();
+  auto batch = st.attention.pop(now);
+  if (!batch)
+    return;
+  for (auto& m : batch->inputs) {
+    batch->context->add({context_entry::role::peer, m.from, m.content, 0});
+    behavior_input in;
+    in.k = behavior_input::kind::message;
+    in.msg = &m;
+    react(self, in, batch->context);
+    m.status = message_status::read;
+    st.rt->counters.served.fetch_add(1, std::memory_order_relaxed);
+    if (st.rt->wants(topic::message))
+      st.rt->publish(make_event(event_kind::message_read, st.man.id, m.to.is_room() ? m.to.id : "",
+                                m.from + "/" + m.id));
+    if (m.receipt)
+      if (auto sender = st.rt->agents.find(m.from))
+        self->send(sender, atoms::receipt::value, m.id, message_status::read);
+  }
+}
+
+void serve_some(agent_actor* self) {
+  auto& st = self->state;
+  if (retired(st))
+    return;
+  do {
+    serve_dialogue(self);
+  } while (!st.attention.empty() && self->mailbox().empty());
+  if (!st.attention.empty() && !st.serve_scheduled) {
+    st.serve_scheduled = true;
+    self->send(self, atoms::serve::value);
+  }
+}
+
+message_id next_id(agent_state& st) {
+  return "m" + std::to_string(st.next_message++);
+}
+
+void note_refusal(agent_actor* self, const message_id& id, const std::string& to,
+                  const error& why) {
+  auto& st = self->state;
+  st.rt->counters.refused.fetch_add(1, std::memory_order_relaxed);
+  st.rt->publish(make_event(event_kind::message_refused, st.man.id, {},
+                            id + " to " + to + ": " + to_string(why)));
+}
+
+void send_message(agent_actor* self, message& m) {
+  auto& st = self->state;
+  m.id = next_id(st);
+  m.from = st.man.id;
+  m.sent_at = st.rt->now();
+  m.status = message_status::sent;
+  st.attention.context(dialogue_of(m, st.man.id))
+    .add({context_entry::role::self, st.man.id, m.content, 0});
+  st.rt->counters.messages_sent.fetch_add(1, std::memory_order_relaxed);
+  if (st.rt->wants(topic::message))
+    st.rt->publish(make_event(event_kind::message_sent, st.man.id, m.to.is_room() ? m.to.id : "",
+                              m.id));
+  if (!m.to.is_room()) {
+    auto peer = st.rt->agents.find(m.to.id);
+    if (!peer) {
+      note_refusal(self, m.id, m.to.id, {errc::not_found, "no agent '" + m.to.id + "'"});
+      return;
+    }
+    self->send(peer, atoms::post::value, std::move(m));
+    return;
+  }
+  auto mod = st.rt->rooms.find(m.to.id);
+  if (!mod) {
+    note_refusal(self, m.id, m.to.id, {errc::not_found, "no room '" + m.to.id + "'"});
+    return;
+  }
+  auto id = m.id;
+  auto to = m.to.id;
+  self->request(mod, caf::infinite, atoms::room_post::value, std::move(m))
+    .then([](message_status) {},
+          [self, id, to](caf::error& e) { note_refusal(self, id, to, from_caf(e, self->system())); });
+}
+
+// Turn requests and yields from the behaviour: failures (room gone, closed)
+// leave the agent as it is; the moderator's events tell observers.
+void ask_room(agent_actor* self, const room_id& r, bool request) {
+  auto& st = self->state;
+  auto mod = st.rt->rooms.find(r);
+  if (!mod)
+    return;
+  auto on_error = [](caf::error&) {};
+  if (request)
+    self->request(mod, caf::infinite, atoms::turn_request::value, st.man.id)
+      .then([](caf::ok_atom) {}, on_error);
+  else
+    self->request(mod, caf::infinite, atoms::turn_yield::value, st.man.id)
+      .then([](caf::ok_atom) {}, on_error);
+}
+
+void execute(agent_actor* self, behavior_action& a) {
+  switch (a.k) {
+    case behavior_action::kind::send:
+      send_message(self, a.msg);
+      break;
+    case behavior_action::kind::request_turn:
+      ask_room(self, a.room, true);
+      break;
+    case behavior_action::kind::yield_turn:
+      ask_room(self, a.room, false);
+      break;
+  }
+}
+
+// -- handlers -----------------------------------------------------------------
+
+caf::result<message_status> on_deliver(agent_actor* self, message& m) {
+  if (auto ok = accept(self, m); !ok)
+    return to_caf(ok.error());
+  schedule_serve(self);
+  return message_status::delivered;
+}
+
+void on_post(agent_actor* self, message& m) {
+  auto id = m.id;
+  auto from = m.from;
+  if (auto ok = accept(self, m); !ok) {
+    // Tell the author (for room posts the moderator is only the relay).
+    if (auto author = self->state.rt->agents.find(from))
+      self->send(author, atoms::refused::value, id, self->state.man.id, to_caf(ok.error()));
+    return;
+  }
+  schedule_serve(self);
+}
+
+// A message sent through the API as this agent. The node has validated it
+// and filled in id, sender and time.
+caf::result<message_status> on_say(agent_actor* self, message& m) {
+  auto& st = self->state;
+  if (retired(st))
+    return to_caf(errc::failed_precondition,
+                  "agent '" + st.man.id + "' is retired and cannot send messages");
+  caf::actor dest = m.to.is_room() ? st.rt->rooms.find(m.to.id) : st.rt->agents.find(m.to.id);
+  if (!dest)
+    return to_caf(errc::not_found,
+                  std::string{m.to.is_room() ? "room '" : "agent '"} + m.to.id + "' does not exist");
+  st.attention.context(dialogue_of(m, st.man.id))
+    .add({context_entry::role::self, st.man.id, m.content, 0});
+  st.rt->counters.messages_sent.fetch_add(1, std::memory_order_relaxed);
+  if (st.rt->wants(topic::message))
+    st.rt->publish(make_event(event_kind::message_sent, st.man.id, m.to.is_room() ? m.to.id : "",
+                              m.id));
+  auto rp = self->make_response_promise<message_status>();
+  auto id = m.id;
+  auto track = m.receipt;
+  auto reply = [self, rp, id, track](message_status s) mutable {
+    if (track)
+      set_tracked(self->state, id, s);
+    rp.deliver(s);
+  };
+  auto fail = [rp](caf::error& e) mutable { rp.deliver(std::move(e)); };
+  if (m.to.is_room())
+    self->request(dest, caf::infinite, atoms::room_post::value, std::move(m)).then(reply, fail);
+  else
+    self->request(dest, caf::infinite, atoms::deliver::value, std::move(m)).then(reply, fail);
+  return rp;
+}
+
+caf::result<manifest> on_update(agent_actor* self, const caller& p, manifest& m) {
+  auto& st = self->state;
+  if (!p.admin && p.id != st.man.id)
+    return to_caf(errc::permission_denied, "only agent '" + st.man.id
+                                             + "' itself or an admin may change its manifest (caller: '"
+                                             + p.id + "')");
+  if (retired(st))
+    return to_caf(retired_error(st).err);
+  if (m.status == agent_status::retired)
+    return to_caf(errc::invalid_argument,
+                  "manifest of agent '" + st.man.id + "': status 'retired' is set by retiring the agent");
+  const auto old_status = st.man.status;
+  st.man.display_name = std::move(m.display_name);
+  st.man.bio = std::move(m.bio);
+  st.man.status = m.status;
+  st.man.activities = std::move(m.activities);
+  st.man.capacity = m.capacity;
+  st.man.online = m.online;
+  st.man.last_seen = m.last_seen;
+  st.skills.clear();
+  for (auto& s : m.skills)
+    st.skills.push_back(st.rt->skills.intern(s));
+  st.man.last_updated = st.rt->now();
+  st.rt->publish(make_event(event_kind::manifest_updated, st.man.id));
+  if (old_status != st.man.status)
+    st.rt->publish(make_event(event_kind::agent_status_changed, st.man.id, {},
+                              std::string{to_string(st.man.status)}));
+  return materialize(st);
+}
+
+caf::result<caf::ok_atom> on_retire(agent_actor* self) {
+  auto& st = self->state;
+  if (retired(st))
+    return to_caf(errc::failed_precondition, "agent '" + st.man.id + "' is already retired");
+  st.man.status = agent_status::retired;
+  st.man.online = false;
+  st.man.last_updated = st.rt->now();
+  // Leave every room; the moderators answer with room_removed.
+  for (auto& r : st.man.rooms)
+    if (auto mod = st.rt->rooms.find(r))
+      self->request(mod, caf::infinite, atoms::leave_room::value, st.man.id)
+        .then([](caf::ok_atom) {}, [](caf::error&) {});
+  st.rt->publish(make_event(event_kind::agent_retired, st.man.id));
+  st.rt->publish(make_event(event_kind::agent_status_changed, st.man.id, {}, "retired"));
+  return caf::ok_atom::value;
+}
+
+caf::result<caf::message> on_enter(agent_actor* self, const room_id& r) {
+  auto& st = self->state;
+  if (retired(st))
+    return to_caf(retired_error(st).err);
+  auto mod = st.rt->rooms.find(r);
+  if (!mod)
+    return to_caf(errc::not_found, "room '" + r + "' does not exist");
+  return self->delegate(mod, atoms::join_room::value, st.man.id,
+                        caf::actor_cast<caf::actor>(self));
+}
+
+void on_granted(agent_actor* self, const room_id& r) {
+  if (retired(self->state))
+    return;
+  behavior_input in;
+  in.k = behavior_input::kind::turn_granted;
+  in.room = r;
+  react(self, in, nullptr);
+}
+
+void on_nudge(agent_actor* self) {
+  if (retired(self->state))
+    return;
+  behavior_input in;
+  in.k = behavior_input::kind::nudge;
+  react(self, in, nullptr);
+}
+
+} // namespace
+
+caf::behavior agent(agent_actor* self, runtime* rt, agent_seed seed) {
+  auto& st = self->state;
+  st.rt = rt;
+  st.man = std::move(seed.man);
+  st.skills = std::move(seed.skills);
+  st.behavior = std::move(seed.behavior);
+  st.attention = attention_queue{&rt->attention};
+  return {
+    [self](atoms::deliver, message& m) { return on_deliver(self, m); },
+    [self](atoms::post, message& m) { on_post(self, m); },
+    [self](atoms::say, message& m) { return on_say(self, m); },
+    [self](atoms::serve) {
+      self->state.serve_scheduled = false;
+      serve_some(self);
+    },
+    [self](atoms::refused, const message_id& id, const agent_id& to, const caf::error& e) {
+      note_refusal(self, id, to, from_caf(e, self->system()));
+    },
+    [self](atoms::receipt, const message_id& id, message_status s) {
+      set_tracked(self->state, id, s);
+    },
+    [self](atoms::status_of, const message_id& id) -> caf::result<message_status> {
+      for (auto& [mid, s] : self->state.tracked)
+        if (mid == id)
+          return s;
+      return to_caf(errc::not_found, "agent '" + self->state.man.id
+                                       + "' has no tracked message '" + id + "'");
+    },
+    [self](atoms::get_manifest) { return materialize(self->state); },
+    [self](atoms::update_manifest, const caller& p, manifest& m) { return on_update(self, p, m); },
+    [self](atoms::retire) { return on_retire(self); },
+    [self](atoms::enter, const room_id& r) { return on_enter(self, r); },
+    [self](atoms::granted, const room_id& r, uint64_t) { on_granted(self, r); },
+    [self](atoms::nudge) { on_nudge(self); },
+    [self](atoms::room_added, const room_id& r) {
+      auto& rooms = self->state.man.rooms;
+      if (std::find(rooms.begin(), rooms.end(), r) == rooms.end())
+        rooms.push_back(r);
+    },
+    [self](atoms::room_removed, const room_id& r) { std::erase(self->state.man.rooms, r); },
+    [self](atoms::importance, uint8_t kind, const std::string& id, double w) {
+      self->state.attention.set_importance({static_cast<dialogue_key::kind>(kind), id}, w);
+      return caf::ok_atom::value;
+    },
+    [self](atoms::relation, const agent_id& peer, double w) {
+      self->state.attention.set_relationship(peer, w);
+      return caf::ok_atom::value;
+    },
+  };
+}
+
+} // namespace parley

@@ -1,0 +1,312 @@
+#include "actors/room_moderator.hpp"
+
+#include <chrono>
+
+namespace parley {
+
+namespace {
+
+using self_ptr = room_moderator_actor*;
+
+event room_event(const room_moderator_state& st, event_kind k, agent_id who,
+                 std::string detail = {}) {
+  event e;
+  e.kind = k;
+  e.agent = std::move(who);
+  e.room = st.r.id;
+  e.detail = std::move(detail);
+  return e;
+}
+
+void publish(self_ptr self, event_kind k, agent_id who, std::string detail = {}) {
+  self->state.rt->publish(room_event(self->state, k, std::move(who), std::move(detail)));
+}
+
+caf::error not_member(const room_moderator_state& st, const agent_id& who) {
+  return to_caf(errc::permission_denied,
+                "agent '" + who + "' is not a member of room '" + st.r.id + "'");
+}
+
+caf::error closed(const room_moderator_state& st) {
+  return to_caf(errc::failed_precondition, "room '" + st.r.id + "' is closed");
+}
+
+caf::error direct_only_two(const room_moderator_state& st) {
+  return to_caf(errc::failed_precondition,
+                "room '" + st.r.id + "' is a direct room: it has exactly its two members");
+}
+
+caf::actor handle_of(const room_moderator_state& st, const agent_id& who) {
+  for (size_t i = 0; i < st.r.members.size(); ++i)
+    if (st.r.members[i].id == who)
+      return st.handles[i];
+  return {};
+}
+
+void close_room(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  if (!st.r.open)
+    return;
+  st.r.open = false;
+  st.turns.close();
+  st.rt->counters.rooms_closed.fetch_add(1, std::memory_order_relaxed);
+  publish(self, event_kind::room_closed, st.r.created_by, why);
+}
+
+// Grants the next turn if nobody holds it (or closes the room after its
+// last round).
+void try_grant(self_ptr self) {
+  auto& st = self->state;
+  auto now = st.rt->now();
+  auto res = st.turns.grant_next(st.r, now);
+  if (res.closes) {
+    close_room(self, "max rounds reached (" + std::to_string(st.turns.rules().max_rounds) + ")");
+    return;
+  }
+  if (!res.granted)
+    return;
+  auto& g = *res.granted;
+  st.rt->counters.turns_granted.fetch_add(1, std::memory_order_relaxed);
+  publish(self, event_kind::turn_granted, g.speaker, "turn " + std::to_string(g.turn));
+  if (auto h = handle_of(st, g.speaker))
+    self->send(h, atoms::granted::value, st.r.id, g.turn);
+  if (g.deadline != 0)
+    self->delayed_send(self, std::chrono::milliseconds(st.turns.rules().turn_slot_ms),
+                       atoms::expire::value, g.turn);
+}
+
+void end_turn(self_ptr self, event_kind k, const turn_grant& g, std::string why) {
+  publish(self, k, g.speaker, "turn " + std::to_string(g.turn) + ": " + why);
+  try_grant(self);
+}
+
+// Time slots are checked on every message as well as by the timer, so a
+// node running on an injected clock expires turns without sleeping.
+void check_expiry(self_ptr self) {
+  auto& st = self->state;
+  if (auto ended = st.turns.expire(st.rt->now()))
+    end_turn(self, event_kind::turn_expired, *ended, "time slot expired");
+}
+
+caf::result<message_status> on_post(self_ptr self, message& m) {
+  auto& st = self->state;
+  check_expiry(self);
+  if (auto ok = st.turns.check_post(st.r, m.from); !ok)
+    return to_caf(ok.error());
+  auto now = st.rt->now();
+  st.r.last_activity = now;
+  const auto speaker = m.from;
+  // One payload shared by every member's copy.
+  auto out = caf::make_message(atoms::post::value, std::move(m));
+  for (size_t i = 0; i < st.handles.size(); ++i)
+    if (st.r.members[i].id != speaker)
+      self->send(st.handles[i], out);
+  if (st.turns.state().current) {
+    auto current = *st.turns.state().current;
+    if (st.turns.count_message())
+      end_turn(self, event_kind::turn_yielded, current, "max messages per turn");
+  }
+  return message_status::delivered;
+}
+
+caf::result<caf::ok_atom> on_turn_request(self_ptr self, const agent_id& who) {
+  auto& st = self->state;
+  check_expiry(self);
+  if (st.r.rules.policy == speaker_policy::none) {
+    // Unmoderated: every request is granted at once, nobody waits.
+    if (!st.r.open)
+      return closed(st);
+    auto* m = st.r.find(who);
+    if (!m)
+      return not_member(st, who);
+    if (m->role == room_role::guest)
+      return to_caf(errc::permission_denied, "agent '" + who + "' is a guest in room '" + st.r.id
+                                               + "': guests read only");
+    self->send(handle_of(st, who), atoms::granted::value, st.r.id, uint64_t{0});
+    return caf::ok_atom::value;
+  }
+  if (auto ok = st.turns.request(st.r, who, st.rt->now()); !ok)
+    return to_caf(ok.error());
+  publish(self, event_kind::turn_requested, who);
+  try_grant(self);
+  return caf::ok_atom::value;
+}
+
+caf::result<caf::ok_atom> on_turn_yield(self_ptr self, const agent_id& who) {
+  auto& st = self->state;
+  check_expiry(self);
+  if (st.r.rules.policy == speaker_policy::none)
+    return caf::ok_atom::value;
+  auto ended = st.turns.yield(st.r, who);
+  if (!ended)
+    return to_caf(ended.error());
+  end_turn(self, event_kind::turn_yielded, *ended, "yielded");
+  return caf::ok_atom::value;
+}
+
+caf::result<caf::ok_atom> on_join(self_ptr self, const agent_id& who, const caf::actor& h) {
+  auto& st = self->state;
+  if (st.r.kind == room_kind::direct)
+    return direct_only_two(st);
+  if (!st.r.open)
+    return closed(st);
+  if (st.r.find(who))
+    return to_caf(errc::already_exists,
+                  "agent '" + who + "' is already a member of room '" + st.r.id + "'");
+  auto role = room_role::member;
+  auto inv = st.invitations.find(who);
+  if (inv != st.invitations.end()) {
+    role = inv->second;
+    st.invitations.erase(inv);
+  } else if (st.r.access == room_access::invite_only) {
+    return to_caf(errc::permission_denied,
+                  "room '" + st.r.id + "' is invite-only and agent '" + who + "' has no invitation");
+  }
+  auto now = st.rt->now();
+  st.r.members.push_back({who, role, now});
+  st.handles.push_back(h);
+  st.r.last_activity = now;
+  self->send(h, atoms::room_added::value, st.r.id);
+  publish(self, event_kind::member_joined, who, std::string{to_string(role)});
+  return caf::ok_atom::value;
+}
+
+caf::result<caf::ok_atom> on_leave(self_ptr self, const agent_id& who) {
+  auto& st = self->state;
+  size_t i = 0;
+  while (i < st.r.members.size() && st.r.members[i].id != who)
+    ++i;
+  if (i == st.r.members.size())
+    return not_member(st, who);
+  const bool was_owner = st.r.members[i].role == room_role::owner;
+  auto h = st.handles[i];
+  st.r.members.erase(st.r.members.begin() + static_cast<ptrdiff_t>(i));
+  st.handles.erase(st.handles.begin() + static_cast<ptrdiff_t>(i));
+  self->send(h, atoms::room_removed::value, st.r.id);
+  publish(self, event_kind::member_left, who);
+  if (auto ended = st.turns.withdraw(who))
+    end_turn(self, event_kind::turn_yielded, *ended, "speaker left");
+  if (st.r.kind == room_kind::direct) {
+    close_room(self, "member '" + who + "' left the direct room");
+  } else if (st.r.members.empty()) {
+    close_room(self, "last member left");
+  } else if (was_owner) {
+    // Ownership passes to the longest-standing admin, else member.
+    room_member* heir = nullptr;
+    for (auto& m : st.r.members)
+      if (!heir || m.role > heir->role)
+        heir = &m;
+    heir->role = room_role::owner;
+    publish(self, event_kind::role_changed, heir->id, "owner (previous owner left)");
+  }
+  return caf::ok_atom::value;
+}
+
+caf::result<caf::ok_atom> on_invite(self_ptr self, const agent_id& by, const agent_id& who,
+                                    room_role role) {
+  auto& st = self->state;
+  if (st.r.kind == room_kind::direct)
+    return direct_only_two(st);
+  if (!st.r.open)
+    return closed(st);
+  auto* inviter = st.r.find(by);
+  if (!inviter)
+    return not_member(st, by);
+  if (inviter->role < room_role::admin)
+    return to_caf(errc::permission_denied, "agent '" + by + "' is a "
+                                             + std::string{to_string(inviter->role)} + " of room '"
+                                             + st.r.id + "': only owners and admins invite");
+  if (role == room_role::owner || role > inviter->role)
+    return to_caf(errc::permission_denied, "agent '" + by + "' may not invite as "
+                                             + std::string{to_string(role)} + " in room '"
+                                             + st.r.id + "'");
+  if (st.r.find(who))
+    return to_caf(errc::already_exists,
+                  "agent '" + who + "' is already a member of room '" + st.r.id + "'");
+  st.invitations[who] = role;
+  publish(self, event_kind::member_invited, who, "by " + by + " as " + std::string{to_string(role)});
+  return caf::ok_atom::value;
+}
+
+caf::result<caf::ok_atom> on_set_role(self_ptr self, const agent_id& by, const agent_id& target,
+                                      room_role role) {
+  auto& st = self->state;
+  if (st.r.kind == room_kind::direct)
+    return to_caf(errc::failed_precondition, "room '" + st.r.id + "' is a direct room: no roles");
+  auto* actor = st.r.find(by);
+  if (!actor)
+    return not_member(st, by);
+  room_member* t = nullptr;
+  for (auto& m : st.r.members)
+    if (m.id == target)
+      t = &m;
+  if (!t)
+    return to_caf(errc::not_found, "agent '" + target + "' is not a member of room '" + st.r.id + "'");
+  // Only a higher rank may change someone, and only to a rank below its own.
+  if (by == target || actor->role <= t->role || actor->role <= role)
+    return to_caf(errc::permission_denied,
+                  "agent '" + by + "' (" + std::string{to_string(actor->role)} + ") may not make '"
+                    + target + "' (" + std::string{to_string(t->role)} + ") a "
+                    + std::string{to_string(role)} + " in room '" + st.r.id + "'");
+  t->role = role;
+  if (role == room_role::guest)
+    if (auto ended = st.turns.withdraw(target))
+      end_turn(self, event_kind::turn_yielded, *ended, "speaker became a guest");
+  publish(self, event_kind::role_changed, target, std::string{to_string(role)} + " by " + by);
+  return caf::ok_atom::value;
+}
+
+caf::result<caf::ok_atom> on_close(self_ptr self, const caller& p) {
+  auto& st = self->state;
+  if (!p.admin) {
+    auto* m = st.r.find(p.id);
+    if (!m)
+      return not_member(st, p.id);
+    if (m->role < room_role::admin)
+      return to_caf(errc::permission_denied,
+                    "agent '" + p.id + "' is a " + std::string{to_string(m->role)} + " of room '"
+                      + st.r.id + "': only owners and admins close a room");
+  }
+  if (!st.r.open)
+    return closed(st);
+  close_room(self, "closed by " + (p.admin ? std::string{"admin"} : p.id));
+  return caf::ok_atom::value;
+}
+
+} // namespace
+
+caf::behavior room_moderator(room_moderator_actor* self, runtime* rt, room r,
+                             std::vector<caf::actor> members) {
+  auto& st = self->state;
+  st.rt = rt;
+  st.turns = turn_scheduler{r.rules};
+  st.r = std::move(r);
+  st.handles = std::move(members);
+  return {
+    [self](atoms::room_post, message& m) { return on_post(self, m); },
+    [self](atoms::turn_request, const agent_id& who) { return on_turn_request(self, who); },
+    [self](atoms::turn_yield, const agent_id& who) { return on_turn_yield(self, who); },
+    [self](atoms::expire, uint64_t) { check_expiry(self); },
+    [self](atoms::join_room, const agent_id& who, const caf::actor& h) {
+      return on_join(self, who, h);
+    },
+    [self](atoms::leave_room, const agent_id& who) { return on_leave(self, who); },
+    [self](atoms::invite, const agent_id& by, const agent_id& who, room_role role) {
+      return on_invite(self, by, who, role);
+    },
+    [self](atoms::set_role, const agent_id& by, const agent_id& target, room_role role) {
+      return on_set_role(self, by, target, role);
+    },
+    [self](atoms::close_room, const caller& p) { return on_close(self, p); },
+    [self](atoms::get_room) {
+      check_expiry(self);
+      return self->state.r;
+    },
+    [self](atoms::get_turns) {
+      check_expiry(self);
+      return self->state.turns.state();
+    },
+  };
+}
+
+} // namespace parley

@@ -1,0 +1,84 @@
+#include "actors/runtime.hpp"
+
+#include "actors/messages.hpp"
+
+namespace parley {
+
+actor_directory::shard& actor_directory::shard_for(const std::string& id) const {
+  return shards_[std::hash<std::string>{}(id) % shard_count];
+}
+
+caf::actor actor_directory::find(const std::string& id) const {
+  auto& s = shard_for(id);
+  std::shared_lock guard{s.mtx};
+  auto i = s.map.find(id);
+  return i == s.map.end() ? caf::actor{} : i->second;
+}
+
+bool actor_directory::try_insert(const std::string& id, caf::actor a) {
+  auto& s = shard_for(id);
+  std::unique_lock guard{s.mtx};
+  return s.map.try_emplace(id, std::move(a)).second;
+}
+
+void actor_directory::erase(const std::string& id) {
+  auto& s = shard_for(id);
+  std::unique_lock guard{s.mtx};
+  s.map.erase(id);
+}
+
+size_t actor_directory::size() const {
+  size_t n = 0;
+  for (auto& s : shards_) {
+    std::shared_lock guard{s.mtx};
+    n += s.map.size();
+  }
+  return n;
+}
+
+std::vector<std::pair<std::string, caf::actor>> actor_directory::snapshot() const {
+  std::vector<std::pair<std::string, caf::actor>> out;
+  for (auto& s : shards_) {
+    std::shared_lock guard{s.mtx};
+    for (auto& [k, v] : s.map)
+      out.emplace_back(k, v);
+  }
+  return out;
+}
+
+void actor_directory::clear() {
+  for (auto& s : shards_) {
+    std::unique_lock guard{s.mtx};
+    s.map.clear();
+  }
+}
+
+size_t skill_catalog::hash::operator()(const std::shared_ptr<const skill>& s) const noexcept {
+  auto h = std::hash<std::string>{}(s->id);
+  h ^= std::hash<std::string>{}(s->name) * 31;
+  h ^= std::hash<std::string>{}(s->description) * 131;
+  for (auto& t : s->tags)
+    h = h * 17 + std::hash<std::string>{}(t);
+  return h;
+}
+
+std::shared_ptr<const skill> skill_catalog::intern(const skill& s) {
+  auto candidate = std::make_shared<const skill>(s);
+  std::lock_guard guard{mtx_};
+  return *set_.insert(std::move(candidate)).first;
+}
+
+size_t skill_catalog::size() const {
+  std::lock_guard guard{mtx_};
+  return set_.size();
+}
+
+void runtime::publish(event e) const {
+  if (topic_of(e.kind) == topic::message && !wants(topic::message))
+    return;
+  if (e.at == 0)
+    e.at = now();
+  caf::anon_send(bus, atoms::publish::value, std::move(e));
+}
+
+} // namespace parley

@@ -1,0 +1,111 @@
+#pragma once
+
+// What every actor of one node shares: the directories that map ids to
+// actors, the event bus, the clock, the attention knobs and the counters.
+// Owned by the node; actors hold a plain pointer because the node outlives
+// them (it stops every actor before it destroys the runtime).
+
+#include <array>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "parley/model/attention.hpp"
+#include "parley/model/clock.hpp"
+#include "parley/model/event.hpp"
+#include "parley/model/manifest.hpp"
+
+namespace parley {
+
+/// Thread-safe map from id to actor, sharded so that a million concurrent
+/// introductions and lookups rarely meet on one lock.
+class actor_directory {
+public:
+  /// The actor for `id`, or an invalid handle.
+  caf::actor find(const std::string& id) const;
+  /// Adds `id` unless present; false if it was.
+  bool try_insert(const std::string& id, caf::actor a);
+  void erase(const std::string& id);
+  size_t size() const;
+  /// Every (id, actor), in no particular order.
+  std::vector<std::pair<std::string, caf::actor>> snapshot() const;
+  void clear();
+
+private:
+  static constexpr size_t shard_count = 64;
+  struct alignas(64) shard {
+    mutable std::shared_mutex mtx;
+    std::unordered_map<std::string, caf::actor> map;
+  };
+  shard& shard_for(const std::string& id) const;
+  mutable std::array<shard, shard_count> shards_;
+};
+
+/// Identical skills are stored once per node: agents of a population share
+/// a catalogue of skills, and a manifest's skills are then pointers.
+class skill_catalog {
+public:
+  std::shared_ptr<const skill> intern(const skill& s);
+  size_t size() const;
+
+private:
+  struct hash {
+    size_t operator()(const std::shared_ptr<const skill>& s) const noexcept;
+  };
+  struct equal {
+    bool operator()(const std::shared_ptr<const skill>& a,
+                    const std::shared_ptr<const skill>& b) const noexcept {
+      return *a == *b;
+    }
+  };
+  mutable std::mutex mtx_;
+  std::unordered_set<std::shared_ptr<const skill>, hash, equal> set_;
+};
+
+/// Monotonic counters for the live summary and the benchmarks.
+struct node_counters {
+  alignas(64) std::atomic<uint64_t> messages_sent{0};
+  alignas(64) std::atomic<uint64_t> deliveries{0};
+  alignas(64) std::atomic<uint64_t> refused{0};
+  alignas(64) std::atomic<uint64_t> turns_granted{0};
+  alignas(64) std::atomic<uint64_t> served{0};
+  std::atomic<uint64_t> rooms_closed{0};
+};
+
+class runtime {
+public:
+  runtime(caf::actor_system& sys, std::shared_ptr<const clock> clk, attention_params attention)
+    : sys(sys), clk(std::move(clk)), attention(attention) {}
+
+  timestamp now() const noexcept { return clk->now(); }
+
+  /// Publishes on the bus. Events of topics nobody subscribes to are
+  /// skipped (per-message events would otherwise cost more than delivery).
+  void publish(event e) const;
+  bool wants(topic t) const noexcept {
+    return (subscribed.load(std::memory_order_relaxed) & mask_of(t)) != 0;
+  }
+
+  caf::actor_system& sys;
+  std::shared_ptr<const clock> clk;
+  const attention_params attention;
+  actor_directory agents;
+  actor_directory rooms;
+  skill_catalog skills;
+  node_counters counters;
+  caf::actor bus;
+  /// Topics with at least one subscriber (maintained by the bus). The
+  /// lifecycle, room and turn topics are always published, so that the
+  /// retained ring has them; message events only when asked for.
+  std::atomic<topic_mask> subscribed{0};
+};
+
+} // namespace parley

@@ -1,0 +1,41 @@
+#include "parley/model/ids.hpp"
+
+#include <cctype>
+
+#include "parley/model/limits.hpp"
+
+namespace parley {
+
+namespace {
+
+bool id_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.'
+         || c == '_' || c == ':' || c == '-';
+}
+
+} // namespace
+
+expected<void> validate_id(std::string_view id, std::string_view what) {
+  auto fail = [&](std::string why) {
+    std::string msg{what};
+    msg += ' ';
+    msg += why;
+    msg += ": must be 1-128 characters of [A-Za-z0-9._:-]";
+    return unexpected{errc::invalid_argument, std::move(msg)};
+  };
+  if (id.empty())
+    return fail("is empty");
+  if (id.size() > limits::max_id_len)
+    return fail("'" + std::string{id.substr(0, 32)} + "...' is " + std::to_string(id.size())
+                + " characters long");
+  for (char c : id)
+    if (!id_char(c)) {
+      std::string shown = std::isprint(static_cast<unsigned char>(c))
+                            ? std::string{"'"} + c + "'"
+                            : "byte " + std::to_string(static_cast<unsigned char>(c));
+      return fail("'" + std::string{id} + "' contains " + shown);
+    }
+  return {};
+}
+
+} // namespace parley

@@ -1,0 +1,535 @@
+#include "parley/node/node.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+
+#include <caf/all.hpp>
+
+#include "actors/agent_actor.hpp"
+#include "actors/event_bus.hpp"
+#include "actors/messages.hpp"
+#include "actors/population_driver.hpp"
+#include "actors/room_moderator.hpp"
+#include "actors/runtime.hpp"
+
+namespace parley {
+
+namespace {
+
+caf::actor_system_config make_caf_config(const node_config& cfg) {
+  caf::actor_system_config c;
+  c.set("scheduler.max-threads", static_cast<size_t>(std::max(1u, cfg.scheduler_threads)));
+  return c;
+}
+
+unexpected no_agent(const agent_id& id) {
+  return unexpected{errc::not_found, "agent '" + id + "' does not exist"};
+}
+
+unexpected no_room(const room_id& id) {
+  return unexpected{errc::not_found, "room '" + id + "' does not exist"};
+}
+
+unexpected stopped() {
+  return unexpected{errc::unavailable, "the node is stopped"};
+}
+
+} // namespace
+
+struct node::impl {
+  explicit impl(node_config c)
+    : cfg(std::move(c)), caf_cfg(make_caf_config(cfg)), sys(caf_cfg),
+      rt(sys, cfg.time_source ? cfg.time_source : std::make_shared<system_clock>(), cfg.attention) {
+    rt.bus = sys.spawn(event_bus, &rt, cfg.event_retention);
+  }
+
+  ~impl() { stop(); }
+
+  void stop() {
+    if (stopping.exchange(true))
+      return;
+    // Drop every strong handle and ask each actor to quit; the actor
+    // system's destructor then waits for all of them.
+    auto kill = [this](const caf::actor& a) { caf::anon_send_exit(a, caf::exit_reason::user_shutdown); };
+    {
+      std::lock_guard guard{driver_mtx};
+      if (driver)
+        kill(driver);
+      driver = nullptr;
+    }
+    for (auto& [id, a] : rt.rooms.snapshot())
+      kill(a);
+    for (auto& [id, a] : rt.agents.snapshot())
+      kill(a);
+    rt.rooms.clear();
+    rt.agents.clear();
+    kill(rt.bus);
+    rt.bus = nullptr;
+    sys.await_all_actors_done();
+  }
+
+  /// Sends a request to `dest` and waits for the answer.
+  template <class T, class... Ts>
+  expected<T> ask(const caf::actor& dest, Ts&&... xs) {
+    if (stopping)
+      return stopped();
+    caf::scoped_actor self{sys};
+    std::optional<expected<T>> out;
+    self
+      ->request(dest, caf::timespan{cfg.call_timeout}, std::forward<Ts>(xs)...)
+      .receive([&](T& v) { out.emplace(std::move(v)); },
+               [&](caf::error& e) { out.emplace(unexpected{from_caf(e, sys)}); });
+    return std::move(*out);
+  }
+
+  template <class... Ts>
+  expected<void> ask_ok(const caf::actor& dest, Ts&&... xs) {
+    auto r = ask<caf::ok_atom>(dest, std::forward<Ts>(xs)...);
+    if (!r)
+      return unexpected{r.error()};
+    return {};
+  }
+
+  expected<caf::actor> agent(const agent_id& id) {
+    if (auto ok = validate_agent_id(id); !ok)
+      return unexpected{ok.error()};
+    auto a = rt.agents.find(id);
+    if (!a)
+      return no_agent(id);
+    return a;
+  }
+
+  expected<caf::actor> room_actor(const room_id& id) {
+    if (auto ok = validate_room_id(id); !ok)
+      return unexpected{ok.error()};
+    auto a = rt.rooms.find(id);
+    if (!a)
+      return no_room(id);
+    return a;
+  }
+
+  // Validates and spawns one agent; the directory insert decides duplicates.
+  expected<void> introduce(agent_spec& spec) {
+    if (stopping)
+      return stopped();
+    auto& m = spec.man;
+    if (auto ok = validate(m); !ok)
+      return ok;
+    if (m.status == agent_status::retired)
+      return unexpected{errc::invalid_argument,
+                        "agent '" + m.id + "' cannot be introduced as retired"};
+    agent_seed seed;
+    seed.skills.reserve(m.skills.size());
+    for (auto& s : m.skills)
+      seed.skills.push_back(rt.skills.intern(s));
+    m.skills.clear();
+    m.rooms.clear();
+    m.focus.clear();
+    auto now = rt.now();
+    m.last_updated = now;
+    m.last_seen = now;
+    seed.behavior = spec.custom ? spec.custom : make_behavior(spec.behavior, m.id);
+    auto id = m.id;
+    seed.man = std::move(m);
+    // Lazy init: the actor's state is built on its first message, which
+    // makes a mass introduction about twice as fast.
+    auto a = sys.spawn<caf::lazy_init>(parley::agent, &rt, std::move(seed));
+    if (!rt.agents.try_insert(id, a)) {
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+      return unexpected{errc::already_exists, "agent '" + id + "' already exists"};
+    }
+    event e;
+    e.kind = event_kind::agent_introduced;
+    e.agent = id;
+    rt.publish(std::move(e));
+    return {};
+  }
+
+  expected<room> spawn_room(room r, std::vector<caf::actor> handles) {
+    auto now = rt.now();
+    r.created_at = now;
+    r.last_activity = now;
+    for (auto& m : r.members)
+      m.joined_at = now;
+    auto id = r.id;
+    auto snapshot = r;
+    auto mod = sys.spawn(room_moderator, &rt, std::move(r), handles);
+    if (!rt.rooms.try_insert(id, mod)) {
+      caf::anon_send_exit(mod, caf::exit_reason::user_shutdown);
+      return unexpected{errc::already_exists, "room '" + id + "' already exists"};
+    }
+    event e;
+    e.kind = event_kind::room_created;
+    e.agent = snapshot.created_by;
+    e.room = id;
+    e.detail = std::string{to_string(snapshot.kind)};
+    rt.publish(e);
+    for (size_t i = 0; i < handles.size(); ++i) {
+      caf::anon_send(handles[i], atoms::room_added::value, id);
+      event j;
+      j.kind = event_kind::member_joined;
+      j.agent = snapshot.members[i].id;
+      j.room = id;
+      j.detail = std::string{to_string(snapshot.members[i].role)};
+      rt.publish(std::move(j));
+    }
+    return snapshot;
+  }
+
+  // Fills in what the node owns (id, time, status) and checks the rest.
+  expected<void> prepare(message& m) {
+    if (m.id.empty())
+      m.id = "api-" + std::to_string(next_message++);
+    m.sent_at = rt.now();
+    m.status = message_status::sent;
+    return validate(m);
+  }
+
+  // Checks that `id` exists and is not retired; returns its actor.
+  expected<caf::actor> live_agent(const agent_id& id) {
+    auto a = agent(id);
+    if (!a)
+      return a;
+    auto m = ask<manifest>(*a, atoms::get_manifest::value);
+    if (!m)
+      return unexpected{m.error()};
+    if (m->status == agent_status::retired)
+      return unexpected{errc::failed_precondition, "agent '" + id + "' is retired"};
+    return a;
+  }
+
+  node_config cfg;
+  caf::actor_system_config caf_cfg;
+  caf::actor_system sys;
+  runtime rt;
+  std::atomic<bool> stopping{false};
+  std::atomic<uint64_t> next_room{1};
+  std::atomic<uint64_t> next_message{1};
+  std::mutex driver_mtx;
+  caf::actor driver;
+};
+
+node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {
+}
+
+node::~node() = default;
+
+expected<std::unique_ptr<node>> node::start(node_config cfg) {
+  if (auto ok = validate_id(cfg.node_id, "node id"); !ok)
+    return unexpected{ok.error()};
+  if (cfg.attention.inbox_limit == 0)
+    return unexpected{errc::invalid_argument, "attention.inbox_limit must be at least 1"};
+  if (cfg.attention.context_budget_tokens == 0)
+    return unexpected{errc::invalid_argument, "attention.context_budget_tokens must be at least 1"};
+  try {
+    return std::unique_ptr<node>{new node(std::make_unique<impl>(std::move(cfg)))};
+  } catch (const std::exception& e) {
+    return unexpected{errc::internal, std::string{"cannot start the actor system: "} + e.what()};
+  }
+}
+
+void node::stop() {
+  impl_->stop();
+}
+
+const node_config& node::config() const noexcept {
+  return impl_->cfg;
+}
+
+// -- agents -------------------------------------------------------------------
+
+expected<void> node::introduce(agent_spec spec) {
+  return impl_->introduce(spec);
+}
+
+expected<size_t> node::introduce_many(std::vector<agent_spec> specs) {
+  size_t n = 0;
+  for (auto& s : specs) {
+    if (auto ok = impl_->introduce(s); !ok)
+      return unexpected{ok.error()};
+    ++n;
+  }
+  return n;
+}
+
+expected<void> node::retire(const agent_id& id) {
+  auto a = impl_->agent(id);
+  if (!a)
+    return unexpected{a.error()};
+  return impl_->ask_ok(*a, atoms::retire::value);
+}
+
+expected<manifest> node::get_manifest(const agent_id& id) {
+  auto a = impl_->agent(id);
+  if (!a)
+    return unexpected{a.error()};
+  return impl_->ask<manifest>(*a, atoms::get_manifest::value);
+}
+
+expected<manifest> node::update_manifest(const caller& who, manifest m) {
+  if (auto ok = validate(m); !ok)
+    return unexpected{ok.error()};
+  auto a = impl_->agent(m.id);
+  if (!a)
+    return unexpected{a.error()};
+  return impl_->ask<manifest>(*a, atoms::update_manifest::value, who, std::move(m));
+}
+
+std::vector<agent_id> node::list_agents() const {
+  std::vector<agent_id> out;
+  for (auto& [id, a] : impl_->rt.agents.snapshot())
+    out.push_back(id);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+expected<void> node::set_importance(const agent_id& id, const dialogue_key& k, double w) {
+  auto a = impl_->agent(id);
+  if (!a)
+    return unexpected{a.error()};
+  return impl_->ask_ok(*a, atoms::importance::value, static_cast<uint8_t>(k.k), k.id, w);
+}
+
+expected<void> node::set_relationship(const agent_id& id, const agent_id& peer, double w) {
+  auto a = impl_->agent(id);
+  if (!a)
+    return unexpected{a.error()};
+  if (auto ok = validate_agent_id(peer); !ok)
+    return ok;
+  return impl_->ask_ok(*a, atoms::relation::value, peer, w);
+}
+
+expected<void> node::nudge(const agent_id& id) {
+  auto a = impl_->agent(id);
+  if (!a)
+    return unexpected{a.error()};
+  caf::anon_send(*a, atoms::nudge::value);
+  return {};
+}
+
+// -- rooms --------------------------------------------------------------------
+
+expected<room> node::create_direct(const agent_id& a, const agent_id& b) {
+  if (a == b)
+    return unexpected{errc::invalid_argument,
+                      "a direct room needs two different agents, got '" + a + "' twice"};
+  auto ha = impl_->live_agent(a);
+  if (!ha)
+    return unexpected{ha.error()};
+  auto hb = impl_->live_agent(b);
+  if (!hb)
+    return unexpected{hb.error()};
+  auto id = direct_room_id(a, b);
+  for (;;) {
+    if (auto existing = impl_->rt.rooms.find(id)) {
+      auto r = impl_->ask<room>(existing, atoms::get_room::value);
+      if (!r)
+        return r;
+      // The creator is one of the pair for good: leaving cannot change it.
+      if (r->kind == room_kind::direct && (r->created_by == a || r->created_by == b))
+        return r;
+      id += "-x"; // hash collision with another pair: probe the next id
+      continue;
+    }
+    room r;
+    r.id = id;
+    r.kind = room_kind::direct;
+    r.created_by = a;
+    r.rules.policy = speaker_policy::none;
+    r.members = {{a, room_role::member, 0}, {b, room_role::member, 0}};
+    auto made = impl_->spawn_room(std::move(r), {*ha, *hb});
+    if (!made && made.error().code == errc::already_exists)
+      continue; // lost a race with a concurrent create: return the winner
+    return made;
+  }
+}
+
+expected<room> node::create_group(const agent_id& creator, group_spec spec) {
+  auto h = impl_->live_agent(creator);
+  if (!h)
+    return unexpected{h.error()};
+  room r;
+  r.id = spec.id.empty() ? "room-" + std::to_string(impl_->next_room++) : std::move(spec.id);
+  r.kind = room_kind::group;
+  r.topic = std::move(spec.topic);
+  r.created_by = creator;
+  r.rules = std::move(spec.rules);
+  r.access = spec.access;
+  r.members = {{creator, room_role::owner, 0}};
+  if (auto ok = validate(r); !ok)
+    return unexpected{ok.error()};
+  return impl_->spawn_room(std::move(r), {*h});
+}
+
+expected<void> node::join(const room_id& r, const agent_id& who) {
+  auto a = impl_->agent(who);
+  if (!a)
+    return unexpected{a.error()};
+  if (auto ok = validate_room_id(r); !ok)
+    return ok;
+  return impl_->ask_ok(*a, atoms::enter::value, r);
+}
+
+expected<void> node::leave(const room_id& r, const agent_id& who) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    return unexpected{m.error()};
+  if (auto ok = validate_agent_id(who); !ok)
+    return ok;
+  return impl_->ask_ok(*m, atoms::leave_room::value, who);
+}
+
+expected<void> node::invite(const room_id& r, const agent_id& by, const agent_id& who,
+                            room_role role) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    return unexpected{m.error()};
+  if (auto ok = validate_agent_id(by); !ok)
+    return ok;
+  if (auto h = impl_->live_agent(who); !h)
+    return unexpected{h.error()};
+  return impl_->ask_ok(*m, atoms::invite::value, by, who, role);
+}
+
+expected<void> node::set_role(const room_id& r, const agent_id& by, const agent_id& target,
+                              room_role role) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    return unexpected{m.error()};
+  return impl_->ask_ok(*m, atoms::set_role::value, by, target, role);
+}
+
+expected<void> node::close_room(const room_id& r, const caller& who) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    return unexpected{m.error()};
+  return impl_->ask_ok(*m, atoms::close_room::value, who);
+}
+
+expected<room> node::get_room(const room_id& r) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    return unexpected{m.error()};
+  return impl_->ask<room>(*m, atoms::get_room::value);
+}
+
+std::vector<room_id> node::list_rooms() const {
+  std::vector<room_id> out;
+  for (auto& [id, a] : impl_->rt.rooms.snapshot())
+    out.push_back(id);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// -- turns --------------------------------------------------------------------
+
+expected<void> node::request_turn(const room_id& r, const agent_id& who) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    return unexpected{m.error()};
+  if (auto ok = validate_agent_id(who); !ok)
+    return ok;
+  return impl_->ask_ok(*m, atoms::turn_request::value, who);
+}
+
+expected<void> node::yield_turn(const room_id& r, const agent_id& who) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    return unexpected{m.error()};
+  return impl_->ask_ok(*m, atoms::turn_yield::value, who);
+}
+
+expected<turn_state> node::turns(const room_id& r) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    return unexpected{m.error()};
+  return impl_->ask<turn_state>(*m, atoms::get_turns::value);
+}
+
+// -- messages -----------------------------------------------------------------
+
+expected<message> node::send(message m) {
+  if (auto ok = impl_->prepare(m); !ok)
+    return unexpected{ok.error()};
+  auto a = impl_->agent(m.from);
+  if (!a)
+    return unexpected{errc::not_found, "sender agent '" + m.from + "' does not exist"};
+  auto st = impl_->ask<message_status>(*a, atoms::say::value, m);
+  if (!st)
+    return unexpected{st.error()};
+  m.status = *st;
+  return m;
+}
+
+expected<void> node::post(message m) {
+  if (auto ok = impl_->prepare(m); !ok)
+    return ok;
+  auto a = impl_->agent(m.from);
+  if (!a)
+    return unexpected{errc::not_found, "sender agent '" + m.from + "' does not exist"};
+  // The reply (status or error) goes to no one: failures are counted and
+  // published by the agent.
+  caf::anon_send(*a, atoms::say::value, std::move(m));
+  return {};
+}
+
+expected<message_status> node::status(const agent_id& from, const message_id& id) {
+  auto a = impl_->agent(from);
+  if (!a)
+    return unexpected{a.error()};
+  return impl_->ask<message_status>(*a, atoms::status_of::value, id);
+}
+
+// -- events -------------------------------------------------------------------
+
+expected<uint64_t> node::subscribe(topic_mask mask, uint64_t from_seq, event_callback cb) {
+  if (mask == 0 || (mask & ~all_topics) != 0)
+    return unexpected{errc::invalid_argument, "topic mask " + std::to_string(mask)
+                                                + " is empty or names unknown topics"};
+  if (!cb)
+    return unexpected{errc::invalid_argument, "subscribe needs a callback"};
+  auto sink = std::make_shared<std::function<void(const event&)>>(std::move(cb));
+  return impl_->ask<uint64_t>(impl_->rt.bus, atoms::subscribe::value, mask, from_seq, sink);
+}
+
+expected<void> node::unsubscribe(uint64_t id) {
+  return impl_->ask_ok(impl_->rt.bus, atoms::unsubscribe::value, id);
+}
+
+expected<std::vector<event>> node::events_since(uint64_t from_seq, size_t max) {
+  return impl_->ask<std::vector<event>>(impl_->rt.bus, atoms::events_since::value, from_seq,
+                                        static_cast<uint64_t>(max));
+}
+
+// -- operation ----------------------------------------------------------------
+
+void node::start_driver(uint64_t seed, std::chrono::milliseconds interval, uint32_t per_tick) {
+  // The directory snapshot has no fixed order; sort by id for a seed that
+  // replays the same nudges.
+  auto snap = impl_->rt.agents.snapshot();
+  std::sort(snap.begin(), snap.end(), [](auto& x, auto& y) { return x.first < y.first; });
+  std::vector<caf::actor> agents;
+  for (auto& [id, a] : snap)
+    agents.push_back(a);
+  std::lock_guard guard{impl_->driver_mtx};
+  if (impl_->driver)
+    caf::anon_send_exit(impl_->driver, caf::exit_reason::user_shutdown);
+  impl_->driver = impl_->sys.spawn(population_driver, std::move(agents), seed, interval, per_tick);
+}
+
+node_stats node::stats() const {
+  auto& c = impl_->rt.counters;
+  node_stats s;
+  s.agents = impl_->rt.agents.size();
+  s.rooms = impl_->rt.rooms.size();
+  s.rooms_closed = c.rooms_closed.load();
+  s.messages_sent = c.messages_sent.load();
+  s.deliveries = c.deliveries.load();
+  s.served = c.served.load();
+  s.refused = c.refused.load();
+  s.turns_granted = c.turns_granted.load();
+  return s;
+}
+
+} // namespace parley
