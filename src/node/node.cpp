@@ -371,6 +371,42 @@ expected<void> node::join(const room_id& r, const agent_id& who) {
   return impl_->ask_ok(*a, atoms::enter::value, r);
 }
 
+expected<size_t> node::join_many(const room_id& r, const std::vector<agent_id>& who) {
+  if (auto ok = validate_room_id(r); !ok)
+    return unexpected{ok.error()};
+  if (impl_->stopping)
+    return stopped();
+  caf::scoped_actor self{impl_->sys};
+  std::optional<error> first_failure;
+  size_t sent = 0;
+  for (auto& id : who) {
+    auto a = impl_->agent(id);
+    if (!a) {
+      if (!first_failure)
+        first_failure = a.error();
+      continue;
+    }
+    // Plain sends: the answers (ok or error) come back to this actor's
+    // mailbox, so all joins are in flight at once.
+    self->send(*a, atoms::enter::value, r);
+    ++sent;
+  }
+  size_t joined = 0;
+  bool timed_out = false;
+  for (size_t i = 0; i < sent && !timed_out; ++i)
+    self->receive([&](caf::ok_atom) { ++joined; },
+                  [&](caf::error& e) {
+                    if (!first_failure)
+                      first_failure = from_caf(e, impl_->sys);
+                  },
+                  caf::after(impl_->cfg.call_timeout) >> [&] { timed_out = true; });
+  if (timed_out)
+    return unexpected{errc::unavailable, "join_many: no answer within the call timeout"};
+  if (first_failure)
+    return unexpected{*first_failure};
+  return joined;
+}
+
 expected<void> node::leave(const room_id& r, const agent_id& who) {
   auto m = impl_->room_actor(r);
   if (!m)

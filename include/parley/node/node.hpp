@@ -111,6 +111,10 @@ public:
   /// A group room with `creator` as owner.
   expected<room> create_group(const agent_id& creator, group_spec spec);
   expected<void> join(const room_id& r, const agent_id& who);
+  /// Joins many agents to one room, pipelined (populations, benchmarks).
+  /// Returns how many joined; the first failure if any failed (the others
+  /// still joined).
+  expected<size_t> join_many(const room_id& r, const std::vector<agent_id>& who);
   expected<void> leave(const room_id& r, const agent_id& who);
   expected<void> invite(const room_id& r, const agent_id& by, const agent_id& who, room_role role);
   expected<void> set_role(const room_id& r, const agent_id& by, const agent_id& target,
