@@ -1,0 +1,39 @@
+# The two commands of the README, plus their parts. Everything builds with
+# CMake + Ninja into build/ (build-asan/ for the sanitizer run).
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+RUN_ARGS   ?=
+
+.PHONY: run test test-asan setup configure build build-asan bench clean
+
+run: configure
+	cmake --build $(BUILD) -j $(JOBS) --target parleyd
+	./$(BUILD)/nodes/parleyd $(RUN_ARGS)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+test-asan: build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+setup:
+	./scripts/setup
+
+configure: setup
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARLEY_BUILD_BENCH=OFF
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: setup
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPARLEY_ENABLE_SANITIZERS=ON \
+	  -DPARLEY_BUILD_BENCH=OFF
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+bench: setup
+	./scripts/bench
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-bench
