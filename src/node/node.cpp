@@ -64,8 +64,9 @@ struct node::impl {
       kill(a);
     rt.rooms.clear();
     rt.agents.clear();
+    // The bus handle stays set: agents still finishing may publish, and
+    // sending to a terminated actor is harmless.
     kill(rt.bus);
-    rt.bus = nullptr;
     sys.await_all_actors_done();
   }
 
