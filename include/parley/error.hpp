@@ -36,6 +36,9 @@ enum class errc : uint8_t {
 /// Stable lower-case name of `x`, e.g. "not_found".
 std::string_view to_string(errc x) noexcept;
 
+/// The errc named `text` (as to_string gives it); internal if unknown.
+errc parse_errc(std::string_view text) noexcept;
+
 /// A failure: what kind, and a sentence for a person naming the ids involved.
 struct error {
   errc code = errc::internal;

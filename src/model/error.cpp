@@ -17,6 +17,13 @@ std::string_view to_string(errc x) noexcept {
   return "unknown";
 }
 
+errc parse_errc(std::string_view text) noexcept {
+  for (uint8_t i = 1; i <= static_cast<uint8_t>(errc::internal); ++i)
+    if (to_string(static_cast<errc>(i)) == text)
+      return static_cast<errc>(i);
+  return errc::internal;
+}
+
 std::string to_string(const error& x) {
   std::string out{to_string(x.code)};
   out += ": ";

@@ -46,6 +46,9 @@ std::string_view to_string(event_kind x) noexcept {
 expected<topic> parse_topic(std::string_view text) {
   return detail::enum_parse(topic_names, text, "topic");
 }
+expected<event_kind> parse_event_kind(std::string_view text) {
+  return detail::enum_parse(kind_names, text, "event kind");
+}
 
 topic topic_of(event_kind k) noexcept {
   switch (k) {

@@ -28,6 +28,12 @@ std::string_view to_string(content_type x) noexcept {
 std::string_view to_string(message_status x) noexcept {
   return detail::enum_name(status_names, x);
 }
+expected<content_type> parse_content_type(std::string_view text) {
+  return detail::enum_parse(type_names, text, "content type");
+}
+expected<message_status> parse_message_status(std::string_view text) {
+  return detail::enum_parse(status_names, text, "message status");
+}
 
 expected<void> validate(const message& m) {
   auto bad = [&](std::string why) {

@@ -90,6 +90,8 @@ struct behavior_spec {
   uint32_t messages_per_turn = 1;
   /// chatty: ask for the turn again right after yielding. Default: false.
   bool rerequest_after_yield = false;
+
+  friend bool operator==(const behavior_spec&, const behavior_spec&) = default;
 };
 
 std::string_view to_string(behavior_spec::kind k) noexcept;

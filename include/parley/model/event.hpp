@@ -49,6 +49,7 @@ std::string_view to_string(topic x) noexcept;
 std::string_view to_string(event_kind x) noexcept;
 topic topic_of(event_kind k) noexcept;
 expected<topic> parse_topic(std::string_view text);
+expected<event_kind> parse_event_kind(std::string_view text);
 
 /// One change on a node. `seq` is assigned by the node's event bus:
 /// strictly increasing by 1 per node, in publication order.

@@ -12,6 +12,8 @@ enum class message_status : uint8_t { sent, delivered, read };
 
 std::string_view to_string(content_type x) noexcept;
 std::string_view to_string(message_status x) noexcept;
+expected<content_type> parse_content_type(std::string_view text);
+expected<message_status> parse_message_status(std::string_view text);
 
 /// Where a message goes: one agent, or every member of a room.
 struct address {

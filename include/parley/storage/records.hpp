@@ -1,0 +1,79 @@
+#pragma once
+
+// Keys and record encodings of the store (docs/storage-format.md). Records
+// are Protobuf messages of proto/parley/v1/storage.proto; these functions
+// convert them from and to model values so that no generated type leaves
+// the storage module. A decode failure is storage_failure naming the record.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "parley/behavior/behavior.hpp"
+#include "parley/model/event.hpp"
+#include "parley/model/manifest.hpp"
+#include "parley/model/message.hpp"
+#include "parley/model/room.hpp"
+
+namespace parley::storage {
+
+// -- keys ---------------------------------------------------------------------
+
+/// 8 bytes big-endian, so that byte order is numeric order.
+std::string u64_key(uint64_t x);
+uint64_t parse_u64_key(std::string_view bytes) noexcept;
+
+/// messages, idempotency: from \0 id.
+std::string message_key(std::string_view from, std::string_view id);
+/// inbox: agent \0 seq.
+std::string inbox_key(std::string_view agent, uint64_t seq);
+/// inbox prefix of one agent: agent \0.
+std::string inbox_prefix(std::string_view agent);
+/// message_index: dialogue \0 time \0 from \0 id; dialogue is "room:<id>"
+/// or "direct:<a>|<b>" with a < b.
+std::string index_key(std::string_view dialogue, timestamp t, std::string_view from,
+                      std::string_view id);
+std::string index_prefix(std::string_view dialogue);
+std::string direct_dialogue(std::string_view a, std::string_view b);
+
+// -- records ------------------------------------------------------------------
+
+struct agent_record {
+  manifest man;
+  behavior_spec behavior;
+  uint64_t next_message = 1;
+
+  friend bool operator==(const agent_record&, const agent_record&) = default;
+};
+
+struct room_record {
+  room r;
+  std::map<agent_id, room_role> invitations;
+
+  friend bool operator==(const room_record&, const room_record&) = default;
+};
+
+/// The first outcome of a send, kept under its idempotency key.
+struct send_outcome {
+  bool ok = true;
+  message_status status = message_status::delivered;
+  error err;
+  timestamp at = 0;
+
+  friend bool operator==(const send_outcome&, const send_outcome&) = default;
+};
+
+std::string encode(const agent_record& x);
+std::string encode(const room_record& x);
+std::string encode(const message& x);
+std::string encode(const event& x);
+std::string encode(const send_outcome& x);
+
+expected<agent_record> decode_agent(std::string_view bytes);
+expected<room_record> decode_room(std::string_view bytes);
+expected<message> decode_message(std::string_view bytes);
+expected<event> decode_event(std::string_view bytes);
+expected<send_outcome> decode_outcome(std::string_view bytes);
+
+} // namespace parley::storage

@@ -1,0 +1,337 @@
+#include "parley/storage/records.hpp"
+
+#include "parley/v1/storage.pb.h"
+
+namespace parley::storage {
+
+namespace pb = v1::storage;
+
+namespace {
+
+unexpected corrupt(std::string_view what, std::string why = "not a valid record") {
+  return unexpected{errc::storage_failure,
+                    "stored " + std::string{what} + " cannot be decoded: " + std::move(why)};
+}
+
+// Parses an enum name stored by this module; a bad one means a corrupt record.
+template <class T>
+bool parse_into(expected<T> parsed, T& out) {
+  if (!parsed)
+    return false;
+  out = *parsed;
+  return true;
+}
+
+void to_pb(const skill& s, pb::Skill& out) {
+  out.set_id(s.id);
+  out.set_name(s.name);
+  for (auto& t : s.tags)
+    out.add_tags(t);
+  out.set_description(s.description);
+}
+
+} // namespace
+
+// -- keys ---------------------------------------------------------------------
+
+std::string u64_key(uint64_t x) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[static_cast<size_t>(i)] = static_cast<char>(x & 0xff);
+    x >>= 8;
+  }
+  return out;
+}
+
+uint64_t parse_u64_key(std::string_view bytes) noexcept {
+  uint64_t x = 0;
+  for (size_t i = 0; i < 8 && i < bytes.size(); ++i)
+    x = (x << 8) | static_cast<unsigned char>(bytes[i]);
+  return x;
+}
+
+std::string message_key(std::string_view from, std::string_view id) {
+  std::string k;
+  k.reserve(from.size() + 1 + id.size());
+  k.append(from).push_back('\0');
+  k.append(id);
+  return k;
+}
+
+std::string inbox_prefix(std::string_view agent) {
+  std::string k{agent};
+  k.push_back('\0');
+  return k;
+}
+
+std::string inbox_key(std::string_view agent, uint64_t seq) {
+  return inbox_prefix(agent) + u64_key(seq);
+}
+
+std::string index_prefix(std::string_view dialogue) {
+  std::string k{dialogue};
+  k.push_back('\0');
+  return k;
+}
+
+std::string index_key(std::string_view dialogue, timestamp t, std::string_view from,
+                      std::string_view id) {
+  // Time as unsigned big-endian: timestamps are positive ms since the epoch.
+  auto k = index_prefix(dialogue) + u64_key(static_cast<uint64_t>(t));
+  k.push_back('\0');
+  k += message_key(from, id);
+  return k;
+}
+
+std::string direct_dialogue(std::string_view a, std::string_view b) {
+  if (b < a)
+    std::swap(a, b);
+  std::string d = "direct:";
+  d.append(a).push_back('|');
+  d.append(b);
+  return d;
+}
+
+// -- agent --------------------------------------------------------------------
+
+std::string encode(const agent_record& x) {
+  pb::AgentRecord r;
+  auto& m = x.man;
+  r.set_id(m.id);
+  r.set_display_name(m.display_name);
+  r.set_bio(m.bio);
+  r.set_status(std::string{to_string(m.status)});
+  for (auto& a : m.activities)
+    r.add_activities(a);
+  for (auto& room : m.rooms)
+    r.add_rooms(room);
+  for (auto& s : m.skills)
+    to_pb(s, *r.add_skills());
+  r.set_capacity(m.capacity);
+  r.set_last_updated(m.last_updated);
+  r.set_online(m.online);
+  r.set_last_seen(m.last_seen);
+  auto* b = r.mutable_behavior();
+  b->set_kind(std::string{to_string(x.behavior.k)});
+  for (auto& [k, v] : x.behavior.script)
+    (*b->mutable_script())[k] = v;
+  b->set_seed(x.behavior.seed);
+  b->set_reply_probability(x.behavior.reply_probability);
+  b->set_messages_per_turn(x.behavior.messages_per_turn);
+  b->set_rerequest_after_yield(x.behavior.rerequest_after_yield);
+  r.set_next_message(x.next_message);
+  return r.SerializeAsString();
+}
+
+expected<agent_record> decode_agent(std::string_view bytes) {
+  pb::AgentRecord r;
+  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return corrupt("agent");
+  agent_record x;
+  auto& m = x.man;
+  m.id = r.id();
+  m.display_name = r.display_name();
+  m.bio = r.bio();
+  if (!parse_into(parse_agent_status(r.status()), m.status))
+    return corrupt("agent '" + r.id() + "'", "unknown status '" + r.status() + "'");
+  m.activities.assign(r.activities().begin(), r.activities().end());
+  m.rooms.assign(r.rooms().begin(), r.rooms().end());
+  for (auto& s : r.skills())
+    m.skills.push_back({s.id(), s.name(), {s.tags().begin(), s.tags().end()}, s.description()});
+  m.capacity = r.capacity();
+  m.last_updated = r.last_updated();
+  m.online = r.online();
+  m.last_seen = r.last_seen();
+  auto& b = r.behavior();
+  if (!parse_into(parse_behavior_kind(b.kind()), x.behavior.k))
+    return corrupt("agent '" + r.id() + "'", "unknown behaviour '" + b.kind() + "'");
+  x.behavior.script.insert(b.script().begin(), b.script().end());
+  x.behavior.seed = b.seed();
+  x.behavior.reply_probability = b.reply_probability();
+  x.behavior.messages_per_turn = b.messages_per_turn();
+  x.behavior.rerequest_after_yield = b.rerequest_after_yield();
+  x.next_message = r.next_message();
+  return x;
+}
+
+// -- room ---------------------------------------------------------------------
+
+std::string encode(const room_record& x) {
+  pb::RoomRecord r;
+  auto& room = x.r;
+  r.set_id(room.id);
+  r.set_kind(std::string{to_string(room.kind)});
+  r.set_topic(room.topic);
+  r.set_created_by(room.created_by);
+  for (auto& m : room.members) {
+    auto* pm = r.add_members();
+    pm->set_id(m.id);
+    pm->set_role(std::string{to_string(m.role)});
+    pm->set_joined_at(m.joined_at);
+  }
+  auto* rules = r.mutable_rules();
+  rules->set_policy(std::string{to_string(room.rules.policy)});
+  rules->set_max_messages_per_turn(room.rules.max_messages_per_turn);
+  rules->set_turn_slot_ms(room.rules.turn_slot_ms);
+  rules->set_max_rounds(room.rules.max_rounds);
+  for (auto& [from, to] : room.rules.transitions) {
+    auto& t = (*rules->mutable_transitions())[from];
+    for (auto& next : to)
+      t.add_next(next);
+  }
+  rules->set_seed(room.rules.seed);
+  r.set_access(std::string{to_string(room.access)});
+  r.set_created_at(room.created_at);
+  r.set_last_activity(room.last_activity);
+  r.set_open(room.open);
+  for (auto& [who, role] : x.invitations)
+    (*r.mutable_invitations())[who] = std::string{to_string(role)};
+  return r.SerializeAsString();
+}
+
+expected<room_record> decode_room(std::string_view bytes) {
+  pb::RoomRecord r;
+  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return corrupt("room");
+  room_record x;
+  auto& room = x.r;
+  const auto what = "room '" + r.id() + "'";
+  room.id = r.id();
+  if (!parse_into(parse_room_kind(r.kind()), room.kind))
+    return corrupt(what, "unknown kind '" + r.kind() + "'");
+  room.topic = r.topic();
+  room.created_by = r.created_by();
+  for (auto& pm : r.members()) {
+    room_member m;
+    m.id = pm.id();
+    if (!parse_into(parse_room_role(pm.role()), m.role))
+      return corrupt(what, "unknown role '" + pm.role() + "'");
+    m.joined_at = pm.joined_at();
+    room.members.push_back(std::move(m));
+  }
+  auto& rules = r.rules();
+  if (!parse_into(parse_speaker_policy(rules.policy()), room.rules.policy))
+    return corrupt(what, "unknown speaker policy '" + rules.policy() + "'");
+  room.rules.max_messages_per_turn = rules.max_messages_per_turn();
+  room.rules.turn_slot_ms = rules.turn_slot_ms();
+  room.rules.max_rounds = rules.max_rounds();
+  for (auto& [from, t] : rules.transitions())
+    room.rules.transitions[from] = {t.next().begin(), t.next().end()};
+  room.rules.seed = rules.seed();
+  if (!parse_into(parse_room_access(r.access()), room.access))
+    return corrupt(what, "unknown access '" + r.access() + "'");
+  room.created_at = r.created_at();
+  room.last_activity = r.last_activity();
+  room.open = r.open();
+  for (auto& [who, role] : r.invitations()) {
+    room_role rr{};
+    if (!parse_into(parse_room_role(role), rr))
+      return corrupt(what, "unknown invitation role '" + role + "'");
+    x.invitations[who] = rr;
+  }
+  return x;
+}
+
+// -- message ------------------------------------------------------------------
+
+std::string encode(const message& m) {
+  pb::MessageRecord r;
+  r.set_id(m.id);
+  r.set_from(m.from);
+  r.set_to_kind(m.to.is_room() ? "room" : "agent");
+  r.set_to(m.to.id);
+  r.set_sent_at(m.sent_at);
+  r.set_type(std::string{to_string(m.type)});
+  r.set_content(m.content);
+  r.set_reply_to(m.reply_to);
+  r.set_status(std::string{to_string(m.status)});
+  r.set_deadline(m.deadline);
+  r.set_receipt(m.receipt);
+  return r.SerializeAsString();
+}
+
+expected<message> decode_message(std::string_view bytes) {
+  pb::MessageRecord r;
+  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return corrupt("message");
+  message m;
+  const auto what = "message '" + r.from() + "/" + r.id() + "'";
+  m.id = r.id();
+  m.from = r.from();
+  if (r.to_kind() == "room")
+    m.to = address::room(r.to());
+  else if (r.to_kind() == "agent")
+    m.to = address::agent(r.to());
+  else
+    return corrupt(what, "unknown recipient kind '" + r.to_kind() + "'");
+  m.sent_at = r.sent_at();
+  if (!parse_into(parse_content_type(r.type()), m.type))
+    return corrupt(what, "unknown content type '" + r.type() + "'");
+  m.content = r.content();
+  m.reply_to = r.reply_to();
+  if (!parse_into(parse_message_status(r.status()), m.status))
+    return corrupt(what, "unknown status '" + r.status() + "'");
+  m.deadline = r.deadline();
+  m.receipt = r.receipt();
+  return m;
+}
+
+// -- event --------------------------------------------------------------------
+
+std::string encode(const event& e) {
+  pb::EventRecord r;
+  r.set_seq(e.seq);
+  r.set_kind(std::string{to_string(e.kind)});
+  r.set_at(e.at);
+  r.set_agent(e.agent);
+  r.set_room(e.room);
+  r.set_detail(e.detail);
+  return r.SerializeAsString();
+}
+
+expected<event> decode_event(std::string_view bytes) {
+  pb::EventRecord r;
+  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return corrupt("event");
+  event e;
+  e.seq = r.seq();
+  if (!parse_into(parse_event_kind(r.kind()), e.kind))
+    return corrupt("event " + std::to_string(r.seq()), "unknown kind '" + r.kind() + "'");
+  e.at = r.at();
+  e.agent = r.agent();
+  e.room = r.room();
+  e.detail = r.detail();
+  return e;
+}
+
+// -- send outcome -------------------------------------------------------------
+
+std::string encode(const send_outcome& x) {
+  pb::IdempotencyRecord r;
+  if (x.ok) {
+    r.set_status(std::string{to_string(x.status)});
+  } else {
+    r.set_error_code(std::string{to_string(x.err.code)});
+    r.set_error_message(x.err.message);
+  }
+  r.set_at(x.at);
+  return r.SerializeAsString();
+}
+
+expected<send_outcome> decode_outcome(std::string_view bytes) {
+  pb::IdempotencyRecord r;
+  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return corrupt("idempotency record");
+  send_outcome x;
+  x.at = r.at();
+  if (!r.error_code().empty()) {
+    x.ok = false;
+    x.err = {parse_errc(r.error_code()), r.error_message()};
+    return x;
+  }
+  if (!parse_into(parse_message_status(r.status()), x.status))
+    return corrupt("idempotency record", "unknown status '" + r.status() + "'");
+  return x;
+}
+
+} // namespace parley::storage

@@ -1,0 +1,401 @@
+// The RocksDB implementation of state_store. RocksDB types stay in this file
+// (and backup.cpp through rocksdb_store.hpp).
+
+#include "storage/rocksdb_store.hpp"
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <shared_mutex>
+
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
+#include <rocksdb/options.h>
+#include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/write_batch.h>
+
+#include "parley/v1/storage.pb.h"
+#include "storage/status.hpp"
+
+namespace fs = std::filesystem;
+
+namespace parley::storage {
+
+namespace {
+
+constexpr std::string_view meta_key = "store";
+constexpr std::string_view magic = "parley";
+
+std::vector<std::string> column_names() {
+  std::vector<std::string> out;
+  for (int i = 0; i < column_count; ++i)
+    out.emplace_back(to_string(static_cast<column>(i)));
+  return out;
+}
+
+rocksdb::Options base_options() {
+  rocksdb::Options o;
+  o.create_if_missing = false;
+  o.paranoid_checks = true;
+  // Two cores here: one flush and one compaction thread.
+  o.IncreaseParallelism(2);
+  o.max_background_jobs = 2;
+  o.compression = rocksdb::kLZ4Compression;
+  return o;
+}
+
+// Fails writes and syncs while the switch is on (see disk_faults).
+class faulty_file final : public rocksdb::FSWritableFileOwnerWrapper {
+public:
+  faulty_file(std::unique_ptr<rocksdb::FSWritableFile> f, std::shared_ptr<disk_faults> faults)
+    : FSWritableFileOwnerWrapper(std::move(f)), faults_(std::move(faults)) {}
+
+  rocksdb::IOStatus Append(const rocksdb::Slice& d, const rocksdb::IOOptions& o,
+                           rocksdb::IODebugContext* dbg) override {
+    return check() ? target()->Append(d, o, dbg) : injected();
+  }
+  rocksdb::IOStatus Append(const rocksdb::Slice& d, const rocksdb::IOOptions& o,
+                           const rocksdb::DataVerificationInfo& v,
+                           rocksdb::IODebugContext* dbg) override {
+    return check() ? target()->Append(d, o, v, dbg) : injected();
+  }
+  rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
+    return check() ? target()->Sync(o, dbg) : injected();
+  }
+  rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
+    return check() ? target()->Fsync(o, dbg) : injected();
+  }
+
+private:
+  bool check() const { return !faults_->failing(); }
+  static rocksdb::IOStatus injected() { return rocksdb::IOStatus::IOError("injected write failure"); }
+  std::shared_ptr<disk_faults> faults_;
+};
+
+class faulty_fs final : public rocksdb::FileSystemWrapper {
+public:
+  faulty_fs(std::shared_ptr<disk_faults> faults)
+    : FileSystemWrapper(rocksdb::FileSystem::Default()), faults_(std::move(faults)) {}
+
+  const char* Name() const override { return "parley_faulty_fs"; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                    rocksdb::IODebugContext* dbg) override {
+    if (faults_->failing())
+      return rocksdb::IOStatus::IOError("injected write failure creating " + f);
+    auto s = target()->NewWritableFile(f, o, r, dbg);
+    if (s.ok())
+      *r = std::make_unique<faulty_file>(std::move(*r), faults_);
+    return s;
+  }
+
+private:
+  std::shared_ptr<disk_faults> faults_;
+};
+
+bool dir_has_entries(const fs::path& p) {
+  std::error_code ec;
+  return fs::exists(p, ec) && fs::is_directory(p, ec) && !fs::is_empty(p, ec);
+}
+
+// Reads the meta record of an existing RocksDB directory without writing
+// anything to it; refuses a directory that is not a Parley store.
+expected<v1::storage::StoreMeta> read_meta(const std::string& path) {
+  std::vector<std::string> cfs;
+  auto s = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions{}, path, &cfs);
+  if (!s.ok())
+    return unexpected{errc::invalid_argument, "directory '" + path
+                                                + "' is not a Parley store (no RocksDB files: "
+                                                + s.ToString() + ")"};
+  if (std::find(cfs.begin(), cfs.end(), "meta") == cfs.end())
+    return unexpected{errc::invalid_argument,
+                      "directory '" + path + "' is a RocksDB database but not a Parley store "
+                                             "(no 'meta' column family); refusing to touch it"};
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  for (auto& name : cfs)
+    descs.emplace_back(name, rocksdb::ColumnFamilyOptions{});
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto opts = base_options();
+  s = rocksdb::DB::OpenForReadOnly(opts, path, descs, &handles, &raw);
+  if (!s.ok())
+    return unexpected{status_error(s, "open '" + path + "' read-only")};
+  std::unique_ptr<rocksdb::DB> db{raw};
+  size_t meta_idx = 0;
+  for (size_t i = 0; i < cfs.size(); ++i)
+    if (cfs[i] == "meta")
+      meta_idx = i;
+  std::string value;
+  s = db->Get(rocksdb::ReadOptions{}, handles[meta_idx], rocksdb::Slice{meta_key.data(), meta_key.size()},
+              &value);
+  for (auto* h : handles)
+    db->DestroyColumnFamilyHandle(h);
+  if (s.IsNotFound())
+    return unexpected{errc::invalid_argument,
+                      "directory '" + path + "' has no Parley meta record; refusing to touch it"};
+  if (!s.ok())
+    return unexpected{status_error(s, "read meta of '" + path + "'")};
+  v1::storage::StoreMeta meta;
+  if (!meta.ParseFromString(value) || meta.magic() != magic)
+    return unexpected{errc::invalid_argument,
+                      "directory '" + path + "' has an unreadable meta record: not a Parley store"};
+  return meta;
+}
+
+} // namespace
+
+struct rocksdb_store::impl {
+  // Declared before db: the Env must outlive the database that uses it.
+  std::unique_ptr<rocksdb::Env> env;
+  rocksdb::Options opts;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs; // indexed by column
+  rocksdb::WriteOptions wopts;
+  durability mode = durability::sync;
+  std::string node_id;
+  std::string path;
+  // Readers and writers hold it shared; reopening after a failed write
+  // holds it exclusively.
+  mutable std::shared_mutex db_mtx;
+  std::atomic<bool> needs_reopen{false};
+
+  ~impl() { close(); }
+
+  void close() {
+    if (!db)
+      return;
+    for (auto* h : cfs)
+      db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    cfs.clear();
+    db->Close().PermitUncheckedError();
+    db.reset();
+  }
+
+  rocksdb::Status open_db() {
+    std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+    descs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{opts});
+    for (auto& name : column_names())
+      descs.emplace_back(name, rocksdb::ColumnFamilyOptions{opts});
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    auto s = rocksdb::DB::Open(opts, path, descs, &handles, &raw);
+    if (!s.ok())
+      return s;
+    db.reset(raw);
+    // handles[0] is the default family, which Parley does not use.
+    raw->DestroyColumnFamilyHandle(handles[0]).PermitUncheckedError();
+    cfs.assign(handles.begin() + 1, handles.end());
+    return s;
+  }
+
+  rocksdb::ColumnFamilyHandle* cf(column c) const { return cfs[static_cast<size_t>(c)]; }
+};
+
+rocksdb_store::rocksdb_store(std::unique_ptr<impl> p) : impl_(std::move(p)) {
+}
+
+rocksdb_store::~rocksdb_store() = default;
+
+expected<std::unique_ptr<state_store>> rocksdb_store::open(const store_options& opt) {
+  if (opt.path.empty())
+    return unexpected{errc::invalid_argument, "store path is empty"};
+  const bool existing = dir_has_entries(opt.path);
+  std::optional<v1::storage::StoreMeta> meta;
+  if (existing) {
+    auto m = read_meta(opt.path);
+    if (!m)
+      return unexpected{m.error()};
+    if (m->schema_version() > schema_version)
+      return unexpected{errc::failed_precondition,
+                        "store '" + opt.path + "' has schema version "
+                          + std::to_string(m->schema_version())
+                          + ", newer than this build reads (" + std::to_string(schema_version)
+                          + "); use a newer parleyd"};
+    meta = std::move(*m);
+  } else if (!opt.create_if_missing) {
+    return unexpected{errc::not_found, "store '" + opt.path + "' does not exist"};
+  }
+
+  auto p = std::make_unique<impl>();
+  p->opts = base_options();
+  if (opt.faults) {
+    p->env = rocksdb::NewCompositeEnv(std::make_shared<faulty_fs>(opt.faults));
+    p->opts.env = p->env.get();
+  }
+  p->opts.create_if_missing = !existing;
+  p->opts.create_missing_column_families = true;
+  p->mode = opt.mode;
+  p->path = opt.path;
+  p->wopts.sync = opt.mode == durability::sync;
+  if (auto s = p->open_db(); !s.ok())
+    return unexpected{status_error(s, "open store '" + opt.path + "'")};
+  if (meta) {
+    p->node_id = meta->node_id();
+  } else {
+    v1::storage::StoreMeta m;
+    m.set_schema_version(schema_version);
+    m.set_node_id(opt.node_id);
+    m.set_magic(std::string{magic});
+    m.set_created_at(static_cast<int64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch())
+        .count()));
+    rocksdb::WriteOptions w;
+    w.sync = true;
+    auto s = p->db->Put(w, p->cf(column::meta), rocksdb::Slice{meta_key.data(), meta_key.size()},
+                        m.SerializeAsString());
+    if (!s.ok())
+      return unexpected{status_error(s, "write meta of new store '" + opt.path + "'")};
+    p->node_id = opt.node_id;
+  }
+  return std::unique_ptr<state_store>{new rocksdb_store(std::move(p))};
+}
+
+expected<void> rocksdb_store::write(const write_batch& b) {
+  if (b.empty())
+    return {};
+  if (impl_->needs_reopen.load()) {
+    // A failed WAL write leaves RocksDB refusing writes for good (a fatal
+    // background error): the only way back is to reopen, which replays the
+    // log of everything that was committed.
+    std::unique_lock guard{impl_->db_mtx};
+    if (impl_->needs_reopen.load()) {
+      impl_->close();
+      if (auto s = impl_->open_db(); !s.ok())
+        return unexpected{status_error(s, "reopen store '" + impl_->path + "' after a write failure")};
+      impl_->needs_reopen = false;
+    }
+  }
+  std::shared_lock guard{impl_->db_mtx};
+  if (!impl_->db)
+    return unexpected{errc::storage_failure, "store '" + impl_->path + "' is closed after a failure"};
+  rocksdb::WriteBatch wb;
+  for (auto& op : b.ops()) {
+    auto* cf = impl_->cf(op.col);
+    auto s = op.erase ? wb.Delete(cf, op.key) : wb.Put(cf, op.key, op.value);
+    if (!s.ok())
+      return unexpected{status_error(s, "build write batch")};
+  }
+  auto s = impl_->db->Write(impl_->wopts, &wb);
+  if (!s.ok()) {
+    impl_->needs_reopen = true;
+    return unexpected{status_error(s, "write batch of " + std::to_string(b.size()) + " changes")};
+  }
+  return {};
+}
+
+expected<std::optional<std::string>> rocksdb_store::get(column c, std::string_view key) const {
+  std::shared_lock guard{impl_->db_mtx};
+  if (!impl_->db)
+    return unexpected{errc::storage_failure, "store '" + impl_->path + "' is closed after a failure"};
+  std::string value;
+  auto s = impl_->db->Get(rocksdb::ReadOptions{}, impl_->cf(c),
+                          rocksdb::Slice{key.data(), key.size()}, &value);
+  if (s.IsNotFound())
+    return std::optional<std::string>{};
+  if (!s.ok())
+    return unexpected{status_error(s, "read " + std::string{to_string(c)})};
+  return std::optional<std::string>{std::move(value)};
+}
+
+expected<void> rocksdb_store::scan(column c, std::string_view prefix, std::string_view start,
+                                   const scan_fn& fn) const {
+  std::shared_lock guard{impl_->db_mtx};
+  if (!impl_->db)
+    return unexpected{errc::storage_failure, "store '" + impl_->path + "' is closed after a failure"};
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(ro, impl_->cf(c))};
+  std::string_view from = start.empty() || start < prefix ? prefix : start;
+  for (it->Seek(rocksdb::Slice{from.data(), from.size()}); it->Valid(); it->Next()) {
+    auto k = it->key();
+    std::string_view key{k.data(), k.size()};
+    if (key.substr(0, prefix.size()) != prefix)
+      break;
+    auto v = it->value();
+    if (!fn(key, std::string_view{v.data(), v.size()}))
+      break;
+  }
+  if (!it->status().ok())
+    return unexpected{status_error(it->status(), "scan " + std::string{to_string(c)})};
+  return {};
+}
+
+expected<void> rocksdb_store::scan_reverse(column c, std::string_view prefix,
+                                           std::string_view before, const scan_fn& fn) const {
+  std::shared_lock guard{impl_->db_mtx};
+  if (!impl_->db)
+    return unexpected{errc::storage_failure, "store '" + impl_->path + "' is closed after a failure"};
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(ro, impl_->cf(c))};
+  if (before.empty()) {
+    // The first key past every key with the prefix: prefix with its last
+    // byte incremented (0xff bytes carried); empty prefix = the very end.
+    std::string upper{prefix};
+    while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xff)
+      upper.pop_back();
+    if (upper.empty()) {
+      it->SeekToLast();
+    } else {
+      upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
+      it->SeekForPrev(upper);
+      if (it->Valid() && it->key() == rocksdb::Slice{upper})
+        it->Prev();
+    }
+  } else {
+    it->SeekForPrev(rocksdb::Slice{before.data(), before.size()});
+    if (it->Valid() && it->key() == rocksdb::Slice{before.data(), before.size()})
+      it->Prev();
+  }
+  for (; it->Valid(); it->Prev()) {
+    auto k = it->key();
+    std::string_view key{k.data(), k.size()};
+    if (key.substr(0, prefix.size()) != prefix)
+      break;
+    auto v = it->value();
+    if (!fn(key, std::string_view{v.data(), v.size()}))
+      break;
+  }
+  if (!it->status().ok())
+    return unexpected{status_error(it->status(), "scan " + std::string{to_string(c)})};
+  return {};
+}
+
+expected<void> rocksdb_store::checkpoint(const std::string& dir) const {
+  std::shared_lock guard{impl_->db_mtx};
+  if (!impl_->db)
+    return unexpected{errc::storage_failure, "store '" + impl_->path + "' is closed after a failure"};
+  rocksdb::Checkpoint* raw = nullptr;
+  auto s = rocksdb::Checkpoint::Create(impl_->db.get(), &raw);
+  if (!s.ok())
+    return unexpected{status_error(s, "create checkpoint")};
+  std::unique_ptr<rocksdb::Checkpoint> cp{raw};
+  s = cp->CreateCheckpoint(dir);
+  if (!s.ok())
+    return unexpected{status_error(s, "write checkpoint to '" + dir + "'")};
+  return {};
+}
+
+durability rocksdb_store::mode() const noexcept {
+  return impl_->mode;
+}
+
+const std::string& rocksdb_store::node_id() const noexcept {
+  return impl_->node_id;
+}
+
+uint64_t rocksdb_store::disk_bytes() const {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(impl_->path, ec))
+    if (e.is_regular_file(ec))
+      total += e.file_size(ec);
+  return total;
+}
+
+rocksdb::DB* rocksdb_store::raw_db() const noexcept {
+  return impl_->db.get();
+}
+
+} // namespace parley::storage

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <memory>
+
+#include "parley/storage/state_store.hpp"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace parley::storage {
+
+/// state_store on RocksDB, one column family per `column`.
+class rocksdb_store final : public state_store {
+public:
+  static expected<std::unique_ptr<state_store>> open(const store_options& opt);
+  ~rocksdb_store() override;
+
+  expected<void> write(const write_batch& b) override;
+  expected<std::optional<std::string>> get(column c, std::string_view key) const override;
+  expected<void> scan(column c, std::string_view prefix, std::string_view start,
+                      const scan_fn& fn) const override;
+  expected<void> scan_reverse(column c, std::string_view prefix, std::string_view before,
+                              const scan_fn& fn) const override;
+  expected<void> checkpoint(const std::string& dir) const override;
+  durability mode() const noexcept override;
+  const std::string& node_id() const noexcept override;
+  uint64_t disk_bytes() const override;
+
+  /// For backup.cpp only.
+  rocksdb::DB* raw_db() const noexcept;
+
+private:
+  struct impl;
+  explicit rocksdb_store(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace parley::storage

@@ -1,0 +1,109 @@
+#include "parley/storage/records.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace parley;
+using namespace parley::storage;
+
+// Verifies an agent record with every field set survives encode/decode.
+TEST(Records, AgentRoundTrip) {
+  agent_record a;
+  a.man.id = "alice";
+  a.man.display_name = "Alice";
+  a.man.bio = "Plans things.";
+  a.man.status = agent_status::busy;
+  a.man.activities = {"reading", "writing"};
+  a.man.rooms = {"room-1", "dm-00ff"};
+  a.man.skills = {{"plan", "Plan", {"reasoning", "x"}, "Breaks goals down."}, {"s2", "", {}, ""}};
+  a.man.capacity = 17;
+  a.man.last_updated = 1700000000123;
+  a.man.online = false;
+  a.man.last_seen = 1700000000456;
+  a.behavior.k = behavior_spec::kind::scripted;
+  a.behavior.script = {{"hi", "hello"}, {"bye", "ciao"}};
+  a.behavior.seed = 99;
+  a.behavior.reply_probability = 0.25;
+  a.behavior.messages_per_turn = 3;
+  a.behavior.rerequest_after_yield = true;
+  a.next_message = 12345;
+  auto back = decode_agent(encode(a));
+  ASSERT_TRUE(back.has_value()) << to_string(back.error());
+  EXPECT_EQ(*back, a);
+}
+
+// Verifies a room record with members, rules, transitions and invitations survives.
+TEST(Records, RoomRoundTrip) {
+  room_record r;
+  r.r.id = "room-7";
+  r.r.kind = room_kind::group;
+  r.r.topic = "Design review";
+  r.r.created_by = "alice";
+  r.r.members = {{"alice", room_role::owner, 10}, {"bob", room_role::guest, 20}};
+  r.r.rules.policy = speaker_policy::round_robin;
+  r.r.rules.max_messages_per_turn = 4;
+  r.r.rules.turn_slot_ms = 1500;
+  r.r.rules.max_rounds = 9;
+  r.r.rules.transitions = {{"alice", {"bob"}}, {"bob", {"alice", "carol"}}};
+  r.r.rules.seed = 5;
+  r.r.access = room_access::invite_only;
+  r.r.created_at = 1;
+  r.r.last_activity = 2;
+  r.r.open = false;
+  r.invitations = {{"carol", room_role::admin}};
+  auto back = decode_room(encode(r));
+  ASSERT_TRUE(back.has_value()) << to_string(back.error());
+  EXPECT_EQ(*back, r);
+}
+
+// Verifies messages (agent and room recipients), events and outcomes survive.
+TEST(Records, MessageEventOutcomeRoundTrip) {
+  message m;
+  m.id = "m1";
+  m.from = "alice";
+  m.to = address::room("room-1");
+  m.sent_at = 42;
+  m.type = content_type::json;
+  m.content = R"({"a":1})";
+  m.reply_to = "m0";
+  m.status = message_status::read;
+  m.deadline = 77;
+  m.receipt = true;
+  EXPECT_EQ(decode_message(encode(m)).value(), m);
+  m.to = address::agent("bob");
+  EXPECT_EQ(decode_message(encode(m)).value(), m);
+
+  event e{17, event_kind::turn_expired, 99, "bob", "room-1", "turn 3: time slot expired"};
+  EXPECT_EQ(decode_event(encode(e)).value(), e);
+
+  send_outcome ok{true, message_status::delivered, {}, 5};
+  EXPECT_EQ(decode_outcome(encode(ok)).value(), ok);
+  send_outcome failed{false, message_status::sent, {errc::overloaded, "inbox is full"}, 6};
+  auto fb = decode_outcome(encode(failed));
+  ASSERT_TRUE(fb.has_value());
+  EXPECT_FALSE(fb->ok);
+  EXPECT_EQ(fb->err, failed.err);
+}
+
+// Verifies garbage bytes decode to storage_failure, not a crash or a default value.
+TEST(Records, GarbageIsStorageFailure) {
+  std::string junk = "\xff\xff\xff\xff\x0f garbage";
+  for (auto r : {decode_agent(junk).has_value(), decode_room(junk).has_value(),
+                 decode_message(junk).has_value(), decode_event(junk).has_value()})
+    EXPECT_FALSE(r);
+  auto e = decode_event(junk);
+  ASSERT_FALSE(e.has_value());
+  EXPECT_EQ(e.error().code, errc::storage_failure);
+}
+
+// Verifies big-endian keys sort numerically and inbox keys group by agent.
+TEST(Records, KeysSortNumerically) {
+  EXPECT_LT(u64_key(255), u64_key(256));
+  EXPECT_LT(u64_key(1), u64_key(1ull << 40));
+  EXPECT_EQ(parse_u64_key(u64_key(0x0123456789abcdefull)), 0x0123456789abcdefull);
+  EXPECT_LT(inbox_key("bob", 2), inbox_key("bob", 10));
+  EXPECT_EQ(inbox_key("bob", 1).substr(0, inbox_prefix("bob").size()), inbox_prefix("bob"));
+  // "bo" must not be a prefix match for "bob"'s inbox.
+  EXPECT_NE(inbox_key("bob", 1).substr(0, inbox_prefix("bo").size()), inbox_prefix("bo"));
+  EXPECT_EQ(direct_dialogue("b", "a"), direct_dialogue("a", "b"));
+  EXPECT_LT(index_key("room:r", 100, "a", "m1"), index_key("room:r", 200, "a", "m0"));
+}
