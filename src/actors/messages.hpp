@@ -97,6 +97,14 @@ using unsubscribe = caf::atom_constant<caf::atom("evunsub")>;
 /// (events_since, from_seq, max) -> std::vector<event> from the retained ring.
 using events_since = caf::atom_constant<caf::atom("evsince")>;
 
+// -- storage writer ----------------------------------------------------------
+/// (commit, storage::write_batch) -> ok once durable.
+using commit = caf::atom_constant<caf::atom("commit")>;
+/// (flush): write what is queued.
+using flush = caf::atom_constant<caf::atom("flush")>;
+/// (writer_stats) -> (writes issued, batches carried).
+using writer_stats = caf::atom_constant<caf::atom("wstats")>;
+
 // -- population driver -------------------------------------------------------
 using drive = caf::atom_constant<caf::atom("drive")>;
 
