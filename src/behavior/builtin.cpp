@@ -27,8 +27,10 @@ public:
              std::vector<behavior_action>& out) override {
     // Direct messages only: echoing into a room would make every echo agent
     // answer every other one.
-    if (in.k == behavior_input::kind::message && !in.msg->to.is_room())
+    if (in.k == behavior_input::kind::message && !in.msg->to.is_room()) {
       out.push_back(behavior_action::send(address::agent(in.msg->from), in.msg->content, in.msg->id));
+      out.back().msg.type = in.msg->type; // the same content: json stays json
+    }
   }
   std::string_view name() const noexcept override { return "echo"; }
 };

@@ -94,11 +94,17 @@ double attention_queue::relationship(std::string_view peer) const noexcept {
   return 0.0;
 }
 
-uint32_t attention_queue::find_or_add(const dialogue_key& k) {
+std::optional<uint32_t> attention_queue::find(const dialogue_key& k) const {
   // Linear: an agent has few dialogues, and a vector costs nothing when idle.
   for (uint32_t i = 0; i < dialogues_.size(); ++i)
     if (dialogues_[i].key == k)
       return i;
+  return std::nullopt;
+}
+
+uint32_t attention_queue::find_or_add(const dialogue_key& k) {
+  if (auto i = find(k))
+    return *i;
   dialogue d;
   d.key = k;
   d.context = dialogue_context{params_->context_budget_tokens};
@@ -142,12 +148,14 @@ expected<void> attention_queue::push(const dialogue_key& k, message m, timestamp
   if (pending_ >= params_->inbox_limit)
     return unexpected{errc::overloaded, "inbox is full (" + std::to_string(params_->inbox_limit)
                                           + " pending messages)"};
-  auto idx = find_or_add(k);
-  auto& d = dialogues_[idx];
-  const bool was_idle = d.inputs.empty();
+  // Look before adding: a refused dialogue must leave no record behind.
+  auto found = find(k);
+  const bool was_idle = !found || dialogues_[*found].inputs.empty();
   if (was_idle && active_ >= capacity)
     return unexpected{errc::overloaded, "at capacity: " + std::to_string(capacity)
                                           + " concurrent dialogues"};
+  auto idx = found ? *found : find_or_add(k);
+  auto& d = dialogues_[idx];
   if (was_idle) {
     ++active_;
     ++d.version;

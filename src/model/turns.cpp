@@ -93,10 +93,16 @@ std::optional<size_t> turn_scheduler::pick(const room& r) {
     }
     case speaker_policy::round_robin: {
       // Walk members in join order starting after the last speaker.
+      // Members may have left since the last grant, shifting indices: find the
+      // last speaker by id. If it left, its successor now holds its old slot.
       const size_t n = r.members.size();
       size_t start = 0;
-      if (rr_last_)
-        start = *rr_last_ + 1;
+      if (rr_last_) {
+        start = *rr_last_;
+        for (size_t i = 0; i < n; ++i)
+          if (last_speaker_ && r.members[i].id == *last_speaker_)
+            start = i + 1;
+      }
       for (size_t step = 0; step < n; ++step) {
         auto& id = r.members[(start + step) % n].id;
         for (auto i : cands)

@@ -158,6 +158,7 @@ private:
     uint64_t version;
   };
 
+  std::optional<uint32_t> find(const dialogue_key& k) const;
   uint32_t find_or_add(const dialogue_key& k);
   double weight_of(const dialogue& d, std::string_view sender) const;
   std::optional<uint32_t> pick_urgent(timestamp now);
