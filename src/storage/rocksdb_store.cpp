@@ -173,14 +173,15 @@ struct rocksdb_store::impl {
     db.reset();
   }
 
-  rocksdb::Status open_db() {
+  rocksdb::Status open_db(bool read_only = false) {
     std::vector<rocksdb::ColumnFamilyDescriptor> descs;
     descs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{opts});
     for (auto& name : column_names())
       descs.emplace_back(name, rocksdb::ColumnFamilyOptions{opts});
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
-    auto s = rocksdb::DB::Open(opts, path, descs, &handles, &raw);
+    auto s = read_only ? rocksdb::DB::OpenForReadOnly(opts, path, descs, &handles, &raw)
+                       : rocksdb::DB::Open(opts, path, descs, &handles, &raw);
     if (!s.ok())
       return s;
     db.reset(raw);
@@ -263,8 +264,12 @@ expected<void> rocksdb_store::write(const write_batch& b) {
     std::unique_lock guard{impl_->db_mtx};
     if (impl_->needs_reopen.load()) {
       impl_->close();
-      if (auto s = impl_->open_db(); !s.ok())
+      if (auto s = impl_->open_db(); !s.ok()) {
+        // The disk still refuses: serve reads from a read-only instance and
+        // try again on the next write.
+        impl_->open_db(/*read_only=*/true).PermitUncheckedError();
         return unexpected{status_error(s, "reopen store '" + impl_->path + "' after a write failure")};
+      }
       impl_->needs_reopen = false;
     }
   }

@@ -89,8 +89,11 @@ TEST_F(StorageWriter, FailedWriteFailsTheWholeGroup) {
                   caf::after(std::chrono::seconds(30)) >> [&] { ADD_FAILURE() << "no answer"; });
   EXPECT_EQ(failed, 20);
   faults->fail_writes(false);
-  for (int i = 0; i < 20; ++i)
-    EXPECT_FALSE(store->get(storage::column::messages, "k" + std::to_string(i)).value().has_value());
+  for (int i = 0; i < 20; ++i) {
+    auto v = store->get(storage::column::messages, "k" + std::to_string(i));
+    ASSERT_TRUE(v.has_value()) << to_string(v.error());
+    EXPECT_FALSE(v->has_value());
+  }
   // The disk is back: the next commit goes through.
   self->request(writer, caf::infinite, atoms::commit::value, one_put(99))
     .receive([](caf::ok_atom) {}, [&](caf::error& e) { ADD_FAILURE() << sys->render(e); });

@@ -256,6 +256,12 @@ TEST(StateStore, WriteFailureLeavesStateConsistent) {
   // Reads still work and show none of the failed batch.
   EXPECT_EQ(*s->get(column::agents, "alice").value(), "1");
   EXPECT_FALSE(s->get(column::agents, "bob").value().has_value());
+  // A second write while the disk still fails cannot reopen the database;
+  // reads must keep working all the same.
+  ASSERT_FALSE(s->write(second).has_value());
+  auto still = s->get(column::agents, "alice");
+  ASSERT_TRUE(still.has_value()) << to_string(still.error());
+  EXPECT_EQ(**still, "1");
 
   faults->fail_writes(false);
   write_batch third;
