@@ -34,8 +34,9 @@ struct manifest {
   agent_status status = agent_status::active;
   /// What the agent is doing now, as short free-text lines.
   std::vector<std::string> activities;
-  /// The dialogue the agent's attention serves now ("room:<id>",
-  /// "direct:<id>"), empty when idle. Derived by the node; ignored on update.
+  /// The dialogue the agent's attention served last ("room:<id>",
+  /// "direct:<id>"): what it is attending to; empty before its first
+  /// message. Derived by the node; ignored on update.
   std::string focus;
   /// Rooms the agent is a member of. Derived by the node; ignored on update.
   std::vector<room_id> rooms;
