@@ -32,7 +32,7 @@ manifest materialize(const agent_state& st) {
   m.skills.reserve(st.skills.size());
   for (auto& s : st.skills)
     m.skills.push_back(*s);
-  if (auto* f = st.attention.focus())
+  if (auto* f = st.attention_queue_ ? st.attention_queue_->focus() : nullptr)
     m.focus = to_string(*f);
   return m;
 }
@@ -59,7 +59,7 @@ expected<void> accept(agent_actor* self, message& m) {
   m.status = message_status::delivered;
   auto id = m.id;
   auto from = m.from;
-  if (auto ok = st.attention.push(key, std::move(m), st.rt->now(), st.man.capacity); !ok)
+  if (auto ok = st.attention().push(key, std::move(m), st.rt->now(), st.man.capacity); !ok)
     return unexpected{ok.error().code, "agent '" + st.man.id + "' refused message '" + id
                                          + "' from '" + from + "': " + ok.error().message};
   st.rt->counters.deliveries.fetch_add(1, std::memory_order_relaxed);
@@ -99,15 +99,18 @@ void react(agent_actor* self, const behavior_input& in, const dialogue_context* 
 void serve_dialogue(agent_actor* self) {
   auto& st = self->state;
   auto now = st.rt->now();
-  auto batch = st.attention.pop(now);
+  auto batch = st.attention().pop(now);
   if (!batch)
     return;
   for (auto& m : batch->inputs) {
-    batch->context->add({context_entry::role::peer, m.from, m.content, 0});
+    // Not batch->context: the actions of the previous input may have opened
+    // dialogues, moving the queue's table; look the context up again.
+    auto& ctx = st.attention().context(batch->key);
+    ctx.add({context_entry::role::peer, m.from, m.content, 0});
     behavior_input in;
     in.k = behavior_input::kind::message;
     in.msg = &m;
-    react(self, in, batch->context);
+    react(self, in, &ctx);
     m.status = message_status::read;
     st.rt->counters.served.fetch_add(1, std::memory_order_relaxed);
     if (st.rt->wants(topic::message))
@@ -125,8 +128,8 @@ void serve_some(agent_actor* self) {
     return;
   do {
     serve_dialogue(self);
-  } while (!st.attention.empty() && self->mailbox().empty());
-  if (!st.attention.empty() && !st.serve_scheduled) {
+  } while (!st.inbox_empty() && self->mailbox().empty());
+  if (!st.inbox_empty() && !st.serve_scheduled) {
     st.serve_scheduled = true;
     self->send(self, atoms::serve::value);
   }
@@ -150,7 +153,7 @@ void send_message(agent_actor* self, message& m) {
   m.from = st.man.id;
   m.sent_at = st.rt->now();
   m.status = message_status::sent;
-  st.attention.context(dialogue_of(m, st.man.id))
+  st.attention().context(dialogue_of(m, st.man.id))
     .add({context_entry::role::self, st.man.id, m.content, 0});
   st.rt->counters.messages_sent.fetch_add(1, std::memory_order_relaxed);
   if (st.rt->wants(topic::message))
@@ -232,14 +235,22 @@ void on_post(agent_actor* self, message& m) {
 // and filled in id, sender and time.
 caf::result<message_status> on_say(agent_actor* self, message& m) {
   auto& st = self->state;
+  // A say without a sender comes from node::post: nobody receives the
+  // answer, so a refusal is counted and published here, as post promises.
+  const bool anonymous = self->current_sender() == nullptr;
+  auto refuse = [self, anonymous, id = m.id, to = m.to.id](caf::error e) {
+    if (anonymous)
+      note_refusal(self, id, to, from_caf(e, self->system()));
+    return e;
+  };
   if (retired(st))
-    return to_caf(errc::failed_precondition,
-                  "agent '" + st.man.id + "' is retired and cannot send messages");
+    return refuse(to_caf(errc::failed_precondition,
+                         "agent '" + st.man.id + "' is retired and cannot send messages"));
   caf::actor dest = m.to.is_room() ? st.rt->rooms.find(m.to.id) : st.rt->agents.find(m.to.id);
   if (!dest)
-    return to_caf(errc::not_found,
-                  std::string{m.to.is_room() ? "room '" : "agent '"} + m.to.id + "' does not exist");
-  st.attention.context(dialogue_of(m, st.man.id))
+    return refuse(to_caf(errc::not_found, std::string{m.to.is_room() ? "room '" : "agent '"}
+                                            + m.to.id + "' does not exist"));
+  st.attention().context(dialogue_of(m, st.man.id))
     .add({context_entry::role::self, st.man.id, m.content, 0});
   st.rt->counters.messages_sent.fetch_add(1, std::memory_order_relaxed);
   if (st.rt->wants(topic::message))
@@ -253,7 +264,7 @@ caf::result<message_status> on_say(agent_actor* self, message& m) {
       set_tracked(self->state, id, s);
     rp.deliver(s);
   };
-  auto fail = [rp](caf::error& e) mutable { rp.deliver(std::move(e)); };
+  auto fail = [rp, refuse](caf::error& e) mutable { rp.deliver(refuse(std::move(e))); };
   if (m.to.is_room())
     self->request(dest, caf::infinite, atoms::room_post::value, std::move(m)).then(reply, fail);
   else
@@ -298,14 +309,26 @@ caf::result<caf::ok_atom> on_retire(agent_actor* self) {
   st.man.status = agent_status::retired;
   st.man.online = false;
   st.man.last_updated = st.rt->now();
-  // Leave every room; the moderators answer with room_removed.
-  for (auto& r : st.man.rooms)
-    if (auto mod = st.rt->rooms.find(r))
-      self->request(mod, caf::infinite, atoms::leave_room::value, st.man.id)
-        .then([](caf::ok_atom) {}, [](caf::error&) {});
   st.rt->publish(make_event(event_kind::agent_retired, st.man.id));
   st.rt->publish(make_event(event_kind::agent_status_changed, st.man.id, {}, "retired"));
-  return caf::ok_atom::value;
+  // Leave every room and answer only when all moderators have answered:
+  // retire() then returns with the agent out of its rooms (each moderator
+  // sends room_removed before its answer, so the manifest lists none).
+  auto rp = self->make_response_promise<caf::ok_atom>();
+  auto pending = std::make_shared<size_t>(0);
+  for (auto& r : st.man.rooms)
+    if (auto mod = st.rt->rooms.find(r)) {
+      ++*pending;
+      auto done = [rp, pending]() mutable {
+        if (--*pending == 0)
+          rp.deliver(caf::ok_atom::value);
+      };
+      self->request(mod, caf::infinite, atoms::leave_room::value, st.man.id)
+        .then([done](caf::ok_atom) mutable { done(); }, [done](caf::error&) mutable { done(); });
+    }
+  if (*pending == 0)
+    rp.deliver(caf::ok_atom::value);
+  return rp;
 }
 
 caf::result<caf::message> on_enter(agent_actor* self, const room_id& r) {
@@ -338,55 +361,98 @@ void on_nudge(agent_actor* self) {
 
 } // namespace
 
-caf::behavior agent(agent_actor* self, runtime* rt, agent_seed seed) {
-  auto& st = self->state;
-  st.rt = rt;
-  st.man = std::move(seed.man);
-  st.skills = std::move(seed.skills);
-  st.behavior = std::move(seed.behavior);
-  st.attention = attention_queue{&rt->attention};
+namespace {
+
+thread_local agent_actor* current_agent = nullptr;
+
+// Built once; every handler starts from agent_actor::current().
+caf::behavior make_agent_behavior() {
   return {
-    [self](atoms::deliver, message& m) { return on_deliver(self, m); },
-    [self](atoms::post, message& m) { on_post(self, m); },
-    [self](atoms::say, message& m) { return on_say(self, m); },
-    [self](atoms::serve) {
+    [](atoms::deliver, message& m) { return on_deliver(agent_actor::current(), m); },
+    [](atoms::post, const message& m) {
+      // A room post arrives as one caf::message shared by every member. A
+      // handler taking `message&` would make CAF copy the whole tuple for
+      // each member (5 allocations); copy only the parley::message, which
+      // the inbox keeps. A direct post owns its tuple and is moved from.
+      auto* self = agent_actor::current();
+      if (self->current_mailbox_element()->content().shared()) {
+        message copy = m;
+        on_post(self, copy);
+      } else {
+        on_post(self, const_cast<message&>(m));
+      }
+    },
+    [](atoms::say, message& m) { return on_say(agent_actor::current(), m); },
+    [](atoms::serve) {
+      auto* self = agent_actor::current();
       self->state.serve_scheduled = false;
       serve_some(self);
     },
-    [self](atoms::refused, const message_id& id, const agent_id& to, const caf::error& e) {
+    [](atoms::refused, const message_id& id, const agent_id& to, const caf::error& e) {
+      auto* self = agent_actor::current();
       note_refusal(self, id, to, from_caf(e, self->system()));
     },
-    [self](atoms::receipt, const message_id& id, message_status s) {
-      set_tracked(self->state, id, s);
+    [](atoms::receipt, const message_id& id, message_status s) {
+      set_tracked(agent_actor::current()->state, id, s);
     },
-    [self](atoms::status_of, const message_id& id) -> caf::result<message_status> {
+    [](atoms::status_of, const message_id& id) -> caf::result<message_status> {
+      auto* self = agent_actor::current();
       for (auto& [mid, s] : self->state.tracked)
         if (mid == id)
           return s;
       return to_caf(errc::not_found, "agent '" + self->state.man.id
                                        + "' has no tracked message '" + id + "'");
     },
-    [self](atoms::get_manifest) { return materialize(self->state); },
-    [self](atoms::update_manifest, const caller& p, manifest& m) { return on_update(self, p, m); },
-    [self](atoms::retire) { return on_retire(self); },
-    [self](atoms::enter, const room_id& r) { return on_enter(self, r); },
-    [self](atoms::granted, const room_id& r, uint64_t) { on_granted(self, r); },
-    [self](atoms::nudge) { on_nudge(self); },
-    [self](atoms::room_added, const room_id& r) {
-      auto& rooms = self->state.man.rooms;
+    [](atoms::get_manifest) { return materialize(agent_actor::current()->state); },
+    [](atoms::update_manifest, const caller& p, manifest& m) {
+      return on_update(agent_actor::current(), p, m);
+    },
+    [](atoms::retire) { return on_retire(agent_actor::current()); },
+    [](atoms::enter, const room_id& r) { return on_enter(agent_actor::current(), r); },
+    [](atoms::granted, const room_id& r, uint64_t) { on_granted(agent_actor::current(), r); },
+    [](atoms::nudge) { on_nudge(agent_actor::current()); },
+    [](atoms::room_added, const room_id& r) {
+      auto& rooms = agent_actor::current()->state.man.rooms;
       if (std::find(rooms.begin(), rooms.end(), r) == rooms.end())
         rooms.push_back(r);
     },
-    [self](atoms::room_removed, const room_id& r) { std::erase(self->state.man.rooms, r); },
-    [self](atoms::importance, uint8_t kind, const std::string& id, double w) {
-      self->state.attention.set_importance({static_cast<dialogue_key::kind>(kind), id}, w);
+    [](atoms::room_removed, const room_id& r) {
+      std::erase(agent_actor::current()->state.man.rooms, r);
+    },
+    [](atoms::importance, uint8_t kind, const std::string& id, double w) {
+      agent_actor::current()->state.attention().set_importance(
+        {static_cast<dialogue_key::kind>(kind), id}, w);
       return caf::ok_atom::value;
     },
-    [self](atoms::relation, const agent_id& peer, double w) {
-      self->state.attention.set_relationship(peer, w);
+    [](atoms::relation, const agent_id& peer, double w) {
+      agent_actor::current()->state.attention().set_relationship(peer, w);
       return caf::ok_atom::value;
     },
   };
+}
+
+} // namespace
+
+agent_actor::resume_result agent_actor::resume(caf::execution_unit* ctx, size_t max_throughput) {
+  auto* outer = current_agent;
+  current_agent = this;
+  auto result = caf::stateful_actor<agent_state>::resume(ctx, max_throughput);
+  current_agent = outer;
+  return result;
+}
+
+agent_actor* agent_actor::current() noexcept {
+  return current_agent;
+}
+
+caf::behavior agent(agent_actor* self, runtime* rt, agent_seed seed) {
+  auto& st = self->state;
+  st.rt = rt;
+  st.man = std::move(seed.man);
+  st.skills = std::move(seed.skills);
+  st.behavior = std::move(seed.behavior);
+  static const caf::behavior shared = make_agent_behavior();
+  return shared;
 }
 
 } // namespace parley

@@ -17,7 +17,9 @@ struct agent_state {
   manifest man;
   /// Interned skills (shared with other agents that have the same skill).
   std::vector<std::shared_ptr<const skill>> skills;
-  attention_queue attention{nullptr};
+  /// Made on first use (see attention()): an idle agent then carries a
+  /// pointer instead of an empty queue of 128 bytes.
+  std::unique_ptr<attention_queue> attention_queue_;
   std::shared_ptr<agent_behavior> behavior;
   /// Status of messages sent via the API that asked for receipts: the newest
   /// few, oldest first.
@@ -25,10 +27,33 @@ struct agent_state {
   uint64_t next_message = 1;
   bool serve_scheduled = false;
 
+  /// The attention queue (the bounded inbox), made on first use.
+  attention_queue& attention() {
+    if (!attention_queue_)
+      attention_queue_ = std::make_unique<attention_queue>(&rt->attention);
+    return *attention_queue_;
+  }
+  /// No input pending (no queue yet counts as empty).
+  bool inbox_empty() const noexcept { return !attention_queue_ || attention_queue_->empty(); }
+
   static inline const char* name = "parley.agent";
 };
 
-using agent_actor = caf::stateful_actor<agent_state>;
+/// The agent actor. Its message handlers are one behaviour object shared by
+/// every agent of the process: with CAF 0.17 a behaviour built per actor
+/// costs ~730 bytes per agent (one match case per handler), more than a third
+/// of an idle agent. The shared handlers find the agent they run for through
+/// a thread-local pointer that resume() sets (every handler, response handler
+/// and the lazy initialisation run inside resume()).
+class agent_actor : public caf::stateful_actor<agent_state> {
+public:
+  explicit agent_actor(caf::actor_config& cfg) : caf::stateful_actor<agent_state>(cfg) {}
+
+  resume_result resume(caf::execution_unit* ctx, size_t max_throughput) override;
+
+  /// The agent whose resume() runs on this thread, or nullptr.
+  static agent_actor* current() noexcept;
+};
 
 /// Everything an agent starts with.
 struct agent_seed {

@@ -125,8 +125,12 @@ caf::result<caf::ok_atom> on_turn_request(self_ptr self, const agent_id& who) {
     self->send(handle_of(st, who), atoms::granted::value, st.r.id, uint64_t{0});
     return caf::ok_atom::value;
   }
+  const auto waiting_before = st.turns.state().waiting.size();
   if (auto ok = st.turns.request(st.r, who, st.rt->now()); !ok)
     return to_caf(ok.error());
+  // Asking again while waiting or speaking changes nothing: no event.
+  if (st.turns.state().waiting.size() == waiting_before)
+    return caf::ok_atom::value;
   publish(self, event_kind::turn_requested, who);
   try_grant(self);
   return caf::ok_atom::value;

@@ -1,5 +1,7 @@
 #include "actors/runtime.hpp"
 
+#include <algorithm>
+
 #include "actors/messages.hpp"
 
 namespace parley {
@@ -19,6 +21,18 @@ bool actor_directory::try_insert(const std::string& id, caf::actor a) {
   auto& s = shard_for(id);
   std::unique_lock guard{s.mtx};
   return s.map.try_emplace(id, std::move(a)).second;
+}
+
+void actor_directory::reserve(size_t n) {
+  const size_t per_shard = n / shard_count + 1;
+  for (auto& s : shards_) {
+    std::unique_lock guard{s.mtx};
+    const size_t want = s.map.size() + per_shard;
+    // At least double when growing: many small batches must not rehash the
+    // whole map once each.
+    if (static_cast<double>(want) > static_cast<double>(s.map.bucket_count()) * s.map.max_load_factor())
+      s.map.reserve(std::max(want, 2 * s.map.size()));
+  }
 }
 
 void actor_directory::erase(const std::string& id) {
@@ -53,16 +67,22 @@ void actor_directory::clear() {
   }
 }
 
-size_t skill_catalog::hash::operator()(const std::shared_ptr<const skill>& s) const noexcept {
-  auto h = std::hash<std::string>{}(s->id);
-  h ^= std::hash<std::string>{}(s->name) * 31;
-  h ^= std::hash<std::string>{}(s->description) * 131;
-  for (auto& t : s->tags)
+size_t skill_catalog::hash::operator()(const skill& s) const noexcept {
+  auto h = std::hash<std::string>{}(s.id);
+  h ^= std::hash<std::string>{}(s.name) * 31;
+  h ^= std::hash<std::string>{}(s.description) * 131;
+  for (auto& t : s.tags)
     h = h * 17 + std::hash<std::string>{}(t);
   return h;
 }
 
 std::shared_ptr<const skill> skill_catalog::intern(const skill& s) {
+  {
+    // Usually known already (a population shares a catalogue): no copy.
+    std::lock_guard guard{mtx_};
+    if (auto i = set_.find(s); i != set_.end())
+      return *i;
+  }
   auto candidate = std::make_shared<const skill>(s);
   std::lock_guard guard{mtx_};
   return *set_.insert(std::move(candidate)).first;

@@ -1,0 +1,87 @@
+// Starting and stopping a node, and the batch helpers.
+
+#include "support/node_fixture.hpp"
+
+namespace parley {
+namespace {
+
+using namespace test_support;
+
+class NodeStartStop : public NodeFixture {};
+
+// Verifies that a config breaking a rule is refused with invalid_argument.
+TEST(NodeStart, RejectsInvalidConfig) {
+  node_config bad_id;
+  bad_id.node_id = "no spaces allowed";
+  EXPECT_TRUE(fails_with(node::start(bad_id), errc::invalid_argument));
+  node_config no_inbox;
+  no_inbox.attention.inbox_limit = 0;
+  EXPECT_TRUE(fails_with(node::start(no_inbox), errc::invalid_argument, {"inbox_limit"}));
+  node_config no_budget;
+  no_budget.attention.context_budget_tokens = 0;
+  EXPECT_TRUE(fails_with(node::start(no_budget), errc::invalid_argument, {"context_budget"}));
+}
+
+// Verifies that a started node reports its config and empty stats.
+TEST_F(NodeStartStop, StartsEmpty) {
+  EXPECT_EQ(n().config().node_id, "node-1");
+  EXPECT_EQ(n().config().time_source, clock_);
+  auto s = n().stats();
+  EXPECT_EQ(s.agents, 0u);
+  EXPECT_EQ(s.rooms, 0u);
+  EXPECT_TRUE(n().list_agents().empty());
+  EXPECT_TRUE(n().list_rooms().empty());
+}
+
+// Verifies that after stop every call fails with unavailable (the node is
+// stopped) rather than claiming that agents or rooms do not exist, and that
+// stopping twice is harmless.
+TEST_F(NodeStartStop, CallsAfterStopAreUnavailable) {
+  ASSERT_TRUE(add_agents({"alice", "bob"}));
+  ASSERT_TRUE(add_group("lobby", "alice", unmoderated()));
+  n().stop();
+  n().stop();
+  EXPECT_TRUE(fails_with(n().introduce(make_spec("carol")), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().get_manifest("alice"), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().retire("alice"), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().send(direct_message("alice", "bob", "hi")), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().post(direct_message("alice", "bob", "hi")), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().create_direct("alice", "bob"), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().create_group("alice", {}), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().join("lobby", "bob"), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().get_room("lobby"), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().turns("lobby"), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().subscribe(all_topics, 0, [](const event&) {}), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().events_since(1, 10), errc::unavailable));
+}
+
+// Verifies that introduce_many stops at the first failure and reports it,
+// keeping the agents introduced before it.
+TEST_F(NodeStartStop, IntroduceManyStopsAtFirstFailure) {
+  auto ok = n().introduce_many({make_spec("a"), make_spec("b")});
+  ASSERT_TRUE(succeeded(ok));
+  EXPECT_EQ(*ok, 2u);
+  auto failed = n().introduce_many({make_spec("c"), make_spec("a"), make_spec("d")});
+  EXPECT_TRUE(fails_with(failed, errc::already_exists, {"'a'"}));
+  EXPECT_EQ(n().list_agents(), (std::vector<agent_id>{"a", "b", "c"}));
+  EXPECT_EQ(n().stats().agents, 3u);
+}
+
+// Verifies that join_many joins everyone it can and reports the first
+// failure.
+TEST_F(NodeStartStop, JoinManyJoinsAllItCan) {
+  ASSERT_TRUE(add_agents({"owner", "a", "b", "c"}));
+  ASSERT_TRUE(add_group("hall", "owner", unmoderated()));
+  auto all = n().join_many("hall", {"a", "b"});
+  ASSERT_TRUE(succeeded(all));
+  EXPECT_EQ(*all, 2u);
+  EXPECT_TRUE(fails_with(n().join_many("hall", {"c", "nobody", "a"}), errc::not_found, {"'nobody'"}));
+  auto r = n().get_room("hall");
+  ASSERT_TRUE(succeeded(r));
+  EXPECT_EQ(r->members.size(), 4u);
+  EXPECT_NE(r->find("c"), nullptr);
+  EXPECT_TRUE(fails_with(n().join_many("bad room", {"a"}), errc::invalid_argument));
+}
+
+} // namespace
+} // namespace parley

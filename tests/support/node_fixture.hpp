@@ -1,0 +1,390 @@
+#pragma once
+
+// Shared helpers for the node tests: a fixture that runs a node on a manual
+// clock, an event recorder that lets a test wait (bounded, no sleeps) for an
+// event, a gate for custom behaviours that must block, and assertion helpers
+// for expected<T>.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "parley/node/node.hpp"
+
+namespace parley {
+
+// gtest prints unknown enums as numbers; these make failures readable.
+inline void PrintTo(errc x, std::ostream* os) {
+  *os << to_string(x);
+}
+inline void PrintTo(event_kind x, std::ostream* os) {
+  *os << to_string(x);
+}
+inline void PrintTo(agent_status x, std::ostream* os) {
+  *os << to_string(x);
+}
+inline void PrintTo(room_role x, std::ostream* os) {
+  *os << to_string(x);
+}
+inline void PrintTo(message_status x, std::ostream* os) {
+  *os << to_string(x);
+}
+
+} // namespace parley
+
+namespace parley::test_support {
+
+/// How long a test waits for an asynchronous effect before it fails.
+inline constexpr std::chrono::milliseconds wait_timeout{5000};
+
+// -- expected<T> assertions ---------------------------------------------------
+
+template <class T>
+::testing::AssertionResult succeeded(const expected<T>& r) {
+  if (r)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "failed with " << to_string(r.error());
+}
+
+/// Passes when `r` failed with `code` and its message contains every needle.
+template <class T>
+::testing::AssertionResult fails_with(const expected<T>& r, errc code,
+                                      std::vector<std::string_view> needles = {}) {
+  if (r)
+    return ::testing::AssertionFailure() << "succeeded, expected " << to_string(code);
+  if (r.error().code != code)
+    return ::testing::AssertionFailure()
+           << "failed with " << to_string(r.error()) << ", expected " << to_string(code);
+  for (auto n : needles)
+    if (r.error().message.find(n) == std::string::npos)
+      return ::testing::AssertionFailure()
+             << "message \"" << r.error().message << "\" lacks \"" << n << "\"";
+  return ::testing::AssertionSuccess();
+}
+
+// -- events -------------------------------------------------------------------
+
+using event_predicate = std::function<bool(const event&)>;
+
+/// Matches `kind`, and `agent` / `room` / `detail` when they are not empty.
+inline event_predicate is_event(event_kind kind, std::string agent = {}, std::string room = {},
+                                std::string detail = {}) {
+  return [=](const event& e) {
+    return e.kind == kind && (agent.empty() || e.agent == agent)
+           && (room.empty() || e.room == room) && (detail.empty() || e.detail == detail);
+  };
+}
+
+/// A message_delivered event of message `from`/`id` into `to`'s inbox.
+inline event_predicate delivered_to(std::string to, std::string from, std::string id) {
+  return is_event(event_kind::message_delivered, std::move(to), {}, from + "/" + id);
+}
+
+/// Records every event of one subscription. The callback only touches state
+/// shared with it by pointer, so the recorder may die before or after the
+/// node.
+class event_recorder {
+public:
+  event_recorder() : st_(std::make_shared<shared>()) {}
+
+  event_recorder(const event_recorder&) = delete;
+  event_recorder& operator=(const event_recorder&) = delete;
+
+  /// Subscribes to `mask` on `n` (from_seq as node::subscribe).
+  expected<void> attach(node& n, topic_mask mask = all_topics, uint64_t from_seq = 0) {
+    auto st = st_;
+    auto id = n.subscribe(mask, from_seq, [st](const event& e) {
+      std::lock_guard guard{st->mtx};
+      st->events.push_back(e);
+      st->cv.notify_all();
+    });
+    if (!id)
+      return unexpected{id.error()};
+    node_ = &n;
+    id_ = *id;
+    return {};
+  }
+
+  expected<void> detach() { return node_->unsubscribe(id_); }
+
+  uint64_t subscription() const noexcept { return id_; }
+
+  std::vector<event> events() const {
+    std::lock_guard guard{st_->mtx};
+    return st_->events;
+  }
+
+  std::vector<event> matching(const event_predicate& p) const {
+    std::vector<event> out;
+    std::lock_guard guard{st_->mtx};
+    for (auto& e : st_->events)
+      if (p(e))
+        out.push_back(e);
+    return out;
+  }
+
+  size_t count(const event_predicate& p) const { return matching(p).size(); }
+
+  /// Waits until at least `n` recorded events match `p` (counting those
+  /// recorded before the call). False on timeout.
+  bool wait_count(const event_predicate& p, size_t n,
+                  std::chrono::milliseconds timeout = wait_timeout) const {
+    std::unique_lock guard{st_->mtx};
+    return st_->cv.wait_for(guard, timeout, [&] {
+      size_t k = 0;
+      for (auto& e : st_->events)
+        if (p(e) && ++k >= n)
+          return true;
+      return false;
+    });
+  }
+
+  /// The first recorded event matching `p`, waiting for it if needed.
+  std::optional<event> wait_for(const event_predicate& p,
+                                std::chrono::milliseconds timeout = wait_timeout) const {
+    if (!wait_count(p, 1, timeout))
+      return std::nullopt;
+    std::lock_guard guard{st_->mtx};
+    for (auto& e : st_->events)
+      if (p(e))
+        return e;
+    return std::nullopt;
+  }
+
+private:
+  struct shared {
+    mutable std::mutex mtx;
+    std::condition_variable cv;
+    std::vector<event> events;
+  };
+  std::shared_ptr<shared> st_;
+  node* node_ = nullptr;
+  uint64_t id_ = 0;
+};
+
+/// Polls `cond` (typically a blocking node query) until it holds or the
+/// timeout passes. Each poll is a round trip to an actor, so no sleep.
+inline bool eventually(const std::function<bool()>& cond,
+                       std::chrono::milliseconds timeout = wait_timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  do {
+    if (cond())
+      return true;
+  } while (std::chrono::steady_clock::now() < until);
+  return cond();
+}
+
+// -- a behaviour that blocks --------------------------------------------------
+
+/// A gate a custom behaviour waits at: the test learns when the behaviour
+/// arrived and decides when it may go on.
+class gate {
+public:
+  /// Called by the behaviour: marks arrival, waits until open (bounded, so a
+  /// failing test cannot hang the node's shutdown forever).
+  void arrive_and_wait() {
+    std::unique_lock guard{mtx_};
+    ++arrivals_;
+    cv_.notify_all();
+    cv_.wait_for(guard, 2 * wait_timeout, [this] { return open_; });
+  }
+
+  /// Waits until the behaviour arrived `n` times in total.
+  bool wait_arrivals(int n, std::chrono::milliseconds timeout = wait_timeout) {
+    std::unique_lock guard{mtx_};
+    return cv_.wait_for(guard, timeout, [&] { return arrivals_ >= n; });
+  }
+
+  void open() {
+    std::lock_guard guard{mtx_};
+    open_ = true;
+    cv_.notify_all();
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  int arrivals_ = 0;
+  bool open_ = false;
+};
+
+/// Opens the gate when it goes out of scope (also when an assertion fails).
+class gate_opener {
+public:
+  explicit gate_opener(std::shared_ptr<gate> g) : g_(std::move(g)) {}
+  ~gate_opener() { g_->open(); }
+  gate_opener(const gate_opener&) = delete;
+  gate_opener& operator=(const gate_opener&) = delete;
+
+private:
+  std::shared_ptr<gate> g_;
+};
+
+/// Blocks at the gate while reacting to its first message, then reacts to
+/// nothing (it neither answers nor holds turns).
+class blocking_behavior final : public agent_behavior {
+public:
+  explicit blocking_behavior(std::shared_ptr<gate> g) : g_(std::move(g)) {}
+
+  void react(const behavior_view&, const behavior_input& in,
+             std::vector<behavior_action>& out) override {
+    if (in.k == behavior_input::kind::turn_granted) {
+      out.push_back(behavior_action::yield_turn(in.room));
+      return;
+    }
+    if (in.k == behavior_input::kind::message && !blocked_once_) {
+      blocked_once_ = true;
+      g_->arrive_and_wait();
+    }
+  }
+  std::string_view name() const noexcept override { return "blocking"; }
+
+private:
+  std::shared_ptr<gate> g_;
+  bool blocked_once_ = false;
+};
+
+// -- builders -----------------------------------------------------------------
+
+inline manifest make_manifest(agent_id id) {
+  manifest m;
+  m.id = std::move(id);
+  m.display_name = "Agent " + m.id;
+  return m;
+}
+
+inline agent_spec make_spec(agent_id id, behavior_spec::kind k = behavior_spec::kind::silent) {
+  agent_spec s;
+  s.man = make_manifest(std::move(id));
+  s.behavior.k = k;
+  return s;
+}
+
+inline message direct_message(agent_id from, agent_id to, std::string content) {
+  message m;
+  m.from = std::move(from);
+  m.to = address::agent(std::move(to));
+  m.content = std::move(content);
+  return m;
+}
+
+inline message room_message(agent_id from, room_id to, std::string content) {
+  message m;
+  m.from = std::move(from);
+  m.to = address::room(std::move(to));
+  m.content = std::move(content);
+  return m;
+}
+
+inline speaker_rules unmoderated() {
+  speaker_rules r;
+  r.policy = speaker_policy::none;
+  r.turn_slot_ms = 0;
+  return r;
+}
+
+/// Moderated rules with no time limit and unlimited messages per turn, so a
+/// turn ends only when the test says so.
+inline speaker_rules moderated(speaker_policy p) {
+  speaker_rules r;
+  r.policy = p;
+  r.turn_slot_ms = 0;
+  r.max_messages_per_turn = 0;
+  return r;
+}
+
+// -- fixture ------------------------------------------------------------------
+
+/// Starts a node whose time source is a manual clock; stops it afterwards.
+/// Override configure() to change the config before the start.
+class NodeFixture : public ::testing::Test {
+protected:
+  virtual void configure(node_config&) {}
+
+  void SetUp() override {
+    node_config cfg;
+    cfg.scheduler_threads = 2;
+    cfg.time_source = clock_;
+    configure(cfg);
+    auto n = node::start(std::move(cfg));
+    ASSERT_TRUE(n) << to_string(n.error());
+    node_ = std::move(*n);
+  }
+
+  void TearDown() override {
+    if (node_)
+      node_->stop();
+  }
+
+  node& n() { return *node_; }
+
+  ::testing::AssertionResult add_agent(agent_id id,
+                                       behavior_spec::kind k = behavior_spec::kind::silent) {
+    return succeeded(node_->introduce(make_spec(std::move(id), k)));
+  }
+
+  ::testing::AssertionResult add_agents(const std::vector<agent_id>& ids,
+                                        behavior_spec::kind k = behavior_spec::kind::silent) {
+    for (auto& id : ids)
+      if (auto r = add_agent(id, k); !r)
+        return r << " (introducing '" << id << "')";
+    return ::testing::AssertionSuccess();
+  }
+
+  /// Creates group room `id` owned by `owner` with `members` joined in order.
+  ::testing::AssertionResult add_group(room_id id, agent_id owner, speaker_rules rules,
+                                       const std::vector<agent_id>& members = {},
+                                       room_access access = room_access::open) {
+    group_spec g;
+    g.id = id;
+    g.topic = "test room";
+    g.rules = std::move(rules);
+    g.access = access;
+    if (auto r = succeeded(node_->create_group(owner, std::move(g))); !r)
+      return r << " (creating '" << id << "')";
+    for (auto& m : members)
+      if (auto r = succeeded(node_->join(id, m)); !r)
+        return r << " (joining '" << m << "' to '" << id << "')";
+    return ::testing::AssertionSuccess();
+  }
+
+  /// Returns once every event published by calls that have returned has
+  /// reached the subscribers: those calls published before answering, and
+  /// the bus handles this query after them and runs callbacks inline.
+  void settle() {
+    auto r = node_->events_since(std::numeric_limits<uint64_t>::max(), 0);
+    EXPECT_TRUE(succeeded(r));
+  }
+
+  /// The current speaker of `r`, or "" (also on failure).
+  std::string holder(const room_id& r) {
+    auto t = node_->turns(r);
+    if (!t || !t->current)
+      return {};
+    return t->current->speaker;
+  }
+
+  std::vector<agent_id> waiting(const room_id& r) {
+    std::vector<agent_id> out;
+    if (auto t = node_->turns(r))
+      for (auto& w : t->waiting)
+        out.push_back(w.who);
+    return out;
+  }
+
+  std::shared_ptr<manual_clock> clock_ = std::make_shared<manual_clock>();
+  std::unique_ptr<node> node_;
+};
+
+} // namespace parley::test_support
