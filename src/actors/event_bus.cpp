@@ -1,68 +1,220 @@
 #include "actors/event_bus.hpp"
 
+#include <chrono>
+
+#include "parley/storage/records.hpp"
+
 namespace parley {
 
-void event_bus_state::on_publish(event& e) {
-  e.seq = next_seq++;
+namespace {
+
+using self_ptr = event_bus_actor*;
+
+// Most deletes one publish adds to its batch, so that catching up after a
+// lowered retention never makes one huge batch.
+constexpr uint64_t max_prune_per_event = 64;
+
+// How often the age limit is applied.
+constexpr auto age_check_interval = std::chrono::seconds(10);
+
+void update_mask(self_ptr self) {
+  topic_mask m = 0;
+  for (auto& s : self->state.subs)
+    m |= s.mask;
+  self->state.rt->subscribed.store(m);
+}
+
+// Drops the oldest events from memory, but only those already on disk:
+// a reader that starts before the ring then finds them there.
+void trim_ring(self_ptr self) {
+  auto& st = self->state;
+  while (st.ring.size() > st.retain.in_memory
+         && (!st.rt->store || st.ring.front().seq <= st.committed_upto))
+    st.ring.pop_front();
+}
+
+// Commits `b`; `upto` is the newest event it carries (0: none). The writer
+// commits in order, so its answer means every event up to `upto` is durable
+// (a failed write is counted; its events stay only in memory).
+void commit(self_ptr self, storage::write_batch&& b, uint64_t upto) {
+  auto* rt = self->state.rt;
+  self->request(rt->writer, caf::infinite, atoms::commit::value, std::move(b))
+    .then(
+      [self, upto](caf::ok_atom) {
+        auto& st = self->state;
+        st.committed_upto = std::max(st.committed_upto, upto);
+        trim_ring(self);
+      },
+      [self, rt, upto](caf::error&) {
+        rt->counters.event_log_failures.fetch_add(1, std::memory_order_relaxed);
+        auto& st = self->state;
+        st.committed_upto = std::max(st.committed_upto, upto);
+        trim_ring(self);
+      });
+}
+
+// Reads the durable log from `from` (inclusive), calling fn for each event
+// until it returns false.
+template <class F>
+void read_durable(self_ptr self, uint64_t from, F fn) {
+  auto* store = self->state.rt->store;
+  if (!store)
+    return;
+  auto start = storage::u64_key(from);
+  auto ok = store->scan(storage::column::events, {}, start, [&](std::string_view, std::string_view v) {
+    auto e = storage::decode_event(v);
+    return e ? fn(*e) : false;
+  });
+  if (!ok)
+    self->state.rt->counters.event_log_failures.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Calls fn for retained events with seq >= from in order: the durable part
+// older than the ring first, then the ring.
+template <class F>
+void replay(self_ptr self, uint64_t from, F fn) {
+  auto& st = self->state;
+  const uint64_t ring_start = st.ring.empty() ? st.next_seq : st.ring.front().seq;
+  bool go_on = true;
+  if (from < ring_start)
+    read_durable(self, std::max(from, st.first_durable), [&](const event& e) {
+      if (e.seq >= ring_start)
+        return false;
+      go_on = fn(e);
+      return go_on;
+    });
+  if (!go_on)
+    return;
+  for (auto& e : st.ring)
+    if (e.seq >= from && !fn(e))
+      return;
+}
+
+void on_publish(self_ptr self, event& e) {
+  auto& st = self->state;
+  e.seq = st.next_seq++;
+  if (st.rt->store) {
+    storage::write_batch b;
+    b.put(storage::column::events, storage::u64_key(e.seq), storage::encode(e));
+    for (uint64_t n = 0; n < max_prune_per_event && st.next_seq - st.first_durable > st.retain.durable;
+         ++n)
+      b.erase(storage::column::events, storage::u64_key(st.first_durable++));
+    commit(self, std::move(b), e.seq);
+  }
   const auto bit = mask_of(topic_of(e.kind));
-  for (auto& s : subs)
+  for (auto& s : st.subs)
     if (s.mask & bit)
       (*s.sink)(e);
-  ring.push_back(std::move(e));
-  if (ring.size() > retain)
-    ring.pop_front();
+  st.ring.push_back(std::move(e));
+  trim_ring(self);
 }
 
-uint64_t event_bus_state::on_subscribe(topic_mask mask, uint64_t from_seq, event_sink sink) {
-  // Replay what is retained first, then go live: in order, without a gap,
-  // because both happen inside this one handler.
+uint64_t on_subscribe(self_ptr self, topic_mask mask, uint64_t from_seq, event_sink& sink) {
+  auto& st = self->state;
+  // Replay, then go live: in order and without a gap, because both happen
+  // inside this one handler.
   if (from_seq != 0)
-    for (auto& e : ring)
-      if (e.seq >= from_seq && (mask & mask_of(topic_of(e.kind))))
+    replay(self, from_seq, [&](const event& e) {
+      if (mask & mask_of(topic_of(e.kind)))
         (*sink)(e);
-  subs.push_back({next_sub, mask, std::move(sink)});
-  update_mask();
-  return next_sub++;
+      return true;
+    });
+  st.subs.push_back({st.next_sub, mask, std::move(sink)});
+  update_mask(self);
+  return st.next_sub++;
 }
 
-void event_bus_state::on_unsubscribe(uint64_t id) {
-  std::erase_if(subs, [id](const subscriber& s) { return s.id == id; });
-  update_mask();
-}
-
-std::vector<event> event_bus_state::since(uint64_t from_seq, size_t max) const {
+std::vector<event> on_since(self_ptr self, uint64_t from_seq, uint64_t max) {
   std::vector<event> out;
-  for (auto& e : ring) {
-    if (out.size() >= max)
-      break;
-    if (e.seq >= from_seq)
-      out.push_back(e);
-  }
+  if (max == 0)
+    return out;
+  replay(self, from_seq, [&](const event& e) {
+    out.push_back(e);
+    return out.size() < max;
+  });
   return out;
 }
 
-void event_bus_state::update_mask() {
-  topic_mask m = 0;
-  for (auto& s : subs)
-    m |= s.mask;
-  rt->subscribed.store(m);
+// Deletes durable events older than the age limit.
+void prune_by_age(self_ptr self) {
+  auto& st = self->state;
+  const auto cutoff = st.rt->now() - st.retain.max_age_ms;
+  storage::write_batch b;
+  read_durable(self, st.first_durable, [&](const event& e) {
+    if (e.at >= cutoff || b.size() >= 10000)
+      return false;
+    b.erase(storage::column::events, storage::u64_key(e.seq));
+    st.first_durable = e.seq + 1;
+    return true;
+  });
+  if (!b.empty())
+    commit(self, std::move(b), 0);
 }
 
-caf::behavior event_bus(event_bus_actor* self, runtime* rt, size_t retain) {
+// Recovery: continue the stored log.
+void load(self_ptr self) {
+  auto& st = self->state;
+  auto* store = st.rt->store;
+  if (!store)
+    return;
+  std::deque<event> newest;
+  auto ok = store->scan_reverse(storage::column::events, {}, {}, [&](std::string_view, std::string_view v) {
+    auto e = storage::decode_event(v);
+    if (!e)
+      return false;
+    newest.push_front(std::move(*e));
+    return newest.size() < st.retain.in_memory;
+  });
+  if (!ok)
+    st.rt->counters.event_log_failures.fetch_add(1, std::memory_order_relaxed);
+  if (!newest.empty())
+    st.next_seq = newest.back().seq + 1;
+  st.committed_upto = st.next_seq - 1;
+  st.first_durable = st.next_seq;
+  auto oldest = store->scan(storage::column::events, {}, {}, [&](std::string_view k, std::string_view) {
+    st.first_durable = storage::parse_u64_key(k);
+    return false;
+  });
+  if (!oldest)
+    st.rt->counters.event_log_failures.fetch_add(1, std::memory_order_relaxed);
+  st.ring = std::move(newest);
+}
+
+} // namespace
+
+caf::behavior event_bus(event_bus_actor* self, runtime* rt, event_retention retain) {
   auto& st = self->state;
   st.rt = rt;
   st.retain = retain;
+  load(self);
+  if (rt->store && retain.max_age_ms > 0)
+    self->delayed_send(self, age_check_interval, atoms::prune::value);
   return {
-    [self](atoms::publish, event& e) { self->state.on_publish(e); },
+    [self](atoms::publish, event& e) { on_publish(self, e); },
     [self](atoms::subscribe, topic_mask mask, uint64_t from, event_sink& sink) {
-      return self->state.on_subscribe(mask, from, std::move(sink));
+      return on_subscribe(self, mask, from, sink);
     },
     [self](atoms::unsubscribe, uint64_t id) {
-      self->state.on_unsubscribe(id);
+      std::erase_if(self->state.subs, [id](const event_bus_state::subscriber& s) { return s.id == id; });
+      update_mask(self);
       return caf::ok_atom::value;
     },
-    [self](atoms::events_since, uint64_t from, uint64_t max) {
-      return self->state.since(from, max);
+    [self](atoms::events_since, uint64_t from, uint64_t max) { return on_since(self, from, max); },
+    [self](atoms::sync) -> caf::result<caf::ok_atom> {
+      auto* rt = self->state.rt;
+      if (!rt->writer)
+        return caf::ok_atom::value;
+      // The writer commits in order: once this empty batch is done, so is
+      // every event committed before it.
+      auto rp = self->make_response_promise<caf::ok_atom>();
+      self->request(rt->writer, caf::infinite, atoms::commit::value, storage::write_batch{})
+        .then([rp](caf::ok_atom) mutable { rp.deliver(caf::ok_atom::value); },
+              [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      return rp;
+    },
+    [self](atoms::prune) {
+      prune_by_age(self);
+      self->delayed_send(self, age_check_interval, atoms::prune::value);
     },
   };
 }

@@ -19,6 +19,7 @@
 #include "parley/model/message.hpp"
 #include "parley/model/room.hpp"
 #include "parley/model/turns.hpp"
+#include "parley/storage/state_store.hpp"
 
 namespace parley {
 
@@ -96,6 +97,10 @@ using subscribe = caf::atom_constant<caf::atom("evsub")>;
 using unsubscribe = caf::atom_constant<caf::atom("evunsub")>;
 /// (events_since, from_seq, max) -> std::vector<event> from the retained ring.
 using events_since = caf::atom_constant<caf::atom("evsince")>;
+/// (sync) -> ok once every event published before is in the durable log.
+using sync = caf::atom_constant<caf::atom("evsync")>;
+/// (prune): apply the event log's age limit.
+using prune = caf::atom_constant<caf::atom("prune")>;
 
 // -- storage writer ----------------------------------------------------------
 /// (commit, storage::write_batch) -> ok once durable.
@@ -135,3 +140,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::message_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::turn_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::event_sink)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<parley::event>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::storage::write_batch)

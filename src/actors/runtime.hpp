@@ -22,6 +22,7 @@
 #include "parley/model/clock.hpp"
 #include "parley/model/event.hpp"
 #include "parley/model/manifest.hpp"
+#include "parley/storage/state_store.hpp"
 
 namespace parley {
 
@@ -33,6 +34,9 @@ public:
   caf::actor find(const std::string& id) const;
   /// Adds `id` unless present; false if it was.
   bool try_insert(const std::string& id, caf::actor a);
+  /// Makes room for `n` more entries (spread evenly over the shards), so a
+  /// mass introduction does not rehash its way up.
+  void reserve(size_t n);
   void erase(const std::string& id);
   size_t size() const;
   /// Every (id, actor), in no particular order.
@@ -57,13 +61,23 @@ public:
   size_t size() const;
 
 private:
+  // Transparent, so intern() looks a skill up without copying it first.
   struct hash {
-    size_t operator()(const std::shared_ptr<const skill>& s) const noexcept;
+    using is_transparent = void;
+    size_t operator()(const skill& s) const noexcept;
+    size_t operator()(const std::shared_ptr<const skill>& s) const noexcept { return (*this)(*s); }
   };
   struct equal {
+    using is_transparent = void;
     bool operator()(const std::shared_ptr<const skill>& a,
                     const std::shared_ptr<const skill>& b) const noexcept {
       return *a == *b;
+    }
+    bool operator()(const skill& a, const std::shared_ptr<const skill>& b) const noexcept {
+      return a == *b;
+    }
+    bool operator()(const std::shared_ptr<const skill>& a, const skill& b) const noexcept {
+      return *a == b;
     }
   };
   mutable std::mutex mtx_;
@@ -78,6 +92,8 @@ struct node_counters {
   alignas(64) std::atomic<uint64_t> turns_granted{0};
   alignas(64) std::atomic<uint64_t> served{0};
   std::atomic<uint64_t> rooms_closed{0};
+  /// Events that could not be written to the durable log.
+  std::atomic<uint64_t> event_log_failures{0};
 };
 
 class runtime {
@@ -102,6 +118,10 @@ public:
   skill_catalog skills;
   node_counters counters;
   caf::actor bus;
+  /// The node's store and its one writer; nullptr / invalid for a node in
+  /// durability mode memory.
+  storage::state_store* store = nullptr;
+  caf::actor writer;
   /// Topics with at least one subscriber (maintained by the bus). The
   /// lifecycle, room and turn topics are always published, so that the
   /// retained ring has them; message events only when asked for.

@@ -32,5 +32,3 @@ using storage_writer_actor = caf::stateful_actor<storage_writer_state>;
 caf::behavior storage_writer(storage_writer_actor* self, storage::state_store* store);
 
 } // namespace parley
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::storage::write_batch)

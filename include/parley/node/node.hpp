@@ -21,6 +21,7 @@
 #include "parley/model/message.hpp"
 #include "parley/model/room.hpp"
 #include "parley/model/turns.hpp"
+#include "parley/storage/state_store.hpp"
 
 namespace parley {
 
@@ -31,8 +32,18 @@ struct node_config {
   unsigned scheduler_threads = 2;
   /// Attention knobs shared by all agents (policy, weights, inbox limit).
   attention_params attention;
-  /// Events the bus retains for late subscribers. Default: 65536.
+  /// Events the bus keeps in memory for late subscribers. Default: 65536.
   size_t event_retention = 65536;
+  /// Where the node keeps its RocksDB store; required unless durability is
+  /// memory. Default: empty.
+  std::string data_dir;
+  /// sync (fsync before acknowledging), async (no fsync: survives a process
+  /// crash, not a power loss) or memory (no store). Default: memory.
+  storage::durability durability = storage::durability::memory;
+  /// Events kept in the durable log (oldest deleted first). Default: 1000000.
+  uint64_t event_log_retention = 1'000'000;
+  /// Durable events older than this are deleted; 0 = no limit. Default: 0.
+  int64_t event_log_max_age_ms = 0;
   /// How long a blocking call waits for an actor. Default: 10 s.
   std::chrono::milliseconds call_timeout{10000};
   /// Time source; nullptr means wall time. Default: nullptr.
@@ -63,6 +74,8 @@ struct node_stats {
   uint64_t served = 0;
   uint64_t refused = 0;
   uint64_t turns_granted = 0;
+  /// Events that could not be written to the durable log.
+  uint64_t event_log_failures = 0;
 };
 
 using event_callback = std::function<void(const event&)>;
