@@ -62,7 +62,7 @@ expected<void> accept(agent_actor* self, message& m) {
   if (auto ok = st.attention().push(key, std::move(m), st.rt->now(), st.man.capacity); !ok)
     return unexpected{ok.error().code, "agent '" + st.man.id + "' refused message '" + id
                                          + "' from '" + from + "': " + ok.error().message};
-  st.rt->counters.deliveries.fetch_add(1, std::memory_order_relaxed);
+  st.rt->counters.deliveries.add();
   if (st.rt->wants(topic::message))
     st.rt->publish(make_event(event_kind::message_delivered, st.man.id, {}, from + "/" + id));
   return {};
@@ -112,7 +112,7 @@ void serve_dialogue(agent_actor* self) {
     in.msg = &m;
     react(self, in, &ctx);
     m.status = message_status::read;
-    st.rt->counters.served.fetch_add(1, std::memory_order_relaxed);
+    st.rt->counters.served.add();
     if (st.rt->wants(topic::message))
       st.rt->publish(make_event(event_kind::message_read, st.man.id, m.to.is_room() ? m.to.id : "",
                                 m.from + "/" + m.id));
@@ -142,7 +142,7 @@ message_id next_id(agent_state& st) {
 void note_refusal(agent_actor* self, const message_id& id, const std::string& to,
                   const error& why) {
   auto& st = self->state;
-  st.rt->counters.refused.fetch_add(1, std::memory_order_relaxed);
+  st.rt->counters.refused.add();
   st.rt->publish(make_event(event_kind::message_refused, st.man.id, {},
                             id + " to " + to + ": " + to_string(why)));
 }
@@ -155,7 +155,7 @@ void send_message(agent_actor* self, message& m) {
   m.status = message_status::sent;
   st.attention().context(dialogue_of(m, st.man.id))
     .add({context_entry::role::self, st.man.id, m.content, 0});
-  st.rt->counters.messages_sent.fetch_add(1, std::memory_order_relaxed);
+  st.rt->counters.messages_sent.add();
   if (st.rt->wants(topic::message))
     st.rt->publish(make_event(event_kind::message_sent, st.man.id, m.to.is_room() ? m.to.id : "",
                               m.id));
@@ -252,7 +252,7 @@ caf::result<message_status> on_say(agent_actor* self, message& m) {
                                             + m.to.id + "' does not exist"));
   st.attention().context(dialogue_of(m, st.man.id))
     .add({context_entry::role::self, st.man.id, m.content, 0});
-  st.rt->counters.messages_sent.fetch_add(1, std::memory_order_relaxed);
+  st.rt->counters.messages_sent.add();
   if (st.rt->wants(topic::message))
     st.rt->publish(make_event(event_kind::message_sent, st.man.id, m.to.is_room() ? m.to.id : "",
                               m.id));

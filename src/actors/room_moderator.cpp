@@ -66,7 +66,7 @@ void try_grant(self_ptr self) {
   if (!res.granted)
     return;
   auto& g = *res.granted;
-  st.rt->counters.turns_granted.fetch_add(1, std::memory_order_relaxed);
+  st.rt->counters.turns_granted.add();
   publish(self, event_kind::turn_granted, g.speaker, "turn " + std::to_string(g.turn));
   if (auto h = handle_of(st, g.speaker))
     self->send(h, atoms::granted::value, st.r.id, g.turn);

@@ -67,6 +67,13 @@ void actor_directory::clear() {
   }
 }
 
+size_t striped_counter::slot() noexcept {
+  // Threads take slots in turn, so two scheduler workers never share one.
+  static std::atomic<size_t> next{0};
+  thread_local const size_t mine = next.fetch_add(1) % cell_count;
+  return mine;
+}
+
 size_t skill_catalog::hash::operator()(const skill& s) const noexcept {
   auto h = std::hash<std::string>{}(s.id);
   h ^= std::hash<std::string>{}(s.name) * 31;
