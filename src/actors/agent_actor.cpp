@@ -1,5 +1,7 @@
 #include "actors/agent_actor.hpp"
 
+#include "parley/storage/records.hpp"
+
 #include <algorithm>
 
 namespace parley {
@@ -272,6 +274,40 @@ caf::result<message_status> on_say(agent_actor* self, message& m) {
   return rp;
 }
 
+// With a store, writes the agent's record with manifest `next` (a
+// read-modify-write: the stored record also holds the behaviour spec) and
+// runs `apply` once it is durable; a failed write answers storage_failure and
+// leaves the agent as it was, in memory as on disk. Without a store, runs
+// `apply` at once.
+template <class T, class Apply>
+caf::result<T> persist_then(agent_actor* self, manifest next, Apply apply) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<T>();
+  if (!st.rt->store) {
+    apply(rp);
+    return rp;
+  }
+  auto stored = st.rt->store->get(storage::column::agents, st.man.id);
+  if (!stored)
+    return to_caf(stored.error());
+  storage::agent_record rec;
+  if (*stored) {
+    auto decoded = storage::decode_agent(**stored);
+    if (!decoded)
+      return to_caf(decoded.error());
+    rec = std::move(*decoded);
+  }
+  next.focus.clear();
+  next.rooms.clear(); // derived from the rooms, not stored with the agent
+  rec.man = std::move(next);
+  storage::write_batch b;
+  b.put(storage::column::agents, st.man.id, storage::encode(rec));
+  self->request(st.rt->writer, caf::infinite, atoms::commit::value, std::move(b))
+    .then([rp, apply](caf::ok_atom) mutable { apply(rp); },
+          [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  return rp;
+}
+
 caf::result<manifest> on_update(agent_actor* self, const caller& p, manifest& m) {
   auto& st = self->state;
   if (!p.admin && p.id != st.man.id)
@@ -283,38 +319,50 @@ caf::result<manifest> on_update(agent_actor* self, const caller& p, manifest& m)
   if (m.status == agent_status::retired)
     return to_caf(errc::invalid_argument,
                   "manifest of agent '" + st.man.id + "': status 'retired' is set by retiring the agent");
-  const auto old_status = st.man.status;
-  st.man.display_name = std::move(m.display_name);
-  st.man.bio = std::move(m.bio);
-  st.man.status = m.status;
-  st.man.activities = std::move(m.activities);
-  st.man.capacity = m.capacity;
-  st.man.online = m.online;
-  st.man.last_seen = m.last_seen;
-  st.skills.clear();
-  for (auto& s : m.skills)
-    st.skills.push_back(st.rt->skills.intern(s));
-  st.man.last_updated = st.rt->now();
-  st.rt->publish(make_event(event_kind::manifest_updated, st.man.id));
-  if (old_status != st.man.status)
-    st.rt->publish(make_event(event_kind::agent_status_changed, st.man.id, {},
-                              std::string{to_string(st.man.status)}));
-  return materialize(st);
+  // The manifest as it will be: the changeable fields from `m`, the rest kept.
+  auto next = materialize(st);
+  next.display_name = std::move(m.display_name);
+  next.bio = std::move(m.bio);
+  next.status = m.status;
+  next.activities = std::move(m.activities);
+  next.capacity = m.capacity;
+  next.online = m.online;
+  next.last_seen = m.last_seen;
+  next.skills = std::move(m.skills);
+  next.last_updated = st.rt->now();
+  auto apply = [self, next](caf::typed_response_promise<manifest>& rp) mutable {
+    auto& st = self->state;
+    const auto old_status = st.man.status;
+    st.skills.clear();
+    for (auto& s : next.skills)
+      st.skills.push_back(st.rt->skills.intern(s));
+    st.man.display_name = next.display_name;
+    st.man.bio = next.bio;
+    st.man.status = next.status;
+    st.man.activities = next.activities;
+    st.man.capacity = next.capacity;
+    st.man.online = next.online;
+    st.man.last_seen = next.last_seen;
+    st.man.last_updated = next.last_updated;
+    st.rt->publish(make_event(event_kind::manifest_updated, st.man.id));
+    if (old_status != st.man.status)
+      st.rt->publish(make_event(event_kind::agent_status_changed, st.man.id, {},
+                                std::string{to_string(st.man.status)}));
+    rp.deliver(materialize(st));
+  };
+  return persist_then<manifest>(self, next, std::move(apply));
 }
 
-caf::result<caf::ok_atom> on_retire(agent_actor* self) {
+// Marks the agent retired, leaves every room, and answers only when all
+// moderators have answered: retire() then returns with the agent out of its
+// rooms (each moderator sends room_removed before its answer).
+void finish_retire(agent_actor* self, caf::typed_response_promise<caf::ok_atom>& rp) {
   auto& st = self->state;
-  if (retired(st))
-    return to_caf(errc::failed_precondition, "agent '" + st.man.id + "' is already retired");
   st.man.status = agent_status::retired;
   st.man.online = false;
   st.man.last_updated = st.rt->now();
   st.rt->publish(make_event(event_kind::agent_retired, st.man.id));
   st.rt->publish(make_event(event_kind::agent_status_changed, st.man.id, {}, "retired"));
-  // Leave every room and answer only when all moderators have answered:
-  // retire() then returns with the agent out of its rooms (each moderator
-  // sends room_removed before its answer, so the manifest lists none).
-  auto rp = self->make_response_promise<caf::ok_atom>();
   auto pending = std::make_shared<size_t>(0);
   for (auto& r : st.man.rooms)
     if (auto mod = st.rt->rooms.find(r)) {
@@ -328,7 +376,19 @@ caf::result<caf::ok_atom> on_retire(agent_actor* self) {
     }
   if (*pending == 0)
     rp.deliver(caf::ok_atom::value);
-  return rp;
+}
+
+caf::result<caf::ok_atom> on_retire(agent_actor* self) {
+  auto& st = self->state;
+  if (retired(st))
+    return to_caf(errc::failed_precondition, "agent '" + st.man.id + "' is already retired");
+  auto next = materialize(st);
+  next.status = agent_status::retired;
+  next.online = false;
+  next.last_updated = st.rt->now();
+  return persist_then<caf::ok_atom>(
+    self, std::move(next),
+    [self](caf::typed_response_promise<caf::ok_atom>& rp) { finish_retire(self, rp); });
 }
 
 caf::result<caf::message> on_enter(agent_actor* self, const room_id& r) {

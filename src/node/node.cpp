@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include <caf/all.hpp>
+#include <spdlog/spdlog.h>
 
 #include "actors/agent_actor.hpp"
 #include "actors/event_bus.hpp"
@@ -12,6 +13,7 @@
 #include "actors/population_driver.hpp"
 #include "actors/room_moderator.hpp"
 #include "actors/storage_writer.hpp"
+#include "parley/storage/records.hpp"
 #include "actors/runtime.hpp"
 
 namespace parley {
@@ -135,8 +137,10 @@ struct node::impl {
     return a;
   }
 
-  // Validates and spawns one agent; the directory insert decides duplicates.
-  expected<void> introduce(agent_spec& spec) {
+  // Validates, spawns and registers one agent; the directory insert decides
+  // duplicates. With a store its record goes into `batch`: the agent counts
+  // as introduced (announce) only once the caller has committed the batch.
+  expected<void> admit(agent_spec& spec, storage::write_batch* batch) {
     if (stopping)
       return stopped();
     auto& m = spec.man;
@@ -145,6 +149,27 @@ struct node::impl {
     if (m.status == agent_status::retired)
       return unexpected{errc::invalid_argument,
                         "agent '" + m.id + "' cannot be introduced as retired"};
+    auto now = rt.now();
+    m.rooms = std::vector<room_id>{};
+    m.focus.clear();
+    m.last_updated = now;
+    m.last_seen = now;
+    auto id = m.id;
+    std::string record;
+    if (batch)
+      record = storage::encode(storage::agent_record{m, spec.behavior, 1});
+    auto behavior = spec.custom ? spec.custom : make_behavior(spec.behavior, m.id);
+    if (!spawn_agent(std::move(m), std::move(behavior)))
+      return unexpected{errc::already_exists, "agent '" + id + "' already exists"};
+    // Only now: a refused duplicate must not overwrite the stored original.
+    if (batch)
+      batch->put(storage::column::agents, id, std::move(record));
+    return {};
+  }
+
+  // Starts the actor of an agent (introduced, or recovered from the store);
+  // false if the id is taken.
+  bool spawn_agent(manifest m, std::shared_ptr<agent_behavior> behavior) {
     agent_seed seed;
     seed.skills.reserve(m.skills.size());
     for (auto& s : m.skills)
@@ -153,12 +178,7 @@ struct node::impl {
     // the agent's state, where a cleared vector<skill> would keep ~480 bytes
     // of capacity per agent.
     m.skills = std::vector<skill>{};
-    m.rooms = std::vector<room_id>{};
-    m.focus.clear();
-    auto now = rt.now();
-    m.last_updated = now;
-    m.last_seen = now;
-    seed.behavior = spec.custom ? spec.custom : make_behavior(spec.behavior, m.id);
+    seed.behavior = std::move(behavior);
     auto id = m.id;
     seed.man = std::move(m);
     // Not lazy_init: the actor starts at once, so the spawn arguments CAF
@@ -171,13 +191,90 @@ struct node::impl {
     auto a = sys.spawn(parley::agent, &rt, std::move(seed));
     if (!rt.agents.try_insert(id, a)) {
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-      return unexpected{errc::already_exists, "agent '" + id + "' already exists"};
+      return false;
     }
+    return true;
+  }
+
+  void announce(const agent_id& id) {
     event e;
     e.kind = event_kind::agent_introduced;
     e.agent = id;
     rt.publish(std::move(e));
-    return {};
+  }
+
+  // Undoes admit() for agents whose record did not reach the disk.
+  void rollback(const std::vector<agent_id>& ids) {
+    for (auto& id : ids)
+      if (auto a = rt.agents.find(id)) {
+        rt.agents.erase(id);
+        caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+      }
+  }
+
+  // Commits `b` through the node's writer and waits until it is durable.
+  expected<void> commit(storage::write_batch b) {
+    if (!rt.writer || b.empty())
+      return {};
+    return ask_ok(rt.writer, atoms::commit::value, std::move(b));
+  }
+
+  // Admits `specs` and commits their records in chunks (one fsync each).
+  // Stops at the first failure; returns how many were introduced.
+  expected<size_t> introduce(std::vector<agent_spec>& specs) {
+    constexpr size_t chunk = 10000;
+    size_t done = 0;
+    std::optional<error> failure;
+    for (size_t i = 0; i < specs.size() && !failure; i += chunk) {
+      storage::write_batch batch;
+      std::vector<agent_id> admitted;
+      for (size_t j = i; j < std::min(specs.size(), i + chunk); ++j) {
+        auto id = specs[j].man.id;
+        if (auto ok = admit(specs[j], store ? &batch : nullptr); !ok) {
+          failure = ok.error();
+          break;
+        }
+        admitted.push_back(std::move(id));
+      }
+      if (auto ok = commit(std::move(batch)); !ok) {
+        rollback(admitted);
+        return unexpected{errc::storage_failure, "introducing " + std::to_string(admitted.size())
+                                                   + " agents: " + ok.error().message};
+      }
+      for (auto& id : admitted)
+        announce(id);
+      done += admitted.size();
+    }
+    if (failure)
+      return unexpected{*failure};
+    return done;
+  }
+
+  // Recovery: starts every agent of the store. Rooms are not stored yet,
+  // so recovered manifests list none.
+  expected<size_t> recover_agents() {
+    size_t n = 0;
+    std::optional<error> failure;
+    auto ok = store->scan(storage::column::agents, {}, {}, [&](std::string_view, std::string_view v) {
+      auto rec = storage::decode_agent(v);
+      if (!rec) {
+        failure = rec.error();
+        return false;
+      }
+      auto behavior = make_behavior(rec->behavior, rec->man.id);
+      auto id = rec->man.id;
+      if (!spawn_agent(std::move(rec->man), std::move(behavior))) {
+        failure = error{errc::storage_failure, "stored agent '" + id + "' appears twice"};
+        return false;
+      }
+      ++n;
+      return true;
+    });
+    if (!ok)
+      return unexpected{ok.error()};
+    if (failure)
+      return unexpected{*failure};
+    return n;
   }
 
   expected<room> spawn_room(room r, std::vector<caf::actor> handles) {
@@ -268,16 +365,31 @@ expected<std::unique_ptr<node>> node::start(node_config cfg) {
     o.path = cfg.data_dir;
     o.mode = cfg.durability;
     o.node_id = cfg.node_id;
+    o.faults = cfg.disk_faults;
     auto opened = storage::open_store(o);
     if (!opened)
       return unexpected{opened.error()};
     store = std::move(*opened);
   }
+  std::unique_ptr<node> n;
   try {
-    return std::unique_ptr<node>{new node(std::make_unique<impl>(std::move(cfg), std::move(store)))};
+    n.reset(new node(std::make_unique<impl>(std::move(cfg), std::move(store))));
   } catch (const std::exception& e) {
     return unexpected{errc::internal, std::string{"cannot start the actor system: "} + e.what()};
   }
+  if (n->impl_->store) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto agents = n->impl_->recover_agents();
+    if (!agents)
+      return unexpected{errc::storage_failure, "recovering agents from '" + n->impl_->cfg.data_dir
+                                                 + "': " + agents.error().message};
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - t0)
+                      .count();
+    spdlog::info("node '{}': recovered {} agents from '{}' in {} ms", n->impl_->cfg.node_id, *agents,
+                 n->impl_->cfg.data_dir, ms);
+  }
+  return n;
 }
 
 void node::stop() {
@@ -291,18 +403,17 @@ const node_config& node::config() const noexcept {
 // -- agents -------------------------------------------------------------------
 
 expected<void> node::introduce(agent_spec spec) {
-  return impl_->introduce(spec);
+  std::vector<agent_spec> one;
+  one.push_back(std::move(spec));
+  auto n = impl_->introduce(one);
+  if (!n)
+    return unexpected{n.error()};
+  return {};
 }
 
 expected<size_t> node::introduce_many(std::vector<agent_spec> specs) {
   impl_->rt.agents.reserve(specs.size());
-  size_t n = 0;
-  for (auto& s : specs) {
-    if (auto ok = impl_->introduce(s); !ok)
-      return unexpected{ok.error()};
-    ++n;
-  }
-  return n;
+  return impl_->introduce(specs);
 }
 
 expected<void> node::retire(const agent_id& id) {

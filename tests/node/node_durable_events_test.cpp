@@ -9,28 +9,10 @@
 namespace parley {
 namespace {
 
-node_config durable_config(const std::string& dir) {
-  node_config cfg;
-  cfg.data_dir = dir;
-  cfg.durability = storage::durability::sync;
-  cfg.time_source = std::make_shared<manual_clock>();
-  return cfg;
-}
+using test_support::durable_config;
+using test_support::start_ok;
 
-std::unique_ptr<node> start_ok(const node_config& cfg) {
-  auto n = node::start(cfg);
-  if (!n) {
-    ADD_FAILURE() << to_string(n.error());
-    return nullptr;
-  }
-  return std::move(*n);
-}
-
-agent_spec spec(std::string id) {
-  agent_spec s;
-  s.man.id = std::move(id);
-  return s;
-}
+using test_support::make_spec;
 
 std::vector<uint64_t> seqs(const std::vector<event>& es) {
   std::vector<uint64_t> out;
@@ -46,8 +28,8 @@ TEST(NodeDurableEvents, OffsetsContinueAcrossRestart) {
   {
     auto n = start_ok(durable_config(dir.str()));
     ASSERT_TRUE(n);
-    ASSERT_TRUE(n->introduce(spec("alice")).has_value());
-    ASSERT_TRUE(n->introduce(spec("bob")).has_value());
+    ASSERT_TRUE(n->introduce(make_spec("alice")).has_value());
+    ASSERT_TRUE(n->introduce(make_spec("bob")).has_value());
     ASSERT_TRUE(n->create_group("alice", {"lobby", "t", {}, room_access::open}).has_value());
     auto es = n->events_since(1, 100);
     ASSERT_TRUE(es.has_value());
@@ -59,7 +41,7 @@ TEST(NodeDurableEvents, OffsetsContinueAcrossRestart) {
   auto after = n->events_since(1, 100);
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(*after, before);
-  ASSERT_TRUE(n->introduce(spec("carol")).has_value());
+  ASSERT_TRUE(n->introduce(make_spec("carol")).has_value());
   auto all = n->events_since(1, 100);
   ASSERT_TRUE(all.has_value());
   ASSERT_EQ(all->size(), before.size() + 1);
@@ -76,10 +58,10 @@ TEST(NodeDurableEvents, SubscribeResumesFromDisk) {
   auto n = start_ok(cfg);
   ASSERT_TRUE(n);
   for (int i = 0; i < 10; ++i)
-    ASSERT_TRUE(n->introduce(spec("a" + std::to_string(i))).has_value());
+    ASSERT_TRUE(n->introduce(make_spec("a" + std::to_string(i))).has_value());
   test_support::event_recorder rec;
   ASSERT_TRUE(rec.attach(*n, all_topics, 2).has_value());
-  ASSERT_TRUE(n->introduce(spec("late")).has_value());
+  ASSERT_TRUE(n->introduce(make_spec("late")).has_value());
   ASSERT_TRUE(rec.wait_count([](const event&) { return true; }, 10));
   auto got = seqs(rec.events());
   std::vector<uint64_t> want;
@@ -97,7 +79,7 @@ TEST(NodeDurableEvents, RetentionByCount) {
   auto n = start_ok(cfg);
   ASSERT_TRUE(n);
   for (int i = 0; i < 12; ++i)
-    ASSERT_TRUE(n->introduce(spec("a" + std::to_string(i))).has_value());
+    ASSERT_TRUE(n->introduce(make_spec("a" + std::to_string(i))).has_value());
   n->stop(); // closes the store: the directory can be opened again
   n = start_ok(cfg);
   ASSERT_TRUE(n);

@@ -387,4 +387,27 @@ protected:
   std::unique_ptr<node> node_;
 };
 
+// -- nodes with a store --------------------------------------------------------
+
+/// A node config with a RocksDB store (sync) in `dir` on a manual clock.
+inline node_config durable_config(const std::string& dir,
+                                  std::shared_ptr<storage::disk_faults> faults = nullptr) {
+  node_config cfg;
+  cfg.data_dir = dir;
+  cfg.durability = storage::durability::sync;
+  cfg.time_source = std::make_shared<manual_clock>();
+  cfg.disk_faults = std::move(faults);
+  return cfg;
+}
+
+/// Starts a node, failing the test (and returning nullptr) if it cannot.
+inline std::unique_ptr<node> start_ok(const node_config& cfg) {
+  auto n = node::start(cfg);
+  if (!n) {
+    ADD_FAILURE() << to_string(n.error());
+    return nullptr;
+  }
+  return std::move(*n);
+}
+
 } // namespace parley::test_support

@@ -44,6 +44,8 @@ struct node_config {
   uint64_t event_log_retention = 1'000'000;
   /// Durable events older than this are deleted; 0 = no limit. Default: 0.
   int64_t event_log_max_age_ms = 0;
+  /// Tests only: makes the store's disk writes fail on demand. Default: nullptr.
+  std::shared_ptr<storage::disk_faults> disk_faults;
   /// How long a blocking call waits for an actor. Default: 10 s.
   std::chrono::milliseconds call_timeout{10000};
   /// Time source; nullptr means wall time. Default: nullptr.
