@@ -302,9 +302,12 @@ caf::result<T> persist_then(agent_actor* self, manifest next, Apply apply) {
   rec.man = std::move(next);
   storage::write_batch b;
   b.put(storage::column::agents, st.man.id, storage::encode(rec));
+  // await, not then: no other message is handled until the write is done,
+  // so two changes never start from the same state (a second retire sees
+  // the first).
   self->request(st.rt->writer, caf::infinite, atoms::commit::value, std::move(b))
-    .then([rp, apply](caf::ok_atom) mutable { apply(rp); },
-          [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+    .await([rp, apply](caf::ok_atom) mutable { apply(rp); },
+           [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
   return rp;
 }
 

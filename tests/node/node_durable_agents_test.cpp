@@ -1,6 +1,8 @@
 // Agents of a node with a store: what was acknowledged survives a restart,
 // and a failed write changes nothing, in memory or on disk.
 
+#include <future>
+
 #include "support/node_fixture.hpp"
 #include "support/temp_dir.hpp"
 
@@ -105,6 +107,27 @@ TEST(NodeDurableAgents, FailedWritesChangeNothing) {
   ASSERT_TRUE(n);
   EXPECT_EQ(n->list_agents(), (std::vector<agent_id>{"alice", "erin"}));
   EXPECT_EQ(n->get_manifest("alice").value().bio, "Remembers everything.");
+}
+
+// Verifies concurrent retires of one agent on a durable node: exactly one wins.
+TEST(NodeDurableAgents, ConcurrentRetiresOneWins) {
+  test::temp_dir dir;
+  auto n = start_ok(durable_config(dir.str()));
+  ASSERT_TRUE(n);
+  ASSERT_TRUE(n->introduce(rich_spec("zed")).has_value());
+  std::vector<std::future<expected<void>>> calls;
+  for (int i = 0; i < 4; ++i)
+    calls.push_back(std::async(std::launch::async, [&] { return n->retire("zed"); }));
+  int won = 0;
+  for (auto& c : calls) {
+    auto r = c.get();
+    if (r) {
+      ++won;
+    } else {
+      EXPECT_EQ(r.error().code, errc::failed_precondition) << to_string(r.error());
+    }
+  }
+  EXPECT_EQ(won, 1);
 }
 
 } // namespace
