@@ -1,5 +1,7 @@
 #include "actors/room_moderator.hpp"
 
+#include "parley/storage/records.hpp"
+
 #include <chrono>
 
 namespace parley {
@@ -43,14 +45,47 @@ caf::actor handle_of(const room_moderator_state& st, const agent_id& who) {
   return {};
 }
 
+// Side effects of a room that has just been marked closed.
+void announce_closed(self_ptr self, const std::string& why) {
+  auto& st = self->state;
+  st.turns.close();
+  st.rt->counters.rooms_closed.fetch_add(1, std::memory_order_relaxed);
+  publish(self, event_kind::room_closed, st.r.created_by, why);
+}
+
 void close_room(self_ptr self, const std::string& why) {
   auto& st = self->state;
   if (!st.r.open)
     return;
   st.r.open = false;
-  st.turns.close();
-  st.rt->counters.rooms_closed.fetch_add(1, std::memory_order_relaxed);
-  publish(self, event_kind::room_closed, st.r.created_by, why);
+  announce_closed(self, why);
+}
+
+// A membership change is written before it applies: with a store, `next`
+// (the room and invitations as they will be) is committed, and only then
+// does `apply` change the state and tell the members. `await` holds every
+// other message until then, so changes never start from the same state. A
+// failed write answers storage_failure and changes nothing.
+template <class Apply>
+caf::result<caf::ok_atom> persist_then(self_ptr self, room next,
+                                       std::map<agent_id, room_role> invitations, Apply apply) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<caf::ok_atom>();
+  if (!st.rt->store) {
+    apply(next, invitations);
+    rp.deliver(caf::ok_atom::value);
+    return rp;
+  }
+  storage::write_batch b;
+  b.put(storage::column::rooms, next.id, storage::encode(storage::room_record{next, invitations}));
+  self->request(st.rt->writer, caf::infinite, atoms::commit::value, std::move(b))
+    .await(
+      [rp, apply, next = std::move(next), invitations = std::move(invitations)](caf::ok_atom) mutable {
+        apply(next, invitations);
+        rp.deliver(caf::ok_atom::value);
+      },
+      [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  return rp;
 }
 
 // Grants the next turn if nobody holds it (or closes the room after its
@@ -158,21 +193,27 @@ caf::result<caf::ok_atom> on_join(self_ptr self, const agent_id& who, const caf:
     return to_caf(errc::already_exists,
                   "agent '" + who + "' is already a member of room '" + st.r.id + "'");
   auto role = room_role::member;
-  auto inv = st.invitations.find(who);
-  if (inv != st.invitations.end()) {
+  auto invitations = st.invitations;
+  if (auto inv = invitations.find(who); inv != invitations.end()) {
     role = inv->second;
-    st.invitations.erase(inv);
+    invitations.erase(inv);
   } else if (st.r.access == room_access::invite_only) {
     return to_caf(errc::permission_denied,
                   "room '" + st.r.id + "' is invite-only and agent '" + who + "' has no invitation");
   }
+  auto next = st.r;
   auto now = st.rt->now();
-  st.r.members.push_back({who, role, now});
-  st.handles.push_back(h);
-  st.r.last_activity = now;
-  self->send(h, atoms::room_added::value, st.r.id);
-  publish(self, event_kind::member_joined, who, std::string{to_string(role)});
-  return caf::ok_atom::value;
+  next.members.push_back({who, role, now});
+  next.last_activity = now;
+  return persist_then(self, std::move(next), std::move(invitations),
+                      [self, who, h, role](room& r, std::map<agent_id, room_role>& inv) {
+                        auto& st = self->state;
+                        st.r = std::move(r);
+                        st.invitations = std::move(inv);
+                        st.handles.push_back(h);
+                        self->send(h, atoms::room_added::value, st.r.id);
+                        publish(self, event_kind::member_joined, who, std::string{to_string(role)});
+                      });
 }
 
 caf::result<caf::ok_atom> on_leave(self_ptr self, const agent_id& who) {
@@ -182,28 +223,43 @@ caf::result<caf::ok_atom> on_leave(self_ptr self, const agent_id& who) {
     ++i;
   if (i == st.r.members.size())
     return not_member(st, who);
-  const bool was_owner = st.r.members[i].role == room_role::owner;
-  auto h = st.handles[i];
-  st.r.members.erase(st.r.members.begin() + static_cast<ptrdiff_t>(i));
-  st.handles.erase(st.handles.begin() + static_cast<ptrdiff_t>(i));
-  self->send(h, atoms::room_removed::value, st.r.id);
-  publish(self, event_kind::member_left, who);
-  if (auto ended = st.turns.withdraw(who))
-    end_turn(self, event_kind::turn_yielded, *ended, "speaker left");
-  if (st.r.kind == room_kind::direct) {
-    close_room(self, "member '" + who + "' left the direct room");
-  } else if (st.r.members.empty()) {
-    close_room(self, "last member left");
+  auto next = st.r;
+  const bool was_owner = next.members[i].role == room_role::owner;
+  next.members.erase(next.members.begin() + static_cast<ptrdiff_t>(i));
+  std::string closes; // why the room closes, if it does
+  agent_id heir;
+  if (next.kind == room_kind::direct) {
+    closes = "member '" + who + "' left the direct room";
+  } else if (next.members.empty()) {
+    closes = "last member left";
   } else if (was_owner) {
     // Ownership passes to the longest-standing admin, else member.
-    room_member* heir = nullptr;
-    for (auto& m : st.r.members)
-      if (!heir || m.role > heir->role)
-        heir = &m;
-    heir->role = room_role::owner;
-    publish(self, event_kind::role_changed, heir->id, "owner (previous owner left)");
+    room_member* best = nullptr;
+    for (auto& m : next.members)
+      if (!best || m.role > best->role)
+        best = &m;
+    best->role = room_role::owner;
+    heir = best->id;
   }
-  return caf::ok_atom::value;
+  if (!closes.empty())
+    next.open = false;
+  const bool was_open = st.r.open;
+  return persist_then(
+    self, std::move(next), st.invitations,
+    [self, who, i, closes, heir, was_open](room& r, std::map<agent_id, room_role>&) {
+      auto& st = self->state;
+      st.r = std::move(r);
+      auto h = st.handles[i];
+      st.handles.erase(st.handles.begin() + static_cast<ptrdiff_t>(i));
+      self->send(h, atoms::room_removed::value, st.r.id);
+      publish(self, event_kind::member_left, who);
+      if (auto ended = st.turns.withdraw(who))
+        end_turn(self, event_kind::turn_yielded, *ended, "speaker left");
+      if (!closes.empty() && was_open)
+        announce_closed(self, closes);
+      if (!heir.empty())
+        publish(self, event_kind::role_changed, heir, "owner (previous owner left)");
+    });
 }
 
 caf::result<caf::ok_atom> on_invite(self_ptr self, const agent_id& by, const agent_id& who,
@@ -227,9 +283,14 @@ caf::result<caf::ok_atom> on_invite(self_ptr self, const agent_id& by, const age
   if (st.r.find(who))
     return to_caf(errc::already_exists,
                   "agent '" + who + "' is already a member of room '" + st.r.id + "'");
-  st.invitations[who] = role;
-  publish(self, event_kind::member_invited, who, "by " + by + " as " + std::string{to_string(role)});
-  return caf::ok_atom::value;
+  auto invitations = st.invitations;
+  invitations[who] = role;
+  return persist_then(self, st.r, std::move(invitations),
+                      [self, by, who, role](room&, std::map<agent_id, room_role>& inv) {
+                        self->state.invitations = std::move(inv);
+                        publish(self, event_kind::member_invited, who,
+                                "by " + by + " as " + std::string{to_string(role)});
+                      });
 }
 
 caf::result<caf::ok_atom> on_set_role(self_ptr self, const agent_id& by, const agent_id& target,
@@ -240,10 +301,7 @@ caf::result<caf::ok_atom> on_set_role(self_ptr self, const agent_id& by, const a
   auto* actor = st.r.find(by);
   if (!actor)
     return not_member(st, by);
-  room_member* t = nullptr;
-  for (auto& m : st.r.members)
-    if (m.id == target)
-      t = &m;
+  auto* t = st.r.find(target);
   if (!t)
     return to_caf(errc::not_found, "agent '" + target + "' is not a member of room '" + st.r.id + "'");
   // Only a higher rank may change someone, and only to a rank below its own.
@@ -252,12 +310,20 @@ caf::result<caf::ok_atom> on_set_role(self_ptr self, const agent_id& by, const a
                   "agent '" + by + "' (" + std::string{to_string(actor->role)} + ") may not make '"
                     + target + "' (" + std::string{to_string(t->role)} + ") a "
                     + std::string{to_string(role)} + " in room '" + st.r.id + "'");
-  t->role = role;
-  if (role == room_role::guest)
-    if (auto ended = st.turns.withdraw(target))
-      end_turn(self, event_kind::turn_yielded, *ended, "speaker became a guest");
-  publish(self, event_kind::role_changed, target, std::string{to_string(role)} + " by " + by);
-  return caf::ok_atom::value;
+  auto next = st.r;
+  for (auto& m : next.members)
+    if (m.id == target)
+      m.role = role;
+  return persist_then(self, std::move(next), st.invitations,
+                      [self, by, target, role](room& r, std::map<agent_id, room_role>&) {
+                        auto& st = self->state;
+                        st.r = std::move(r);
+                        if (role == room_role::guest)
+                          if (auto ended = st.turns.withdraw(target))
+                            end_turn(self, event_kind::turn_yielded, *ended, "speaker became a guest");
+                        publish(self, event_kind::role_changed, target,
+                                std::string{to_string(role)} + " by " + by);
+                      });
 }
 
 caf::result<caf::ok_atom> on_close(self_ptr self, const caller& p) {
@@ -273,19 +339,30 @@ caf::result<caf::ok_atom> on_close(self_ptr self, const caller& p) {
   }
   if (!st.r.open)
     return closed(st);
-  close_room(self, "closed by " + (p.admin ? std::string{"admin"} : p.id));
-  return caf::ok_atom::value;
+  auto next = st.r;
+  next.open = false;
+  auto why = "closed by " + (p.admin ? std::string{"admin"} : p.id);
+  return persist_then(self, std::move(next), st.invitations,
+                      [self, why](room& r, std::map<agent_id, room_role>&) {
+                        self->state.r = std::move(r);
+                        announce_closed(self, why);
+                      });
 }
 
 } // namespace
 
 caf::behavior room_moderator(room_moderator_actor* self, runtime* rt, room r,
-                             std::vector<caf::actor> members) {
+                             std::vector<caf::actor> members,
+                             std::map<agent_id, room_role> invitations) {
   auto& st = self->state;
   st.rt = rt;
   st.turns = turn_scheduler{r.rules};
+  // A recovered closed room refuses turns as it did before the restart.
+  if (!r.open)
+    st.turns.close();
   st.r = std::move(r);
   st.handles = std::move(members);
+  st.invitations = std::move(invitations);
   return {
     [self](atoms::room_post, message& m) { return on_post(self, m); },
     [self](atoms::turn_request, const agent_id& who) { return on_turn_request(self, who); },

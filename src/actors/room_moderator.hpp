@@ -25,9 +25,11 @@ struct room_moderator_state {
 
 using room_moderator_actor = caf::stateful_actor<room_moderator_state>;
 
-/// `members` are the actors of r.members, in the same order.
+/// `members` are the actors of r.members, in the same order. Membership
+/// changes are written to the node's store (if any) before they apply.
 caf::behavior room_moderator(room_moderator_actor* self, runtime* rt, room r,
-                             std::vector<caf::actor> members);
+                             std::vector<caf::actor> members,
+                             std::map<agent_id, room_role> invitations = {});
 
 } // namespace parley
 

@@ -250,8 +250,51 @@ struct node::impl {
     return done;
   }
 
-  // Recovery: starts every agent of the store. Rooms are not stored yet,
-  // so recovered manifests list none.
+  // Recovery: starts every room of the store with its members (recovered
+  // first), who learn their rooms again. Turns start afresh: nobody holds
+  // one and nobody waits (the moderators' queues are not stored yet).
+  expected<size_t> recover_rooms() {
+    size_t n = 0;
+    uint64_t highest = 0;
+    std::optional<error> failure;
+    auto ok = store->scan(storage::column::rooms, {}, {}, [&](std::string_view, std::string_view v) {
+      auto rec = storage::decode_room(v);
+      if (!rec) {
+        failure = rec.error();
+        return false;
+      }
+      std::vector<caf::actor> handles;
+      for (auto& m : rec->r.members) {
+        auto a = rt.agents.find(m.id);
+        if (!a) {
+          failure = error{errc::storage_failure,
+                          "stored room '" + rec->r.id + "' has member '" + m.id + "', who is not stored"};
+          return false;
+        }
+        handles.push_back(std::move(a));
+      }
+      // Generated ids continue after the highest one in use.
+      if (rec->r.id.starts_with("room-"))
+        highest = std::max<uint64_t>(highest, std::strtoull(rec->r.id.c_str() + 5, nullptr, 10));
+      auto id = rec->r.id;
+      for (auto& h : handles)
+        caf::anon_send(h, atoms::room_added::value, id);
+      auto mod = sys.spawn(room_moderator, &rt, std::move(rec->r), std::move(handles),
+                           std::move(rec->invitations));
+      rt.rooms.try_insert(id, std::move(mod));
+      ++n;
+      return true;
+    });
+    if (!ok)
+      return unexpected{ok.error()};
+    if (failure)
+      return unexpected{*failure};
+    next_room = highest + 1;
+    return n;
+  }
+
+  // Recovery: starts every agent of the store (their rooms come with
+  // recover_rooms).
   expected<size_t> recover_agents() {
     size_t n = 0;
     std::optional<error> failure;
@@ -285,10 +328,19 @@ struct node::impl {
       m.joined_at = now;
     auto id = r.id;
     auto snapshot = r;
-    auto mod = sys.spawn(room_moderator, &rt, std::move(r), handles);
+    auto mod = sys.spawn(room_moderator, &rt, std::move(r), handles, std::map<agent_id, room_role>{});
     if (!rt.rooms.try_insert(id, mod)) {
       caf::anon_send_exit(mod, caf::exit_reason::user_shutdown);
       return unexpected{errc::already_exists, "room '" + id + "' already exists"};
+    }
+    // The room exists once its record is durable; nobody has seen it yet.
+    storage::write_batch b;
+    if (store)
+      b.put(storage::column::rooms, id, storage::encode(storage::room_record{snapshot, {}}));
+    if (auto ok = commit(std::move(b)); !ok) {
+      rt.rooms.erase(id);
+      caf::anon_send_exit(mod, caf::exit_reason::user_shutdown);
+      return unexpected{errc::storage_failure, "creating room '" + id + "': " + ok.error().message};
     }
     event e;
     e.kind = event_kind::room_created;
@@ -383,11 +435,15 @@ expected<std::unique_ptr<node>> node::start(node_config cfg) {
     if (!agents)
       return unexpected{errc::storage_failure, "recovering agents from '" + n->impl_->cfg.data_dir
                                                  + "': " + agents.error().message};
+    auto rooms = n->impl_->recover_rooms();
+    if (!rooms)
+      return unexpected{errc::storage_failure, "recovering rooms from '" + n->impl_->cfg.data_dir
+                                                 + "': " + rooms.error().message};
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - t0)
                       .count();
-    spdlog::info("node '{}': recovered {} agents from '{}' in {} ms", n->impl_->cfg.node_id, *agents,
-                 n->impl_->cfg.data_dir, ms);
+    spdlog::info("node '{}': recovered {} agents and {} rooms from '{}' in {} ms",
+                 n->impl_->cfg.node_id, *agents, *rooms, n->impl_->cfg.data_dir, ms);
   }
   return n;
 }

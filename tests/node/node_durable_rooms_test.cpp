@@ -1,0 +1,104 @@
+// Rooms of a node with a store: members, roles, invitations and closed
+// rooms survive a restart; a failed write changes nothing.
+
+#include <algorithm>
+
+#include "support/node_fixture.hpp"
+#include "support/temp_dir.hpp"
+
+namespace parley {
+namespace {
+
+using test_support::durable_config;
+using test_support::make_spec;
+using test_support::start_ok;
+
+void introduce_all(node& n, std::initializer_list<const char*> ids) {
+  for (auto id : ids)
+    ASSERT_TRUE(n.introduce(make_spec(id)).has_value()) << id;
+}
+
+bool lists(const manifest& m, const room_id& r) {
+  return std::find(m.rooms.begin(), m.rooms.end(), r) != m.rooms.end();
+}
+
+// Verifies rooms come back after a restart as they were acknowledged.
+TEST(NodeDurableRooms, RoomsSurviveRestart) {
+  test::temp_dir dir;
+  room lab_before;
+  room_id dm;
+  room_id generated;
+  {
+    auto n = start_ok(durable_config(dir.str()));
+    ASSERT_TRUE(n);
+    introduce_all(*n, {"owner", "admin", "member", "guest", "invitee", "x", "y"});
+    group_spec lab{"lab", "experiments", {}, room_access::invite_only};
+    lab.rules.policy = speaker_policy::round_robin;
+    lab.rules.max_messages_per_turn = 3;
+    ASSERT_TRUE(n->create_group("owner", lab).has_value());
+    for (auto [who, role] : {std::pair{"admin", room_role::admin}, {"member", room_role::member},
+                             {"guest", room_role::guest}}) {
+      ASSERT_TRUE(n->invite("lab", "owner", who, role).has_value());
+      ASSERT_TRUE(n->join("lab", who).has_value());
+    }
+    ASSERT_TRUE(n->invite("lab", "owner", "invitee", room_role::member).has_value());
+    ASSERT_TRUE(n->set_role("lab", "owner", "member", room_role::admin).has_value());
+    ASSERT_TRUE(n->create_group("x", {"closed-room", "", {}, room_access::open}).has_value());
+    ASSERT_TRUE(n->close_room("closed-room", caller::agent("x")).has_value());
+    auto made = n->create_group("y", {});
+    ASSERT_TRUE(made.has_value());
+    generated = made->id;
+    dm = n->create_direct("x", "y").value().id;
+    lab_before = n->get_room("lab").value();
+  }
+  auto n = start_ok(durable_config(dir.str()));
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->get_room("lab").value(), lab_before);
+  EXPECT_TRUE(lists(n->get_manifest("member").value(), "lab"));
+  EXPECT_TRUE(lists(n->get_manifest("x").value(), dm));
+  // The invitation survived: the invitee joins an invite-only room.
+  ASSERT_TRUE(n->join("lab", "invitee").has_value());
+  EXPECT_EQ(n->get_room("lab").value().find("invitee")->role, room_role::member);
+  // A closed room stays closed.
+  auto req = n->request_turn("closed-room", "x");
+  ASSERT_FALSE(req.has_value());
+  EXPECT_EQ(req.error().code, errc::failed_precondition);
+  // The same pair finds its direct room; generated ids do not collide.
+  EXPECT_EQ(n->create_direct("y", "x").value().id, dm);
+  auto another = n->create_group("y", {});
+  ASSERT_TRUE(another.has_value()) << to_string(another.error());
+  EXPECT_NE(another->id, generated);
+}
+
+// Verifies failed writes refuse room changes and leave memory and disk as they were.
+TEST(NodeDurableRooms, FailedWritesChangeNothing) {
+  test::temp_dir dir;
+  auto faults = std::make_shared<storage::disk_faults>();
+  {
+    auto n = start_ok(durable_config(dir.str(), faults));
+    ASSERT_TRUE(n);
+    introduce_all(*n, {"owner", "a", "b"});
+    ASSERT_TRUE(n->create_group("owner", {"hall", "", {}, room_access::open}).has_value());
+    faults->fail_writes(true);
+    auto join = n->join("hall", "a");
+    ASSERT_FALSE(join.has_value());
+    EXPECT_EQ(join.error().code, errc::storage_failure);
+    EXPECT_EQ(n->get_room("hall").value().find("a"), nullptr);
+    EXPECT_FALSE(lists(n->get_manifest("a").value(), "hall"));
+    auto made = n->create_group("owner", {"never", "", {}, room_access::open});
+    ASSERT_FALSE(made.has_value());
+    EXPECT_EQ(made.error().code, errc::storage_failure);
+    EXPECT_EQ(n->get_room("never").error().code, errc::not_found);
+    faults->fail_writes(false);
+    ASSERT_TRUE(n->join("hall", "b").has_value());
+  }
+  auto n = start_ok(durable_config(dir.str()));
+  ASSERT_TRUE(n);
+  auto hall = n->get_room("hall").value();
+  EXPECT_EQ(hall.find("a"), nullptr);
+  EXPECT_NE(hall.find("b"), nullptr);
+  EXPECT_EQ(n->list_rooms(), (std::vector<room_id>{"hall"}));
+}
+
+} // namespace
+} // namespace parley
