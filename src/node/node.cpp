@@ -250,38 +250,23 @@ struct node::impl {
     return done;
   }
 
-  // Recovery: starts every room of the store with its members (recovered
-  // first), who learn their rooms again. Turns start afresh: nobody holds
-  // one and nobody waits (the moderators' queues are not stored yet).
-  expected<size_t> recover_rooms() {
+  // Recovery: decodes every record of column `c` and hands it to `visit`
+  // (which returns expected<void>); stops at the first failure. Returns how
+  // many records were visited.
+  template <class Decode, class Visit>
+  expected<size_t> recover_each(storage::column c, Decode decode, Visit visit) {
     size_t n = 0;
-    uint64_t highest = 0;
     std::optional<error> failure;
-    auto ok = store->scan(storage::column::rooms, {}, {}, [&](std::string_view, std::string_view v) {
-      auto rec = storage::decode_room(v);
+    auto ok = store->scan(c, {}, {}, [&](std::string_view, std::string_view v) {
+      auto rec = decode(v);
       if (!rec) {
         failure = rec.error();
         return false;
       }
-      std::vector<caf::actor> handles;
-      for (auto& m : rec->r.members) {
-        auto a = rt.agents.find(m.id);
-        if (!a) {
-          failure = error{errc::storage_failure,
-                          "stored room '" + rec->r.id + "' has member '" + m.id + "', who is not stored"};
-          return false;
-        }
-        handles.push_back(std::move(a));
+      if (auto done = visit(*rec); !done) {
+        failure = done.error();
+        return false;
       }
-      // Generated ids continue after the highest one in use.
-      if (rec->r.id.starts_with("room-"))
-        highest = std::max<uint64_t>(highest, std::strtoull(rec->r.id.c_str() + 5, nullptr, 10));
-      auto id = rec->r.id;
-      for (auto& h : handles)
-        caf::anon_send(h, atoms::room_added::value, id);
-      auto mod = sys.spawn(room_moderator, &rt, std::move(rec->r), std::move(handles),
-                           std::move(rec->invitations));
-      rt.rooms.try_insert(id, std::move(mod));
       ++n;
       return true;
     });
@@ -289,34 +274,51 @@ struct node::impl {
       return unexpected{ok.error()};
     if (failure)
       return unexpected{*failure};
-    next_room = highest + 1;
     return n;
   }
 
-  // Recovery: starts every agent of the store (their rooms come with
-  // recover_rooms).
+  // Starts every agent of the store (their rooms come with recover_rooms).
   expected<size_t> recover_agents() {
-    size_t n = 0;
-    std::optional<error> failure;
-    auto ok = store->scan(storage::column::agents, {}, {}, [&](std::string_view, std::string_view v) {
-      auto rec = storage::decode_agent(v);
-      if (!rec) {
-        failure = rec.error();
-        return false;
-      }
-      auto behavior = make_behavior(rec->behavior, rec->man.id);
-      auto id = rec->man.id;
-      if (!spawn_agent(std::move(rec->man), std::move(behavior))) {
-        failure = error{errc::storage_failure, "stored agent '" + id + "' appears twice"};
-        return false;
-      }
-      ++n;
-      return true;
-    });
-    if (!ok)
-      return unexpected{ok.error()};
-    if (failure)
-      return unexpected{*failure};
+    return recover_each(storage::column::agents, storage::decode_agent,
+                        [this](storage::agent_record& rec) -> expected<void> {
+                          auto behavior = make_behavior(rec.behavior, rec.man.id);
+                          auto id = rec.man.id;
+                          if (!spawn_agent(std::move(rec.man), std::move(behavior)))
+                            return unexpected{errc::storage_failure,
+                                              "stored agent '" + id + "' appears twice"};
+                          return {};
+                        });
+  }
+
+  // Starts every room of the store with its members (recovered first), who
+  // learn their rooms again. Turns start afresh: nobody holds one and nobody
+  // waits (the moderators' queues are not stored yet).
+  expected<size_t> recover_rooms() {
+    uint64_t highest = 0;
+    auto n = recover_each(
+      storage::column::rooms, storage::decode_room,
+      [this, &highest](storage::room_record& rec) -> expected<void> {
+        std::vector<caf::actor> handles;
+        for (auto& m : rec.r.members) {
+          auto a = rt.agents.find(m.id);
+          if (!a)
+            return unexpected{errc::storage_failure, "stored room '" + rec.r.id + "' has member '"
+                                                       + m.id + "', who is not stored"};
+          handles.push_back(std::move(a));
+        }
+        // Generated ids continue after the highest one in use.
+        if (rec.r.id.starts_with("room-"))
+          highest = std::max<uint64_t>(highest, std::strtoull(rec.r.id.c_str() + 5, nullptr, 10));
+        auto id = rec.r.id;
+        for (auto& h : handles)
+          caf::anon_send(h, atoms::room_added::value, id);
+        auto mod = sys.spawn(room_moderator, &rt, std::move(rec.r), std::move(handles),
+                             std::move(rec.invitations));
+        rt.rooms.try_insert(id, std::move(mod));
+        return {};
+      });
+    if (n)
+      next_room = highest + 1;
     return n;
   }
 
