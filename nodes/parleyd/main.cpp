@@ -22,6 +22,7 @@ struct daemon_options {
   uint32_t nudges_per_tick = 3;
   double duration_s = 0;
   std::string log_level = "info";
+  std::string durability;
 };
 
 void print_summary(const parley::node_stats& now, const parley::node_stats& before, double secs) {
@@ -46,6 +47,11 @@ int main(int argc, char** argv) {
   app.add_option("--threads", opt.node.scheduler_threads, "Actor scheduler threads")
     ->capture_default_str()
     ->check(CLI::Range(1u, 256u));
+  app.add_option("--data-dir", opt.node.data_dir,
+                 "Directory of the node's RocksDB store (none: the node runs in memory)");
+  app.add_option("--durability", opt.durability,
+                 "sync | async | memory (default: sync with --data-dir, else memory)")
+    ->check(CLI::IsMember({"sync", "async", "memory"}));
   app.add_option("--inbox-limit", opt.node.attention.inbox_limit, "Pending messages per agent")
     ->capture_default_str()
     ->check(CLI::Range(1u, 1u << 24));
@@ -68,6 +74,9 @@ int main(int argc, char** argv) {
     ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(opt.log_level));
+  if (opt.durability.empty())
+    opt.durability = opt.node.data_dir.empty() ? "memory" : "sync";
+  opt.node.durability = *parley::storage::parse_durability(opt.durability);
 
   // Block the stop signals before any thread starts, so that every CAF
   // worker inherits the mask and only sigtimedwait below receives them.
@@ -85,10 +94,16 @@ int main(int argc, char** argv) {
   auto& n = **started;
   spdlog::info("node '{}' started with {} scheduler threads", opt.node.node_id,
                opt.node.scheduler_threads);
+  spdlog::info("durability '{}'{}", opt.durability,
+               opt.node.data_dir.empty() ? "" : ", data in '" + opt.node.data_dir + "'");
   if (opt.demo_enabled) {
-    if (auto ok = parleyd::build_demo(n, opt.demo); !ok) {
-      spdlog::error("cannot build the demo population: {}", parley::to_string(ok.error()));
-      return 1;
+    // A store that already holds a population keeps it: the demo goes on
+    // with the recovered agents and rooms.
+    if (n.stats().agents == 0) {
+      if (auto ok = parleyd::build_demo(n, opt.demo); !ok) {
+        spdlog::error("cannot build the demo population: {}", parley::to_string(ok.error()));
+        return 1;
+      }
     }
     n.start_driver(opt.demo.seed, std::chrono::milliseconds(opt.tick_ms), opt.nudges_per_tick);
     spdlog::info("demo population: {} agents, {} rooms; press Ctrl-C to stop", n.stats().agents,
