@@ -191,6 +191,10 @@ caf::behavior event_bus(event_bus_actor* self, runtime* rt, event_retention reta
     self->delayed_send(self, age_check_interval, atoms::prune::value);
   return {
     [self](atoms::publish, event& e) { on_publish(self, e); },
+    [self](atoms::publish, std::vector<event>& es) {
+      for (auto& e : es)
+        on_publish(self, e);
+    },
     [self](atoms::subscribe, topic_mask mask, uint64_t from, event_sink& sink) {
       return on_subscribe(self, mask, from, sink);
     },

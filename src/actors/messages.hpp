@@ -89,7 +89,8 @@ using get_room = caf::atom_constant<caf::atom("rget")>;
 using get_turns = caf::atom_constant<caf::atom("rturns")>;
 
 // -- event bus ---------------------------------------------------------------
-/// (publish, event): assign the next sequence number and fan out.
+/// (publish, event) or (publish, std::vector<event>): assign the next
+/// sequence numbers and fan out.
 using publish = caf::atom_constant<caf::atom("publish")>;
 /// (subscribe, topic_mask, from_seq, event_sink) -> uint64_t subscription id.
 using subscribe = caf::atom_constant<caf::atom("evsub")>;

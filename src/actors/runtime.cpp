@@ -100,6 +100,14 @@ size_t skill_catalog::size() const {
   return set_.size();
 }
 
+void runtime::publish_all(std::vector<event> es) const {
+  const auto t = now();
+  for (auto& e : es)
+    if (e.at == 0)
+      e.at = t;
+  caf::anon_send(bus, atoms::publish::value, std::move(es));
+}
+
 void runtime::publish(event e) const {
   if (topic_of(e.kind) == topic::message && !wants(topic::message))
     return;

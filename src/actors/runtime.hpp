@@ -128,6 +128,9 @@ public:
   /// Publishes on the bus. Events of topics nobody subscribes to are
   /// skipped (per-message events would otherwise cost more than delivery).
   void publish(event e) const;
+  /// Publishes many events as one message to the bus (mass introductions):
+  /// in order, as if published one by one.
+  void publish_all(std::vector<event> es) const;
   bool wants(topic t) const noexcept {
     return (subscribed.load(std::memory_order_relaxed) & mask_of(t)) != 0;
   }

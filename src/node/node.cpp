@@ -196,11 +196,15 @@ struct node::impl {
     return true;
   }
 
-  void announce(const agent_id& id) {
-    event e;
-    e.kind = event_kind::agent_introduced;
-    e.agent = id;
-    rt.publish(std::move(e));
+  // One message to the bus for a whole chunk: a mass introduction would
+  // otherwise send (and wake a worker for) one message per agent.
+  void announce(const std::vector<agent_id>& ids) {
+    std::vector<event> es(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      es[i].kind = event_kind::agent_introduced;
+      es[i].agent = ids[i];
+    }
+    rt.publish_all(std::move(es));
   }
 
   // Undoes admit() for agents whose record did not reach the disk.
@@ -241,8 +245,7 @@ struct node::impl {
         return unexpected{errc::storage_failure, "introducing " + std::to_string(admitted.size())
                                                    + " agents: " + ok.error().message};
       }
-      for (auto& id : admitted)
-        announce(id);
+      announce(admitted);
       done += admitted.size();
     }
     if (failure)
