@@ -30,10 +30,15 @@ expected<void> validate_id(std::string_view id, std::string_view what) {
                 + " characters long");
   for (char c : id)
     if (!id_char(c)) {
-      std::string shown = std::isprint(static_cast<unsigned char>(c))
-                            ? std::string{"'"} + c + "'"
-                            : "byte " + std::to_string(static_cast<unsigned char>(c));
-      return fail("'" + std::string{id} + "' contains " + shown);
+      // Built with append: g++ 12 warns (-Wrestrict, a false positive) on
+      // "literal" + std::string&& here at -O3.
+      std::string why = "'";
+      why.append(id).append("' contains ");
+      if (std::isprint(static_cast<unsigned char>(c)))
+        why.append(1, '\'').append(1, c).append(1, '\'');
+      else
+        why.append("byte ").append(std::to_string(static_cast<unsigned char>(c)));
+      return fail(std::move(why));
     }
   return {};
 }
