@@ -95,6 +95,28 @@ private:
   std::shared_ptr<disk_faults> faults_;
 };
 
+// Visits entries from the iterator's position while their keys have
+// `prefix`, forwards or backwards, until `fn` returns false.
+expected<void> walk(rocksdb::Iterator& it, column c, std::string_view prefix, bool backwards,
+                    const scan_fn& fn) {
+  for (; it.Valid(); backwards ? it.Prev() : it.Next()) {
+    auto k = it.key();
+    std::string_view key{k.data(), k.size()};
+    if (key.substr(0, prefix.size()) != prefix)
+      break;
+    auto v = it.value();
+    if (!fn(key, std::string_view{v.data(), v.size()}))
+      break;
+  }
+  if (!it.status().ok())
+    return unexpected{status_error(it.status(), "scan " + std::string{to_string(c)})};
+  return {};
+}
+
+unexpected closed_error(const std::string& path) {
+  return unexpected{errc::storage_failure, "store '" + path + "' is closed after a failure"};
+}
+
 bool dir_has_entries(const fs::path& p) {
   std::error_code ec;
   return fs::exists(p, ec) && fs::is_directory(p, ec) && !fs::is_empty(p, ec);
@@ -275,7 +297,7 @@ expected<void> rocksdb_store::write(const write_batch& b) {
   }
   std::shared_lock guard{impl_->db_mtx};
   if (!impl_->db)
-    return unexpected{errc::storage_failure, "store '" + impl_->path + "' is closed after a failure"};
+    return closed_error(impl_->path);
   rocksdb::WriteBatch wb;
   for (auto& op : b.ops()) {
     auto* cf = impl_->cf(op.col);
@@ -294,7 +316,7 @@ expected<void> rocksdb_store::write(const write_batch& b) {
 expected<std::optional<std::string>> rocksdb_store::get(column c, std::string_view key) const {
   std::shared_lock guard{impl_->db_mtx};
   if (!impl_->db)
-    return unexpected{errc::storage_failure, "store '" + impl_->path + "' is closed after a failure"};
+    return closed_error(impl_->path);
   std::string value;
   auto s = impl_->db->Get(rocksdb::ReadOptions{}, impl_->cf(c),
                           rocksdb::Slice{key.data(), key.size()}, &value);
@@ -309,29 +331,19 @@ expected<void> rocksdb_store::scan(column c, std::string_view prefix, std::strin
                                    const scan_fn& fn) const {
   std::shared_lock guard{impl_->db_mtx};
   if (!impl_->db)
-    return unexpected{errc::storage_failure, "store '" + impl_->path + "' is closed after a failure"};
+    return closed_error(impl_->path);
   rocksdb::ReadOptions ro;
   std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(ro, impl_->cf(c))};
   std::string_view from = start.empty() || start < prefix ? prefix : start;
-  for (it->Seek(rocksdb::Slice{from.data(), from.size()}); it->Valid(); it->Next()) {
-    auto k = it->key();
-    std::string_view key{k.data(), k.size()};
-    if (key.substr(0, prefix.size()) != prefix)
-      break;
-    auto v = it->value();
-    if (!fn(key, std::string_view{v.data(), v.size()}))
-      break;
-  }
-  if (!it->status().ok())
-    return unexpected{status_error(it->status(), "scan " + std::string{to_string(c)})};
-  return {};
+  it->Seek(rocksdb::Slice{from.data(), from.size()});
+  return walk(*it, c, prefix, /*backwards=*/false, fn);
 }
 
 expected<void> rocksdb_store::scan_reverse(column c, std::string_view prefix,
                                            std::string_view before, const scan_fn& fn) const {
   std::shared_lock guard{impl_->db_mtx};
   if (!impl_->db)
-    return unexpected{errc::storage_failure, "store '" + impl_->path + "' is closed after a failure"};
+    return closed_error(impl_->path);
   rocksdb::ReadOptions ro;
   std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(ro, impl_->cf(c))};
   if (before.empty()) {
@@ -353,24 +365,13 @@ expected<void> rocksdb_store::scan_reverse(column c, std::string_view prefix,
     if (it->Valid() && it->key() == rocksdb::Slice{before.data(), before.size()})
       it->Prev();
   }
-  for (; it->Valid(); it->Prev()) {
-    auto k = it->key();
-    std::string_view key{k.data(), k.size()};
-    if (key.substr(0, prefix.size()) != prefix)
-      break;
-    auto v = it->value();
-    if (!fn(key, std::string_view{v.data(), v.size()}))
-      break;
-  }
-  if (!it->status().ok())
-    return unexpected{status_error(it->status(), "scan " + std::string{to_string(c)})};
-  return {};
+  return walk(*it, c, prefix, /*backwards=*/true, fn);
 }
 
 expected<void> rocksdb_store::checkpoint(const std::string& dir) const {
   std::shared_lock guard{impl_->db_mtx};
   if (!impl_->db)
-    return unexpected{errc::storage_failure, "store '" + impl_->path + "' is closed after a failure"};
+    return closed_error(impl_->path);
   rocksdb::Checkpoint* raw = nullptr;
   auto s = rocksdb::Checkpoint::Create(impl_->db.get(), &raw);
   if (!s.ok())
