@@ -782,6 +782,15 @@ void node::start_driver(uint64_t seed, std::chrono::milliseconds interval, uint3
   impl_->driver = impl_->sys.spawn(population_driver, std::move(agents), seed, interval, per_tick);
 }
 
+expected<void> node::backup(const std::string& backup_dir) {
+  if (!impl_->store)
+    return unexpected{errc::failed_precondition,
+                      "node '" + impl_->cfg.node_id + "' has no store to back up (durability memory)"};
+  if (auto ok = storage::create_backup(*impl_->store, backup_dir); !ok)
+    return ok;
+  return storage::verify_backups(backup_dir);
+}
+
 node_stats node::stats() const {
   auto& c = impl_->rt.counters;
   node_stats s;

@@ -130,5 +130,34 @@ TEST(NodeDurableAgents, ConcurrentRetiresOneWins) {
   EXPECT_EQ(won, 1);
 }
 
+// Verifies a backup of a running node restores into a store that starts with the same agents.
+TEST(NodeDurableAgents, BackupRestoresIntoAWorkingNode) {
+  test::temp_dir dir;
+  {
+    auto n = start_ok(durable_config(dir.sub("db")));
+    ASSERT_TRUE(n);
+    ASSERT_TRUE(n->introduce(rich_spec("alice")).has_value());
+    ASSERT_TRUE(n->introduce(rich_spec("bob")).has_value());
+    auto b = n->backup(dir.sub("backup"));
+    ASSERT_TRUE(b.has_value()) << to_string(b.error());
+    // Changes after the backup are not in it.
+    ASSERT_TRUE(n->introduce(rich_spec("late")).has_value());
+  }
+  ASSERT_TRUE(storage::restore_latest_backup(dir.sub("backup"), dir.sub("restored")).has_value());
+  auto n = start_ok(durable_config(dir.sub("restored")));
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->list_agents(), (std::vector<agent_id>{"alice", "bob"}));
+  EXPECT_EQ(n->get_manifest("bob").value().bio, "Remembers everything.");
+}
+
+// Verifies a node in memory refuses a backup with a clear error.
+TEST(NodeDurableAgents, MemoryNodeHasNothingToBackUp) {
+  auto n = start_ok(node_config{});
+  ASSERT_TRUE(n);
+  auto b = n->backup("/nonexistent");
+  ASSERT_FALSE(b.has_value());
+  EXPECT_EQ(b.error().code, errc::failed_precondition);
+}
+
 } // namespace
 } // namespace parley

@@ -171,6 +171,10 @@ public:
 
   /// Nudges `per_tick` random agents (seeded) every `interval` until stop.
   void start_driver(uint64_t seed, std::chrono::milliseconds interval, uint32_t per_tick);
+  /// Adds an online backup of the node's store to `backup_dir` (RocksDB
+  /// BackupEngine, incremental) and verifies every backup there.
+  /// failed_precondition for a node without a store.
+  expected<void> backup(const std::string& backup_dir);
   node_stats stats() const;
   const node_config& config() const noexcept;
 
