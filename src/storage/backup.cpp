@@ -20,6 +20,24 @@ expected<std::unique_ptr<rocksdb::BackupEngine>> open_engine(const std::string& 
   return std::unique_ptr<rocksdb::BackupEngine>{raw};
 }
 
+// The engine of a backup directory that holds at least one backup, with the
+// list of its backups; not_found when there is none.
+struct existing_backups {
+  std::unique_ptr<rocksdb::BackupEngine> engine;
+  std::vector<rocksdb::BackupInfo> infos;
+};
+
+expected<existing_backups> open_existing(const std::string& dir) {
+  auto engine = open_engine(dir);
+  if (!engine)
+    return unexpected{engine.error()};
+  existing_backups out{std::move(*engine), {}};
+  out.engine->GetBackupInfo(&out.infos);
+  if (out.infos.empty())
+    return unexpected{errc::not_found, "no backup in '" + dir + "'"};
+  return out;
+}
+
 } // namespace
 
 expected<void> create_backup(const state_store& s, const std::string& backup_dir) {
@@ -39,15 +57,11 @@ expected<void> create_backup(const state_store& s, const std::string& backup_dir
 }
 
 expected<void> verify_backups(const std::string& backup_dir) {
-  auto engine = open_engine(backup_dir);
-  if (!engine)
-    return unexpected{engine.error()};
-  std::vector<rocksdb::BackupInfo> infos;
-  (*engine)->GetBackupInfo(&infos);
-  if (infos.empty())
-    return unexpected{errc::not_found, "no backup in '" + backup_dir + "'"};
-  for (auto& info : infos) {
-    auto st = (*engine)->VerifyBackup(info.backup_id, /*verify_with_checksum=*/true);
+  auto b = open_existing(backup_dir);
+  if (!b)
+    return unexpected{b.error()};
+  for (auto& info : b->infos) {
+    auto st = b->engine->VerifyBackup(info.backup_id, /*verify_with_checksum=*/true);
     if (!st.ok())
       return unexpected{status_error(st, "verify backup " + std::to_string(info.backup_id) + " in '"
                                            + backup_dir + "'")};
@@ -56,14 +70,10 @@ expected<void> verify_backups(const std::string& backup_dir) {
 }
 
 expected<void> restore_latest_backup(const std::string& backup_dir, const std::string& db_dir) {
-  auto engine = open_engine(backup_dir);
-  if (!engine)
-    return unexpected{engine.error()};
-  std::vector<rocksdb::BackupInfo> infos;
-  (*engine)->GetBackupInfo(&infos);
-  if (infos.empty())
-    return unexpected{errc::not_found, "no backup in '" + backup_dir + "'"};
-  auto st = (*engine)->RestoreDBFromLatestBackup(db_dir, db_dir);
+  auto b = open_existing(backup_dir);
+  if (!b)
+    return unexpected{b.error()};
+  auto st = b->engine->RestoreDBFromLatestBackup(db_dir, db_dir);
   if (!st.ok())
     return unexpected{status_error(st, "restore '" + backup_dir + "' into '" + db_dir + "'")};
   return {};

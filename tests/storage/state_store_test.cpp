@@ -53,6 +53,16 @@ std::vector<std::string> keys(const state_store& s, column c, std::string_view p
   return out;
 }
 
+// Opening `dir` must fail as "not a Parley store" and leave every file as it was.
+void expect_refused_untouched(const test::temp_dir& dir) {
+  auto before = listing(dir.path());
+  auto s = try_open(dir.str());
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code, errc::invalid_argument);
+  EXPECT_NE(s.error().message.find("not a Parley store"), std::string::npos) << s.error().message;
+  EXPECT_EQ(listing(dir.path()), before);
+}
+
 class StateStoreModes : public ::testing::TestWithParam<durability> {};
 
 } // namespace
@@ -155,12 +165,7 @@ TEST(StateStore, RefusesNewerSchemaVersion) {
 TEST(StateStore, RefusesForeignDirectory) {
   test::temp_dir dir;
   { std::ofstream{dir.sub("notes.txt")} << "not a database"; }
-  auto before = listing(dir.path());
-  auto s = try_open(dir.str());
-  ASSERT_FALSE(s.has_value());
-  EXPECT_EQ(s.error().code, errc::invalid_argument);
-  EXPECT_NE(s.error().message.find("not a Parley store"), std::string::npos) << s.error().message;
-  EXPECT_EQ(listing(dir.path()), before);
+  expect_refused_untouched(dir);
 }
 
 // Verifies a RocksDB database that is not a Parley store is refused untouched.
@@ -175,12 +180,7 @@ TEST(StateStore, RefusesForeignRocksDb) {
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions{}, "k", "v").ok());
     ASSERT_TRUE(db->Close().ok());
   }
-  auto before = listing(dir.path());
-  auto s = try_open(dir.str());
-  ASSERT_FALSE(s.has_value());
-  EXPECT_EQ(s.error().code, errc::invalid_argument);
-  EXPECT_NE(s.error().message.find("not a Parley store"), std::string::npos) << s.error().message;
-  EXPECT_EQ(listing(dir.path()), before);
+  expect_refused_untouched(dir);
 }
 
 // Verifies opening a missing store without create_if_missing is not_found.
