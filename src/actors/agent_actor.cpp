@@ -1,5 +1,6 @@
 #include "actors/agent_actor.hpp"
 
+#include "parley/storage/message_log.hpp"
 #include "parley/storage/records.hpp"
 
 #include <algorithm>
@@ -51,12 +52,21 @@ void set_tracked(agent_state& st, const message_id& id, message_status s) {
   st.tracked.emplace_back(id, s);
 }
 
-// Accepts `m` into the attention queue (the inbox) or says why not.
+std::string refusal_text(const agent_state& st, const message& m, const error& why) {
+  return "agent '" + st.man.id + "' refused message '" + m.id + "' from '" + m.from
+         + "': " + why.message;
+}
+
+unexpected retired_refusal(const agent_state& st) {
+  return unexpected{errc::failed_precondition,
+                    "agent '" + st.man.id + "' is retired and accepts no messages"};
+}
+
+// Puts `m` into the attention queue (the inbox) or says why not.
 expected<void> accept(agent_actor* self, message& m) {
   auto& st = self->state;
   if (retired(st))
-    return unexpected{errc::failed_precondition, "agent '" + st.man.id
-                                                   + "' is retired and accepts no messages"};
+    return retired_refusal(st);
   auto key = dialogue_of(m, st.man.id);
   m.status = message_status::delivered;
   auto id = m.id;
@@ -68,6 +78,49 @@ expected<void> accept(agent_actor* self, message& m) {
   if (st.rt->wants(topic::message))
     st.rt->publish(make_event(event_kind::message_delivered, st.man.id, {}, from + "/" + id));
   return {};
+}
+
+void schedule_serve(agent_actor* self);
+
+// Durable nodes: a direct message enters the inbox only once its record,
+// history entry and inbox entry (and, for an API send, its outcome under
+// the idempotency key) are committed. `await` holds every other message
+// meanwhile, so the room checked for it in the inbox is still there when the
+// commit returns. `done` gets the result.
+template <class Done>
+void deliver_durably(agent_actor* self, message m, bool record_outcome, Done done) {
+  auto& st = self->state;
+  if (retired(st)) {
+    done(expected<void>{retired_refusal(st)});
+    return;
+  }
+  if (auto ok = st.attention().can_push(dialogue_of(m, st.man.id), st.man.capacity); !ok) {
+    done(expected<void>{unexpected{ok.error().code, refusal_text(st, m, ok.error())}});
+    return;
+  }
+  m.delivery = st.rt->next_delivery();
+  m.status = message_status::delivered;
+  storage::write_batch b;
+  const storage::send_outcome outcome{true, message_status::delivered, {}, m.sent_at};
+  storage::add_message(b, m, {st.man.id}, m.delivery, record_outcome ? &outcome : nullptr);
+  self->request(st.rt->writer, caf::infinite, atoms::commit::value, std::move(b))
+    .await(
+      [self, m = std::move(m), done](caf::ok_atom) mutable {
+        auto ok = accept(self, m);
+        // Answer first: serving may take long (the behaviour runs inline).
+        done(ok);
+        if (ok)
+          schedule_serve(self);
+      },
+      [self, done](caf::error& e) mutable { done(expected<void>{unexpected{from_caf(e, self->system())}}); });
+}
+
+// Durable nodes: drops inbox entries whose message will not be served
+// (served already, or refused). Not awaited: losing this write in a crash
+// only means the message is offered once more after the restart.
+void forget_deliveries(agent_actor* self, storage::write_batch& b) {
+  if (!b.empty())
+    caf::anon_send(self->state.rt->writer, atoms::commit::value, std::move(b));
 }
 
 void serve_some(agent_actor* self);
@@ -98,7 +151,7 @@ void react(agent_actor* self, const behavior_input& in, const dialogue_context* 
     execute(self, a);
 }
 
-void serve_dialogue(agent_actor* self) {
+void serve_dialogue(agent_actor* self, storage::write_batch& served) {
   auto& st = self->state;
   auto now = st.rt->now();
   auto batch = st.attention().pop(now);
@@ -114,6 +167,8 @@ void serve_dialogue(agent_actor* self) {
     in.msg = &m;
     react(self, in, &ctx);
     m.status = message_status::read;
+    if (m.delivery != 0 && st.rt->store)
+      storage::add_inbox_removal(served, st.man.id, m.delivery);
     st.rt->counters.served.add();
     if (st.rt->wants(topic::message))
       st.rt->publish(make_event(event_kind::message_read, st.man.id, m.to.is_room() ? m.to.id : "",
@@ -128,9 +183,11 @@ void serve_some(agent_actor* self) {
   auto& st = self->state;
   if (retired(st))
     return;
+  storage::write_batch served;
   do {
-    serve_dialogue(self);
+    serve_dialogue(self, served);
   } while (!st.inbox_empty() && self->mailbox().empty());
+  forget_deliveries(self, served);
   if (!st.inbox_empty() && !st.serve_scheduled) {
     st.serve_scheduled = true;
     self->send(self, atoms::serve::value);
@@ -138,7 +195,7 @@ void serve_some(agent_actor* self) {
 }
 
 message_id next_id(agent_state& st) {
-  return "m" + std::to_string(st.next_message++);
+  return st.rt->generated_id("m", st.next_message++);
 }
 
 void note_refusal(agent_actor* self, const message_id& id, const std::string& to,
@@ -177,7 +234,7 @@ void send_message(agent_actor* self, message& m) {
   }
   auto id = m.id;
   auto to = m.to.id;
-  self->request(mod, caf::infinite, atoms::room_post::value, std::move(m))
+  self->request(mod, caf::infinite, atoms::room_post::value, std::move(m), false)
     .then([](message_status) {},
           [self, id, to](caf::error& e) { note_refusal(self, id, to, from_caf(e, self->system())); });
 }
@@ -215,27 +272,74 @@ void execute(agent_actor* self, behavior_action& a) {
 // -- handlers -----------------------------------------------------------------
 
 caf::result<message_status> on_deliver(agent_actor* self, message& m) {
+  if (self->state.rt->store) {
+    auto rp = self->make_response_promise<message_status>();
+    deliver_durably(self, std::move(m), true, [rp](const expected<void>& ok) mutable {
+      if (ok)
+        rp.deliver(message_status::delivered);
+      else
+        rp.deliver(to_caf(ok.error()));
+    });
+    return rp;
+  }
   if (auto ok = accept(self, m); !ok)
     return to_caf(ok.error());
   schedule_serve(self);
   return message_status::delivered;
 }
 
+void tell_author(agent_actor* self, const agent_id& author, const message_id& id,
+                 const error& why) {
+  if (auto a = self->state.rt->agents.find(author))
+    self->send(a, atoms::refused::value, id, self->state.man.id, to_caf(why));
+}
+
 void on_post(agent_actor* self, message& m) {
+  auto& st = self->state;
   auto id = m.id;
   auto from = m.from;
+  // A direct message from a behaviour, on a durable node: stored first. A
+  // room post comes stored by its moderator (with its delivery number).
+  if (st.rt->store && m.delivery == 0 && !m.to.is_room()) {
+    deliver_durably(self, std::move(m), false, [self, id, from](const expected<void>& ok) {
+      if (!ok)
+        tell_author(self, from, id, ok.error());
+    });
+    return;
+  }
+  const auto delivery = m.delivery;
   if (auto ok = accept(self, m); !ok) {
+    if (delivery != 0 && st.rt->store) {
+      storage::write_batch b;
+      storage::add_inbox_removal(b, st.man.id, delivery);
+      forget_deliveries(self, b);
+    }
     // Tell the author (for room posts the moderator is only the relay).
-    if (auto author = self->state.rt->agents.find(from))
-      self->send(author, atoms::refused::value, id, self->state.man.id, to_caf(ok.error()));
+    tell_author(self, from, id, ok.error());
+    return;
+  }
+  schedule_serve(self);
+}
+
+// An inbox entry recovered from the store: it was accepted before the
+// restart, so it goes back into the queue as it was.
+void on_redeliver(agent_actor* self, message& m) {
+  auto id = m.id;
+  auto to = self->state.man.id;
+  if (auto ok = accept(self, m); !ok) {
+    // Left in the store: offered again after the next restart.
+    note_refusal(self, id, to, ok.error());
     return;
   }
   schedule_serve(self);
 }
 
 // A message sent through the API as this agent. The node has validated it
-// and filled in id, sender and time.
-caf::result<message_status> on_say(agent_actor* self, message& m) {
+// and filled in id, sender and time. On a durable node (from, id) is the
+// idempotency key: a send that took effect is answered from its stored
+// outcome, and a retry while the first is still being written waits for
+// the first's answer.
+caf::result<send_receipt> on_say(agent_actor* self, message& m) {
   auto& st = self->state;
   // A say without a sender comes from node::post: nobody receives the
   // answer, so a refusal is counted and published here, as post promises.
@@ -245,6 +349,21 @@ caf::result<message_status> on_say(agent_actor* self, message& m) {
       note_refusal(self, id, to, from_caf(e, self->system()));
     return e;
   };
+  const bool durable = st.rt->store != nullptr;
+  if (durable) {
+    auto first = storage::find_outcome(*st.rt->store, m.from, m.id);
+    if (!first)
+      return refuse(to_caf(first.error()));
+    if (*first && (*first)->ok)
+      return send_receipt{(*first)->status, (*first)->at};
+    if (!st.sends_in_flight)
+      st.sends_in_flight = std::make_unique<agent_state::in_flight_map>();
+    if (auto it = st.sends_in_flight->find(m.id); it != st.sends_in_flight->end()) {
+      auto rp = self->make_response_promise<send_receipt>();
+      it->second.push_back(rp);
+      return rp;
+    }
+  }
   if (retired(st))
     return refuse(to_caf(errc::failed_precondition,
                          "agent '" + st.man.id + "' is retired and cannot send messages"));
@@ -258,17 +377,37 @@ caf::result<message_status> on_say(agent_actor* self, message& m) {
   if (st.rt->wants(topic::message))
     st.rt->publish(make_event(event_kind::message_sent, st.man.id, m.to.is_room() ? m.to.id : "",
                               m.id));
-  auto rp = self->make_response_promise<message_status>();
+  auto rp = self->make_response_promise<send_receipt>();
+  if (durable)
+    (*st.sends_in_flight)[m.id];
   auto id = m.id;
-  auto track = m.receipt;
-  auto reply = [self, rp, id, track](message_status s) mutable {
+  auto finish = [self, rp, id, durable](const caf::error* e, send_receipt r) mutable {
+    std::vector<caf::typed_response_promise<send_receipt>> waiting;
+    auto& inflight = self->state.sends_in_flight;
+    if (durable && inflight) {
+      if (auto it = inflight->find(id); it != inflight->end()) {
+        waiting = std::move(it->second);
+        inflight->erase(it);
+      }
+    }
+    waiting.push_back(rp);
+    for (auto& w : waiting)
+      if (e)
+        w.deliver(*e);
+      else
+        w.deliver(r);
+  };
+  auto reply = [self, finish, id, track = m.receipt, at = m.sent_at](message_status s) mutable {
     if (track)
       set_tracked(self->state, id, s);
-    rp.deliver(s);
+    finish(nullptr, send_receipt{s, at});
   };
-  auto fail = [rp, refuse](caf::error& e) mutable { rp.deliver(refuse(std::move(e))); };
+  auto fail = [finish, refuse](caf::error& e) mutable {
+    auto err = refuse(std::move(e));
+    finish(&err, {});
+  };
   if (m.to.is_room())
-    self->request(dest, caf::infinite, atoms::room_post::value, std::move(m)).then(reply, fail);
+    self->request(dest, caf::infinite, atoms::room_post::value, std::move(m), true).then(reply, fail);
   else
     self->request(dest, caf::infinite, atoms::deliver::value, std::move(m)).then(reply, fail);
   return rp;
@@ -422,6 +561,51 @@ void on_nudge(agent_actor* self) {
   react(self, in, nullptr);
 }
 
+// `key` is a peer (relationship) or a dialogue as to_string(dialogue_key)
+// writes it (importance).
+void apply_knob(agent_state& st, const std::string& key, double w, bool relationship) {
+  if (relationship) {
+    st.attention().set_relationship(key, w);
+    return;
+  }
+  if (key.starts_with("room:"))
+    st.attention().set_importance(dialogue_key::room(key.substr(5)), w);
+  else if (key.starts_with("direct:"))
+    st.attention().set_importance(dialogue_key::direct(key.substr(7)), w);
+}
+
+// Durable nodes: a knob is stored (the agent's attention record) before it
+// applies, so a restarted agent weighs its dialogues as before.
+caf::result<caf::ok_atom> on_knob(agent_actor* self, std::string key, double w, bool relationship) {
+  auto& st = self->state;
+  if (!st.rt->store) {
+    apply_knob(st, key, w, relationship);
+    return caf::ok_atom::value;
+  }
+  auto raw = st.rt->store->get(storage::column::attention, st.man.id);
+  if (!raw)
+    return to_caf(raw.error());
+  storage::attention_record rec;
+  if (*raw) {
+    auto decoded = storage::decode_attention(**raw);
+    if (!decoded)
+      return to_caf(decoded.error());
+    rec = std::move(*decoded);
+  }
+  (relationship ? rec.relationships[key] : rec.importance[key]) = w;
+  storage::write_batch b;
+  b.put(storage::column::attention, st.man.id, storage::encode(rec));
+  auto rp = self->make_response_promise<caf::ok_atom>();
+  self->request(st.rt->writer, caf::infinite, atoms::commit::value, std::move(b))
+    .await(
+      [self, rp, key, w, relationship](caf::ok_atom) mutable {
+        apply_knob(self->state, key, w, relationship);
+        rp.deliver(caf::ok_atom::value);
+      },
+      [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  return rp;
+}
+
 } // namespace
 
 namespace {
@@ -446,6 +630,7 @@ caf::behavior make_agent_behavior() {
       }
     },
     [](atoms::say, message& m) { return on_say(agent_actor::current(), m); },
+    [](atoms::redeliver, message& m) { on_redeliver(agent_actor::current(), m); },
     [](atoms::serve) {
       auto* self = agent_actor::current();
       self->state.serve_scheduled = false;
@@ -483,13 +668,18 @@ caf::behavior make_agent_behavior() {
       std::erase(agent_actor::current()->state.man.rooms, r);
     },
     [](atoms::importance, uint8_t kind, const std::string& id, double w) {
-      agent_actor::current()->state.attention().set_importance(
-        {static_cast<dialogue_key::kind>(kind), id}, w);
-      return caf::ok_atom::value;
+      return on_knob(agent_actor::current(),
+                     to_string(dialogue_key{static_cast<dialogue_key::kind>(kind), id}), w, false);
     },
     [](atoms::relation, const agent_id& peer, double w) {
-      agent_actor::current()->state.attention().set_relationship(peer, w);
-      return caf::ok_atom::value;
+      return on_knob(agent_actor::current(), peer, w, true);
+    },
+    [](atoms::restore_knobs, const storage::attention_record& rec) {
+      auto& st = agent_actor::current()->state;
+      for (auto& [k, w] : rec.importance)
+        apply_knob(st, k, w, false);
+      for (auto& [peer, w] : rec.relationships)
+        apply_knob(st, peer, w, true);
     },
   };
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "actors/messages.hpp"
@@ -26,6 +27,11 @@ struct agent_state {
   std::vector<std::pair<message_id, message_status>> tracked;
   uint64_t next_message = 1;
   bool serve_scheduled = false;
+  /// Durable nodes: API sends being written, by id, with the retries of the
+  /// same id that wait for the first's answer. Made on the first send.
+  using in_flight_map =
+    std::unordered_map<message_id, std::vector<caf::typed_response_promise<send_receipt>>>;
+  std::unique_ptr<in_flight_map> sends_in_flight;
 
   /// The attention queue (the bounded inbox), made on first use.
   attention_queue& attention() {

@@ -19,9 +19,17 @@
 #include "parley/model/message.hpp"
 #include "parley/model/room.hpp"
 #include "parley/model/turns.hpp"
+#include "parley/storage/records.hpp"
 #include "parley/storage/state_store.hpp"
 
 namespace parley {
+
+/// The answer to an API send: the status and when the send took effect (for
+/// a retried idempotency key, those of the first send).
+struct send_receipt {
+  message_status status = message_status::sent;
+  timestamp sent_at = 0;
+};
 
 /// An event subscriber callback; runs on the event bus actor.
 using event_sink = std::shared_ptr<std::function<void(const event&)>>;
@@ -31,7 +39,8 @@ using event_sink = std::shared_ptr<std::function<void(const event&)>>;
 namespace parley::atoms {
 
 // -- agent: messages in ------------------------------------------------------
-/// (deliver, message) -> message_status: accept into the inbox or fail.
+/// (deliver, message) -> message_status: accept into the inbox or fail (an
+/// API send: a durable node stores the outcome under its idempotency key).
 using deliver = caf::atom_constant<caf::atom("deliver")>;
 /// (post, message): like deliver, no reply; a refusal comes back as refused.
 using post = caf::atom_constant<caf::atom("post")>;
@@ -39,7 +48,9 @@ using post = caf::atom_constant<caf::atom("post")>;
 using refused = caf::atom_constant<caf::atom("refused")>;
 /// (receipt, message_id, message_status): the recipient read the message.
 using receipt = caf::atom_constant<caf::atom("receipt")>;
-/// (say, message) -> message: send as this agent (from the API).
+/// (redeliver, message): an inbox entry recovered from the store.
+using redeliver = caf::atom_constant<caf::atom("redeliver")>;
+/// (say, message) -> send_receipt: send as this agent (from the API).
 using say = caf::atom_constant<caf::atom("say")>;
 /// (serve): work through the attention queue.
 using serve = caf::atom_constant<caf::atom("serve")>;
@@ -56,6 +67,8 @@ using status_of = caf::atom_constant<caf::atom("statusof")>;
 /// (importance, dialogue kind as uint8, id, double) / (relation, peer, double).
 using importance = caf::atom_constant<caf::atom("importnc")>;
 using relation = caf::atom_constant<caf::atom("relation")>;
+/// (restore_knobs, storage::attention_record): knobs recovered from the store.
+using restore_knobs = caf::atom_constant<caf::atom("knobs")>;
 /// (granted, room_id, turn): the moderator granted this agent the turn.
 using granted = caf::atom_constant<caf::atom("granted")>;
 /// (room_added, room_id) / (room_removed, room_id): membership changed.
@@ -65,7 +78,8 @@ using room_removed = caf::atom_constant<caf::atom("roomdel")>;
 using enter = caf::atom_constant<caf::atom("enter")>;
 
 // -- room moderator ----------------------------------------------------------
-/// (room_post, message) -> message_status.
+/// (room_post, message, bool record_outcome) -> message_status; with
+/// record_outcome the outcome is stored under the message's idempotency key.
 using room_post = caf::atom_constant<caf::atom("roompost")>;
 /// (turn_request, agent_id) -> ok.
 using turn_request = caf::atom_constant<caf::atom("turnreq")>;
@@ -138,7 +152,10 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::caller)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::room_role)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::message_status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::send_receipt)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::turn_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::event_sink)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<parley::event>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::storage::write_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::storage::attention_record)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::storage::moderator_record)

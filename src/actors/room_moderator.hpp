@@ -1,6 +1,9 @@
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "actors/messages.hpp"
@@ -19,17 +22,27 @@ struct room_moderator_state {
   std::vector<caf::actor> handles;
   /// Pending invitations: who -> role they join with.
   std::map<agent_id, room_role> invitations;
+  /// Side effects (events, grants, the fan-out) of a change being written:
+  /// on a durable node they run only once the change is on disk.
+  std::vector<std::function<void()>> effects;
+  bool deferring = false;
+  /// Durable nodes: the turn state as last written, so that only changes
+  /// are written.
+  std::string stored_turns;
 
   static inline const char* name = "parley.room_moderator";
 };
 
 using room_moderator_actor = caf::stateful_actor<room_moderator_state>;
 
-/// `members` are the actors of r.members, in the same order. Membership
-/// changes are written to the node's store (if any) before they apply.
+/// `members` are the actors of r.members, in the same order. On a durable
+/// node every change (membership, turns, posts) is written to the store
+/// before it applies or is answered. `turns`: the turn state recovered from
+/// the store (a current turn gets a fresh slot and is granted again).
 caf::behavior room_moderator(room_moderator_actor* self, runtime* rt, room r,
                              std::vector<caf::actor> members,
-                             std::map<agent_id, room_role> invitations = {});
+                             std::map<agent_id, room_role> invitations,
+                             std::optional<storage::moderator_record> turns);
 
 } // namespace parley
 

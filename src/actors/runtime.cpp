@@ -116,4 +116,12 @@ void runtime::publish(event e) const {
   caf::anon_send(bus, atoms::publish::value, std::move(e));
 }
 
+std::string runtime::generated_id(std::string_view prefix, uint64_t n) const {
+  std::string id{prefix};
+  if (incarnation != 0)
+    id.append(std::to_string(incarnation)).push_back('.');
+  id.append(std::to_string(n));
+  return id;
+}
+
 } // namespace parley

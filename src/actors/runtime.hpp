@@ -12,6 +12,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -147,6 +148,19 @@ public:
   /// durability mode memory.
   storage::state_store* store = nullptr;
   caf::actor writer;
+  /// Which start of the store this is (1 for a new store, +1 per restart);
+  /// 0 without a store. Generated message ids and delivery numbers carry
+  /// it, so they never repeat after a restart (idempotency keys and inbox
+  /// positions stay unique).
+  uint64_t incarnation = 0;
+  /// A node-local id: "<prefix><n>" without a store, else
+  /// "<prefix><incarnation>.<n>".
+  std::string generated_id(std::string_view prefix, uint64_t n) const;
+  /// The next inbox position; increases across restarts.
+  uint64_t next_delivery() noexcept {
+    return (incarnation << 40) + deliveries_issued.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
+  std::atomic<uint64_t> deliveries_issued{0};
   /// Topics with at least one subscriber (maintained by the bus). The
   /// lifecycle, room and turn topics are always published, so that the
   /// retained ring has them; message events only when asked for.

@@ -143,17 +143,25 @@ bool deadline_greater(const auto& a, const auto& b) {
 
 } // namespace
 
-expected<void> attention_queue::push(const dialogue_key& k, message m, timestamp now,
-                                     uint32_t capacity) {
+expected<void> attention_queue::can_push(const dialogue_key& k, uint32_t capacity) const {
   if (pending_ >= params_->inbox_limit)
     return unexpected{errc::overloaded, "inbox is full (" + std::to_string(params_->inbox_limit)
                                           + " pending messages)"};
-  // Look before adding: a refused dialogue must leave no record behind.
   auto found = find(k);
   const bool was_idle = !found || dialogues_[*found].inputs.empty();
   if (was_idle && active_ >= capacity)
     return unexpected{errc::overloaded, "at capacity: " + std::to_string(capacity)
                                           + " concurrent dialogues"};
+  return {};
+}
+
+expected<void> attention_queue::push(const dialogue_key& k, message m, timestamp now,
+                                     uint32_t capacity) {
+  if (auto ok = can_push(k, capacity); !ok)
+    return ok;
+  // Looked up before adding: a refused dialogue leaves no record behind.
+  auto found = find(k);
+  const bool was_idle = !found || dialogues_[*found].inputs.empty();
   auto idx = found ? *found : find_or_add(k);
   auto& d = dialogues_[idx];
   if (was_idle) {

@@ -207,4 +207,33 @@ std::optional<turn_grant> turn_scheduler::expire(timestamp now) {
   return ended;
 }
 
+turn_scheduler::snapshot turn_scheduler::save() const {
+  snapshot s;
+  s.state = state_;
+  s.last_speaker = last_speaker_;
+  s.spoken_this_round.assign(spoken_this_round_.begin(), spoken_this_round_.end());
+  s.rng_state = rng_state_;
+  s.rr_last = rr_last_;
+  return s;
+}
+
+void turn_scheduler::restore(snapshot s, const room& r, timestamp now) {
+  state_ = std::move(s.state);
+  last_speaker_ = std::move(s.last_speaker);
+  spoken_this_round_ = {s.spoken_this_round.begin(), s.spoken_this_round.end()};
+  rng_state_ = s.rng_state;
+  rr_last_ = s.rr_last;
+  if (rr_last_ && *rr_last_ >= r.members.size())
+    rr_last_.reset();
+  std::erase_if(state_.waiting, [&](const turn_request& w) { return !r.find(w.who); });
+  if (state_.current && !r.find(state_.current->speaker))
+    state_.current.reset();
+  if (state_.current) {
+    state_.current->granted_at = now;
+    state_.current->deadline = rules_.turn_slot_ms > 0 ? now + rules_.turn_slot_ms : 0;
+  }
+  if (!r.open)
+    state_.closed = true;
+}
+
 } // namespace parley

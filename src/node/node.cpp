@@ -13,6 +13,7 @@
 #include "actors/population_driver.hpp"
 #include "actors/room_moderator.hpp"
 #include "actors/storage_writer.hpp"
+#include "parley/storage/message_log.hpp"
 #include "parley/storage/records.hpp"
 #include "actors/runtime.hpp"
 
@@ -253,20 +254,20 @@ struct node::impl {
     return done;
   }
 
-  // Recovery: decodes every record of column `c` and hands it to `visit`
-  // (which returns expected<void>); stops at the first failure. Returns how
-  // many records were visited.
+  // Recovery: decodes every record of column `c` and hands it with its key
+  // to `visit` (which returns expected<void>); stops at the first failure.
+  // Returns how many records were visited.
   template <class Decode, class Visit>
   expected<size_t> recover_each(storage::column c, Decode decode, Visit visit) {
     size_t n = 0;
     std::optional<error> failure;
-    auto ok = store->scan(c, {}, {}, [&](std::string_view, std::string_view v) {
+    auto ok = store->scan(c, {}, {}, [&](std::string_view k, std::string_view v) {
       auto rec = decode(v);
       if (!rec) {
         failure = rec.error();
         return false;
       }
-      if (auto done = visit(*rec); !done) {
+      if (auto done = visit(k, *rec); !done) {
         failure = done.error();
         return false;
       }
@@ -283,8 +284,12 @@ struct node::impl {
   // Starts every agent of the store (their rooms come with recover_rooms).
   expected<size_t> recover_agents() {
     return recover_each(storage::column::agents, storage::decode_agent,
-                        [this](storage::agent_record& rec) -> expected<void> {
-                          auto behavior = make_behavior(rec.behavior, rec.man.id);
+                        [this](std::string_view, storage::agent_record& rec) -> expected<void> {
+                          std::shared_ptr<agent_behavior> behavior;
+                          if (cfg.behavior_factory)
+                            behavior = cfg.behavior_factory(rec.man.id, rec.behavior);
+                          if (!behavior)
+                            behavior = make_behavior(rec.behavior, rec.man.id);
                           auto id = rec.man.id;
                           if (!spawn_agent(std::move(rec.man), std::move(behavior)))
                             return unexpected{errc::storage_failure,
@@ -294,13 +299,12 @@ struct node::impl {
   }
 
   // Starts every room of the store with its members (recovered first), who
-  // learn their rooms again. Turns start afresh: nobody holds one and nobody
-  // waits (the moderators' queues are not stored yet).
+  // learn their rooms again, and its moderator's turn state.
   expected<size_t> recover_rooms() {
     uint64_t highest = 0;
     auto n = recover_each(
       storage::column::rooms, storage::decode_room,
-      [this, &highest](storage::room_record& rec) -> expected<void> {
+      [this, &highest](std::string_view, storage::room_record& rec) -> expected<void> {
         std::vector<caf::actor> handles;
         for (auto& m : rec.r.members) {
           auto a = rt.agents.find(m.id);
@@ -313,15 +317,71 @@ struct node::impl {
         if (rec.r.id.starts_with("room-"))
           highest = std::max<uint64_t>(highest, std::strtoull(rec.r.id.c_str() + 5, nullptr, 10));
         auto id = rec.r.id;
+        std::optional<storage::moderator_record> turns;
+        auto raw = store->get(storage::column::moderators, id);
+        if (!raw)
+          return unexpected{raw.error()};
+        if (*raw) {
+          auto decoded = storage::decode_moderator(**raw);
+          if (!decoded)
+            return unexpected{decoded.error()};
+          turns = std::move(*decoded);
+          ++recovered_turns;
+        }
         for (auto& h : handles)
           caf::anon_send(h, atoms::room_added::value, id);
         auto mod = sys.spawn(room_moderator, &rt, std::move(rec.r), std::move(handles),
-                             std::move(rec.invitations));
+                             std::move(rec.invitations), std::move(turns));
         rt.rooms.try_insert(id, std::move(mod));
         return {};
       });
     if (n)
       next_room = highest + 1;
+    return n;
+  }
+
+  // Gives agents the attention knobs they were set.
+  expected<size_t> recover_knobs() {
+    return recover_each(storage::column::attention, storage::decode_attention,
+                        [this](std::string_view key, storage::attention_record& rec) -> expected<void> {
+                          auto a = rt.agents.find(std::string{key});
+                          if (!a)
+                            return unexpected{errc::storage_failure, "attention knobs of agent '"
+                                                                       + std::string{key}
+                                                                       + "', who is not stored"};
+                          caf::anon_send(a, atoms::restore_knobs::value, std::move(rec));
+                          return {};
+                        });
+  }
+
+  // Offers every stored inbox entry to its agent again, in delivery order.
+  expected<size_t> recover_inboxes() {
+    size_t n = 0;
+    auto scanned = storage::scan_inboxes(*store, [&](const agent_id& who, message m) -> expected<void> {
+      auto a = rt.agents.find(who);
+      if (!a)
+        return unexpected{errc::storage_failure, "inbox entry of agent '" + who
+                                                   + "', who is not stored"};
+      caf::anon_send(a, atoms::redeliver::value, std::move(m));
+      ++n;
+      return {};
+    });
+    if (!scanned)
+      return unexpected{scanned.error()};
+    return n;
+  }
+
+  // Counts this start of the store: generated ids and delivery numbers
+  // carry the count, so none repeats after a restart.
+  expected<uint64_t> next_incarnation() {
+    auto raw = store->get(storage::column::meta, "incarnation");
+    if (!raw)
+      return unexpected{raw.error()};
+    uint64_t n = *raw ? storage::parse_u64_key(**raw) + 1 : 1;
+    storage::write_batch b;
+    b.put(storage::column::meta, "incarnation", storage::u64_key(n));
+    if (auto ok = store->write(b); !ok)
+      return unexpected{ok.error()};
     return n;
   }
 
@@ -333,7 +393,8 @@ struct node::impl {
       m.joined_at = now;
     auto id = r.id;
     auto snapshot = r;
-    auto mod = sys.spawn(room_moderator, &rt, std::move(r), handles, std::map<agent_id, room_role>{});
+    auto mod = sys.spawn(room_moderator, &rt, std::move(r), handles, std::map<agent_id, room_role>{},
+                         std::optional<storage::moderator_record>{});
     if (!rt.rooms.try_insert(id, mod)) {
       caf::anon_send_exit(mod, caf::exit_reason::user_shutdown);
       return unexpected{errc::already_exists, "room '" + id + "' already exists"};
@@ -368,10 +429,19 @@ struct node::impl {
   // Fills in what the node owns (id, time, status) and checks the rest.
   expected<void> prepare(message& m) {
     if (m.id.empty())
-      m.id = "api-" + std::to_string(next_message++);
+      m.id = rt.generated_id("api-", next_message++);
     m.sent_at = rt.now();
     m.status = message_status::sent;
     return validate(m);
+  }
+
+  // failed_precondition on a node without a store, naming what needs one.
+  expected<void> need_store(const char* what) const {
+    if (!store)
+      return unexpected{errc::failed_precondition,
+                        std::string{what} + " needs a durable node: node '" + cfg.node_id
+                          + "' runs with durability memory and keeps no messages"};
+    return {};
   }
 
   // Checks that `id` exists and is not retired; returns its actor.
@@ -396,6 +466,7 @@ struct node::impl {
   std::atomic<bool> stopping{false};
   std::atomic<uint64_t> next_room{1};
   std::atomic<uint64_t> next_message{1};
+  size_t recovered_turns = 0;
   std::mutex driver_mtx;
   caf::actor driver;
 };
@@ -435,20 +506,36 @@ expected<std::unique_ptr<node>> node::start(node_config cfg) {
     return unexpected{errc::internal, std::string{"cannot start the actor system: "} + e.what()};
   }
   if (n->impl_->store) {
+    auto& im = *n->impl_;
     const auto t0 = std::chrono::steady_clock::now();
-    auto agents = n->impl_->recover_agents();
+    auto incarnation = im.next_incarnation();
+    if (!incarnation)
+      return unexpected{errc::storage_failure, "starting the store in '" + im.cfg.data_dir
+                                                 + "': " + incarnation.error().message};
+    im.rt.incarnation = *incarnation;
+    auto failed = [&](const char* what, const error& e) {
+      return unexpected{errc::storage_failure,
+                        std::string{"recovering "} + what + " from '" + im.cfg.data_dir + "': " + e.message};
+    };
+    auto agents = im.recover_agents();
     if (!agents)
-      return unexpected{errc::storage_failure, "recovering agents from '" + n->impl_->cfg.data_dir
-                                                 + "': " + agents.error().message};
-    auto rooms = n->impl_->recover_rooms();
+      return failed("agents", agents.error());
+    auto knobs = im.recover_knobs();
+    if (!knobs)
+      return failed("attention knobs", knobs.error());
+    auto rooms = im.recover_rooms();
     if (!rooms)
-      return unexpected{errc::storage_failure, "recovering rooms from '" + n->impl_->cfg.data_dir
-                                                 + "': " + rooms.error().message};
+      return failed("rooms", rooms.error());
+    auto inbox = im.recover_inboxes();
+    if (!inbox)
+      return failed("inboxes", inbox.error());
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - t0)
                       .count();
-    spdlog::info("node '{}': recovered {} agents and {} rooms from '{}' in {} ms",
-                 n->impl_->cfg.node_id, *agents, *rooms, n->impl_->cfg.data_dir, ms);
+    spdlog::info("node '{}': recovered {} agents ({} with attention knobs), {} rooms ({} with turn "
+                 "state) and {} undelivered messages from '{}' in {} ms (start #{})",
+                 im.cfg.node_id, *agents, *knobs, *rooms, im.recovered_turns, *inbox,
+                 im.cfg.data_dir, ms, im.rt.incarnation);
   }
   return n;
 }
@@ -717,10 +804,11 @@ expected<message> node::send(message m) {
     return unexpected{a.error()};
   if (!a)
     return unexpected{errc::not_found, "sender agent '" + m.from + "' does not exist"};
-  auto st = impl_->ask<message_status>(*a, atoms::say::value, m);
-  if (!st)
-    return unexpected{st.error()};
-  m.status = *st;
+  auto r = impl_->ask<send_receipt>(*a, atoms::say::value, m);
+  if (!r)
+    return unexpected{r.error()};
+  m.status = r->status;
+  m.sent_at = r->sent_at;
   return m;
 }
 
@@ -743,6 +831,34 @@ expected<message_status> node::status(const agent_id& from, const message_id& id
   if (!a)
     return unexpected{a.error()};
   return impl_->ask<message_status>(*a, atoms::status_of::value, id);
+}
+
+expected<storage::history_page> node::room_history(const room_id& r,
+                                                  const storage::history_query& q) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    return unexpected{m.error()};
+  if (auto ok = impl_->need_store("room history"); !ok)
+    return unexpected{ok.error()};
+  return storage::read_history(*impl_->store, storage::room_dialogue(r), q);
+}
+
+expected<storage::history_page> node::direct_history(const agent_id& a, const agent_id& b,
+                                                    const storage::history_query& q) {
+  for (auto* id : {&a, &b})
+    if (auto ok = impl_->agent(*id); !ok)
+      return unexpected{ok.error()};
+  if (auto ok = impl_->need_store("direct history"); !ok)
+    return unexpected{ok.error()};
+  return storage::read_history(*impl_->store, storage::direct_dialogue(a, b), q);
+}
+
+expected<std::vector<message>> node::inbox(const agent_id& id, size_t limit) {
+  if (auto ok = impl_->agent(id); !ok)
+    return unexpected{ok.error()};
+  if (auto ok = impl_->need_store("the durable inbox"); !ok)
+    return unexpected{ok.error()};
+  return storage::read_inbox(*impl_->store, id, limit);
 }
 
 // -- events -------------------------------------------------------------------

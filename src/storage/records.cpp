@@ -232,6 +232,77 @@ expected<room_record> decode_room(std::string_view bytes) {
   return x;
 }
 
+// -- moderator ----------------------------------------------------------------
+
+std::string encode(const moderator_record& x) {
+  pb::ModeratorRecord r;
+  if (auto& c = x.state.current) {
+    r.set_speaker(c->speaker);
+    r.set_turn(c->turn);
+    r.set_granted_at(c->granted_at);
+    r.set_round(c->round);
+  }
+  r.set_messages_in_turn(x.state.messages_in_turn);
+  for (auto& w : x.state.waiting) {
+    auto* pw = r.add_waiting();
+    pw->set_who(w.who);
+    pw->set_requested_at(w.requested_at);
+  }
+  r.set_turns_granted(x.state.turns_granted);
+  r.set_rounds(x.state.rounds);
+  r.set_closed(x.state.closed);
+  if (x.last_speaker)
+    r.set_last_speaker(*x.last_speaker);
+  for (auto& s : x.spoken_this_round)
+    r.add_spoken_this_round(s);
+  r.set_rng_state(x.rng_state);
+  r.set_rr_last(x.rr_last ? *x.rr_last + 1 : 0);
+  return r.SerializeAsString();
+}
+
+expected<moderator_record> decode_moderator(std::string_view bytes) {
+  pb::ModeratorRecord r;
+  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return corrupt("moderator");
+  moderator_record x;
+  if (!r.speaker().empty())
+    x.state.current = turn_grant{r.speaker(), r.turn(), r.granted_at(), 0, r.round()};
+  x.state.messages_in_turn = r.messages_in_turn();
+  for (auto& w : r.waiting())
+    x.state.waiting.push_back({w.who(), w.requested_at()});
+  x.state.turns_granted = r.turns_granted();
+  x.state.rounds = r.rounds();
+  x.state.closed = r.closed();
+  if (!r.last_speaker().empty())
+    x.last_speaker = r.last_speaker();
+  x.spoken_this_round.assign(r.spoken_this_round().begin(), r.spoken_this_round().end());
+  x.rng_state = r.rng_state();
+  if (r.rr_last() != 0)
+    x.rr_last = static_cast<size_t>(r.rr_last() - 1);
+  return x;
+}
+
+// -- attention ----------------------------------------------------------------
+
+std::string encode(const attention_record& x) {
+  pb::AttentionRecord r;
+  for (auto& [k, w] : x.importance)
+    (*r.mutable_importance())[k] = w;
+  for (auto& [k, w] : x.relationships)
+    (*r.mutable_relationships())[k] = w;
+  return r.SerializeAsString();
+}
+
+expected<attention_record> decode_attention(std::string_view bytes) {
+  pb::AttentionRecord r;
+  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return corrupt("attention");
+  attention_record x;
+  x.importance.insert(r.importance().begin(), r.importance().end());
+  x.relationships.insert(r.relationships().begin(), r.relationships().end());
+  return x;
+}
+
 // -- message ------------------------------------------------------------------
 
 std::string encode(const message& m) {

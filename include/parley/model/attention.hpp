@@ -122,6 +122,8 @@ public:
   /// full or a new dialogue would exceed `capacity` concurrent dialogues.
   /// Nothing changes on failure.
   expected<void> push(const dialogue_key& k, message m, timestamp now, uint32_t capacity);
+  /// Whether push(k, ..., capacity) would succeed now.
+  expected<void> can_push(const dialogue_key& k, uint32_t capacity) const;
 
   /// Picks the next dialogue per the policy and hands out its pending input.
   /// nullopt when nothing is pending.

@@ -46,6 +46,10 @@ struct message {
   /// Ask the recipient for a read receipt; the sender's status of the
   /// message then moves to `read` when the recipient has served it.
   bool receipt = false;
+  /// Number of this copy in the recipient's durable inbox (node-local,
+  /// increasing across restarts); 0 when the node keeps no store. Set by
+  /// the node on delivery, ignored on send.
+  uint64_t delivery = 0;
 
   friend bool operator==(const message&, const message&) = default;
 };

@@ -30,6 +30,8 @@ struct turn_grant {
 struct turn_request {
   agent_id who;
   timestamp requested_at = 0;
+
+  friend bool operator==(const turn_request&, const turn_request&) = default;
 };
 
 /// A snapshot for readers (the API's turn state).
@@ -40,6 +42,8 @@ struct turn_state {
   uint64_t turns_granted = 0;
   uint32_t rounds = 0;
   bool closed = false;
+
+  friend bool operator==(const turn_state&, const turn_state&) = default;
 };
 
 /// Why a turn ended.
@@ -80,6 +84,24 @@ public:
 
   /// Ends the current turn if its deadline is <= now.
   std::optional<turn_grant> expire(timestamp now);
+
+  /// Everything the scheduler knows besides its rules: what the store keeps
+  /// for a room's moderator.
+  struct snapshot {
+    turn_state state;
+    std::optional<agent_id> last_speaker;
+    std::vector<agent_id> spoken_this_round;
+    uint64_t rng_state = 0;
+    /// Index into the room's members of the last round_robin speaker.
+    std::optional<size_t> rr_last;
+
+    friend bool operator==(const snapshot&, const snapshot&) = default;
+  };
+  snapshot save() const;
+  /// Continues from a saved state. A current turn gets a fresh time slot
+  /// starting at `now` (the old one ran out while the node was down), and
+  /// requests or turns of agents no longer in `r` are dropped.
+  void restore(snapshot s, const room& r, timestamp now);
 
   const turn_state& state() const noexcept { return state_; }
   const speaker_rules& rules() const noexcept { return rules_; }

@@ -21,6 +21,7 @@
 #include "parley/model/message.hpp"
 #include "parley/model/room.hpp"
 #include "parley/model/turns.hpp"
+#include "parley/storage/message_log.hpp"
 #include "parley/storage/state_store.hpp"
 
 namespace parley {
@@ -50,6 +51,12 @@ struct node_config {
   std::chrono::milliseconds call_timeout{10000};
   /// Time source; nullptr means wall time. Default: nullptr.
   std::shared_ptr<const clock> time_source;
+  /// Makes the behaviour of an agent recovered from the store (its stored
+  /// spec is passed in); nullptr, or a factory that returns nullptr, means
+  /// make_behavior(spec). Lets embedders re-attach custom behaviours.
+  /// Default: nullptr.
+  std::function<std::shared_ptr<agent_behavior>(const agent_id&, const behavior_spec&)>
+    behavior_factory;
 };
 
 struct agent_spec {
@@ -149,13 +156,26 @@ public:
 
   /// Sends `m` as m.from (to an agent or a room) and waits until it is
   /// delivered (in the recipient's inbox, or accepted by the room's
-  /// moderator). Fills in id (if empty), sent_at and status.
+  /// moderator; on a durable node: committed to the store). Fills in id (if
+  /// empty), sent_at and status. On a durable node (m.from, m.id) is an
+  /// idempotency key: sending an id again that took effect returns the first
+  /// send's status and time and delivers nothing. A refused send took no
+  /// effect and may be retried under the same id.
   expected<message> send(message m);
   /// Like send, without waiting; failures are counted and published as
   /// message_refused events. For load generation.
   expected<void> post(message m);
   /// Status of a message sent with receipt = true (the newest 64 per sender).
   expected<message_status> status(const agent_id& from, const message_id& id);
+  /// A page of a room's messages (durable nodes; failed_precondition in
+  /// memory mode). Newest first by default; cursors continue a listing.
+  expected<storage::history_page> room_history(const room_id& r, const storage::history_query& q);
+  /// A page of the messages sent directly between `a` and `b`.
+  expected<storage::history_page> direct_history(const agent_id& a, const agent_id& b,
+                                                 const storage::history_query& q);
+  /// Up to `limit` (1 to 1000) messages waiting in `id`'s durable inbox
+  /// (delivered, not yet served), oldest first.
+  expected<std::vector<message>> inbox(const agent_id& id, size_t limit);
 
   // -- events ----------------------------------------------------------------
 

@@ -15,6 +15,7 @@
 #include "parley/model/manifest.hpp"
 #include "parley/model/message.hpp"
 #include "parley/model/room.hpp"
+#include "parley/model/turns.hpp"
 
 namespace parley::storage {
 
@@ -64,7 +65,21 @@ struct send_outcome {
   friend bool operator==(const send_outcome&, const send_outcome&) = default;
 };
 
+/// A room moderator's turn state.
+using moderator_record = turn_scheduler::snapshot;
+
+/// The attention knobs an agent was given: importance per dialogue (keys
+/// "direct:<peer>" / "room:<id>") and relationship weight per peer.
+struct attention_record {
+  std::map<std::string, double> importance;
+  std::map<agent_id, double> relationships;
+
+  friend bool operator==(const attention_record&, const attention_record&) = default;
+};
+
 std::string encode(const agent_record& x);
+std::string encode(const moderator_record& x);
+std::string encode(const attention_record& x);
 std::string encode(const room_record& x);
 std::string encode(const message& x);
 std::string encode(const event& x);
@@ -72,6 +87,8 @@ std::string encode(const send_outcome& x);
 
 expected<agent_record> decode_agent(std::string_view bytes);
 expected<room_record> decode_room(std::string_view bytes);
+expected<moderator_record> decode_moderator(std::string_view bytes);
+expected<attention_record> decode_attention(std::string_view bytes);
 expected<message> decode_message(std::string_view bytes);
 expected<event> decode_event(std::string_view bytes);
 expected<send_outcome> decode_outcome(std::string_view bytes);

@@ -1,0 +1,76 @@
+#pragma once
+
+// Durable messages: what one accepted message writes (record, history index,
+// inbox entries, idempotency record, all in the caller's batch), and the
+// queries over them (history pages, an agent's inbox, the outcome of a send
+// under its idempotency key). Layout: docs/storage-format.md.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "parley/model/message.hpp"
+#include "parley/storage/records.hpp"
+#include "parley/storage/state_store.hpp"
+
+namespace parley::storage {
+
+/// The history dialogue of `m`: "room:<id>" for a room message, the pair's
+/// direct_dialogue() for a message to an agent.
+std::string history_dialogue(const message& m);
+std::string room_dialogue(std::string_view room);
+
+/// Adds to `b` the writes that make `m` durable: its record, its history
+/// index entry, an inbox entry numbered `delivery` for each of `recipients`
+/// and, if `outcome` is set, the outcome under (m.from, m.id).
+void add_message(write_batch& b, const message& m, const std::vector<agent_id>& recipients,
+                 uint64_t delivery, const send_outcome* outcome);
+
+/// Adds the removal of `agent`'s inbox entry `delivery` (served or refused).
+void add_inbox_removal(write_batch& b, std::string_view agent, uint64_t delivery);
+
+/// The recorded outcome of (from, id), if that send took effect.
+expected<std::optional<send_outcome>> find_outcome(const state_store& s, std::string_view from,
+                                                   std::string_view id);
+
+/// Largest page a history or inbox query returns.
+inline constexpr size_t max_page_size = 1000;
+
+struct history_query {
+  enum class order : uint8_t { newest_first, oldest_first };
+  /// Default: newest_first.
+  order direction = order::newest_first;
+  /// Only messages sent at or after this time (ms since the epoch); 0 = all.
+  timestamp since = 0;
+  /// next_cursor of the previous page; empty = the first page.
+  std::string cursor;
+  /// 1 to max_page_size. Default: 50.
+  size_t limit = 50;
+};
+
+struct history_page {
+  std::vector<message> messages;
+  /// Pass as cursor for the next page; empty when there is none.
+  std::string next_cursor;
+};
+
+/// A page of `dialogue`'s messages (history_dialogue / room_dialogue).
+/// invalid_argument for a bad limit or a cursor of another dialogue.
+expected<history_page> read_history(const state_store& s, std::string_view dialogue,
+                                    const history_query& q);
+
+/// Up to `limit` undelivered-or-unread messages of `agent`, oldest first,
+/// each with its delivery number.
+expected<std::vector<message>> read_inbox(const state_store& s, std::string_view agent,
+                                          size_t limit);
+
+/// Visits every inbox entry of the store in (agent, delivery) order with
+/// its message; stops at the first failure. Returns the highest delivery
+/// number seen (0 if none).
+using inbox_visit = std::function<expected<void>(const agent_id& agent, message m)>;
+expected<uint64_t> scan_inboxes(const state_store& s, const inbox_visit& visit);
+
+} // namespace parley::storage
