@@ -80,7 +80,7 @@ expected<void> accept(agent_actor* self, message& m) {
   return {};
 }
 
-void schedule_serve(agent_actor* self);
+void schedule_serve(agent_actor* self, bool queued = false);
 
 // Durable nodes: a direct message enters the inbox only once its record,
 // history entry and inbox entry (and, for an API send, its outcome under
@@ -110,7 +110,7 @@ void deliver_durably(agent_actor* self, message m, bool record_outcome, Done don
         // Answer first: serving may take long (the behaviour runs inline).
         done(ok);
         if (ok)
-          schedule_serve(self);
+          schedule_serve(self, true);
       },
       [self, done](caf::error& e) mutable { done(expected<void>{unexpected{from_caf(e, self->system())}}); });
 }
@@ -128,11 +128,14 @@ void serve_some(agent_actor* self);
 // Serves now if nothing else waits in the mailbox (the usual case under
 // light load: no extra message), else after what is already queued, so
 // that all pending input is weighed before the next pick.
-void schedule_serve(agent_actor* self) {
+// `queued`: always by a message to itself. Needed after an awaited write:
+// messages that arrived during the wait are set aside by CAF and do not
+// count in mailbox(), yet must be weighed before the next pick.
+void schedule_serve(agent_actor* self, bool queued) {
   auto& st = self->state;
   if (st.serve_scheduled)
     return;
-  if (self->mailbox().empty()) {
+  if (!queued && self->mailbox().empty()) {
     serve_some(self);
     return;
   }

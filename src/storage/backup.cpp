@@ -50,10 +50,12 @@ expected<void> create_backup(const state_store& s, const std::string& backup_dir
     return unexpected{engine.error()};
   rocksdb::CreateBackupOptions opts;
   opts.flush_before_backup = true;
-  auto st = (*engine)->CreateNewBackup(opts, rs->raw_db());
-  if (!st.ok())
-    return unexpected{status_error(st, "back up into '" + backup_dir + "'")};
-  return {};
+  return rs->with_db([&](rocksdb::DB* db) -> expected<void> {
+    auto st = (*engine)->CreateNewBackup(opts, db);
+    if (!st.ok())
+      return unexpected{status_error(st, "back up into '" + backup_dir + "'")};
+    return {};
+  });
 }
 
 expected<void> verify_backups(const std::string& backup_dir) {

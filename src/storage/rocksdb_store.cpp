@@ -400,8 +400,9 @@ uint64_t rocksdb_store::disk_bytes() const {
   return total;
 }
 
-rocksdb::DB* rocksdb_store::raw_db() const noexcept {
-  return impl_->db.get();
+expected<void> rocksdb_store::with_db(const std::function<expected<void>(rocksdb::DB*)>& fn) const {
+  std::shared_lock guard{impl_->db_mtx};
+  return fn(impl_->db.get());
 }
 
 } // namespace parley::storage

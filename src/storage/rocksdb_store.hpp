@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "parley/storage/state_store.hpp"
@@ -27,8 +28,9 @@ public:
   const std::string& node_id() const noexcept override;
   uint64_t disk_bytes() const override;
 
-  /// For backup.cpp only.
-  rocksdb::DB* raw_db() const noexcept;
+  /// For backup.cpp only: runs `fn` on the database under the store's
+  /// shared lock, so a reopen after a failed write cannot swap it meanwhile.
+  expected<void> with_db(const std::function<expected<void>(rocksdb::DB*)>& fn) const;
 
 private:
   struct impl;
