@@ -485,5 +485,36 @@ TEST(TurnScheduler, SkipsRequestersNoLongerAllowed) {
   EXPECT_EQ(grant(s, r), "c");
 }
 
+// Verifies a saved scheduler continues where it stopped: same speaker with a
+// fresh slot, same queue minus agents who left, same round-robin position.
+TEST(TurnScheduler, SaveAndRestoreContinues) {
+  auto r = four_members(speaker_policy::round_robin);
+  r.rules.turn_slot_ms = 1000;
+  turn_scheduler s{r.rules};
+  for (auto who : {"a", "b", "c", "d"})
+    ASSERT_TRUE(s.request(r, who, t0).has_value());
+  ASSERT_EQ(grant(s, r), "a");
+  auto saved = s.save();
+
+  // The node was down for 5 s; "c" left meanwhile.
+  auto later = r;
+  std::erase_if(later.members, [](const room_member& m) { return m.id == "c"; });
+  turn_scheduler back{later.rules};
+  back.restore(saved, later, t0 + 5000);
+  ASSERT_TRUE(back.state().current);
+  EXPECT_EQ(back.state().current->speaker, "a");
+  EXPECT_EQ(back.state().current->granted_at, t0 + 5000);
+  EXPECT_EQ(back.state().current->deadline, t0 + 6000);
+  EXPECT_FALSE(back.expire(t0 + 5999));
+  std::vector<std::string> waiting;
+  for (auto& w : back.state().waiting)
+    waiting.push_back(w.who);
+  EXPECT_EQ(waiting, (std::vector<std::string>{"b", "d"}));
+  // Round robin goes on after "a" as the original would (without "c").
+  ASSERT_TRUE(back.yield(later, "a").has_value());
+  EXPECT_EQ(grant(back, later, t0 + 5001), "b");
+  EXPECT_EQ(back.state().turns_granted, saved.state.turns_granted + 1);
+}
+
 } // namespace
 } // namespace parley

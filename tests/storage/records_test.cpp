@@ -84,11 +84,37 @@ TEST(Records, MessageEventOutcomeRoundTrip) {
   EXPECT_EQ(fb->err, failed.err);
 }
 
+// Verifies a moderator's turn state and an agent's attention knobs survive.
+TEST(Records, ModeratorAndAttentionRoundTrip) {
+  moderator_record idle;
+  idle.rng_state = 9;
+  EXPECT_EQ(decode_moderator(encode(idle)).value(), idle);
+
+  moderator_record busy;
+  busy.state.current = turn_grant{"bob", 4, 1000, 0, 2};
+  busy.state.messages_in_turn = 3;
+  busy.state.waiting = {{"carol", 1001}, {"dave", 1002}};
+  busy.state.turns_granted = 4;
+  busy.state.rounds = 1;
+  busy.state.closed = true;
+  busy.last_speaker = "alice";
+  busy.spoken_this_round = {"alice", "bob"};
+  busy.rng_state = 0xfeedbeefcafe;
+  busy.rr_last = 0; // index 0 is a position, not "none"
+  EXPECT_EQ(decode_moderator(encode(busy)).value(), busy);
+
+  attention_record knobs;
+  knobs.importance = {{"room:hall", 2.5}, {"direct:bob", 0.25}};
+  knobs.relationships = {{"bob", 3.0}};
+  EXPECT_EQ(decode_attention(encode(knobs)).value(), knobs);
+}
+
 // Verifies garbage bytes decode to storage_failure, not a crash or a default value.
 TEST(Records, GarbageIsStorageFailure) {
   std::string junk = "\xff\xff\xff\xff\x0f garbage";
   for (auto r : {decode_agent(junk).has_value(), decode_room(junk).has_value(),
-                 decode_message(junk).has_value(), decode_event(junk).has_value()})
+                 decode_message(junk).has_value(), decode_event(junk).has_value(),
+                 decode_moderator(junk).has_value(), decode_attention(junk).has_value()})
     EXPECT_FALSE(r);
   auto e = decode_event(junk);
   ASSERT_FALSE(e.has_value());
