@@ -27,6 +27,8 @@ enum class errc : uint8_t {
   overloaded,
   /// The node is stopping or a part it needs is gone.
   unavailable,
+  /// A position outside what is kept (an event offset already pruned).
+  out_of_range,
   /// Durable storage failed to read or write.
   storage_failure,
   /// A bug: a state the code believes impossible.

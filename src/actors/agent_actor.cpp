@@ -69,6 +69,9 @@ expected<void> accept(agent_actor* self, message& m) {
     return retired_refusal(st);
   auto key = dialogue_of(m, st.man.id);
   m.status = message_status::delivered;
+  // Acknowledgements name deliveries: number them also without a store.
+  if (m.delivery == 0 && st.behavior->acknowledges())
+    m.delivery = st.rt->next_delivery();
   auto id = m.id;
   auto from = m.from;
   if (auto ok = st.attention().push(key, std::move(m), st.rt->now(), st.man.capacity); !ok)
@@ -170,7 +173,8 @@ void serve_dialogue(agent_actor* self, storage::write_batch& served) {
     in.msg = &m;
     react(self, in, &ctx);
     m.status = message_status::read;
-    if (m.delivery != 0 && st.rt->store)
+    // An external agent's messages stay until it acknowledges them.
+    if (m.delivery != 0 && st.rt->store && !st.behavior->acknowledges())
       storage::add_inbox_removal(served, st.man.id, m.delivery);
     st.rt->counters.served.add();
     if (st.rt->wants(topic::message))
@@ -187,11 +191,14 @@ void serve_some(agent_actor* self) {
   if (retired(st))
     return;
   storage::write_batch served;
-  do {
+  while (!st.inbox_empty() && st.behavior->ready()) {
     serve_dialogue(self, served);
-  } while (!st.inbox_empty() && self->mailbox().empty());
+    if (!self->mailbox().empty())
+      break;
+  }
   forget_deliveries(self, served);
-  if (!st.inbox_empty() && !st.serve_scheduled) {
+  // Not ready (a link without credit): whoever gives credit wakes the agent.
+  if (!st.inbox_empty() && st.behavior->ready() && !st.serve_scheduled) {
     st.serve_scheduled = true;
     self->send(self, atoms::serve::value);
   }
@@ -547,13 +554,42 @@ caf::result<caf::message> on_enter(agent_actor* self, const room_id& r) {
                         caf::actor_cast<caf::actor>(self));
 }
 
-void on_granted(agent_actor* self, const room_id& r) {
+void on_granted(agent_actor* self, const room_id& r, uint64_t turn) {
   if (retired(self->state))
     return;
   behavior_input in;
   in.k = behavior_input::kind::turn_granted;
   in.room = r;
+  in.turn = turn;
   react(self, in, nullptr);
+}
+
+void on_invited(agent_actor* self, const room_id& r, const agent_id& by, room_role role) {
+  if (retired(self->state))
+    return;
+  behavior_input in;
+  in.k = behavior_input::kind::invited;
+  in.room = r;
+  in.by = by;
+  in.role = role;
+  react(self, in, nullptr);
+}
+
+// An external agent acknowledged messages it was handed: they are read.
+void on_acked(agent_actor* self, std::vector<message>& acked) {
+  auto& st = self->state;
+  storage::write_batch b;
+  for (auto& m : acked) {
+    if (m.delivery != 0 && st.rt->store)
+      storage::add_inbox_removal(b, st.man.id, m.delivery);
+    if (st.rt->wants(topic::message))
+      st.rt->publish(make_event(event_kind::message_read, st.man.id, m.to.is_room() ? m.to.id : "",
+                                m.from + "/" + m.id));
+    if (m.receipt)
+      if (auto sender = st.rt->agents.find(m.from))
+        self->send(sender, atoms::receipt::value, m.id, message_status::read);
+  }
+  forget_deliveries(self, b);
 }
 
 void on_nudge(agent_actor* self) {
@@ -660,7 +696,13 @@ caf::behavior make_agent_behavior() {
     },
     [](atoms::retire) { return on_retire(agent_actor::current()); },
     [](atoms::enter, const room_id& r) { return on_enter(agent_actor::current(), r); },
-    [](atoms::granted, const room_id& r, uint64_t) { on_granted(agent_actor::current(), r); },
+    [](atoms::granted, const room_id& r, uint64_t turn) {
+      on_granted(agent_actor::current(), r, turn);
+    },
+    [](atoms::invited, const room_id& r, const agent_id& by, room_role role) {
+      on_invited(agent_actor::current(), r, by, role);
+    },
+    [](atoms::acked, std::vector<message>& acked) { on_acked(agent_actor::current(), acked); },
     [](atoms::nudge) { on_nudge(agent_actor::current()); },
     [](atoms::room_added, const room_id& r) {
       auto& rooms = agent_actor::current()->state.man.rooms;

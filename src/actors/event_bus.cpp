@@ -21,6 +21,8 @@ void update_mask(self_ptr self) {
   topic_mask m = 0;
   for (auto& s : self->state.subs)
     m |= s.mask;
+  if (self->state.rt->record_message_events)
+    m |= mask_of(topic::message);
   self->state.rt->subscribed.store(m);
 }
 
@@ -109,8 +111,17 @@ void on_publish(self_ptr self, event& e) {
   trim_ring(self);
 }
 
-uint64_t on_subscribe(self_ptr self, topic_mask mask, uint64_t from_seq, event_sink& sink) {
+caf::result<uint64_t> on_subscribe(self_ptr self, topic_mask mask, uint64_t from_seq,
+                                   event_sink& sink) {
   auto& st = self->state;
+  // Resuming needs every event from from_seq on: refuse when some are gone.
+  const uint64_t oldest = st.rt->store ? st.first_durable
+                          : st.ring.empty() ? st.next_seq
+                                            : st.ring.front().seq;
+  if (from_seq != 0 && from_seq < oldest)
+    return to_caf(errc::out_of_range, "event offset " + std::to_string(from_seq)
+                                        + " is no longer kept; the oldest kept is "
+                                        + std::to_string(oldest));
   // Replay, then go live: in order and without a gap, because both happen
   // inside this one handler.
   if (from_seq != 0)
@@ -187,6 +198,7 @@ caf::behavior event_bus(event_bus_actor* self, runtime* rt, event_retention reta
   st.rt = rt;
   st.retain = retain;
   load(self);
+  update_mask(self);
   if (rt->store && retain.max_age_ms > 0)
     self->delayed_send(self, age_check_interval, atoms::prune::value);
   return {

@@ -71,6 +71,10 @@ using relation = caf::atom_constant<caf::atom("relation")>;
 using restore_knobs = caf::atom_constant<caf::atom("knobs")>;
 /// (granted, room_id, turn): the moderator granted this agent the turn.
 using granted = caf::atom_constant<caf::atom("granted")>;
+/// (invited, room_id, by, room_role): this agent was invited into a room.
+using invited = caf::atom_constant<caf::atom("invited")>;
+/// (acked, std::vector<message>): an external agent acknowledged these.
+using acked = caf::atom_constant<caf::atom("acked")>;
 /// (room_added, room_id) / (room_removed, room_id): membership changed.
 using room_added = caf::atom_constant<caf::atom("roomadd")>;
 using room_removed = caf::atom_constant<caf::atom("roomdel")>;
@@ -156,6 +160,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::send_receipt)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::turn_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::event_sink)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<parley::event>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<parley::message>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::storage::write_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::storage::attention_record)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::storage::moderator_record)

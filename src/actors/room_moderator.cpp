@@ -437,6 +437,8 @@ caf::result<caf::ok_atom> on_invite(self_ptr self, const agent_id& by, const age
                         self->state.invitations = std::move(inv);
                         publish(self, event_kind::member_invited, who,
                                 "by " + by + " as " + std::string{to_string(role)});
+                        if (auto h = self->state.rt->agents.find(who))
+                          self->send(h, atoms::invited::value, self->state.r.id, by, role);
                       });
 }
 

@@ -153,6 +153,9 @@ public:
   /// it, so they never repeat after a restart (idempotency keys and inbox
   /// positions stay unique).
   uint64_t incarnation = 0;
+  /// Publish message events even with no subscriber, so that a subscriber
+  /// resuming later finds them in the log (node_config).
+  bool record_message_events = false;
   /// A node-local id: "<prefix><n>" without a store, else
   /// "<prefix><incarnation>.<n>".
   std::string generated_id(std::string_view prefix, uint64_t n) const;

@@ -1,4 +1,5 @@
 #include "parley/behavior/behavior.hpp"
+#include "parley/behavior/external.hpp"
 
 #include <string>
 
@@ -9,11 +10,12 @@ namespace parley {
 
 namespace {
 
-constexpr detail::enum_table<behavior_spec::kind, 4> kind_names{{
+constexpr detail::enum_table<behavior_spec::kind, 5> kind_names{{
   {behavior_spec::kind::echo, "echo"},
   {behavior_spec::kind::silent, "silent"},
   {behavior_spec::kind::scripted, "scripted"},
   {behavior_spec::kind::chatty, "chatty"},
+  {behavior_spec::kind::external, "external"},
 }};
 
 /// Where an answer to `m` goes: back to the sender, or into the same room.
@@ -100,6 +102,8 @@ public:
           out.push_back(behavior_action::request_turn(
             view.self.rooms[splitmix64(rng_) % view.self.rooms.size()]));
         break;
+      case behavior_input::kind::invited:
+        break; // joins only rooms it is put in
     }
   }
   std::string_view name() const noexcept override { return "chatty"; }
@@ -161,6 +165,8 @@ std::shared_ptr<agent_behavior> make_behavior(const behavior_spec& spec, std::st
       return std::make_shared<scripted_behavior>(spec.script);
     case behavior_spec::kind::chatty:
       return std::make_shared<chatty_behavior>(spec, self);
+    case behavior_spec::kind::external:
+      return std::make_shared<external_behavior>();
   }
   return silent;
 }

@@ -11,6 +11,7 @@ std::string_view to_string(errc x) noexcept {
     case errc::failed_precondition: return "failed_precondition";
     case errc::overloaded: return "overloaded";
     case errc::unavailable: return "unavailable";
+    case errc::out_of_range: return "out_of_range";
     case errc::storage_failure: return "storage_failure";
     case errc::internal: return "internal";
   }

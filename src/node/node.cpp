@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <unordered_map>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -50,6 +51,7 @@ struct node::impl {
       // Detached: a write blocks its thread for the fsync.
       rt.writer = sys.spawn<caf::detached>(storage_writer, store.get());
     }
+    rt.record_message_events = cfg.record_message_events;
     rt.bus = sys.spawn(event_bus, &rt,
                        event_retention{cfg.event_retention, cfg.event_log_retention,
                                        cfg.event_log_max_age_ms});
@@ -189,10 +191,15 @@ struct node::impl {
     // between the actors (RSS per idle agent 2.4 KB instead of 2.0 KB at 1M,
     // see docs/performance.md); with the agents' behaviour shared, starting
     // an agent is cheap and lazy_init saved little time.
+    auto ext = std::dynamic_pointer_cast<external_behavior>(seed.behavior);
     auto a = sys.spawn(parley::agent, &rt, std::move(seed));
     if (!rt.agents.try_insert(id, a)) {
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
       return false;
+    }
+    if (ext) {
+      std::lock_guard guard{externals_mtx};
+      externals[id] = std::move(ext);
     }
     return true;
   }
@@ -444,6 +451,20 @@ struct node::impl {
     return {};
   }
 
+  // The behaviour of external agent `id`, or why there is none.
+  expected<std::shared_ptr<external_behavior>> external(const agent_id& id) {
+    auto a = agent(id);
+    if (!a)
+      return unexpected{a.error()};
+    std::lock_guard guard{externals_mtx};
+    auto it = externals.find(id);
+    if (it == externals.end())
+      return unexpected{errc::failed_precondition,
+                        "agent '" + id + "' is not external: its node-hosted behaviour reads "
+                        "its own messages and has no link"};
+    return it->second;
+  }
+
   // Checks that `id` exists and is not retired; returns its actor.
   expected<caf::actor> live_agent(const agent_id& id) {
     auto a = agent(id);
@@ -469,6 +490,9 @@ struct node::impl {
   size_t recovered_turns = 0;
   std::mutex driver_mtx;
   caf::actor driver;
+  // External agents' behaviours, for their links.
+  std::mutex externals_mtx;
+  std::unordered_map<agent_id, std::shared_ptr<external_behavior>> externals;
 };
 
 node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {
@@ -769,6 +793,93 @@ std::vector<room_id> node::list_rooms() const {
   return out;
 }
 
+namespace {
+
+// Ids after `after` in order, as a sorted snapshot of a directory.
+std::vector<std::string> ids_after(std::vector<std::string> ids, const std::string& after) {
+  std::sort(ids.begin(), ids.end());
+  auto from = std::upper_bound(ids.begin(), ids.end(), after);
+  ids.erase(ids.begin(), from);
+  return ids;
+}
+
+expected<void> check_page_size(size_t n) {
+  if (n == 0 || n > max_list_page)
+    return unexpected{errc::invalid_argument, "page size must be 1 to "
+                                                + std::to_string(max_list_page) + ", not "
+                                                + std::to_string(n)};
+  return {};
+}
+
+bool has_skill(const manifest& m, const std::string& s) {
+  return std::any_of(m.skills.begin(), m.skills.end(),
+                     [&](const skill& k) { return k.id == s || k.name == s; });
+}
+
+} // namespace
+
+expected<agent_page> node::find_agents(const agent_filter& f, size_t page_size,
+                                       const std::string& after) {
+  if (auto ok = check_page_size(page_size); !ok)
+    return unexpected{ok.error()};
+  std::vector<std::string> ids;
+  if (!f.room.empty()) {
+    auto r = get_room(f.room);
+    if (!r)
+      return unexpected{r.error()};
+    for (auto& m : r->members)
+      ids.push_back(m.id);
+  } else {
+    ids = list_agents();
+  }
+  agent_page page;
+  for (auto& id : ids_after(std::move(ids), after)) {
+    auto m = get_manifest(id);
+    if (!m) {
+      if (m.error().code == errc::not_found)
+        continue; // retired and gone meanwhile
+      return unexpected{m.error()};
+    }
+    if (f.status && m->status != *f.status)
+      continue;
+    if (!f.skill.empty() && !has_skill(*m, f.skill))
+      continue;
+    if (page.agents.size() == page_size) {
+      page.next = page.agents.back().id;
+      break;
+    }
+    page.agents.push_back(std::move(*m));
+  }
+  return page;
+}
+
+expected<room_page> node::find_rooms(const agent_id& member, size_t page_size,
+                                     const std::string& after) {
+  if (auto ok = check_page_size(page_size); !ok)
+    return unexpected{ok.error()};
+  std::vector<std::string> ids;
+  if (!member.empty()) {
+    auto m = get_manifest(member);
+    if (!m)
+      return unexpected{m.error()};
+    ids = m->rooms;
+  } else {
+    ids = list_rooms();
+  }
+  room_page page;
+  for (auto& id : ids_after(std::move(ids), after)) {
+    auto r = get_room(id);
+    if (!r)
+      return unexpected{r.error()};
+    if (page.rooms.size() == page_size) {
+      page.next = page.rooms.back().id;
+      break;
+    }
+    page.rooms.push_back(std::move(*r));
+  }
+  return page;
+}
+
 // -- turns --------------------------------------------------------------------
 
 expected<void> node::request_turn(const room_id& r, const agent_id& who) {
@@ -861,6 +972,118 @@ expected<std::vector<message>> node::inbox(const agent_id& id, size_t limit) {
   return storage::read_inbox(*impl_->store, id, limit);
 }
 
+std::vector<expected<message>> node::send_many(std::vector<message> ms) {
+  std::vector<expected<message>> out(ms.size(), unexpected{errc::internal, "not sent"});
+  if (impl_->stopping) {
+    for (auto& r : out)
+      r = stopped();
+    return out;
+  }
+  // Every request first, then every answer: one round trip for the batch.
+  caf::scoped_actor self{impl_->sys};
+  using handle = decltype(self->request(caf::actor{}, caf::infinite, atoms::say::value, message{}));
+  std::vector<std::pair<size_t, handle>> asked;
+  asked.reserve(ms.size());
+  for (size_t i = 0; i < ms.size(); ++i) {
+    auto& m = ms[i];
+    if (auto ok = impl_->prepare(m); !ok) {
+      out[i] = unexpected{ok.error()};
+      continue;
+    }
+    auto a = impl_->agent(m.from);
+    if (!a) {
+      out[i] = a.error().code == errc::not_found
+                 ? unexpected{errc::not_found, "sender agent '" + m.from + "' does not exist"}
+                 : unexpected{a.error()};
+      continue;
+    }
+    asked.emplace_back(i, self->request(*a, caf::timespan{impl_->cfg.call_timeout},
+                                        atoms::say::value, m));
+  }
+  for (auto& [i, h] : asked) {
+    auto& m = ms[i];
+    h.receive(
+      [&](send_receipt& r) {
+        m.status = r.status;
+        m.sent_at = r.sent_at;
+        out[i] = std::move(m);
+      },
+      [&](caf::error& e) { out[i] = unexpected{from_caf(e, impl_->sys)}; });
+  }
+  return out;
+}
+
+expected<void> node::mark_read(const agent_id& id, const std::vector<uint64_t>& deliveries) {
+  auto ext = impl_->external(id);
+  if (!ext)
+    return unexpected{ext.error()};
+  auto acked = (*ext)->acknowledge(deliveries);
+  if (!acked.empty())
+    if (auto a = impl_->rt.agents.find(id))
+      caf::anon_send(a, atoms::acked::value, std::move(acked));
+  return {};
+}
+
+struct agent_link::impl {
+  node* owner;
+  agent_id id;
+  std::shared_ptr<external_behavior> ext;
+  caf::actor agent;
+  size_t pending = 0;
+};
+
+agent_link::agent_link(std::unique_ptr<impl> p) : impl_(std::move(p)) {
+}
+
+agent_link::~agent_link() {
+  impl_->ext->detach();
+}
+
+const agent_id& agent_link::agent() const noexcept {
+  return impl_->id;
+}
+
+size_t agent_link::pending_at_open() const noexcept {
+  return impl_->pending;
+}
+
+std::optional<link_item> agent_link::next(std::chrono::milliseconds timeout) {
+  return impl_->ext->next(timeout);
+}
+
+void agent_link::add_credit(uint32_t n) {
+  impl_->ext->add_credit(n);
+  // The agent stops serving at zero credit; wake it.
+  caf::anon_send(impl_->agent, atoms::serve::value);
+}
+
+void agent_link::acknowledge(const std::vector<uint64_t>& deliveries) {
+  auto acked = impl_->ext->acknowledge(deliveries);
+  if (!acked.empty())
+    caf::anon_send(impl_->agent, atoms::acked::value, std::move(acked));
+}
+
+expected<std::unique_ptr<agent_link>> node::open_link(const agent_id& id, uint32_t credit) {
+  auto ext = impl_->external(id);
+  if (!ext)
+    return unexpected{ext.error()};
+  auto a = impl_->agent(id);
+  if (!a)
+    return unexpected{a.error()};
+  const size_t before = (*ext)->unacknowledged();
+  if (auto ok = (*ext)->attach(credit); !ok)
+    return unexpected{errc::failed_precondition,
+                      "agent '" + id + "': " + ok.error().message};
+  auto p = std::make_unique<agent_link::impl>();
+  p->owner = this;
+  p->id = id;
+  p->ext = *ext;
+  p->agent = *a;
+  p->pending = before;
+  caf::anon_send(*a, atoms::serve::value);
+  return std::make_unique<agent_link>(std::move(p));
+}
+
 // -- events -------------------------------------------------------------------
 
 expected<uint64_t> node::subscribe(topic_mask mask, uint64_t from_seq, event_callback cb) {
@@ -905,6 +1128,20 @@ expected<void> node::backup(const std::string& backup_dir) {
   if (auto ok = storage::create_backup(*impl_->store, backup_dir); !ok)
     return ok;
   return storage::verify_backups(backup_dir);
+}
+
+void node::drain() {
+  {
+    std::lock_guard guard{impl_->driver_mtx};
+    if (impl_->driver)
+      caf::anon_send_exit(impl_->driver, caf::exit_reason::user_shutdown);
+    impl_->driver = nullptr;
+  }
+  if (impl_->stopping)
+    return;
+  caf::scoped_actor self{impl_->sys};
+  self->request(impl_->rt.bus, caf::timespan{impl_->cfg.call_timeout}, atoms::sync::value)
+    .receive([](caf::ok_atom) {}, [](caf::error&) {});
 }
 
 node_stats node::stats() const {

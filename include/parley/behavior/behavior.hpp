@@ -14,6 +14,7 @@
 #include "parley/model/attention.hpp"
 #include "parley/model/manifest.hpp"
 #include "parley/model/message.hpp"
+#include "parley/model/room.hpp"
 
 namespace parley {
 
@@ -25,10 +26,17 @@ struct behavior_input {
     turn_granted,
     /// A stimulus from outside (the demo driver, a simulation step).
     nudge,
+    /// `by` invited this agent into `room` as `role`.
+    invited,
   };
   kind k = kind::message;
   const message* msg = nullptr;
   room_id room;
+  /// turn_granted: the turn's number.
+  uint64_t turn = 0;
+  /// invited: who invited, and the role offered.
+  agent_id by;
+  room_role role = room_role::member;
 };
 
 /// What the behaviour sees when it decides.
@@ -65,6 +73,13 @@ public:
                      std::vector<behavior_action>& out) = 0;
   /// Short name for manifests and logs ("echo", "chatty", ...).
   virtual std::string_view name() const noexcept = 0;
+  /// Whether the agent may serve its next message now. A behaviour that
+  /// passes messages on (an external agent's link) says no while it has
+  /// nowhere to put them; they then wait in the inbox.
+  virtual bool ready() const noexcept { return true; }
+  /// True when served messages stay in the durable inbox until
+  /// acknowledged (external agents); false: serving is reading.
+  virtual bool acknowledges() const noexcept { return false; }
 };
 
 /// How to build one of the built-in behaviours.
@@ -79,6 +94,8 @@ struct behavior_spec {
     scripted,
     /// Seeded random talker for load and demos (see chatty_params).
     chatty,
+    /// Driven by an external process through a link (external_behavior).
+    external,
   };
   kind k = kind::silent;
   std::map<std::string, std::string> script;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "parley/behavior/behavior.hpp"
+#include "parley/behavior/external.hpp"
 #include "parley/model/attention.hpp"
 #include "parley/model/caller.hpp"
 #include "parley/model/clock.hpp"
@@ -49,6 +50,10 @@ struct node_config {
   std::shared_ptr<storage::disk_faults> disk_faults;
   /// How long a blocking call waits for an actor. Default: 10 s.
   std::chrono::milliseconds call_timeout{10000};
+  /// Publish message events (sent, delivered, read, refused) even when
+  /// nobody subscribes, so that the event log has them for subscribers that
+  /// resume later. Costs two events per message. Default: false.
+  bool record_message_events = false;
   /// Time source; nullptr means wall time. Default: nullptr.
   std::shared_ptr<const clock> time_source;
   /// Makes the behaviour of an agent recovered from the store (its stored
@@ -89,6 +94,56 @@ struct node_stats {
 
 using event_callback = std::function<void(const event&)>;
 
+/// Which agents find_agents returns (all set fields must match).
+struct agent_filter {
+  std::optional<agent_status> status;
+  /// A skill id or name; empty = any.
+  std::string skill;
+  /// Members of this room only; empty = any.
+  room_id room;
+};
+
+struct agent_page {
+  std::vector<manifest> agents;
+  /// Pass as `after` for the next page; empty on the last page.
+  std::string next;
+};
+
+struct room_page {
+  std::vector<room> rooms;
+  std::string next;
+};
+
+/// The largest page find_agents / find_rooms return.
+inline constexpr size_t max_list_page = 1000;
+
+/// An open link of an external agent (behaviour external): what the agent
+/// receives comes out of next(), the process acknowledges what it handled.
+/// Closing (destroying) the link keeps unacknowledged messages for the next
+/// one. Must not outlive its node.
+class agent_link {
+public:
+  struct impl;
+  explicit agent_link(std::unique_ptr<impl> p);
+  ~agent_link();
+  agent_link(const agent_link&) = delete;
+  agent_link& operator=(const agent_link&) = delete;
+
+  const agent_id& agent() const noexcept;
+  /// Items waiting when the link opened (resent and queued).
+  size_t pending_at_open() const noexcept;
+  /// The next item, waiting up to `timeout`; nullopt on timeout.
+  std::optional<link_item> next(std::chrono::milliseconds timeout);
+  /// Lets the agent hand out `n` more messages.
+  void add_credit(uint32_t n);
+  /// The messages with these delivery numbers are handled: they leave the
+  /// durable inbox and their senders' receipts move to read.
+  void acknowledge(const std::vector<uint64_t>& deliveries);
+
+private:
+  std::unique_ptr<impl> impl_;
+};
+
 class node {
 public:
   /// Starts the actor system and the event bus.
@@ -119,6 +174,10 @@ public:
   expected<manifest> update_manifest(const caller& who, manifest m);
   /// All agent ids, sorted.
   std::vector<agent_id> list_agents() const;
+  /// A page of manifests, by id, after id `after` (empty: from the start),
+  /// of at most `page_size` (1 to max_list_page) agents matching `f`.
+  expected<agent_page> find_agents(const agent_filter& f, size_t page_size,
+                                   const std::string& after);
   /// Attention knobs of one agent: importance of a dialogue, weight of a
   /// relationship with a peer.
   expected<void> set_importance(const agent_id& id, const dialogue_key& k, double w);
@@ -145,6 +204,9 @@ public:
   expected<room> get_room(const room_id& r);
   /// All room ids, sorted.
   std::vector<room_id> list_rooms() const;
+  /// A page of rooms by id after `after`; only rooms of `member` if set.
+  expected<room_page> find_rooms(const agent_id& member, size_t page_size,
+                                 const std::string& after);
 
   // -- turns -----------------------------------------------------------------
 
@@ -162,6 +224,16 @@ public:
   /// send's status and time and delivers nothing. A refused send took no
   /// effect and may be retried under the same id.
   expected<message> send(message m);
+  /// Sends many messages at once, pipelined (a batch from an agent link);
+  /// one result per message, in order.
+  std::vector<expected<message>> send_many(std::vector<message> ms);
+  /// An external agent has handled these deliveries (as
+  /// agent_link::acknowledge). failed_precondition for other agents.
+  expected<void> mark_read(const agent_id& id, const std::vector<uint64_t>& deliveries);
+  /// Opens the link of external agent `id` with a window of `credit`
+  /// messages. failed_precondition if `id` is not external or already has
+  /// a link.
+  expected<std::unique_ptr<agent_link>> open_link(const agent_id& id, uint32_t credit);
   /// Like send, without waiting; failures are counted and published as
   /// message_refused events. For load generation.
   expected<void> post(message m);
@@ -195,6 +267,9 @@ public:
   /// BackupEngine, incremental) and verifies every backup there.
   /// failed_precondition for a node without a store.
   expected<void> backup(const std::string& backup_dir);
+  /// Stops the population driver and flushes the event log: the node keeps
+  /// answering, but starts no work of its own (graceful shutdown, step 1).
+  void drain();
   node_stats stats() const;
   const node_config& config() const noexcept;
 

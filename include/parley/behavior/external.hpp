@@ -1,0 +1,75 @@
+#pragma once
+
+// The behaviour of an agent driven by an external process (an LLM agent in
+// Python, say) through a link: the agent actor hands it what the agent
+// receives, the link's thread takes that out and streams it, and the
+// process acknowledges messages once it has handled them. Between the two
+// sits a credit window: the agent serves a message only while the link has
+// credit, so unread input waits in the agent's (bounded, durable) inbox.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "parley/behavior/behavior.hpp"
+
+namespace parley {
+
+/// One thing a linked process receives.
+struct link_item {
+  enum class kind : uint8_t { message, granted, invited };
+  kind k = kind::message;
+  /// message: the delivery (with its delivery number).
+  message msg;
+  /// granted / invited: the room; granted: the turn number.
+  room_id room;
+  uint64_t turn = 0;
+  /// invited: who invited, with which role.
+  agent_id by;
+  room_role role = room_role::member;
+};
+
+class external_behavior final : public agent_behavior {
+public:
+  // -- the agent's side (its actor thread) -----------------------------------
+  void react(const behavior_view& view, const behavior_input& in,
+             std::vector<behavior_action>& out) override;
+  std::string_view name() const noexcept override { return "external"; }
+  /// A link is open and has credit.
+  bool ready() const noexcept override;
+  bool acknowledges() const noexcept override { return true; }
+
+  // -- the link's side (any thread) ------------------------------------------
+  /// Opens the link with `credit` deliveries. Messages handed out before
+  /// and not acknowledged are handed out again first (a new link resumes
+  /// from the oldest unacknowledged). failed_precondition if a link is open.
+  expected<void> attach(uint32_t credit);
+  /// Closes the link; what it had not acknowledged waits for the next.
+  void detach();
+  bool attached() const;
+  void add_credit(uint32_t n);
+  /// The next item, waiting up to `timeout`; nullopt on timeout or when the
+  /// link was closed.
+  std::optional<link_item> next(std::chrono::milliseconds timeout);
+  /// Marks deliveries handled; returns the acknowledged messages (unknown
+  /// numbers are ignored: acknowledging twice is harmless).
+  std::vector<message> acknowledge(const std::vector<uint64_t>& deliveries);
+  /// Messages handed out and not acknowledged.
+  size_t unacknowledged() const;
+
+private:
+  mutable std::mutex mtx_;
+  std::condition_variable cv_;
+  bool attached_ = false;
+  uint32_t credit_ = 0;
+  /// Not yet taken by the link, oldest first.
+  std::deque<link_item> pending_;
+  /// Taken by the link (messages only), not yet acknowledged, oldest first.
+  std::deque<message> unacked_;
+};
+
+} // namespace parley
