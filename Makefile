@@ -3,7 +3,7 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
-RUN_ARGS   ?=
+RUN_ARGS   ?= --config nodes/configs/demo.yaml
 
 .PHONY: run test test-asan setup configure build build-asan bench clean
 

@@ -1,6 +1,7 @@
-// parleyd: the Parley node daemon. Parses flags, starts a node, builds the
-// demo population, prints a live summary, and stops cleanly on SIGINT or
-// SIGTERM.
+// parleyd: the Parley node daemon. Reads its config file and flags, starts
+// a node (recovering its store) and the gRPC API, optionally builds the
+// demo population, prints a live summary, and on SIGINT or SIGTERM drains
+// and stops within the configured grace period.
 
 #include <csignal>
 #include <cstdio>
@@ -9,21 +10,14 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "config.hpp"
 #include "demo.hpp"
+#include "parley/api/server.hpp"
 #include "parley/node/node.hpp"
 
 namespace {
 
-struct daemon_options {
-  parley::node_config node;
-  parleyd::demo_options demo;
-  bool demo_enabled = true;
-  uint32_t tick_ms = 40;
-  uint32_t nudges_per_tick = 3;
-  double duration_s = 0;
-  std::string log_level = "info";
-  std::string durability;
-};
+using parleyd::daemon_options;
 
 void print_summary(const parley::node_stats& now, const parley::node_stats& before, double secs) {
   auto rate = [secs](uint64_t a, uint64_t b) { return secs > 0 ? static_cast<double>(a - b) / secs : 0.0; };
@@ -38,11 +32,31 @@ void print_summary(const parley::node_stats& now, const parley::node_stats& befo
   std::fflush(stdout);
 }
 
+// The value of --config, found before the flags are parsed: the file's
+// settings are the defaults that flags then override.
+std::string config_path(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a{argv[i]};
+    if (a == "--config" && i + 1 < argc)
+      return argv[i + 1];
+    if (a.starts_with("--config="))
+      return std::string{a.substr(9)};
+  }
+  return {};
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   daemon_options opt;
+  std::string config = config_path(argc, argv);
+  if (!config.empty())
+    if (auto ok = parleyd::load_config(config, opt); !ok) {
+      std::fprintf(stderr, "parleyd: %s\n", ok.error().message.c_str());
+      return 2;
+    }
   CLI::App app{"parleyd: the Parley node daemon"};
+  app.add_option("--config", config, "YAML config file (flags override its settings)");
   app.add_option("--node-id", opt.node.node_id, "Name of this node")->capture_default_str();
   app.add_option("--threads", opt.node.scheduler_threads, "Actor scheduler threads")
     ->capture_default_str()
@@ -52,9 +66,19 @@ int main(int argc, char** argv) {
   app.add_option("--durability", opt.durability,
                  "sync | async | memory (default: sync with --data-dir, else memory)")
     ->check(CLI::IsMember({"sync", "async", "memory"}));
+  app.add_option("--listen", opt.api.listen, "gRPC API address host:port (port 0: any free port)")
+    ->capture_default_str();
+  app.add_flag("!--no-api", opt.api_enabled, "Run without the gRPC API");
+  app.add_option("--tls-cert", opt.api.tls_cert_file, "PEM certificate for TLS");
+  app.add_option("--tls-key", opt.api.tls_key_file, "PEM private key for TLS");
+  app.add_option("--admin-token-file", opt.admin_token_file,
+                 "File with the admin token (none: every caller is an admin)");
   app.add_option("--inbox-limit", opt.node.attention.inbox_limit, "Pending messages per agent")
     ->capture_default_str()
     ->check(CLI::Range(1u, 1u << 24));
+  app.add_option("--shutdown-grace-ms", opt.shutdown_grace_ms,
+                 "How long SIGTERM waits for running calls")
+    ->capture_default_str();
   app.add_option("--agents", opt.demo.agents, "Demo agents")->capture_default_str();
   app.add_option("--group-rooms", opt.demo.group_rooms, "Demo group rooms")->capture_default_str();
   app.add_option("--direct-rooms", opt.demo.direct_rooms, "Demo direct rooms")->capture_default_str();
@@ -73,10 +97,13 @@ int main(int argc, char** argv) {
     ->capture_default_str()
     ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   CLI11_PARSE(app, argc, argv);
+  if (auto ok = parleyd::finish_config(opt); !ok) {
+    std::fprintf(stderr, "parleyd: %s\n", ok.error().message.c_str());
+    return 2;
+  }
   spdlog::set_level(spdlog::level::from_str(opt.log_level));
-  if (opt.durability.empty())
-    opt.durability = opt.node.data_dir.empty() ? "memory" : "sync";
-  opt.node.durability = *parley::storage::parse_durability(opt.durability);
+  if (!config.empty())
+    spdlog::info("config '{}'", config);
 
   // Block the stop signals before any thread starts, so that every CAF
   // worker inherits the mask and only sigtimedwait below receives them.
@@ -96,6 +123,18 @@ int main(int argc, char** argv) {
                opt.node.scheduler_threads);
   spdlog::info("durability '{}'{}", opt.durability,
                opt.node.data_dir.empty() ? "" : ", data in '" + opt.node.data_dir + "'");
+  std::unique_ptr<parley::api::server> api;
+  if (opt.api_enabled) {
+    auto s = parley::api::server::start(n, opt.api);
+    if (!s) {
+      spdlog::error("cannot start the gRPC API: {}", parley::to_string(s.error()));
+      return 1;
+    }
+    api = std::move(*s);
+    spdlog::info("gRPC API listening on {} ({}{})", api->address(),
+                 opt.api.tls_cert_file.empty() ? "plaintext" : "TLS",
+                 opt.api.admin_token.empty() ? ", no admin token: every caller is an admin" : "");
+  }
   if (opt.demo_enabled) {
     // A store that already holds a population keeps it: the demo goes on
     // with the recovered agents and rooms.
@@ -117,19 +156,33 @@ int main(int argc, char** argv) {
     timespec one_second{1, 0};
     int sig = sigtimedwait(&stop_signals, nullptr, &one_second);
     if (sig == SIGINT || sig == SIGTERM) {
-      spdlog::info("received {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+      spdlog::info("received {}, draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
       break;
     }
     auto t = std::chrono::steady_clock::now();
     auto stats = n.stats();
-    print_summary(stats, before, std::chrono::duration<double>(t - last).count());
+    if (opt.summary)
+      print_summary(stats, before, std::chrono::duration<double>(t - last).count());
     before = stats;
     last = t;
     if (opt.duration_s > 0 && std::chrono::duration<double>(t - t0).count() >= opt.duration_s)
       break;
   }
+  // Graceful: refuse new calls (health says NOT_SERVING), stop the driver
+  // and flush events, let running calls finish within the grace period,
+  // then stop every actor and close the store.
+  const auto drain_start = std::chrono::steady_clock::now();
+  if (api)
+    api->begin_drain();
+  n.drain();
+  if (api)
+    api->shutdown(std::chrono::milliseconds(opt.shutdown_grace_ms));
   n.stop();
   auto fin = n.stats();
-  spdlog::info("stopped: {} messages delivered, {} turns granted", fin.deliveries, fin.turns_granted);
+  spdlog::info("stopped in {} ms: {} messages delivered, {} turns granted",
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now() - drain_start)
+                 .count(),
+               fin.deliveries, fin.turns_granted);
   return 0;
 }

@@ -18,13 +18,13 @@ const std::string parleyd = PARLEYD_PATH;
 // Verifies SIGTERM and SIGINT stop a running daemon with exit code 0 within a bounded time.
 TEST(Parleyd, StopsCleanlyOnSignals) {
   for (int sig : {SIGTERM, SIGINT}) {
-    test::child_process p{{parleyd, "--agents", "20"}};
+    test::child_process p{{parleyd, "--listen", "127.0.0.1:0", "--agents", "20"}};
     ASSERT_TRUE(p.started());
     ASSERT_TRUE(p.wait_for_output("press Ctrl-C to stop", 20s)) << p.output();
     ASSERT_TRUE(p.wait_for_output("messages", 10s)) << "no summary line:\n" << p.output();
     p.signal(sig);
     EXPECT_EQ(p.wait_exit(10s), 0) << p.output();
-    EXPECT_NE(p.output().find("stopped:"), std::string::npos) << p.output();
+    EXPECT_NE(p.output().find("stopped in"), std::string::npos) << p.output();
   }
 }
 
@@ -32,14 +32,14 @@ TEST(Parleyd, StopsCleanlyOnSignals) {
 TEST(Parleyd, DemoPopulationSurvivesRestart) {
   test::temp_dir dir;
   {
-    test::child_process p{{parleyd, "--data-dir", dir.str(), "--duration", "1"}};
+    test::child_process p{{parleyd, "--listen", "127.0.0.1:0", "--data-dir", dir.str(), "--duration", "1"}};
     ASSERT_TRUE(p.started());
     EXPECT_EQ(p.wait_exit(30s), 0) << p.output();
     EXPECT_NE(p.output().find("recovered 0 agents ("), std::string::npos) << p.output();
     EXPECT_NE(p.output().find("demo population: 36 agents, 18 rooms"), std::string::npos)
       << p.output();
   }
-  test::child_process p{{parleyd, "--data-dir", dir.str(), "--duration", "1"}};
+  test::child_process p{{parleyd, "--listen", "127.0.0.1:0", "--data-dir", dir.str(), "--duration", "1"}};
   ASSERT_TRUE(p.started());
   EXPECT_EQ(p.wait_exit(30s), 0) << p.output();
   EXPECT_NE(p.output().find("recovered 36 agents ("), std::string::npos) << p.output();
@@ -50,19 +50,51 @@ TEST(Parleyd, DemoPopulationSurvivesRestart) {
 // Verifies bad flags and a foreign data directory fail with a message and a non-zero exit.
 TEST(Parleyd, RefusesBadConfiguration) {
   {
-    test::child_process p{{parleyd, "--durability", "sync"}};
+    test::child_process p{{parleyd, "--no-api", "--durability", "sync"}};
     EXPECT_NE(p.wait_exit(10s), 0);
     EXPECT_NE(p.output().find("data_dir is required"), std::string::npos) << p.output();
   }
   {
-    test::child_process p{{parleyd, "--threads", "0"}};
+    test::child_process p{{parleyd, "--no-api", "--threads", "0"}};
     EXPECT_NE(p.wait_exit(10s), 0);
   }
   test::temp_dir dir;
   { std::ofstream{dir.sub("notes.txt")} << "not a store"; }
-  test::child_process p{{parleyd, "--data-dir", dir.str()}};
+  test::child_process p{{parleyd, "--no-api", "--data-dir", dir.str()}};
   EXPECT_EQ(p.wait_exit(10s), 1) << p.output();
   EXPECT_NE(p.output().find("not a Parley store"), std::string::npos) << p.output();
+}
+
+// Verifies a config file sets the daemon up, flags override it, and a bad one is refused naming the key.
+TEST(Parleyd, ReadsItsConfigFile) {
+  test::temp_dir dir;
+  {
+    std::ofstream{dir.sub("good.yaml")} << "node:\n  id: yaml-node\n  threads: 1\n"
+                                           "api:\n  listen: 127.0.0.1:0\n"
+                                           "demo:\n  agents: 4\n  group_rooms: 1\n  direct_rooms: 1\n";
+    test::child_process p{{parleyd, "--config", dir.sub("good.yaml"), "--seed", "7", "--duration", "1"}};
+    EXPECT_EQ(p.wait_exit(30s), 0) << p.output();
+    EXPECT_NE(p.output().find("node 'yaml-node' started with 1 scheduler threads"), std::string::npos)
+      << p.output();
+    EXPECT_NE(p.output().find("gRPC API listening on 127.0.0.1:"), std::string::npos) << p.output();
+    EXPECT_NE(p.output().find("demo population: 4 agents"), std::string::npos) << p.output();
+  }
+  {
+    std::ofstream{dir.sub("typo.yaml")} << "node:\n  treads: 4\n";
+    test::child_process p{{parleyd, "--config", dir.sub("typo.yaml")}};
+    EXPECT_EQ(p.wait_exit(10s), 2) << p.output();
+    EXPECT_NE(p.output().find("unknown setting 'node.treads'"), std::string::npos) << p.output();
+  }
+  {
+    std::ofstream{dir.sub("type.yaml")} << "node:\n  threads: many\n";
+    test::child_process p{{parleyd, "--config", dir.sub("type.yaml")}};
+    EXPECT_EQ(p.wait_exit(10s), 2) << p.output();
+    EXPECT_NE(p.output().find("'node.threads' has a value of the wrong type"), std::string::npos)
+      << p.output();
+  }
+  test::child_process p{{parleyd, "--config", dir.sub("missing.yaml")}};
+  EXPECT_EQ(p.wait_exit(10s), 2) << p.output();
+  EXPECT_NE(p.output().find("cannot be read"), std::string::npos) << p.output();
 }
 
 } // namespace

@@ -1,0 +1,137 @@
+#include "config.hpp"
+
+#include <fstream>
+#include <functional>
+#include <map>
+
+#include <yaml-cpp/yaml.h>
+
+namespace parleyd {
+
+namespace {
+
+using parley::errc;
+using parley::unexpected;
+
+// Every known key (section.key) with how to apply its value.
+using setter = std::function<void(const YAML::Node&, daemon_options&)>;
+
+template <class T>
+setter set(T daemon_options::*field) {
+  return [field](const YAML::Node& v, daemon_options& o) { o.*field = v.as<T>(); };
+}
+
+template <class T>
+setter set_node(T parley::node_config::*field) {
+  return [field](const YAML::Node& v, daemon_options& o) { o.node.*field = v.as<T>(); };
+}
+
+template <class T>
+setter set_api(T parley::api::server_options::*field) {
+  return [field](const YAML::Node& v, daemon_options& o) { o.api.*field = v.as<T>(); };
+}
+
+template <class T>
+setter set_demo(T demo_options::*field) {
+  return [field](const YAML::Node& v, daemon_options& o) { o.demo.*field = v.as<T>(); };
+}
+
+const std::map<std::string, setter>& keys() {
+  static const std::map<std::string, setter> k{
+    {"node.id", set_node(&parley::node_config::node_id)},
+    {"node.threads", set_node(&parley::node_config::scheduler_threads)},
+    {"node.data_dir", set_node(&parley::node_config::data_dir)},
+    {"node.durability", set(&daemon_options::durability)},
+    {"node.record_message_events", set_node(&parley::node_config::record_message_events)},
+    {"node.call_timeout_ms",
+     [](const YAML::Node& v, daemon_options& o) {
+       o.node.call_timeout = std::chrono::milliseconds(v.as<uint32_t>());
+     }},
+    {"limits.inbox",
+     [](const YAML::Node& v, daemon_options& o) { o.node.attention.inbox_limit = v.as<uint32_t>(); }},
+    {"limits.max_request_bytes", set_api(&parley::api::server_options::max_request_bytes)},
+    {"events.retained_in_memory", set_node(&parley::node_config::event_retention)},
+    {"events.retained_on_disk", set_node(&parley::node_config::event_log_retention)},
+    {"events.max_age_ms", set_node(&parley::node_config::event_log_max_age_ms)},
+    {"api.enabled", set(&daemon_options::api_enabled)},
+    {"api.listen", set_api(&parley::api::server_options::listen)},
+    {"api.tls_cert_file", set_api(&parley::api::server_options::tls_cert_file)},
+    {"api.tls_key_file", set_api(&parley::api::server_options::tls_key_file)},
+    {"api.admin_token", set_api(&parley::api::server_options::admin_token)},
+    {"api.admin_token_file", set(&daemon_options::admin_token_file)},
+    {"api.retry_after_ms", set_api(&parley::api::server_options::retry_after_ms)},
+    {"log.level", set(&daemon_options::log_level)},
+    {"log.summary", set(&daemon_options::summary)},
+    {"shutdown.grace_ms", set(&daemon_options::shutdown_grace_ms)},
+    {"demo.enabled", set(&daemon_options::demo_enabled)},
+    {"demo.agents", set_demo(&demo_options::agents)},
+    {"demo.group_rooms", set_demo(&demo_options::group_rooms)},
+    {"demo.direct_rooms", set_demo(&demo_options::direct_rooms)},
+    {"demo.seed", set_demo(&demo_options::seed)},
+    {"demo.tick_ms", set(&daemon_options::tick_ms)},
+    {"demo.nudges_per_tick", set(&daemon_options::nudges_per_tick)},
+  };
+  return k;
+}
+
+} // namespace
+
+parley::expected<void> load_config(const std::string& path, daemon_options& opt) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return unexpected{errc::invalid_argument, "config '" + path + "' cannot be read"};
+  } catch (const YAML::Exception& e) {
+    return unexpected{errc::invalid_argument, "config '" + path + "' is not valid YAML: " + e.what()};
+  }
+  if (root.IsNull())
+    return {};
+  if (!root.IsMap())
+    return unexpected{errc::invalid_argument, "config '" + path + "': the top level must be a map"};
+  for (const auto& section : root) {
+    const auto name = section.first.as<std::string>();
+    if (!section.second.IsMap())
+      return unexpected{errc::invalid_argument,
+                        "config '" + path + "': '" + name + "' must be a map of settings"};
+    for (const auto& kv : section.second) {
+      const auto key = name + "." + kv.first.as<std::string>();
+      auto it = keys().find(key);
+      if (it == keys().end())
+        return unexpected{errc::invalid_argument,
+                          "config '" + path + "': unknown setting '" + key + "'"};
+      try {
+        it->second(kv.second, opt);
+      } catch (const YAML::Exception&) {
+        return unexpected{errc::invalid_argument, "config '" + path + "': '" + key
+                                                    + "' has a value of the wrong type"};
+      }
+    }
+  }
+  return {};
+}
+
+parley::expected<void> finish_config(daemon_options& opt) {
+  if (opt.durability.empty())
+    opt.durability = opt.node.data_dir.empty() ? "memory" : "sync";
+  auto d = parley::storage::parse_durability(opt.durability);
+  if (!d)
+    return unexpected{errc::invalid_argument,
+                      "durability '" + opt.durability + "': must be sync, async or memory"};
+  opt.node.durability = *d;
+  if (opt.node.scheduler_threads == 0 || opt.node.scheduler_threads > 256)
+    return unexpected{errc::invalid_argument, "node.threads: must be 1 to 256"};
+  if (opt.node.attention.inbox_limit == 0)
+    return unexpected{errc::invalid_argument, "limits.inbox: must be at least 1"};
+  if (!opt.admin_token_file.empty()) {
+    std::ifstream in{opt.admin_token_file};
+    std::string token;
+    if (!in || !std::getline(in, token) || token.empty())
+      return unexpected{errc::invalid_argument, "api.admin_token_file '" + opt.admin_token_file
+                                                  + "' cannot be read or is empty"};
+    opt.api.admin_token = token;
+  }
+  return {};
+}
+
+} // namespace parleyd

@@ -1,0 +1,45 @@
+#pragma once
+
+// parleyd's settings: defaults, then the YAML config file (--config), then
+// flags. nodes/configs/ has annotated examples; docs/operations.md lists
+// every key.
+
+#include <cstdint>
+#include <string>
+
+#include "demo.hpp"
+#include "parley/api/server.hpp"
+#include "parley/node/node.hpp"
+
+namespace parleyd {
+
+struct daemon_options {
+  parley::node_config node;
+  parley::api::server_options api;
+  /// Empty: no gRPC server (a demo-only node). Set by api.listen.
+  bool api_enabled = true;
+  /// File holding the admin token (first line); overrides api.admin_token.
+  std::string admin_token_file;
+  demo_options demo;
+  bool demo_enabled = true;
+  uint32_t tick_ms = 40;
+  uint32_t nudges_per_tick = 3;
+  double duration_s = 0;
+  std::string log_level = "info";
+  /// sync | async | memory; empty = sync with a data dir, else memory.
+  std::string durability;
+  /// How long SIGTERM waits for running calls before cancelling them.
+  uint32_t shutdown_grace_ms = 10000;
+  /// Print the one-line summary every second.
+  bool summary = true;
+};
+
+/// Applies the YAML file at `path` over `opt`. Unknown keys and bad values
+/// are errors naming the key, so a typo never goes unnoticed.
+parley::expected<void> load_config(const std::string& path, daemon_options& opt);
+
+/// Resolves what depends on several settings (durability default, the
+/// admin token file). Call after flags.
+parley::expected<void> finish_config(daemon_options& opt);
+
+} // namespace parleyd
