@@ -157,6 +157,8 @@ void react(agent_actor* self, const behavior_input& in, const dialogue_context* 
     execute(self, a);
 }
 
+void on_acked(agent_actor* self, std::vector<message>& acked);
+
 void serve_dialogue(agent_actor* self, storage::write_batch& served) {
   auto& st = self->state;
   auto now = st.rt->now();
@@ -164,6 +166,12 @@ void serve_dialogue(agent_actor* self, storage::write_batch& served) {
   if (!batch)
     return;
   for (auto& m : batch->inputs) {
+    if (st.read_ahead && st.read_ahead->erase(m.delivery) != 0) {
+      // Marked read before it was handed out: done, without the behaviour.
+      std::vector<message> one{m};
+      on_acked(self, one);
+      continue;
+    }
     // Not batch->context: the actions of the previous input may have opened
     // dialogues, moving the queue's table; look the context up again.
     auto& ctx = st.attention().context(batch->key);
@@ -172,11 +180,14 @@ void serve_dialogue(agent_actor* self, storage::write_batch& served) {
     in.k = behavior_input::kind::message;
     in.msg = &m;
     react(self, in, &ctx);
-    m.status = message_status::read;
-    // An external agent's messages stay until it acknowledges them.
-    if (m.delivery != 0 && st.rt->store && !st.behavior->acknowledges())
-      storage::add_inbox_removal(served, st.man.id, m.delivery);
     st.rt->counters.served.add();
+    // An external agent has only been handed the message: it is read (out
+    // of the inbox, receipt, event) when the agent acknowledges it.
+    if (st.behavior->acknowledges())
+      continue;
+    m.status = message_status::read;
+    if (m.delivery != 0 && st.rt->store)
+      storage::add_inbox_removal(served, st.man.id, m.delivery);
     if (st.rt->wants(topic::message))
       st.rt->publish(make_event(event_kind::message_read, st.man.id, m.to.is_room() ? m.to.id : "",
                                 m.from + "/" + m.id));
@@ -703,6 +714,12 @@ caf::behavior make_agent_behavior() {
       on_invited(agent_actor::current(), r, by, role);
     },
     [](atoms::acked, std::vector<message>& acked) { on_acked(agent_actor::current(), acked); },
+    [](atoms::read_ahead, const std::vector<uint64_t>& deliveries) {
+      auto& st = agent_actor::current()->state;
+      if (!st.read_ahead)
+        st.read_ahead = std::make_unique<std::unordered_set<uint64_t>>();
+      st.read_ahead->insert(deliveries.begin(), deliveries.end());
+    },
     [](atoms::nudge) { on_nudge(agent_actor::current()); },
     [](atoms::room_added, const room_id& r) {
       auto& rooms = agent_actor::current()->state.man.rooms;

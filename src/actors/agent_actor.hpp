@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "actors/messages.hpp"
@@ -32,6 +33,9 @@ struct agent_state {
   using in_flight_map =
     std::unordered_map<message_id, std::vector<caf::typed_response_promise<send_receipt>>>;
   std::unique_ptr<in_flight_map> sends_in_flight;
+  /// External agents: deliveries marked read before the link was handed
+  /// them (Messages.MarkRead); skipped when served. Made on first use.
+  std::unique_ptr<std::unordered_set<uint64_t>> read_ahead;
 
   /// The attention queue (the bounded inbox), made on first use.
   attention_queue& attention() {

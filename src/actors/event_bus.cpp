@@ -122,6 +122,14 @@ caf::result<uint64_t> on_subscribe(self_ptr self, topic_mask mask, uint64_t from
     return to_caf(errc::out_of_range, "event offset " + std::to_string(from_seq)
                                         + " is no longer kept; the oldest kept is "
                                         + std::to_string(oldest));
+  // Ahead of the log: an offset of another log (a memory node that
+  // restarted, another node). Live events would start below it.
+  if (from_seq > st.next_seq)
+    return to_caf(errc::out_of_range, "event offset " + std::to_string(from_seq)
+                                        + " is ahead of this node's log (next offset "
+                                        + std::to_string(st.next_seq)
+                                        + "): an offset of another node, or of a log that "
+                                          "restarted?");
   // Replay, then go live: in order and without a gap, because both happen
   // inside this one handler.
   if (from_seq != 0)

@@ -73,6 +73,9 @@ using restore_knobs = caf::atom_constant<caf::atom("knobs")>;
 using granted = caf::atom_constant<caf::atom("granted")>;
 /// (invited, room_id, by, room_role): this agent was invited into a room.
 using invited = caf::atom_constant<caf::atom("invited")>;
+/// (read_ahead, std::vector<uint64_t>): deliveries marked read before the
+/// link took them; the agent drops them when it reaches them.
+using read_ahead = caf::atom_constant<caf::atom("readahead")>;
 /// (acked, std::vector<message>): an external agent acknowledged these.
 using acked = caf::atom_constant<caf::atom("acked")>;
 /// (room_added, room_id) / (room_removed, room_id): membership changed.
@@ -161,6 +164,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::turn_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::event_sink)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<parley::event>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<parley::message>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<uint64_t>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::storage::write_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::storage::attention_record)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::storage::moderator_record)

@@ -104,12 +104,22 @@ public:
       encode_item(*item, agent, out);
       open = write(out);
     }
+    const bool draining = st_.draining.load();
+    const std::string why =
+      "the node is draining; reconnect later: unacknowledged deliveries come again";
+    if (draining && open && !client_done) {
+      // The reader blocks in Read, which only a cancel ends (sync API); the
+      // client learns why from this message before the stream is cancelled.
+      pb::LinkServer bye;
+      bye.mutable_closing()->set_code(static_cast<int>(grpc::StatusCode::UNAVAILABLE));
+      bye.mutable_closing()->set_message(why);
+      write(bye);
+    }
     if (!client_done)
       ctx->TryCancel(); // ends the reader's Read
     reader.join();
-    if (st_.draining.load())
-      return {grpc::StatusCode::UNAVAILABLE,
-              "the node is draining; reconnect later: unacknowledged deliveries come again"};
+    if (draining)
+      return {grpc::StatusCode::UNAVAILABLE, why};
     return grpc::Status::OK;
   }
 

@@ -71,6 +71,11 @@ expected<std::unique_ptr<server>> server::start(node& n, server_options opt) {
   grpc::ServerBuilder b;
   b.AddListeningPort(opt.listen, *creds, &p->port);
   b.SetMaxReceiveMessageSize(opt.max_request_bytes);
+  // Notice dead clients (a host gone without closing its link) within a
+  // minute, so their agents can link again.
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   for (auto make : {make_agents_service, make_rooms_service, make_turns_service,
                     make_messages_service, make_events_service, make_admin_service,
                     make_link_service}) {

@@ -27,15 +27,15 @@ void external_behavior::react(const behavior_view&, const behavior_input& in,
       return; // the process decides for itself when to act
   }
   std::lock_guard guard{mtx_};
-  if (item.k == link_item::kind::message && credit_ > 0)
-    --credit_;
+  if (item.k == link_item::kind::message)
+    ++queued_;
   pending_.push_back(std::move(item));
   cv_.notify_all();
 }
 
 bool external_behavior::ready() const noexcept {
   std::lock_guard guard{mtx_};
-  return attached_ && credit_ > 0;
+  return attached_ && queued_ < credit_;
 }
 
 expected<void> external_behavior::attach(uint32_t credit) {
@@ -49,12 +49,10 @@ expected<void> external_behavior::attach(uint32_t credit) {
     link_item item;
     item.msg = std::move(*it);
     pending_.push_front(std::move(item));
+    ++queued_;
   }
   unacked_.clear();
-  size_t queued = 0;
-  for (auto& p : pending_)
-    queued += p.k == link_item::kind::message ? 1 : 0;
-  credit_ = queued >= credit ? 0 : credit - static_cast<uint32_t>(queued);
+  credit_ = credit;
   return {};
 }
 
@@ -73,32 +71,67 @@ bool external_behavior::attached() const {
 void external_behavior::add_credit(uint32_t n) {
   std::lock_guard guard{mtx_};
   credit_ += n;
+  cv_.notify_all();
 }
 
 std::optional<link_item> external_behavior::next(std::chrono::milliseconds timeout) {
   std::unique_lock guard{mtx_};
-  cv_.wait_for(guard, timeout, [this] { return !pending_.empty() || !attached_; });
-  if (!attached_ || pending_.empty())
+  // The first item the link may take: a message needs credit, others pass.
+  auto takeable = [this] {
+    for (auto it = pending_.begin(); it != pending_.end(); ++it)
+      if (it->k != link_item::kind::message || credit_ > 0)
+        return it;
+    return pending_.end();
+  };
+  cv_.wait_for(guard, timeout, [&] { return !attached_ || takeable() != pending_.end(); });
+  if (!attached_)
     return std::nullopt;
-  auto item = std::move(pending_.front());
-  pending_.pop_front();
-  if (item.k == link_item::kind::message)
+  auto it = takeable();
+  if (it == pending_.end())
+    return std::nullopt;
+  auto item = std::move(*it);
+  pending_.erase(it);
+  if (item.k == link_item::kind::message) {
+    --credit_;
+    --queued_;
     unacked_.push_back(item.msg);
+  }
   return item;
 }
 
-std::vector<message> external_behavior::acknowledge(const std::vector<uint64_t>& deliveries) {
+std::vector<message> external_behavior::acknowledge(const std::vector<uint64_t>& deliveries,
+                                                    std::vector<uint64_t>* unknown) {
   std::vector<message> out;
   std::lock_guard guard{mtx_};
   for (auto d : deliveries) {
     auto it = std::find_if(unacked_.begin(), unacked_.end(),
                            [d](const message& m) { return m.delivery == d; });
-    if (it == unacked_.end())
+    if (it != unacked_.end()) {
+      out.push_back(std::move(*it));
+      unacked_.erase(it);
       continue;
-    out.push_back(std::move(*it));
-    unacked_.erase(it);
+    }
+    auto p = std::find_if(pending_.begin(), pending_.end(), [d](const link_item& i) {
+      return i.k == link_item::kind::message && i.msg.delivery == d;
+    });
+    if (p != pending_.end()) {
+      out.push_back(std::move(p->msg));
+      pending_.erase(p);
+      --queued_;
+      continue;
+    }
+    if (unknown)
+      unknown->push_back(d);
   }
   return out;
+}
+
+size_t external_behavior::waiting() const {
+  std::lock_guard guard{mtx_};
+  size_t n = unacked_.size();
+  for (auto& p : pending_)
+    n += p.k == link_item::kind::message ? 1 : 0;
+  return n;
 }
 
 size_t external_behavior::unacknowledged() const {

@@ -290,6 +290,8 @@ struct node::impl {
 
   // Starts every agent of the store (their rooms come with recover_rooms).
   expected<size_t> recover_agents() {
+    // Sized once: a million inserts would otherwise rehash their way up.
+    rt.agents.reserve(store->estimate_count(storage::column::agents));
     return recover_each(storage::column::agents, storage::decode_agent,
                         [this](std::string_view, storage::agent_record& rec) -> expected<void> {
                           std::shared_ptr<agent_behavior> behavior;
@@ -1017,10 +1019,25 @@ expected<void> node::mark_read(const agent_id& id, const std::vector<uint64_t>& 
   auto ext = impl_->external(id);
   if (!ext)
     return unexpected{ext.error()};
-  auto acked = (*ext)->acknowledge(deliveries);
+  std::vector<uint64_t> unknown;
+  auto acked = (*ext)->acknowledge(deliveries, &unknown);
+  auto a = impl_->rt.agents.find(id);
+  if (!a)
+    return no_agent(id);
   if (!acked.empty())
-    if (auto a = impl_->rt.agents.find(id))
-      caf::anon_send(a, atoms::acked::value, std::move(acked));
+    caf::anon_send(a, atoms::acked::value, std::move(acked));
+  // Still in the agent's queue (or unknown): the agent drops them on the
+  // way out, which also removes them from the durable inbox.
+  if (!unknown.empty()) {
+    if (impl_->store) {
+      storage::write_batch b;
+      for (auto d : unknown)
+        storage::add_inbox_removal(b, id, d);
+      if (auto ok = impl_->commit(std::move(b)); !ok)
+        return ok;
+    }
+    caf::anon_send(a, atoms::read_ahead::value, std::move(unknown));
+  }
   return {};
 }
 
@@ -1070,7 +1087,12 @@ expected<std::unique_ptr<agent_link>> node::open_link(const agent_id& id, uint32
   auto a = impl_->agent(id);
   if (!a)
     return unexpected{a.error()};
-  const size_t before = (*ext)->unacknowledged();
+  // What waits for the agent: its durable inbox (unacknowledged deliveries
+  // stay there), or without a store what the behaviour holds.
+  size_t before = (*ext)->waiting();
+  if (impl_->store)
+    if (auto inbox = storage::read_inbox(*impl_->store, id, storage::max_page_size))
+      before = inbox->size();
   if (auto ok = (*ext)->attach(credit); !ok)
     return unexpected{errc::failed_precondition,
                       "agent '" + id + "': " + ok.error().message};

@@ -68,4 +68,9 @@ expected<void> memory_store::checkpoint(const std::string&) const {
                     "a memory store (durability 'memory') has no files to checkpoint"};
 }
 
+uint64_t memory_store::estimate_count(column c) const {
+  std::shared_lock guard{mtx_};
+  return cols_[static_cast<size_t>(c)].size();
+}
+
 } // namespace parley::storage

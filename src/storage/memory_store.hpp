@@ -23,6 +23,7 @@ public:
   durability mode() const noexcept override { return durability::memory; }
   const std::string& node_id() const noexcept override { return node_id_; }
   uint64_t disk_bytes() const override { return 0; }
+  uint64_t estimate_count(column c) const override;
 
 private:
   mutable std::shared_mutex mtx_;

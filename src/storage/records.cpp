@@ -124,7 +124,10 @@ std::string encode(const agent_record& x) {
 }
 
 expected<agent_record> decode_agent(std::string_view bytes) {
-  pb::AgentRecord r;
+  // Reused: recovery decodes a million of these, and a fresh message would
+  // allocate every field again before it is copied out.
+  thread_local pb::AgentRecord r;
+  r.Clear();
   if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return corrupt("agent");
   agent_record x;

@@ -27,6 +27,7 @@ public:
   durability mode() const noexcept override;
   const std::string& node_id() const noexcept override;
   uint64_t disk_bytes() const override;
+  uint64_t estimate_count(column c) const override;
 
   /// For backup.cpp only: runs `fn` on the database under the store's
   /// shared lock, so a reopen after a failed write cannot swap it meanwhile.

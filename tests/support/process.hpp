@@ -65,6 +65,20 @@ public:
     return true;
   }
 
+  /// Keeps reading output for `duration` (so that a chatty child never
+  /// blocks on a full pipe while the test waits).
+  void read_for(std::chrono::milliseconds duration) {
+    auto deadline = std::chrono::steady_clock::now() + duration;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        return;
+      if (!read_some(static_cast<int>(left.count())) && exited_now())
+        return;
+    }
+  }
+
   void signal(int sig) { kill(pid_, sig); }
 
   /// Waits for the exit; the exit code, -signal if killed, or -1000 on timeout.
@@ -87,6 +101,12 @@ public:
   const std::string& output() const noexcept { return output_; }
 
 private:
+  // True once the child has exited (reaped or not): its output ended.
+  bool exited_now() {
+    pollfd p{out_, POLLIN, 0};
+    return poll(&p, 1, 0) > 0 && (p.revents & POLLHUP) != 0 && (p.revents & POLLIN) == 0;
+  }
+
   // Waits up to `ms` for output; false at end of file or when nothing came.
   bool read_some(int ms) {
     pollfd p{out_, POLLIN, 0};

@@ -39,7 +39,8 @@ public:
   void react(const behavior_view& view, const behavior_input& in,
              std::vector<behavior_action>& out) override;
   std::string_view name() const noexcept override { return "external"; }
-  /// A link is open and has credit.
+  /// A link is open and its credit exceeds the messages already queued
+  /// for it.
   bool ready() const noexcept override;
   bool acknowledges() const noexcept override { return true; }
 
@@ -54,10 +55,16 @@ public:
   void add_credit(uint32_t n);
   /// The next item, waiting up to `timeout`; nullopt on timeout or when the
   /// link was closed.
+  /// A message item uses one credit; grants and invitations need none and
+  /// may pass messages that wait for credit.
   std::optional<link_item> next(std::chrono::milliseconds timeout);
-  /// Marks deliveries handled; returns the acknowledged messages (unknown
-  /// numbers are ignored: acknowledging twice is harmless).
-  std::vector<message> acknowledge(const std::vector<uint64_t>& deliveries);
+  /// Marks deliveries handled, whether the link took them or they still
+  /// wait for it; returns the acknowledged messages. Numbers it does not
+  /// hold go to `unknown` (if given): the agent may still hold those.
+  std::vector<message> acknowledge(const std::vector<uint64_t>& deliveries,
+                                   std::vector<uint64_t>* unknown = nullptr);
+  /// Messages waiting for the link: unacknowledged and not yet taken.
+  size_t waiting() const;
   /// Messages handed out and not acknowledged.
   size_t unacknowledged() const;
 
@@ -65,7 +72,10 @@ private:
   mutable std::mutex mtx_;
   std::condition_variable cv_;
   bool attached_ = false;
+  /// Messages the link may still take.
   uint32_t credit_ = 0;
+  /// Message items in pending_.
+  size_t queued_ = 0;
   /// Not yet taken by the link, oldest first.
   std::deque<link_item> pending_;
   /// Taken by the link (messages only), not yet acknowledged, oldest first.

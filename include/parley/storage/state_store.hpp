@@ -127,6 +127,8 @@ public:
   virtual const std::string& node_id() const noexcept = 0;
   /// Bytes on disk (SST + WAL), 0 for memory.
   virtual uint64_t disk_bytes() const = 0;
+  /// About how many records column `c` holds (for sizing tables).
+  virtual uint64_t estimate_count(column c) const = 0;
 };
 
 /// The schema version this build writes and the newest it reads.

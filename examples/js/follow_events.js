@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+// Follows a Parley node's event stream (parley.v1 Events.Subscribe) and
+// prints one line per event. When the stream breaks (the node restarts or
+// drains, the network drops, the node cut off a slow subscriber) it
+// subscribes again from the last offset seen + 1, so no event is missed or
+// printed twice, as long as the node still retains it.
+//
+//   node examples/js/follow_events.js --target 127.0.0.1:7700 --from 1
+//
+// The .proto is loaded at run time (@grpc/proto-loader), so nothing is
+// generated. Exit codes: 0 after --max-events events or on SIGINT/SIGTERM;
+// 1 when resuming is impossible (OUT_OF_RANGE: the events were dropped) or
+// the node stayed unreachable for --give-up-after seconds; 2 for a bad call.
+'use strict';
+
+const path = require('path');
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+
+const usage = `usage: follow_events.js [options]
+  --target HOST:PORT     the node's gRPC address (default 127.0.0.1:7700)
+  --from N               first offset: 0 = live events only (default), 1 = all retained
+  --topic NAME           agent_lifecycle | agent_status | room | turn | message (repeatable; default all)
+  --agent ID, --room ID  only events about this agent / room
+  --json                 print JSON lines instead of text
+  --max-events N         exit 0 after N events (default: follow forever)
+  --give-up-after S      exit 1 when the node stays unreachable this long (default 60)
+  --agent-id ID          the parley-agent metadata to call as (optional)
+  --admin-token TOKEN    the node's admin token (optional)
+  --proto FILE           api.proto (default: the repository's proto/parley/v1/api.proto)`;
+
+function parseArgs(argv) {
+  const opt = {
+    target: '127.0.0.1:7700', from: 0n, topics: [], agent: '', room: '', json: false,
+    maxEvents: 0, giveUpAfterS: 60, callerAgent: '', adminToken: '',
+    proto: path.resolve(__dirname, '..', '..', 'proto', 'parley', 'v1', 'api.proto'),
+  };
+  for (let i = 0; i < argv.length; ++i) {
+    const a = argv[i];
+    const value = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    switch (a) {
+      case '--target': opt.target = value(); break;
+      case '--from': opt.from = BigInt(value()); break;
+      case '--topic': opt.topics.push(value()); break;
+      case '--agent': opt.agent = value(); break;
+      case '--room': opt.room = value(); break;
+      case '--json': opt.json = true; break;
+      case '--max-events': opt.maxEvents = Number(value()); break;
+      case '--give-up-after': opt.giveUpAfterS = Number(value()); break;
+      case '--agent-id': opt.callerAgent = value(); break;
+      case '--admin-token': opt.adminToken = value(); break;
+      case '--proto': opt.proto = path.resolve(value()); break;
+      case '-h': case '--help': console.log(usage); process.exit(0); break;
+      default: throw new Error(`unknown argument ${a}`);
+    }
+  }
+  return opt;
+}
+
+function loadApi(protoFile) {
+  const def = protoLoader.loadSync(protoFile, {
+    keepCase: true,   // field names as in the .proto (from_offset)
+    longs: String,    // uint64 offsets as decimal strings, exact
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  return grpc.loadPackageDefinition(def).parley.v1;
+}
+
+// Codes after which subscribing again can work: the node is restarting or
+// draining (UNAVAILABLE), cut a slow subscriber off (RESOURCE_EXHAUSTED),
+// or the connection broke mid-stream.
+const RETRYABLE = new Set([
+  grpc.status.UNAVAILABLE, grpc.status.RESOURCE_EXHAUSTED, grpc.status.CANCELLED,
+  grpc.status.DEADLINE_EXCEEDED, grpc.status.INTERNAL, grpc.status.UNKNOWN, grpc.status.OK,
+]);
+
+function main() {
+  let opt;
+  try {
+    opt = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`follow_events: ${e.message}\n${usage}`);
+    process.exit(2);
+  }
+  const api = loadApi(opt.proto);
+  const client = new api.Events(opt.target, grpc.credentials.createInsecure(), {
+    // Reconnect quickly after a node restart (gRPC's default waits up to 2 minutes).
+    'grpc.initial_reconnect_backoff_ms': 200,
+    'grpc.max_reconnect_backoff_ms': 2000,
+  });
+  const metadata = new grpc.Metadata();
+  if (opt.callerAgent) metadata.set('parley-agent', opt.callerAgent);
+  if (opt.adminToken) metadata.set('parley-admin-token', opt.adminToken);
+
+  let next = opt.from;       // the offset to subscribe from
+  let seen = 0;              // events printed
+  let call = null;
+  let stopping = false;
+  let backoffMs = 200;
+  let failingSince = 0;      // when the node became unreachable (ms), 0 = reachable
+
+  const log = (line) => process.stderr.write(`follow_events: ${line}\n`);
+  const finish = (code) => {
+    stopping = true;
+    if (call) call.cancel();
+    client.close();
+    process.exitCode = code;
+  };
+
+  const print = (e) => {
+    if (opt.json) {
+      console.log(JSON.stringify(e));
+    } else {
+      const about = [e.agent && `agent=${e.agent}`, e.room && `room=${e.room}`]
+        .filter(Boolean).join(' ');
+      console.log(`#${e.offset} ${new Date(Number(e.at)).toISOString()} ${e.kind}` +
+                  `${about ? ' ' + about : ''}${e.detail ? ' ' + e.detail : ''}`);
+    }
+  };
+
+  const subscribe = () => {
+    if (stopping) return;
+    const request = { topics: opt.topics, agent: opt.agent, room: opt.room,
+                      from_offset: next.toString() };
+    const thisCall = client.Subscribe(request, metadata);
+    call = thisCall;
+    let ended = false;
+    const retry = (code, details) => {
+      if (ended || stopping) return;
+      ended = true;
+      if (!RETRYABLE.has(code)) {
+        log(`stopping: ${grpc.status[code]} ${details}`);
+        finish(code === grpc.status.OUT_OF_RANGE ? 1 : 2);
+        return;
+      }
+      const now = Date.now();
+      if (!failingSince) failingSince = now;
+      if (now - failingSince > opt.giveUpAfterS * 1000) {
+        log(`giving up after ${opt.giveUpAfterS}s: ${grpc.status[code]} ${details}`);
+        finish(1);
+        return;
+      }
+      log(`stream ended (${grpc.status[code]}: ${details}); resubscribing from offset ` +
+          `${next} in ${backoffMs} ms`);
+      setTimeout(subscribe, backoffMs);
+      backoffMs = Math.min(backoffMs * 2, 2000);
+    };
+    thisCall.on('metadata', () => { failingSince = 0; backoffMs = 200; });
+    thisCall.on('data', (e) => {
+      failingSince = 0;
+      backoffMs = 200;
+      const offset = BigInt(e.offset);
+      if (offset < next) return; // never print an event twice
+      next = offset + 1n;
+      print(e);
+      if (opt.maxEvents && ++seen >= opt.maxEvents) finish(0);
+    });
+    thisCall.on('error', (err) => retry(err.code, err.details || err.message));
+    thisCall.on('end', () => retry(grpc.status.OK, 'the node ended the stream'));
+  };
+
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => finish(0));
+  subscribe();
+}
+
+main();

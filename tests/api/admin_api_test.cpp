@@ -1,0 +1,297 @@
+// parley.v1.Admin over a real server (NodeInfo, Backup, Drain), the
+// standard health service and server reflection.
+//
+// Debian's gRPC ships neither the generated health nor the reflection
+// client headers. Health requests and answers are built from protobuf's
+// wrapper types, which have the same wire form (HealthCheckRequest is one
+// string field 1 like StringValue, HealthCheckResponse one enum field 1
+// like Int32Value). Reflection uses the descriptors that
+// libgrpc++_reflection (linked for the server) registers in the generated
+// pool, through dynamic messages.
+
+#include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/text_format.h>
+#include <google/protobuf/wrappers.pb.h>
+#include <grpcpp/impl/client_unary_call.h>
+#include <grpcpp/impl/rpc_method.h>
+
+#include <filesystem>
+#include <set>
+
+#include "api/api_fixture.hpp"
+
+namespace parley::api_test {
+namespace {
+
+using grpc::StatusCode;
+
+// grpc.health.v1.HealthCheckResponse.ServingStatus
+constexpr int serving = 1;
+constexpr int not_serving = 2;
+
+/// grpc.health.v1.Health/Check for `service` ("" = the whole server): the
+/// call's status and the serving status it answered.
+std::pair<grpc::Status, int> health_check(grpc::Channel& ch, const std::string& service = {}) {
+  static const grpc::internal::RpcMethod check{"/grpc.health.v1.Health/Check",
+                                               grpc::internal::RpcMethod::NORMAL_RPC};
+  google::protobuf::StringValue req;
+  req.set_value(service);
+  google::protobuf::Int32Value out;
+  auto ctx = caller();
+  auto s = grpc::internal::BlockingUnaryCall(&ch, check, ctx.get(), req, &out);
+  return {s, out.value()};
+}
+
+/// The service names listed by server reflection (v1alpha), or why not.
+struct reflection_answer {
+  grpc::Status status;
+  std::set<std::string> services;
+  /// The name of the file that defines `symbol` (when asked).
+  std::string file_of_symbol;
+};
+
+reflection_answer reflect(grpc::Channel& ch, const std::string& symbol) {
+  reflection_answer out;
+  auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  auto* req_type = pool->FindMessageTypeByName("grpc.reflection.v1alpha.ServerReflectionRequest");
+  auto* resp_type = pool->FindMessageTypeByName("grpc.reflection.v1alpha.ServerReflectionResponse");
+  if (!req_type || !resp_type) {
+    out.status = {StatusCode::UNIMPLEMENTED, "reflection descriptors not in the generated pool"};
+    return out;
+  }
+  google::protobuf::DynamicMessageFactory factory;
+  std::unique_ptr<google::protobuf::Message> list(factory.GetPrototype(req_type)->New());
+  std::unique_ptr<google::protobuf::Message> find(factory.GetPrototype(req_type)->New());
+  std::unique_ptr<google::protobuf::Message> resp(factory.GetPrototype(resp_type)->New());
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(list_services: "")", list.get()));
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(
+    "file_containing_symbol: \"" + symbol + "\"", find.get()));
+
+  static const grpc::internal::RpcMethod info{
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    grpc::internal::RpcMethod::BIDI_STREAMING};
+  auto ctx = caller();
+  std::unique_ptr<grpc::ClientReaderWriter<google::protobuf::Message, google::protobuf::Message>>
+    stream(grpc::internal::ClientReaderWriterFactory<google::protobuf::Message,
+                                                     google::protobuf::Message>::Create(&ch, info,
+                                                                                        ctx.get()));
+  const auto* refl = resp->GetReflection();
+  if (stream->Write(*list) && stream->Read(resp.get())) {
+    auto* lsr = resp_type->FindFieldByName("list_services_response");
+    const auto& services = refl->GetMessage(*resp, lsr);
+    auto* service_field = lsr->message_type()->FindFieldByName("service");
+    auto* name_field = service_field->message_type()->FindFieldByName("name");
+    const auto* lrefl = services.GetReflection();
+    for (int i = 0; i < lrefl->FieldSize(services, service_field); ++i) {
+      const auto& s = lrefl->GetRepeatedMessage(services, service_field, i);
+      out.services.insert(s.GetReflection()->GetString(s, name_field));
+    }
+  }
+  resp->Clear();
+  if (stream->Write(*find) && stream->Read(resp.get())) {
+    auto* fdr = resp_type->FindFieldByName("file_descriptor_response");
+    const auto& files = refl->GetMessage(*resp, fdr);
+    auto* proto_field = fdr->message_type()->FindFieldByName("file_descriptor_proto");
+    const auto* frefl = files.GetReflection();
+    if (frefl->FieldSize(files, proto_field) > 0) {
+      google::protobuf::FileDescriptorProto file;
+      if (file.ParseFromString(frefl->GetRepeatedString(files, proto_field, 0)))
+        out.file_of_symbol = file.name();
+    }
+  }
+  stream->WritesDone();
+  out.status = stream->Finish();
+  return out;
+}
+
+class AdminApi : public ApiFixture {};
+
+// Verifies NodeInfo: the node's id, version, durability, counters and start
+// time.
+TEST_F(AdminApi, NodeInfoDescribesTheNode) {
+  ASSERT_TRUE(introduce_all({"ada", "bob"}));
+  ASSERT_TRUE(is_ok(create_group("ada", "lab")));
+  ASSERT_TRUE(send_all("ada", "bob", {"hi"}));
+  pb::NodeInfoResponse info;
+  ASSERT_TRUE(is_ok(admin->NodeInfo(caller().get(), {}, &info)));
+  EXPECT_EQ(info.node_id(), "node-1");
+  EXPECT_FALSE(info.version().empty());
+  EXPECT_EQ(info.durability(), "memory");
+  EXPECT_EQ(info.agents(), 2u);
+  EXPECT_EQ(info.rooms(), 1u);
+  EXPECT_EQ(info.messages_sent(), 1u);
+  EXPECT_EQ(info.deliveries(), 1u);
+  EXPECT_GT(info.started_at(), 0);
+  EXPECT_FALSE(info.draining());
+}
+
+// Verifies that a memory node has nothing to back up, and that a directory
+// is required.
+TEST_F(AdminApi, BackupOfAMemoryNodeIsFailedPrecondition) {
+  pb::BackupRequest req;
+  req.set_directory(dir_.sub("backup"));
+  pb::BackupResponse out;
+  EXPECT_TRUE(is_error(admin->Backup(as_admin().get(), req, &out), StatusCode::FAILED_PRECONDITION,
+                       {"no store"}));
+  req.set_directory("");
+  EXPECT_TRUE(is_error(admin->Backup(as_admin().get(), req, &out), StatusCode::INVALID_ARGUMENT,
+                       {"directory"}));
+}
+
+// Verifies the health service: SERVING for the server, NOT_FOUND for a
+// service it does not know.
+TEST_F(AdminApi, HealthAnswersServing) {
+  auto [s, status] = health_check(*channel_);
+  ASSERT_TRUE(is_ok(s));
+  EXPECT_EQ(status, serving);
+  auto [unknown, ignored] = health_check(*channel_, "no.such.Service");
+  EXPECT_TRUE(is_error(unknown, StatusCode::NOT_FOUND));
+}
+
+// Verifies server reflection: it lists every Parley service and the health
+// service, and finds the file defining a Parley symbol.
+TEST_F(AdminApi, ReflectionListsTheServices) {
+  auto r = reflect(*channel_, "parley.v1.AgentLink");
+  ASSERT_TRUE(is_ok(r.status));
+  for (auto name : {"parley.v1.Agents", "parley.v1.Rooms", "parley.v1.Turns", "parley.v1.Messages",
+                    "parley.v1.Events", "parley.v1.AgentLink", "parley.v1.Admin",
+                    "grpc.health.v1.Health"})
+    EXPECT_TRUE(r.services.count(name)) << name << " is not listed";
+  EXPECT_EQ(r.file_of_symbol, "parley/v1/api.proto");
+}
+
+// Verifies Admin.Drain: new calls get UNAVAILABLE, health says NOT_SERVING,
+// NodeInfo still answers (draining), running event streams and links end
+// with UNAVAILABLE.
+TEST_F(AdminApi, DrainRefusesNewCallsAndEndsStreams) {
+  ASSERT_TRUE(introduce_all({"ada"}));
+  ASSERT_TRUE(is_ok(introduce("ext", pb::Behavior::KIND_EXTERNAL)));
+  pb::SubscribeRequest sub;
+  sub.set_from_offset(1);
+  auto events_stream = subscribe(sub);
+  ASSERT_TRUE(events_stream->next()) << "the subscription did not start";
+  auto l = open_link("ext", 4);
+  ASSERT_TRUE(l);
+
+  pb::DrainResponse drained;
+  ASSERT_TRUE(is_ok(admin->Drain(as_admin().get(), {}, &drained)));
+  EXPECT_TRUE(srv().draining());
+
+  auto end = events_stream->wait_end();
+  ASSERT_TRUE(end) << "the event stream did not end";
+  EXPECT_TRUE(is_error(*end, StatusCode::UNAVAILABLE, {"draining", "offset"}));
+  auto link_end = l->wait_end();
+  ASSERT_TRUE(link_end) << "the link did not end";
+  EXPECT_FALSE(link_end->ok()); // its code: LinkEndsWithUnavailableOnDrain
+
+  pb::GetManifestRequest get;
+  get.set_agent("ada");
+  pb::Manifest m;
+  EXPECT_TRUE(is_error(agents->GetManifest(caller().get(), get, &m), StatusCode::UNAVAILABLE,
+                       {"draining"}));
+  EXPECT_TRUE(is_error(send(text_to_agent("ada", "ext", "late")), StatusCode::UNAVAILABLE));
+  pb::ListRoomsResponse lr;
+  EXPECT_TRUE(is_error(rooms->ListRooms(caller().get(), {}, &lr), StatusCode::UNAVAILABLE));
+  pb::TurnState ts;
+  EXPECT_TRUE(is_error(turns->GetTurns(caller().get(), {}, &ts), StatusCode::UNAVAILABLE));
+  pb::BackupResponse br;
+  EXPECT_TRUE(is_error(admin->Backup(as_admin().get(), {}, &br), StatusCode::UNAVAILABLE));
+  auto late_sub = subscribe(sub);
+  auto late_end = late_sub->wait_end();
+  ASSERT_TRUE(late_end);
+  EXPECT_TRUE(is_error(*late_end, StatusCode::UNAVAILABLE));
+  grpc::Status why;
+  EXPECT_FALSE(open_link("ext", 1, nullptr, &why));
+  EXPECT_TRUE(is_error(why, StatusCode::UNAVAILABLE));
+
+  auto [hs, status] = health_check(*channel_);
+  ASSERT_TRUE(is_ok(hs));
+  EXPECT_EQ(status, not_serving);
+  pb::NodeInfoResponse info;
+  ASSERT_TRUE(is_ok(admin->NodeInfo(caller().get(), {}, &info)));
+  EXPECT_TRUE(info.draining());
+  EXPECT_EQ(info.agents(), 2u);
+  // Draining twice is harmless.
+  EXPECT_TRUE(is_ok(admin->Drain(as_admin().get(), {}, &drained)));
+}
+
+// Verifies that a link running when the node drains is told why (a
+// `closing` message with UNAVAILABLE and "reconnect later") before the
+// stream ends (cancelled: the sync server cannot end it otherwise).
+TEST_F(AdminApi, LinkEndsWithUnavailableOnDrain) {
+  ASSERT_TRUE(is_ok(introduce("ext", pb::Behavior::KIND_EXTERNAL)));
+  auto l = open_link("ext", 4);
+  ASSERT_TRUE(l);
+  pb::DrainResponse drained;
+  ASSERT_TRUE(is_ok(admin->Drain(as_admin().get(), {}, &drained)));
+  auto bye = l->next();
+  ASSERT_TRUE(bye && bye->has_closing()) << (bye ? bye->ShortDebugString() : "nothing");
+  EXPECT_EQ(bye->closing().code(), static_cast<int>(StatusCode::UNAVAILABLE));
+  EXPECT_NE(bye->closing().message().find("draining"), std::string::npos);
+  EXPECT_NE(bye->closing().message().find("reconnect"), std::string::npos);
+  auto end = l->wait_end();
+  ASSERT_TRUE(end) << "the link did not end";
+  EXPECT_FALSE(end->ok());
+}
+
+// -- durable node -------------------------------------------------------------------
+
+class DurableAdminApi : public DurableApiFixture {};
+
+// Verifies a backup of a durable node into a directory on its host, and
+// that NodeInfo reports the durability.
+TEST_F(DurableAdminApi, BackupWritesABackup) {
+  ASSERT_TRUE(introduce_all({"ada"}));
+  pb::BackupRequest req;
+  req.set_directory(dir_.sub("backup"));
+  pb::BackupResponse out;
+  ASSERT_TRUE(is_ok(admin->Backup(as_admin().get(), req, &out)));
+  EXPECT_EQ(out.directory(), req.directory());
+  ASSERT_TRUE(std::filesystem::is_directory(req.directory()));
+  EXPECT_FALSE(std::filesystem::is_empty(req.directory()));
+  // Incremental: a second backup into the same directory works too.
+  EXPECT_TRUE(is_ok(admin->Backup(as_admin().get(), req, &out)));
+
+  pb::NodeInfoResponse info;
+  ASSERT_TRUE(is_ok(admin->NodeInfo(caller().get(), {}, &info)));
+  EXPECT_EQ(info.durability(), "sync");
+}
+
+// -- with an admin token ----------------------------------------------------------
+
+class AdminApiWithToken : public DurableApiFixture {
+protected:
+  void configure_server(api::server_options& o) override { o.admin_token = "s3cret"; }
+};
+
+// Verifies that backup and drain need the admin token (an agent identity
+// is not enough), while NodeInfo is open to all.
+TEST_F(AdminApiWithToken, BackupAndDrainNeedTheToken) {
+  ASSERT_TRUE(introduce_all({"ada"}));
+  pb::BackupRequest req;
+  req.set_directory(dir_.sub("backup"));
+  pb::BackupResponse out;
+  EXPECT_TRUE(is_error(admin->Backup(caller("ada").get(), req, &out),
+                       StatusCode::PERMISSION_DENIED, {"admins only"}));
+  EXPECT_TRUE(is_error(admin->Backup(caller("", "wrong").get(), req, &out),
+                       StatusCode::PERMISSION_DENIED));
+  EXPECT_FALSE(std::filesystem::exists(req.directory()));
+
+  pb::DrainResponse drained;
+  EXPECT_TRUE(is_error(admin->Drain(caller("ada").get(), {}, &drained),
+                       StatusCode::PERMISSION_DENIED, {"admins only"}));
+  EXPECT_FALSE(srv().draining());
+  auto [hs, status] = health_check(*channel_);
+  ASSERT_TRUE(is_ok(hs));
+  EXPECT_EQ(status, serving);
+  pb::NodeInfoResponse info;
+  ASSERT_TRUE(is_ok(admin->NodeInfo(caller().get(), {}, &info)));
+  EXPECT_FALSE(info.draining());
+
+  EXPECT_TRUE(is_ok(admin->Backup(caller("", "s3cret").get(), req, &out)));
+  EXPECT_TRUE(is_ok(admin->Drain(caller("", "s3cret").get(), {}, &drained)));
+  EXPECT_TRUE(srv().draining());
+}
+
+} // namespace
+} // namespace parley::api_test
