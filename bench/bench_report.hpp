@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -33,8 +34,9 @@ namespace bench {
 // -- options ------------------------------------------------------------------
 
 /// `prog <figure> [--quick] [--json FILE] [--n N] [--seconds S] [--balls B]
-///  [--repeats R] [--manual-clock]
-///  [--baseline-name NAME] [--baseline-value V] [--baseline-unit U]`
+///  [--repeats R] [--manual-clock] [--dir DIR] [--threads T]
+///  [--baseline-name NAME] [--baseline-value V] [--baseline-unit U]
+///  [--baseline2-name NAME] [--baseline2-value V] [--baseline2-unit U]`
 struct options {
   std::string figure;
   bool quick = false;
@@ -49,9 +51,18 @@ struct options {
   /// Fresh processes per figure (the median is reported); 0 = 3 for a full
   /// run, 1 for --quick.
   unsigned repeats = 0;
+  /// Storage figures: the directory of a store built beforehand.
+  std::string dir;
+  /// Storage figures: client threads; 0 = the figure's default.
+  unsigned threads = 0;
   std::string baseline_name;
   double baseline_value = 0;
   std::string baseline_unit;
+  /// A second baseline, for a program that reports two figures from one
+  /// measurement (storage_bench ack: p50 and p99).
+  std::string baseline2_name;
+  double baseline2_value = 0;
+  std::string baseline2_unit;
 
   static options parse(int argc, char** argv) {
     options o;
@@ -84,6 +95,16 @@ struct options {
         o.baseline_value = std::stod(next());
       else if (a == "--baseline-unit")
         o.baseline_unit = next();
+      else if (a == "--baseline2-name")
+        o.baseline2_name = next();
+      else if (a == "--baseline2-value")
+        o.baseline2_value = std::stod(next());
+      else if (a == "--baseline2-unit")
+        o.baseline2_unit = next();
+      else if (a == "--dir")
+        o.dir = next();
+      else if (a == "--threads")
+        o.threads = static_cast<unsigned>(std::stoul(next()));
       else if (!a.empty() && a[0] != '-' && o.figure.empty())
         o.figure = std::string{a};
       else {
@@ -177,12 +198,24 @@ auto measure_window(double warmup, double secs, Read counter) {
   return std::make_tuple(before, after, seconds_since(t0));
 }
 
+/// The q-quantile (0..1, nearest rank) of `xs` (sorted in place); 0 if empty.
+inline double percentile(std::vector<double>& xs, double q) {
+  if (xs.empty())
+    return 0;
+  std::sort(xs.begin(), xs.end());
+  auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(xs.size())));
+  return xs[std::min(xs.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
 // -- repeated runs --------------------------------------------------------------
 
 /// One measurement: the figure's value and the facts printed under its row.
 struct sample {
   double value = 0;
   std::vector<std::string> notes;
+  /// Further values of the same measurement, reported as figures of their
+  /// own (storage_bench ack: value = p99, more = {p50}).
+  std::vector<double> more = {};
 };
 
 namespace detail {
@@ -196,6 +229,9 @@ inline int sample_fd = -1;
 [[noreturn]] inline void deliver(const sample& s) {
   char buf[64];
   std::string text(buf, static_cast<size_t>(std::snprintf(buf, sizeof buf, "%.17g\n", s.value)));
+  text += std::to_string(s.more.size()) + "\n";
+  for (double x : s.more)
+    text.append(buf, static_cast<size_t>(std::snprintf(buf, sizeof buf, "%.17g\n", x)));
   for (auto& n : s.notes)
     text += n + "\n";
   for (size_t done = 0; done < text.size();) {
@@ -255,12 +291,71 @@ std::vector<sample> run_forked(unsigned runs, F&& measure) {
     sample s;
     std::getline(in, line);
     s.value = std::stod(line);
+    std::getline(in, line);
+    for (size_t k = std::stoul(line); k > 0; --k) {
+      std::getline(in, line);
+      s.more.push_back(std::stod(line));
+    }
     while (std::getline(in, line))
       s.notes.push_back(line);
     out.push_back(std::move(s));
   }
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.value < b.value; });
   return out;
+}
+
+/// The median over `samples` of their further value number `k`
+/// (sample::more), which need not sort like their main values.
+inline double median_of_more(const std::vector<sample>& samples, size_t k) {
+  std::vector<double> xs;
+  for (auto& s : samples)
+    if (k < s.more.size())
+      xs.push_back(s.more[k]);
+  return percentile(xs, 0.5);
+}
+
+// -- scratch directories ----------------------------------------------------------
+
+/// A fresh directory under /tmp (`parley-bench.XXXXXX`) holding the stores
+/// of one figure's runs. Call scratch_dir() in the parent before it forks
+/// the runs; each run works in its own run_dir(); the directory and all in
+/// it are removed when the parent exits (a static object: also when a
+/// failed run makes run_forked call std::exit, which runs destructors; the
+/// runs themselves end with _Exit and remove nothing).
+class scratch {
+public:
+  scratch() {
+    std::string templ = (std::filesystem::temp_directory_path() / "parley-bench.XXXXXX").string();
+    if (mkdtemp(templ.data()) == nullptr) {
+      std::perror("mkdtemp");
+      std::exit(1);
+    }
+    path_ = templ;
+    owner_ = getpid();
+  }
+  ~scratch() {
+    if (getpid() != owner_)
+      return;
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  scratch(const scratch&) = delete;
+  scratch& operator=(const scratch&) = delete;
+  const std::filesystem::path& path() const noexcept { return path_; }
+
+private:
+  std::filesystem::path path_;
+  pid_t owner_ = 0;
+};
+
+inline const std::filesystem::path& scratch_dir() {
+  static scratch d;
+  return d.path();
+}
+
+/// The store directory of this run (this process), inside scratch_dir().
+inline std::string run_dir() {
+  return (scratch_dir() / ("run-" + std::to_string(getpid()))).string();
 }
 
 // -- reporting ----------------------------------------------------------------
@@ -273,6 +368,8 @@ enum class goal {
   at_most_baseline,
   /// value <= an absolute limit (memory).
   at_most_absolute,
+  /// value >= an absolute floor (api_bench link messages/s).
+  at_least_absolute,
   /// No threshold: the ratio is reported.
   report_only,
 };
@@ -304,6 +401,9 @@ struct figure {
       case goal::at_most_absolute:
         o << "<= " << threshold << " " << unit;
         break;
+      case goal::at_least_absolute:
+        o << ">= " << threshold << " " << unit;
+        break;
       case goal::report_only:
         o << "report";
         break;
@@ -319,6 +419,8 @@ struct figure {
         return ratio() <= threshold ? "PASS" : "BELOW";
       case goal::at_most_absolute:
         return value <= threshold ? "PASS" : "BELOW";
+      case goal::at_least_absolute:
+        return value >= threshold ? "PASS" : "BELOW";
       case goal::report_only:
         return "REPORT";
     }

@@ -75,9 +75,11 @@ public:
     if (!link)
       return to_status(link.error());
     std::mutex write_mtx;
-    auto write = [&](const pb::LinkServer& m) {
+    // `more`: further writes follow at once, so gRPC may hold this one
+    // back and send them together (one syscall per batch of results).
+    auto write = [&](const pb::LinkServer& m, bool more = false) {
       std::lock_guard guard{write_mtx};
-      return stream->Write(m);
+      return more ? stream->Write(m, grpc::WriteOptions().set_buffer_hint()) : stream->Write(m);
     };
     {
       pb::LinkServer ready;
@@ -188,7 +190,7 @@ private:
     for (size_t i = 0; i < all.size(); ++i) {
       pb::LinkServer out;
       result_of(all[i], batch[i].id(), *out.mutable_sent());
-      if (!write(out))
+      if (!write(out, i + 1 < all.size()))
         return false;
     }
     return true;

@@ -1,0 +1,175 @@
+#pragma once
+
+// Client-side load of the API figures, shared by api_bench (parley.v1 over
+// a node) and raw_grpc (the same shapes against a server that does nothing
+// else): channels with a connection of their own, and a pump that keeps a
+// window of batches in flight on a bidirectional stream.
+
+#include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace bench {
+
+/// A channel to `address` with a TCP connection of its own: gRPC shares
+/// connections between channels with equal arguments in one process, and
+/// the clients of a figure stand for separate processes.
+inline std::shared_ptr<grpc::Channel> own_channel(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+/// Context switches of the process so far, voluntary and not (every thread
+/// that blocks and is woken costs one; on this VM a wake-up is expensive).
+inline long context_switches() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_nvcsw + ru.ru_nivcsw;
+}
+
+/// What a pump makes of one message the server streams back.
+enum class answer { ok, failed, other };
+
+/// Writes `batches` (cycled) on a bidirectional stream from one thread
+/// while another reads the answers, `per_batch` answers per batch, in order.
+/// At most `window` batches are written and not yet fully answered, so the
+/// stream is never idle for a round trip and never floods the server. The
+/// stream must be open (and past any handshake) when the pump gets it.
+/// Runs until destroyed; the process may also just exit.
+template <class Out, class In>
+class batch_pump {
+public:
+  using stream_type = grpc::ClientReaderWriter<Out, In>;
+  /// Judges one answer; on a failure it may say why in its second argument.
+  using judge_fn = std::function<answer(const In&, std::string&)>;
+
+  batch_pump(std::unique_ptr<grpc::ClientContext> ctx, std::unique_ptr<stream_type> stream,
+             std::vector<Out> batches, size_t per_batch, unsigned window, judge_fn judge)
+    : ctx_(std::move(ctx)), stream_(std::move(stream)), batches_(std::move(batches)),
+      per_batch_(per_batch), window_(window), judge_(std::move(judge)) {
+    reader_ = std::thread([this] { read_loop(); });
+    writer_ = std::thread([this] { write_loop(); });
+  }
+
+  ~batch_pump() {
+    {
+      std::lock_guard guard{mtx_};
+      stop_ = true;
+    }
+    cv_.notify_all();
+    ctx_->TryCancel();
+    writer_.join();
+    reader_.join();
+  }
+
+  batch_pump(const batch_pump&) = delete;
+  batch_pump& operator=(const batch_pump&) = delete;
+
+  /// Answers judged ok / failed so far.
+  uint64_t acknowledged() const { return ok_.load(std::memory_order_relaxed); }
+  uint64_t failed() const { return failed_.load(std::memory_order_relaxed); }
+  /// The message of the first failed answer (empty if none).
+  std::string first_failure() const {
+    std::lock_guard guard{mtx_};
+    return first_failure_;
+  }
+  /// The stream broke (a write or read failed before the pump stopped).
+  bool broken() const { return broken_.load(); }
+
+private:
+  void write_loop() {
+    for (size_t i = 0;; ++i) {
+      {
+        std::unique_lock guard{mtx_};
+        cv_.wait(guard, [this] { return stop_ || in_flight_ < window_; });
+        if (stop_)
+          return;
+        ++in_flight_;
+      }
+      if (!stream_->Write(batches_[i % batches_.size()])) {
+        broken_ = true;
+        return;
+      }
+    }
+  }
+
+  void read_loop() {
+    In x;
+    std::string why;
+    size_t in_batch = 0;
+    while (stream_->Read(&x)) {
+      switch (judge_(x, why)) {
+        case answer::ok:
+          ok_.fetch_add(1, std::memory_order_relaxed);
+          break;
+        case answer::failed:
+          if (failed_.fetch_add(1, std::memory_order_relaxed) == 0) {
+            std::lock_guard guard{mtx_};
+            first_failure_ = why;
+          }
+          break;
+        case answer::other:
+          continue;
+      }
+      if (++in_batch == per_batch_) {
+        in_batch = 0;
+        {
+          std::lock_guard guard{mtx_};
+          --in_flight_;
+        }
+        cv_.notify_all();
+      }
+    }
+    std::lock_guard guard{mtx_};
+    if (!stop_)
+      broken_ = true;
+    stop_ = true;
+    cv_.notify_all();
+  }
+
+  std::unique_ptr<grpc::ClientContext> ctx_;
+  std::unique_ptr<stream_type> stream_;
+  std::vector<Out> batches_;
+  size_t per_batch_;
+  unsigned window_;
+  judge_fn judge_;
+  mutable std::mutex mtx_;
+  std::condition_variable cv_;
+  unsigned in_flight_ = 0;
+  bool stop_ = false;
+  std::string first_failure_;
+  std::atomic<uint64_t> ok_{0};
+  std::atomic<uint64_t> failed_{0};
+  std::atomic<bool> broken_{false};
+  std::thread reader_;
+  std::thread writer_;
+};
+
+/// Sum of acknowledged answers over pumps.
+template <class Pumps>
+uint64_t acknowledged(const Pumps& pumps) {
+  uint64_t sum = 0;
+  for (auto& p : pumps)
+    sum += p->acknowledged();
+  return sum;
+}
+
+template <class Pumps>
+uint64_t failed(const Pumps& pumps) {
+  uint64_t sum = 0;
+  for (auto& p : pumps)
+    sum += p->failed();
+  return sum;
+}
+
+} // namespace bench
