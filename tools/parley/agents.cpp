@@ -59,24 +59,12 @@ int ls(const session& s, const ls_options& o) {
   req.set_skill(o.skill);
   req.set_room(o.room);
   pb::ListAgentsResponse all;
-  std::string next;
-  int rc = paginate(s, o.page,
-                    [&](grpc::ClientContext& ctx, uint32_t size, const std::string& token) {
-                      req.set_page_size(size);
-                      req.set_page_token(token);
-                      pb::ListAgentsResponse page;
-                      page_result r;
-                      r.status = stub->ListAgents(&ctx, req, &page);
-                      r.items = static_cast<size_t>(page.agents_size());
-                      r.next = page.next_page_token();
-                      for (auto& m : *page.mutable_agents())
-                        all.add_agents()->Swap(&m);
-                      return r;
-                    },
-                    next);
+  int rc = read_pages(
+    s, o.page, req, all,
+    [&](grpc::ClientContext& ctx, auto& rq, auto& page) { return stub->ListAgents(&ctx, rq, &page); },
+    [](auto& r) -> auto& { return *r.mutable_agents(); });
   if (rc != exit_ok)
     return rc;
-  all.set_next_page_token(next);
   if (s.json()) {
     print_json(all);
     return exit_ok;
@@ -89,7 +77,7 @@ int ls(const session& s, const ls_options& o) {
     t.add({m.id(), status_label(m.status()), std::to_string(m.rooms_size()), joined(skills)});
   }
   t.print(std::cout);
-  print_more_hint(s, "agents", next);
+  print_more_hint(s, "agents", all.next_page_token());
   return exit_ok;
 }
 

@@ -148,6 +148,33 @@ int paginate(const session& s, const page_options& p,
              const std::function<page_result(grpc::ClientContext&, uint32_t, const std::string&)>& fetch,
              std::string& next);
 
+/// Reads the pages of a list rpc into `all` (paginate() for one response
+/// type): `call(ctx, req, page)` makes the stub call, `items(response)` is
+/// the response's repeated field. all.next_page_token() says how to go on.
+template <class Req, class Resp, class Call, class Items>
+int read_pages(const session& s, const page_options& p, Req& req, Resp& all, Call call,
+               Items items) {
+  std::string next;
+  int rc = paginate(
+    s, p,
+    [&](grpc::ClientContext& ctx, uint32_t size, const std::string& token) {
+      req.set_page_size(size);
+      req.set_page_token(token);
+      Resp page;
+      page_result r;
+      r.status = call(ctx, req, page);
+      auto& got = items(page);
+      r.items = static_cast<size_t>(got.size());
+      r.next = page.next_page_token();
+      for (auto& x : got)
+        items(all).Add()->Swap(&x);
+      return r;
+    },
+    next);
+  all.set_next_page_token(next);
+  return rc;
+}
+
 /// For people: on stderr, how to get the rest of a list cut at the limit.
 void print_more_hint(const session& s, const std::string& what, const std::string& next);
 

@@ -72,24 +72,12 @@ int ls(const session& s, const ls_options& o) {
   pb::ListRoomsRequest req;
   req.set_member(o.member);
   pb::ListRoomsResponse all;
-  std::string next;
-  int rc = paginate(s, o.page,
-                    [&](grpc::ClientContext& ctx, uint32_t size, const std::string& token) {
-                      req.set_page_size(size);
-                      req.set_page_token(token);
-                      pb::ListRoomsResponse page;
-                      page_result r;
-                      r.status = stub->ListRooms(&ctx, req, &page);
-                      r.items = static_cast<size_t>(page.rooms_size());
-                      r.next = page.next_page_token();
-                      for (auto& room : *page.mutable_rooms())
-                        all.add_rooms()->Swap(&room);
-                      return r;
-                    },
-                    next);
+  int rc = read_pages(
+    s, o.page, req, all,
+    [&](grpc::ClientContext& ctx, auto& rq, auto& page) { return stub->ListRooms(&ctx, rq, &page); },
+    [](auto& r) -> auto& { return *r.mutable_rooms(); });
   if (rc != exit_ok)
     return rc;
-  all.set_next_page_token(next);
   if (s.json()) {
     print_json(all);
     return exit_ok;
@@ -99,7 +87,7 @@ int ls(const session& s, const ls_options& o) {
     t.add({r.id(), kind_label(r.kind()), std::to_string(r.members_size()),
            policy_label(r.rules().policy()), yes_no(r.open()), r.topic()});
   t.print(std::cout);
-  print_more_hint(s, "rooms", next);
+  print_more_hint(s, "rooms", all.next_page_token());
   return exit_ok;
 }
 
@@ -205,24 +193,12 @@ int history(const session& s, const history_options& o) {
   req.set_since(o.since);
   auto stub = pb::Rooms::NewStub(s.channel());
   pb::HistoryResponse all;
-  std::string next;
-  int rc = paginate(s, o.page,
-                    [&](grpc::ClientContext& ctx, uint32_t size, const std::string& token) {
-                      req.set_page_size(size);
-                      req.set_page_token(token);
-                      pb::HistoryResponse page;
-                      page_result r;
-                      r.status = stub->History(&ctx, req, &page);
-                      r.items = static_cast<size_t>(page.messages_size());
-                      r.next = page.next_page_token();
-                      for (auto& m : *page.mutable_messages())
-                        all.add_messages()->Swap(&m);
-                      return r;
-                    },
-                    next);
+  int rc = read_pages(
+    s, o.page, req, all,
+    [&](grpc::ClientContext& ctx, auto& rq, auto& page) { return stub->History(&ctx, rq, &page); },
+    [](auto& r) -> auto& { return *r.mutable_messages(); });
   if (rc != exit_ok)
     return rc;
-  all.set_next_page_token(next);
   if (s.json()) {
     print_json(all);
     return exit_ok;
@@ -231,7 +207,7 @@ int history(const session& s, const history_options& o) {
   for (auto& m : all.messages())
     t.add({format_time(m.sent_at()), m.from(), m.content()});
   t.print(std::cout);
-  print_more_hint(s, "messages", next);
+  print_more_hint(s, "messages", all.next_page_token());
   return exit_ok;
 }
 
