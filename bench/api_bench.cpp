@@ -431,21 +431,7 @@ std::vector<std::string> contents() {
   bench::deliver(s);
 }
 
-/// What is measured, by name: how to report it and how to take one sample.
-/// A second figure (name2...) reports the sample's further value more[0].
-struct figure_def {
-  const char* arg;
-  const char* name;
-  const char* unit;
-  bench::goal g;
-  double threshold;
-  void (*measure)(const bench::options&);
-  const char* name2 = nullptr;
-  bench::goal g2 = bench::goal::report_only;
-  double threshold2 = 0;
-};
-
-const figure_def figures[] = {
+const bench::figure_def figures[] = {
   {"unary", "unary_sends_per_s", "sends/s", bench::goal::at_least_baseline, 0.8, run_unary},
   {"link", "link_msgs_per_s", "msgs/s", bench::goal::at_least_absolute, 200'000, run_link},
   // The p50 is the sample's value, the p99 its further value (with the
@@ -456,64 +442,14 @@ const figure_def figures[] = {
   {"node_batch", "node_batch_msgs_per_s", "msgs/s", bench::goal::report_only, 0, run_node_batch},
 };
 
-bench::figure make_figure(const char* name, const char* unit, bench::goal g, double threshold,
-                          double value, const std::string& bname, double bvalue,
-                          const std::string& bunit) {
-  bench::figure f;
-  f.name = name;
-  f.unit = unit;
-  f.g = g;
-  f.threshold = threshold;
-  f.value = value;
-  f.baseline = bname;
-  f.baseline_value = bvalue;
-  f.baseline_unit = bunit;
-  return f;
-}
-
-std::string all_runs(std::vector<double> values) {
-  if (values.size() < 2)
-    return {};
-  std::sort(values.begin(), values.end());
-  std::string out = "median of " + std::to_string(values.size()) + " fresh processes:";
-  for (double v : values)
-    out += " " + bench::human(v);
-  return out;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
   auto o = bench::options::parse(argc, argv);
   spdlog::set_level(spdlog::level::warn);
-  for (auto& def : figures) {
-    if (o.figure != def.arg)
-      continue;
-    // No gRPC and no node before the fork: every run starts its own.
-    auto samples = bench::run_forked(o.runs(), [&] { return def.measure(o); });
-    auto& median = samples[samples.size() / 2];
-    auto f = make_figure(def.name, def.unit, def.g, def.threshold, median.value, o.baseline_name,
-                         o.baseline_value, o.baseline_unit);
-    f.notes = median.notes;
-    std::vector<double> values;
-    for (auto& x : samples)
-      values.push_back(x.value);
-    if (auto all = all_runs(values); !all.empty())
-      f.notes.push_back(all);
-    bench::report(f, o.json_file);
-    if (def.name2) {
-      auto f2 = make_figure(def.name2, def.unit, def.g2, def.threshold2,
-                            bench::median_of_more(samples, 0), o.baseline2_name,
-                            o.baseline2_value, o.baseline2_unit);
-      std::vector<double> more;
-      for (auto& x : samples)
-        more.push_back(x.more.empty() ? 0.0 : x.more[0]);
-      if (auto all = all_runs(more); !all.empty())
-        f2.notes.push_back(all);
-      bench::report(f2, o.json_file);
-    }
+  // No gRPC server and no node before the fork: every run starts its own.
+  if (bench::run_figure(o, figures))
     return 0;
-  }
   std::cerr << "usage: api_bench unary|link|rtt|node_send|node_batch [--quick] [--json FILE] "
                "[--seconds S] [--repeats R] [--threads LINKS] [--n BATCH] --baseline-name NAME "
                "--baseline-value V --baseline-unit UNIT "

@@ -529,4 +529,85 @@ inline void print_baseline(const std::string& name, double value, const std::str
   std::_Exit(code);
 }
 
+// -- figure programs -----------------------------------------------------------
+
+/// What a figure program measures, by name: how to report it and how to
+/// take one sample. A second figure (name2...) reports the sample's further
+/// value more[0] against the --baseline2-* baseline.
+struct figure_def {
+  const char* arg;
+  const char* name;
+  const char* unit;
+  goal g;
+  double threshold;
+  void (*measure)(const options&);
+  const char* name2 = nullptr;
+  goal g2 = goal::report_only;
+  double threshold2 = 0;
+  /// Sizes: one run (a deterministic amount, not a noisy rate).
+  bool single_run = false;
+};
+
+inline figure make_figure(const char* name, const char* unit, goal g, double threshold,
+                          double value, const std::string& bname, double bvalue,
+                          const std::string& bunit) {
+  figure f;
+  f.name = name;
+  f.unit = unit;
+  f.g = g;
+  f.threshold = threshold;
+  f.value = value;
+  f.baseline = bname;
+  f.baseline_value = bvalue;
+  f.baseline_unit = bunit;
+  return f;
+}
+
+/// "median of N fresh processes: a b c" for more than one run, else "".
+inline std::string all_runs(std::vector<double> values) {
+  if (values.size() < 2)
+    return {};
+  std::sort(values.begin(), values.end());
+  std::string out = "median of " + std::to_string(values.size()) + " fresh processes:";
+  for (double v : values)
+    out += " " + human(v);
+  return out;
+}
+
+/// Runs the figure of `defs` named o.figure (each sample in fresh forked
+/// processes, the median reported beside the baselines of `o`). False if
+/// no figure has that name. Call before this process starts any actor
+/// system or gRPC server.
+template <size_t N>
+bool run_figure(const options& o, const figure_def (&defs)[N]) {
+  for (auto& def : defs) {
+    if (o.figure != def.arg)
+      continue;
+    (void) scratch_dir(); // made before the runs fork, removed at exit
+    auto samples = run_forked(def.single_run ? 1 : o.runs(), [&] { return def.measure(o); });
+    auto& median = samples[samples.size() / 2];
+    auto f = make_figure(def.name, def.unit, def.g, def.threshold, median.value, o.baseline_name,
+                         o.baseline_value, o.baseline_unit);
+    f.notes = median.notes;
+    std::vector<double> values;
+    for (auto& x : samples)
+      values.push_back(x.value);
+    if (auto all = all_runs(values); !all.empty())
+      f.notes.push_back(all);
+    report(f, o.json_file);
+    if (def.name2) {
+      auto f2 = make_figure(def.name2, def.unit, def.g2, def.threshold2, median_of_more(samples, 0),
+                            o.baseline2_name, o.baseline2_value, o.baseline2_unit);
+      std::vector<double> more;
+      for (auto& x : samples)
+        more.push_back(x.more.empty() ? 0.0 : x.more[0]);
+      if (auto all = all_runs(more); !all.empty())
+        f2.notes.push_back(all);
+      report(f2, o.json_file);
+    }
+    return true;
+  }
+  return false;
+}
+
 } // namespace bench

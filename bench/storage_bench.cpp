@@ -639,23 +639,7 @@ int build_store(const bench::options& o) {
   bench::deliver(s);
 }
 
-/// What is measured, by name: how to report it and how to take one sample.
-/// A second figure (name2...) reports the sample's further value more[0].
-struct figure_def {
-  const char* arg;
-  const char* name;
-  const char* unit;
-  bench::goal g;
-  double threshold;
-  void (*measure)(const bench::options&);
-  const char* name2 = nullptr;
-  bench::goal g2 = bench::goal::report_only;
-  double threshold2 = 0;
-  /// Sizes: one run (a deterministic amount, not a noisy rate).
-  bool single_run = false;
-};
-
-const figure_def figures[] = {
+const bench::figure_def figures[] = {
   {"sync", "sync_msgs_per_s", "msgs/s", bench::goal::at_least_baseline, 0.65, run_sync},
   {"async", "async_msgs_per_s", "msgs/s", bench::goal::report_only, 0, run_async},
   {"memory", "memory_msgs_per_s", "msgs/s", bench::goal::report_only, 0, run_memory},
@@ -668,21 +652,6 @@ const figure_def figures[] = {
    bench::goal::report_only, 0, true},
 };
 
-bench::figure make_figure(const char* name, const char* unit, bench::goal g, double threshold,
-                          double value, const std::string& bname, double bvalue,
-                          const std::string& bunit) {
-  bench::figure f;
-  f.name = name;
-  f.unit = unit;
-  f.g = g;
-  f.threshold = threshold;
-  f.value = value;
-  f.baseline = bname;
-  f.baseline_value = bvalue;
-  f.baseline_unit = bunit;
-  return f;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -692,45 +661,9 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   if (o.figure == "build-store")
     return build_store(o);
-  for (auto& def : figures) {
-    if (o.figure != def.arg)
-      continue;
-    (void) bench::scratch_dir(); // made before the runs fork, removed at exit
-    auto samples =
-      bench::run_forked(def.single_run ? 1 : o.runs(), [&] { return def.measure(o); });
-    auto& median = samples[samples.size() / 2];
-    std::string all;
-    if (samples.size() > 1) {
-      all = "median of " + std::to_string(samples.size()) + " fresh processes:";
-      for (auto& x : samples)
-        all += " " + bench::human(x.value);
-    }
-    auto f = make_figure(def.name, def.unit, def.g, def.threshold, median.value, o.baseline_name,
-                         o.baseline_value, o.baseline_unit);
-    f.notes = median.notes;
-    if (!all.empty())
-      f.notes.push_back(all);
-    bench::report(f, o.json_file);
-    if (def.name2) {
-      // The second figure: its own median over the runs, its own baseline
-      // (--baseline2-*).
-      auto f2 = make_figure(def.name2, def.unit, def.g2, def.threshold2,
-                            bench::median_of_more(samples, 0), o.baseline2_name,
-                            o.baseline2_value, o.baseline2_unit);
-      if (samples.size() > 1) {
-        std::vector<double> values;
-        for (auto& x : samples)
-          values.push_back(x.more.empty() ? 0.0 : x.more[0]);
-        std::sort(values.begin(), values.end());
-        std::string all2 = "median of " + std::to_string(samples.size()) + " fresh processes:";
-        for (double v : values)
-          all2 += " " + bench::human(v);
-        f2.notes.push_back(all2);
-      }
-      bench::report(f2, o.json_file);
-    }
+  // No gRPC server and no node before the fork: every run starts its own.
+  if (bench::run_figure(o, figures))
     return 0;
-  }
   std::cerr << "usage: storage_bench sync|async|memory|ack|recovery|bytes|build-store [--quick] "
                "[--json FILE] [--dir DIR] [--threads T] [--n N] [--seconds S] [--repeats R] "
                "--baseline-name NAME --baseline-value V --baseline-unit UNIT "
