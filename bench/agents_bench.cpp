@@ -72,7 +72,7 @@ void introduce_population(node& nd, uint64_t first, uint64_t n, const std::vecto
     specs.reserve(end - b);
     for (uint64_t i = b; i < end; ++i)
       specs.push_back(make_spec(i, cat, k));
-    if (auto r = nd.introduce_many(std::move(specs)); !r)
+    if (auto r = nd.introduce_many(as_admin, std::move(specs)); !r)
       fail("introduce_many", r.error());
   }
 }
@@ -80,7 +80,7 @@ void introduce_population(node& nd, uint64_t first, uint64_t n, const std::vecto
 /// Waits until the event bus has worked through what was published so far.
 void settle(node& nd) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  (void) nd.events_since(~uint64_t{0}, 1);
+  (void) nd.events_since(as_admin, ~uint64_t{0}, 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
 }
 
@@ -107,7 +107,7 @@ void settle(node& nd) {
   gs.rules.policy = speaker_policy::fifo;
   for (uint64_t r = 0; r < rooms; ++r) {
     gs.topic = "Room " + std::to_string(r) + ": weekly planning and reviews";
-    auto made = nd->create_group(agent_name(r), gs);
+    auto made = nd->create_group(as_admin, agent_name(r), gs);
     if (!made)
       fail("create_group", made.error());
     room_ids.push_back(made->id);
@@ -126,7 +126,7 @@ void settle(node& nd) {
       lists[b].push_back(agent_name(k));
     }
     for (uint64_t r = 0; r < rooms; ++r) {
-      auto j = nd->join_many(room_ids[r], lists[r]);
+      auto j = nd->join_many(as_admin, room_ids[r], lists[r]);
       if (!j)
         fail("join_many " + room_ids[r], j.error());
       joins += *j;
@@ -168,7 +168,7 @@ void settle(node& nd) {
   const double cpu0 = bench::thread_cpu_s(), pcpu0 = bench::process_cpu_s();
   const long faults0 = bench::page_faults();
   auto t0 = bench::clock_type::now();
-  auto r = nd->introduce_many(std::move(specs));
+  auto r = nd->introduce_many(as_admin, std::move(specs));
   const double secs = bench::seconds_since(t0);
   const double cpu = bench::thread_cpu_s() - cpu0, pcpu = bench::process_cpu_s() - pcpu0;
   const long faults = bench::page_faults() - faults0;
@@ -206,7 +206,7 @@ void settle(node& nd) {
     m.to = address::agent(agent_name(perm[i + 1]));
     m.content = std::string{bench::direct_content};
     for (uint32_t b = 0; b < balls; ++b)
-      if (auto ok = nd->post(m); !ok)
+      if (auto ok = nd->post(as_admin, m); !ok)
         fail("post", ok.error());
   }
   const auto [a, b, elapsed] =
@@ -239,19 +239,19 @@ void settle(node& nd) {
   gs.rules.policy = speaker_policy::fifo;
   gs.rules.max_messages_per_turn = 0;
   gs.rules.turn_slot_ms = 0;
-  auto room = nd->create_group(speaker, gs);
+  auto room = nd->create_group(as_admin, speaker, gs);
   if (!room)
     fail("create_group", room.error());
   std::vector<agent_id> listeners;
   for (uint64_t i = 1; i < members; ++i)
     listeners.push_back(agent_name(i));
-  if (auto j = nd->join_many(room->id, listeners); !j)
+  if (auto j = nd->join_many(as_admin, room->id, listeners); !j)
     fail("join_many", j.error());
-  if (auto t = nd->request_turn(room->id, speaker); !t)
+  if (auto t = nd->request_turn(as_admin, room->id, speaker); !t)
     fail("request_turn", t.error());
   bench::wait_until(
     [&] {
-      auto t = nd->turns(room->id);
+      auto t = nd->turns(as_admin, room->id);
       return t && t->current && t->current->speaker == speaker;
     },
     10);
@@ -267,7 +267,7 @@ void settle(node& nd) {
   auto window = [&] {
     expected += per_window;
     for (uint32_t w = 0; w < bench::fanout_window; ++w)
-      if (auto ok = nd->post(m); !ok)
+      if (auto ok = nd->post(as_admin, m); !ok)
         fail("post", ok.error());
     // The next window only when every member has this one in its inbox.
     if (!bench::wait_until([&] { return nd->stats().deliveries >= expected; }, 30))
@@ -308,7 +308,7 @@ void settle(node& nd) {
     s.behavior.seed = 7;
     specs.push_back(std::move(s));
   }
-  if (auto r = nd->introduce_many(std::move(specs)); !r)
+  if (auto r = nd->introduce_many(as_admin, std::move(specs)); !r)
     fail("introduce_many", r.error());
   // Turns end by yielding: no message limit, no time slot.
   group_spec gs;
@@ -317,16 +317,16 @@ void settle(node& nd) {
   gs.rules.turn_slot_ms = 0;
   for (uint64_t r = 0; r < rooms; ++r) {
     gs.id = "table-" + std::to_string(r);
-    auto made = nd->create_group(agent_name(2 * r), gs);
+    auto made = nd->create_group(as_admin, agent_name(2 * r), gs);
     if (!made)
       fail("create_group", made.error());
-    if (auto j = nd->join(made->id, agent_name(2 * r + 1)); !j)
+    if (auto j = nd->join(as_admin, made->id, agent_name(2 * r + 1)); !j)
       fail("join", j.error());
   }
   settle(*nd);
   const auto s0 = nd->stats();
   for (uint64_t i = 0; i < 2 * rooms; ++i)
-    if (auto ok = nd->nudge(agent_name(i)); !ok)
+    if (auto ok = nd->nudge(as_admin, agent_name(i)); !ok)
       fail("nudge", ok.error());
   const auto [a, b, elapsed] =
     bench::measure_window(bench::warmup_s, secs, [&] { return nd->stats(); });

@@ -68,7 +68,7 @@ struct api_node {
     node_config cfg;
     cfg.scheduler_threads = bench::scheduler_threads;
     cfg.call_timeout = std::chrono::milliseconds(60000);
-    cfg.durability = storage::durability::memory;
+    cfg.durability = durability::memory;
     auto started = node::start(cfg);
     if (!started)
       fail("node::start", to_string(started.error()));
@@ -78,7 +78,7 @@ struct api_node {
       std::vector<agent_spec> specs;
       for (uint64_t i = 0; i < silent; ++i)
         specs.push_back(bench::make_spec(i, catalogue, behavior_spec::kind::silent));
-      if (auto r = n->introduce_many(std::move(specs)); !r)
+      if (auto r = n->introduce_many(as_admin, std::move(specs)); !r)
         fail("introduce_many", to_string(r.error()));
     }
     api::server_options opt;
@@ -119,7 +119,6 @@ link_client open_link(const api_node& an, const std::string& agent, uint32_t cre
   l.channel = an.channel();
   l.stub = pb::AgentLink::NewStub(l.channel);
   l.ctx = std::make_unique<grpc::ClientContext>();
-  l.ctx->AddMetadata("parley-agent", agent);
   l.stream = l.stub->Link(l.ctx.get());
   pb::LinkClient open;
   open.mutable_open()->set_agent(agent);
@@ -362,7 +361,7 @@ std::vector<std::string> contents() {
     m.id = "u-" + std::to_string(n);
     m.content = texts[n % texts.size()];
     ++n;
-    if (auto r = an.n->send(std::move(m)); !r)
+    if (auto r = an.n->send(as_admin, std::move(m)); !r)
       fail("node::send", to_string(r.error()));
   };
   auto t0 = bench::clock_type::now();
@@ -413,7 +412,7 @@ std::vector<std::string> contents() {
           m.content = texts[i % texts.size()];
           ++i;
         }
-        for (auto& r : an.n->send_many(std::move(ms)))
+        for (auto& r : an.n->send_many(as_admin, std::move(ms)))
           (r ? sent : failed).fetch_add(1, std::memory_order_relaxed);
       }
     });

@@ -14,6 +14,10 @@
 #include "parley/model/random.hpp"
 #include "parley/node/node.hpp"
 
+/// The benchmarks act as the node's admin (authorization is checked all the
+/// same: its cost is part of every figure).
+inline const parley::principal as_admin = parley::principal::admin("bench");
+
 namespace bench {
 
 inline std::string agent_name(uint64_t i) {

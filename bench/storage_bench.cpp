@@ -86,7 +86,7 @@ std::unique_ptr<node> start_population(storage::durability d) {
   std::vector<agent_spec> specs;
   for (uint64_t i = 0; i < bench::storage_agents; ++i)
     specs.push_back(bench::make_spec(i, catalogue, behavior_spec::kind::silent));
-  if (auto r = nd->introduce_many(std::move(specs)); !r)
+  if (auto r = nd->introduce_many(as_admin, std::move(specs)); !r)
     fail("introduce_many", r.error());
   return nd;
 }
@@ -178,7 +178,7 @@ private:
   void run(unsigned k, uint64_t limit) {
     uint64_t rng = 0x5eed + k;
     for (uint64_t n = 0; !stop_ && (limit == 0 || n < limit); ++n) {
-      auto r = nd_.send(make_message(k, n, rng));
+      auto r = nd_.send(as_admin, make_message(k, n, rng));
       if (r) {
         counts_[k].ok.fetch_add(1, std::memory_order_relaxed);
       } else if (counts_[k].failed.fetch_add(1, std::memory_order_relaxed) == 0) {
@@ -234,15 +234,15 @@ rate_result measure_rate(node& nd, unsigned threads, double secs) {
 }
 
 [[noreturn]] void run_sync(const bench::options& o) {
-  run_rate(o, storage::durability::sync);
+  run_rate(o, durability::sync);
 }
 [[noreturn]] void run_async(const bench::options& o) {
-  run_rate(o, storage::durability::async);
+  run_rate(o, durability::async);
 }
 /// Analysis only (not in scripts/bench): the same load on a node without a
 /// store, what the sends cost apart from storage.
 [[noreturn]] void run_memory(const bench::options& o) {
-  run_rate(o, storage::durability::memory);
+  run_rate(o, durability::memory);
 }
 
 // -- 3. ack latency at half the sync rate --------------------------------------------------
@@ -254,7 +254,7 @@ rate_result measure_rate(node& nd, unsigned threads, double secs) {
 [[noreturn]] void run_ack(const bench::options& o) {
   const double secs = o.duration(bench::seconds_full, bench::seconds_quick);
   const unsigned threads = sender_threads(o);
-  auto nd = start_population(storage::durability::sync);
+  auto nd = start_population(durability::sync);
   const auto full = measure_rate(*nd, threads, secs);
   const double rate = full.rate / 2;
 
@@ -278,7 +278,7 @@ rate_result measure_rate(node& nd, unsigned threads, double secs) {
         if (due >= end)
           return;
         std::this_thread::sleep_until(due);
-        auto r = nd->send(make_message(k, n, rng));
+        auto r = nd->send(as_admin, make_message(k, n, rng));
         const auto done = clk::now();
         if (!r) {
           failed.fetch_add(1, std::memory_order_relaxed);
@@ -447,7 +447,7 @@ int build_store(const bench::options& o) {
   {
     storage::store_options so;
     so.path = o.dir;
-    so.mode = storage::durability::async;
+    so.mode = durability::async;
     auto made = storage::open_store(so);
     if (!made)
       fail("open_store " + o.dir, made.error());
@@ -551,7 +551,7 @@ int build_store(const bench::options& o) {
   {
     storage::store_options so;
     so.path = o.dir;
-    so.mode = storage::durability::async;
+    so.mode = durability::async;
     so.create_if_missing = false;
     auto built = storage::open_store(so);
     if (!built)
@@ -562,16 +562,16 @@ int build_store(const bench::options& o) {
   const double cpu0 = bench::process_cpu_s();
   const auto rss0 = bench::rss_bytes();
   auto t0 = bench::clock_type::now();
-  auto nd = start_node(storage::durability::sync, dir);
+  auto nd = start_node(durability::sync, dir);
   const double started = bench::seconds_since(t0);
   const uint64_t agents = o.quick ? bench::recovery_agents_quick : bench::recovery_agents_full;
-  auto man = nd->get_manifest(agent_name(agents - 1));
+  auto man = nd->get_manifest(as_admin, agent_name(agents - 1));
   if (!man)
     fail("get_manifest", man.error());
   const double ready = bench::seconds_since(t0);
   const double cpu = bench::process_cpu_s() - cpu0;
   const auto rss = bench::rss_bytes();
-  const auto listed = nd->list_agents().size();
+  const auto listed = nd->list_agents(as_admin).size();
   // Not part of the figure: the redelivered inbox messages are served.
   const uint64_t messages = o.size(bench::recovery_messages_full, bench::recovery_messages_quick);
   const uint64_t inbox = messages / bench::recovery_inbox_every;
@@ -597,7 +597,7 @@ int build_store(const bench::options& o) {
   const uint64_t n = o.size(bench::bytes_messages_full, bench::bytes_messages_quick);
   const unsigned threads = sender_threads(o);
   const uint64_t per_thread = (n + threads - 1) / threads;
-  auto nd = start_population(storage::durability::async);
+  auto nd = start_population(durability::async);
   uint64_t sent = 0, failed = 0;
   {
     closed_loop load{*nd, threads, per_thread};

@@ -10,5 +10,7 @@ target_link_libraries(caf::core INTERFACE ${CAF_CORE_LIBRARY} Threads::Threads)
 
 find_package(spdlog REQUIRED)
 find_package(nlohmann_json REQUIRED)
+# HMAC-SHA256 of the bearer tokens (src/auth/token.cpp).
+find_package(OpenSSL REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(yaml-cpp REQUIRED)

@@ -33,6 +33,12 @@ enum class errc : uint8_t {
   storage_failure,
   /// A bug: a state the code believes impossible.
   internal,
+  /// The caller presented no credential, or one that is not valid (missing,
+  /// malformed, expired, not yet valid, wrong audience, wrong signature).
+  unauthenticated,
+  /// No answer in time: the change may or may not have happened. Only a
+  /// send with an id is safe to retry (its id makes the retry idempotent).
+  deadline_exceeded,
 };
 
 /// Stable lower-case name of `x`, e.g. "not_found".

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <cstdlib>
 
 #include <yaml-cpp/yaml.h>
 
@@ -32,6 +33,21 @@ setter set_api(T parley::api::server_options::*field) {
 }
 
 template <class T>
+setter set_auth(T parley::api::auth_options::*field) {
+  return [field](const YAML::Node& v, daemon_options& o) { o.api.auth.*field = v.as<T>(); };
+}
+
+template <class T>
+setter set_api_limit(T parley::api::api_limits::*field) {
+  return [field](const YAML::Node& v, daemon_options& o) { o.api.limits.*field = v.as<T>(); };
+}
+
+template <class T>
+setter set_limit(T parley::node_limits::*field) {
+  return [field](const YAML::Node& v, daemon_options& o) { o.node.limits.*field = v.as<T>(); };
+}
+
+template <class T>
 setter set_demo(T demo_options::*field) {
   return [field](const YAML::Node& v, daemon_options& o) { o.demo.*field = v.as<T>(); };
 }
@@ -50,6 +66,23 @@ const std::map<std::string, setter>& keys() {
     {"limits.inbox",
      [](const YAML::Node& v, daemon_options& o) { o.node.attention.inbox_limit = v.as<uint32_t>(); }},
     {"limits.max_request_bytes", set_api(&parley::api::server_options::max_request_bytes)},
+    {"limits.requests_per_second", set_api_limit(&parley::api::api_limits::requests_per_second)},
+    {"limits.request_burst", set_api_limit(&parley::api::api_limits::request_burst)},
+    {"limits.streams_per_principal", set_api_limit(&parley::api::api_limits::streams_per_principal)},
+    {"limits.api_threads", set_api_limit(&parley::api::api_limits::max_threads)},
+    {"limits.api_memory_bytes", set_api_limit(&parley::api::api_limits::max_memory)},
+    {"limits.max_reply_hops", set_limit(&parley::node_limits::max_reply_hops)},
+    {"limits.backlog", set_limit(&parley::node_limits::backlog)},
+    {"limits.read_ahead", set_limit(&parley::node_limits::read_ahead)},
+    {"limits.max_subscriptions", set_limit(&parley::node_limits::max_subscriptions)},
+    {"limits.subscription_queue", set_limit(&parley::node_limits::subscription_queue)},
+    {"limits.max_links", set_limit(&parley::node_limits::max_links)},
+    {"limits.history_max_age_ms", set_limit(&parley::node_limits::history_max_age_ms)},
+    {"limits.history_max_per_dialogue", set_limit(&parley::node_limits::history_max_per_dialogue)},
+    {"limits.idempotency_window_ms", set_limit(&parley::node_limits::idempotency_window_ms)},
+    {"limits.retention_interval_ms", set_limit(&parley::node_limits::retention_interval_ms)},
+    {"limits.idle_dialogues",
+     [](const YAML::Node& v, daemon_options& o) { o.node.attention.max_idle_dialogues = v.as<uint32_t>(); }},
     {"events.retained_in_memory", set_node(&parley::node_config::event_retention)},
     {"events.retained_on_disk", set_node(&parley::node_config::event_log_retention)},
     {"events.max_age_ms", set_node(&parley::node_config::event_log_max_age_ms)},
@@ -57,8 +90,12 @@ const std::map<std::string, setter>& keys() {
     {"api.listen", set_api(&parley::api::server_options::listen)},
     {"api.tls_cert_file", set_api(&parley::api::server_options::tls_cert_file)},
     {"api.tls_key_file", set_api(&parley::api::server_options::tls_key_file)},
-    {"api.admin_token", set_api(&parley::api::server_options::admin_token)},
-    {"api.admin_token_file", set(&daemon_options::admin_token_file)},
+    {"auth.token_key_file", set(&daemon_options::token_key_file)},
+    {"auth.issuer", set_auth(&parley::api::auth_options::issuer)},
+    {"auth.audience", set_auth(&parley::api::auth_options::audience)},
+    {"auth.leeway_s", set_auth(&parley::api::auth_options::leeway_s)},
+    {"auth.client_ca_file", set_auth(&parley::api::auth_options::client_ca_file)},
+    {"auth.insecure", set_auth(&parley::api::auth_options::insecure)},
     {"api.retry_after_ms", set_api(&parley::api::server_options::retry_after_ms)},
     {"log.level", set(&daemon_options::log_level)},
     {"log.summary", set(&daemon_options::summary)},
@@ -114,7 +151,7 @@ parley::expected<void> load_config(const std::string& path, daemon_options& opt)
 parley::expected<void> finish_config(daemon_options& opt) {
   if (opt.durability.empty())
     opt.durability = opt.node.data_dir.empty() ? "memory" : "sync";
-  auto d = parley::storage::parse_durability(opt.durability);
+  auto d = parley::parse_durability(opt.durability);
   if (!d)
     return unexpected{errc::invalid_argument,
                       "durability '" + opt.durability + "': must be sync, async or memory"};
@@ -123,13 +160,22 @@ parley::expected<void> finish_config(daemon_options& opt) {
     return unexpected{errc::invalid_argument, "node.threads: must be 1 to 256"};
   if (opt.node.attention.inbox_limit == 0)
     return unexpected{errc::invalid_argument, "limits.inbox: must be at least 1"};
-  if (!opt.admin_token_file.empty()) {
-    std::ifstream in{opt.admin_token_file};
-    std::string token;
-    if (!in || !std::getline(in, token) || token.empty())
-      return unexpected{errc::invalid_argument, "api.admin_token_file '" + opt.admin_token_file
-                                                  + "' cannot be read or is empty"};
-    opt.api.admin_token = token;
+  // The token key: a file (config), else the environment; never a flag, so
+  // it never shows in a process listing or a shell history.
+  std::string key_file = opt.token_key_file;
+  if (key_file.empty())
+    if (const char* f = std::getenv("PARLEY_TOKEN_KEY_FILE"); f && *f)
+      key_file = f;
+  if (!key_file.empty()) {
+    auto key = parley::auth::load_key_file(key_file);
+    if (!key)
+      return unexpected{errc::invalid_argument, "auth.token_key_file: " + key.error().message};
+    opt.api.auth.token_key = std::move(*key);
+  } else if (const char* k = std::getenv("PARLEY_TOKEN_KEY"); k && *k) {
+    auto key = parley::auth::key_from_env("PARLEY_TOKEN_KEY");
+    if (!key)
+      return unexpected{errc::invalid_argument, key.error().message};
+    opt.api.auth.token_key = std::move(*key);
   }
   return {};
 }

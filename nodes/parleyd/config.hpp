@@ -18,8 +18,10 @@ struct daemon_options {
   parley::api::server_options api;
   /// Empty: no gRPC server (a demo-only node). Set by api.listen.
   bool api_enabled = true;
-  /// File holding the admin token (first line); overrides api.admin_token.
-  std::string admin_token_file;
+  /// File holding the HS256 key of bearer tokens (else the environment:
+  /// PARLEY_TOKEN_KEY_FILE names such a file, PARLEY_TOKEN_KEY holds the
+  /// key). Never a command-line value.
+  std::string token_key_file;
   demo_options demo;
   bool demo_enabled = true;
   uint32_t tick_ms = 40;

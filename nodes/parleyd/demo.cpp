@@ -29,6 +29,9 @@ constexpr speaker_policy policies[] = {speaker_policy::fifo, speaker_policy::rou
 } // namespace
 
 expected<void> build_demo(node& n, const demo_options& opt) {
+  // The daemon builds its demo as an operator: through the same checks as
+  // any caller.
+  const auto as = principal::operator_("parleyd-demo");
   uint64_t rng = opt.seed;
   auto& skills = skill_catalog();
   std::vector<agent_id> ids;
@@ -44,7 +47,7 @@ expected<void> build_demo(node& n, const demo_options& opt) {
     spec.behavior.seed = opt.seed;
     spec.behavior.reply_probability = 0.6;
     spec.behavior.messages_per_turn = 1 + static_cast<uint32_t>(splitmix64(rng) % 2);
-    if (auto ok = n.introduce(std::move(spec)); !ok)
+    if (auto ok = n.introduce(as, std::move(spec)); !ok)
       return ok;
     ids.push_back("agent-" + std::to_string(i));
   }
@@ -59,13 +62,13 @@ expected<void> build_demo(node& n, const demo_options& opt) {
     g.rules.turn_slot_ms = 2000;
     g.rules.seed = opt.seed + r;
     auto owner = ids[splitmix64(rng) % ids.size()];
-    auto made = n.create_group(owner, g);
+    auto made = n.create_group(as, owner, g);
     if (!made)
       return unexpected{made.error()};
     for (int k = 0; k < 7; ++k) {
       auto who = ids[splitmix64(rng) % ids.size()];
-      if (auto ok = n.join(made->id, who); !ok && ok.error().code != errc::already_exists)
-        return ok;
+      if (auto ok = n.join(as, made->id, who); !ok && ok.error().code != errc::already_exists)
+        return unexpected{ok.error()};
     }
   }
   for (uint32_t d = 0; d < opt.direct_rooms; ++d) {
@@ -73,7 +76,7 @@ expected<void> build_demo(node& n, const demo_options& opt) {
     auto b = ids[splitmix64(rng) % ids.size()];
     if (a == b)
       continue;
-    if (auto made = n.create_direct(a, b); !made)
+    if (auto made = n.create_direct(as, a, b); !made)
       return unexpected{made.error()};
   }
   return {};

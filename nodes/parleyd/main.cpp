@@ -71,8 +71,13 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-api", opt.api_enabled, "Run without the gRPC API");
   app.add_option("--tls-cert", opt.api.tls_cert_file, "PEM certificate for TLS");
   app.add_option("--tls-key", opt.api.tls_key_file, "PEM private key for TLS");
-  app.add_option("--admin-token-file", opt.admin_token_file,
-                 "File with the admin token (none: every caller is an admin)");
+  app.add_option("--token-key-file", opt.token_key_file,
+                 "File with the HS256 key of bearer tokens (or env PARLEY_TOKEN_KEY_FILE / "
+                 "PARLEY_TOKEN_KEY; without a key or client CAs the node is a development node)");
+  app.add_option("--client-ca", opt.api.auth.client_ca_file,
+                 "PEM bundle of CAs whose client certificates authenticate callers (mTLS)");
+  app.add_flag("--insecure", opt.api.auth.insecure,
+               "Serve a non-loopback address without TLS (tokens cross the network in the clear)");
   app.add_option("--inbox-limit", opt.node.attention.inbox_limit, "Pending messages per agent")
     ->capture_default_str()
     ->check(CLI::Range(1u, 1u << 24));
@@ -131,9 +136,16 @@ int main(int argc, char** argv) {
       return 1;
     }
     api = std::move(*s);
-    spdlog::info("gRPC API listening on {} ({}{})", api->address(),
-                 opt.api.tls_cert_file.empty() ? "plaintext" : "TLS",
-                 opt.api.admin_token.empty() ? ", no admin token: every caller is an admin" : "");
+    const auto mode = api->security_mode();
+    if (opt.api.auth.insecure && !parley::api::is_loopback(opt.api.listen)
+        && opt.api.tls_cert_file.empty())
+      spdlog::warn("*** --insecure: the API on {} has no transport security; anyone on the "
+                   "network can read its traffic, bearer tokens included ***",
+                   api->address());
+    if (!opt.api.auth.has_credentials())
+      spdlog::warn("no credentials configured (auth.token_key_file or auth.client_ca_file): a "
+                   "development node, every caller is its admin");
+    spdlog::info("gRPC API listening on {} ({})", api->address(), mode);
   }
   if (opt.demo_enabled) {
     // A store that already holds a population keeps it: the demo goes on
@@ -174,7 +186,7 @@ int main(int argc, char** argv) {
   const auto drain_start = std::chrono::steady_clock::now();
   if (api)
     api->begin_drain();
-  n.drain();
+  (void) n.drain(parley::principal::admin("parleyd"));
   if (api)
     api->shutdown(std::chrono::milliseconds(opt.shutdown_grace_ms));
   n.stop();

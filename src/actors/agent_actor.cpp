@@ -1,33 +1,41 @@
 #include "actors/agent_actor.hpp"
 
+#include <algorithm>
+
+#include "actors/persist.hpp"
+#include "parley/auth/access.hpp"
 #include "parley/storage/message_log.hpp"
 #include "parley/storage/records.hpp"
-
-#include <algorithm>
 
 namespace parley {
 
 namespace {
 
+using self_ptr = agent_actor*;
+
 // How many API-sent messages' statuses an agent remembers.
 constexpr size_t tracked_limit = 64;
-
-event make_event(event_kind k, const agent_id& agent, std::string room = {},
-                 std::string detail = {}) {
-  event e;
-  e.kind = k;
-  e.agent = agent;
-  e.room = std::move(room);
-  e.detail = std::move(detail);
-  return e;
-}
-
-unexpected retired_error(const agent_state& st) {
-  return unexpected{errc::failed_precondition, "agent '" + st.man.id + "' is retired"};
-}
+// How many served messages' hops an agent remembers for replies by id.
+constexpr size_t recent_hops_limit = 32;
 
 bool retired(const agent_state& st) {
   return st.man.status == agent_status::retired;
+}
+
+caf::error retired_error(const agent_state& st) {
+  return to_caf(errc::failed_precondition, "agent '" + st.man.id + "' is retired");
+}
+
+unexpected retired_refusal(const agent_state& st) {
+  return unexpected{errc::failed_precondition,
+                    "agent '" + st.man.id + "' is retired and accepts no messages"};
+}
+
+// Asks access.hpp; the error as a CAF reply.
+std::optional<caf::error> denied(const agent_state& st, const principal& p, action a) {
+  if (auto ok = authorize(p, a, {st.man.id}); !ok)
+    return to_caf(ok.error());
+  return std::nullopt;
 }
 
 manifest materialize(const agent_state& st) {
@@ -41,15 +49,16 @@ manifest materialize(const agent_state& st) {
 }
 
 void set_tracked(agent_state& st, const message_id& id, message_status s) {
-  for (auto& [mid, status] : st.tracked)
+  auto& tracked = st.extras().tracked;
+  for (auto& [mid, status] : tracked)
     if (mid == id) {
       // Receipts may overtake one another; status only moves forward.
       status = std::max(status, s);
       return;
     }
-  if (st.tracked.size() == tracked_limit)
-    st.tracked.erase(st.tracked.begin());
-  st.tracked.emplace_back(id, s);
+  if (tracked.size() == tracked_limit)
+    tracked.erase(tracked.begin());
+  tracked.emplace_back(id, s);
 }
 
 std::string refusal_text(const agent_state& st, const message& m, const error& why) {
@@ -57,76 +66,178 @@ std::string refusal_text(const agent_state& st, const message& m, const error& w
          + "': " + why.message;
 }
 
-unexpected retired_refusal(const agent_state& st) {
-  return unexpected{errc::failed_precondition,
-                    "agent '" + st.man.id + "' is retired and accepts no messages"};
+void note_refusal(self_ptr self, const message_id& id, const std::string& to, const error& why) {
+  auto& st = self->state;
+  st.rt->counters.refused.add();
+  st.rt->publish(event_kind::message_refused, st.man.id, {}, id + " to " + to + ": " + to_string(why));
 }
 
-// Puts `m` into the attention queue (the inbox) or says why not.
-expected<void> accept(agent_actor* self, message& m) {
+// -- the inbox: the attention queue, the backlog behind it, the store --------
+
+// The removal of served, acknowledged or skipped entries from the durable
+// inbox: the one path by which entries leave it (erasure aside).
+storage::write_batch inbox_removals(const agent_state& st, const std::vector<uint64_t>& deliveries) {
+  storage::write_batch b;
+  if (st.rt->store)
+    for (auto d : deliveries)
+      if (d != 0)
+        storage::add_inbox_removal(b, st.man.id, d);
+  return b;
+}
+
+// Not awaited: losing this write in a crash only means the message is
+// offered once more after the restart (processing is at least once).
+void forget_deliveries(self_ptr self, const std::vector<uint64_t>& deliveries) {
+  commit_later(*self->state.rt, inbox_removals(self->state, deliveries));
+}
+
+// Tells the agent's rooms to hold posts back (or to go on).
+void tell_rooms_saturated(self_ptr self, bool on) {
+  auto& st = self->state;
+  for (auto& r : st.man.rooms)
+    if (auto mod = st.rt->routes.room(r))
+      self->send(mod, atoms::member_saturated::value, st.man.id, on);
+}
+
+void check_saturation(self_ptr self) {
+  auto& st = self->state;
+  if (!st.extras_)
+    return;
+  auto& b = st.extras_->backlog;
+  const size_t limit = st.rt->limits.backlog_limit;
+  if (!b.saturated && b.size() >= limit) {
+    b.saturated = true;
+    tell_rooms_saturated(self, true);
+  } else if (b.saturated && b.size() <= limit / 2) {
+    b.saturated = false;
+    tell_rooms_saturated(self, false);
+  }
+}
+
+void to_backlog(self_ptr self, message m) {
+  auto& st = self->state;
+  auto& b = st.extras().backlog;
+  // On a durable node the entry is in the store: keep its number only.
+  if (st.rt->store && m.delivery != 0)
+    b.on_disk.push_back(m.delivery);
+  else
+    b.in_memory.push_back(std::move(m));
+  check_saturation(self);
+}
+
+// How input enters: `direct` input (a send to this agent) is refused when
+// it does not fit; a room post or a recovered entry was acknowledged to its
+// sender already, so it waits in the backlog instead.
+enum class input_kind : uint8_t { direct, acknowledged };
+
+// Whether `m` can be taken now, without changing anything.
+expected<void> can_take(self_ptr self, const message& m, input_kind kind) {
   auto& st = self->state;
   if (retired(st))
     return retired_refusal(st);
-  auto key = dialogue_of(m, st.man.id);
+  if (kind == input_kind::acknowledged)
+    return {};
+  if (st.has_backlog()) {
+    if (st.extras_->backlog.size() < st.rt->limits.backlog_limit)
+      return {};
+    return unexpected{errc::overloaded,
+                      refusal_text(st, m, {errc::overloaded, "inbox is full ("
+                                                               + std::to_string(st.extras_->backlog.size())
+                                                               + " messages wait behind it)"})};
+  }
+  if (auto ok = st.attention().can_push(dialogue_of(m, st.man.id), st.man.capacity); !ok)
+    return unexpected{ok.error().code, refusal_text(st, m, ok.error())};
+  return {};
+}
+
+// Puts `m` into the attention queue, or behind the backlog. Call after
+// can_take said yes (and nothing ran between).
+void take(self_ptr self, message m) {
+  auto& st = self->state;
   m.status = message_status::delivered;
   // Acknowledgements name deliveries: number them also without a store.
   if (m.delivery == 0 && st.behavior->acknowledges())
     m.delivery = st.rt->next_delivery();
-  auto id = m.id;
-  auto from = m.from;
-  if (auto ok = st.attention().push(key, std::move(m), st.rt->now(), st.man.capacity); !ok)
-    return unexpected{ok.error().code, "agent '" + st.man.id + "' refused message '" + id
-                                         + "' from '" + from + "': " + ok.error().message};
   st.rt->counters.deliveries.add();
   if (st.rt->wants(topic::message))
-    st.rt->publish(make_event(event_kind::message_delivered, st.man.id, {}, from + "/" + id));
-  return {};
+    st.rt->publish(event_kind::message_delivered, st.man.id, {}, m.from + "/" + m.id);
+  if (st.has_backlog()) {
+    to_backlog(self, std::move(m));
+    return;
+  }
+  auto key = dialogue_of(m, st.man.id);
+  if (!st.attention().can_push(key, st.man.capacity)) {
+    to_backlog(self, std::move(m));
+    return;
+  }
+  (void) st.attention().push(key, std::move(m), st.rt->now(), st.man.capacity);
 }
 
-void schedule_serve(agent_actor* self, bool queued = false);
+void schedule_serve(self_ptr self, bool queued = false);
+void refill(self_ptr self);
 
-// Durable nodes: a direct message enters the inbox only once its record,
-// history entry and inbox entry (and, for an API send, its outcome under
-// the idempotency key) are committed. `await` holds every other message
-// meanwhile, so the room checked for it in the inbox is still there when the
-// commit returns. `done` gets the result.
-template <class Done>
-void deliver_durably(agent_actor* self, message m, bool record_outcome, Done done) {
+// Backlog entries read back from the store, oldest first.
+void on_backlog_loaded(self_ptr self, std::vector<message>& loaded, std::vector<uint64_t> asked) {
   auto& st = self->state;
-  if (retired(st)) {
-    done(expected<void>{retired_refusal(st)});
-    return;
+  auto& b = st.extras().backlog;
+  b.loading -= std::min(b.loading, asked.size());
+  size_t i = 0;
+  for (; i < loaded.size(); ++i) {
+    auto& m = loaded[i];
+    auto key = dialogue_of(m, st.man.id);
+    if (!st.attention().can_push(key, st.man.capacity))
+      break;
+    if (st.extras_->read_ahead.erase(m.delivery) != 0) {
+      forget_deliveries(self, {m.delivery});
+      continue;
+    }
+    (void) st.attention().push(key, std::move(m), st.rt->now(), st.man.capacity);
   }
-  if (auto ok = st.attention().can_push(dialogue_of(m, st.man.id), st.man.capacity); !ok) {
-    done(expected<void>{unexpected{ok.error().code, refusal_text(st, m, ok.error())}});
-    return;
-  }
-  m.delivery = st.rt->next_delivery();
-  m.status = message_status::delivered;
-  storage::write_batch b;
-  const storage::send_outcome outcome{true, message_status::delivered, {}, m.sent_at};
-  storage::add_message(b, m, {st.man.id}, m.delivery, record_outcome ? &outcome : nullptr);
-  self->request(st.rt->writer, caf::infinite, atoms::commit::value, std::move(b))
-    .await(
-      [self, m = std::move(m), done](caf::ok_atom) mutable {
-        auto ok = accept(self, m);
-        // Answer first: serving may take long (the behaviour runs inline).
-        done(ok);
-        if (ok)
-          schedule_serve(self, true);
-      },
-      [self, done](caf::error& e) mutable { done(expected<void>{unexpected{from_caf(e, self->system())}}); });
+  // What did not fit goes back to the front, in order.
+  for (size_t j = loaded.size(); j-- > i;)
+    b.on_disk.push_front(loaded[j].delivery);
+  check_saturation(self);
+  schedule_serve(self, true);
 }
 
-// Durable nodes: drops inbox entries whose message will not be served
-// (served already, or refused). Not awaited: losing this write in a crash
-// only means the message is offered once more after the restart.
-void forget_deliveries(agent_actor* self, storage::write_batch& b) {
-  if (!b.empty())
-    caf::anon_send(self->state.rt->writer, atoms::commit::value, std::move(b));
+// Moves backlog entries into the queue while it has room.
+void refill(self_ptr self) {
+  auto& st = self->state;
+  if (!st.has_backlog() || retired(st))
+    return;
+  auto& b = st.extras_->backlog;
+  auto& q = st.attention();
+  while (!b.in_memory.empty()) {
+    auto key = dialogue_of(b.in_memory.front(), st.man.id);
+    if (!q.can_push(key, st.man.capacity))
+      break;
+    (void) q.push(key, std::move(b.in_memory.front()), st.rt->now(), st.man.capacity);
+    b.in_memory.pop_front();
+  }
+  if (b.on_disk.empty() || b.loading > 0)
+    return check_saturation(self);
+  const size_t room = st.rt->attention.inbox_limit > q.pending() ? st.rt->attention.inbox_limit - q.pending() : 0;
+  if (room == 0)
+    return check_saturation(self);
+  std::vector<uint64_t> asked;
+  while (asked.size() < room && !b.on_disk.empty()) {
+    asked.push_back(b.on_disk.front());
+    b.on_disk.pop_front();
+  }
+  b.loading = asked.size();
+  self->request(st.rt->reader, caf::infinite, atoms::load_inbox::value, st.man.id, asked)
+    .then([self, asked](std::vector<message>& loaded) { on_backlog_loaded(self, loaded, asked); },
+          [self, asked](caf::error&) {
+            // The disk refused the read: put them back and try later.
+            auto& b = self->state.extras().backlog;
+            b.loading = 0;
+            for (auto it = asked.rbegin(); it != asked.rend(); ++it)
+              b.on_disk.push_front(*it);
+            self->delayed_send(self, std::chrono::milliseconds(200), atoms::serve_inbox::value);
+          });
 }
 
-void serve_some(agent_actor* self);
+void serve_some(self_ptr self);
 
 // Serves now if nothing else waits in the mailbox (the usual case under
 // light load: no extra message), else after what is already queued, so
@@ -134,7 +245,7 @@ void serve_some(agent_actor* self);
 // `queued`: always by a message to itself. Needed after an awaited write:
 // messages that arrived during the wait are set aside by CAF and do not
 // count in mailbox(), yet must be weighed before the next pick.
-void schedule_serve(agent_actor* self, bool queued) {
+void schedule_serve(self_ptr self, bool queued) {
   auto& st = self->state;
   if (st.serve_scheduled)
     return;
@@ -143,75 +254,94 @@ void schedule_serve(agent_actor* self, bool queued) {
     return;
   }
   st.serve_scheduled = true;
-  self->send(self, atoms::serve::value);
+  self->send(self, atoms::serve_inbox::value);
 }
 
-void execute(agent_actor* self, behavior_action& a);
+// -- behaviour ------------------------------------------------------------------
 
-void react(agent_actor* self, const behavior_input& in, const dialogue_context* ctx) {
+void execute(self_ptr self, behavior_action& a, const message* answering);
+
+void react(self_ptr self, const behavior_input& in, const dialogue_context* ctx) {
   auto& st = self->state;
   std::vector<behavior_action> actions;
   behavior_view view{st.man, st.skills, ctx, st.rt->now()};
   st.behavior->react(view, in, actions);
   for (auto& a : actions)
-    execute(self, a);
+    execute(self, a, in.k == behavior_input::kind::message ? in.msg : nullptr);
 }
 
-void on_acked(agent_actor* self, std::vector<message>& acked);
+void remember_hops(agent_state& st, const message& m) {
+  auto& recent = st.extras().recent_hops;
+  if (recent.size() == recent_hops_limit)
+    recent.pop_front();
+  recent.emplace_back(m.id, m.hops);
+}
 
-void serve_dialogue(agent_actor* self, storage::write_batch& served) {
+// The message `m` read: receipt, event.
+void mark_read(self_ptr self, const message& m) {
   auto& st = self->state;
-  auto now = st.rt->now();
-  auto batch = st.attention().pop(now);
+  if (st.rt->wants(topic::message))
+    st.rt->publish(event_kind::message_read, st.man.id, m.to.is_room() ? m.to.id : "",
+                   m.from + "/" + m.id);
+  if (m.receipt)
+    if (auto sender = st.rt->routes.agent(m.from))
+      self->send(sender, atoms::read_receipt::value, m.id, message_status::read);
+}
+
+void serve_dialogue(self_ptr self, std::vector<uint64_t>& served) {
+  auto& st = self->state;
+  auto batch = st.attention().pop(st.rt->now());
   if (!batch)
     return;
+  const bool keeps_context = st.behavior->uses_context();
   for (auto& m : batch->inputs) {
-    if (st.read_ahead && st.read_ahead->erase(m.delivery) != 0) {
-      // Marked read before it was handed out: done, without the behaviour.
-      std::vector<message> one{m};
-      on_acked(self, one);
+    if (st.extras_ && st.extras_->read_ahead.erase(m.delivery) != 0) {
+      // Marked read before it was handed out: done, without the behaviour
+      // (its inbox entry went with the MarkRead).
+      mark_read(self, m);
       continue;
     }
     // Not batch->context: the actions of the previous input may have opened
     // dialogues, moving the queue's table; look the context up again.
-    auto& ctx = st.attention().context(batch->key);
-    ctx.add({context_entry::role::peer, m.from, m.content, 0});
+    dialogue_context* ctx = nullptr;
+    if (keeps_context) {
+      ctx = &st.attention().context(batch->key);
+      ctx->add({context_entry::role::peer, m.from, m.content, 0});
+    }
+    if (st.behavior->acknowledges())
+      remember_hops(st, m);
     behavior_input in;
     in.k = behavior_input::kind::message;
     in.msg = &m;
-    react(self, in, &ctx);
+    react(self, in, ctx);
     st.rt->counters.served.add();
     // An external agent has only been handed the message: it is read (out
     // of the inbox, receipt, event) when the agent acknowledges it.
     if (st.behavior->acknowledges())
       continue;
     m.status = message_status::read;
-    if (m.delivery != 0 && st.rt->store)
-      storage::add_inbox_removal(served, st.man.id, m.delivery);
-    if (st.rt->wants(topic::message))
-      st.rt->publish(make_event(event_kind::message_read, st.man.id, m.to.is_room() ? m.to.id : "",
-                                m.from + "/" + m.id));
-    if (m.receipt)
-      if (auto sender = st.rt->agents.find(m.from))
-        self->send(sender, atoms::receipt::value, m.id, message_status::read);
+    served.push_back(m.delivery);
+    mark_read(self, m);
   }
 }
 
-void serve_some(agent_actor* self) {
+void serve_some(self_ptr self) {
   auto& st = self->state;
   if (retired(st))
     return;
-  storage::write_batch served;
+  std::vector<uint64_t> served;
   while (!st.inbox_empty() && st.behavior->ready()) {
     serve_dialogue(self, served);
+    refill(self);
     if (!self->mailbox().empty())
       break;
   }
   forget_deliveries(self, served);
+  refill(self);
   // Not ready (a link without credit): whoever gives credit wakes the agent.
   if (!st.inbox_empty() && st.behavior->ready() && !st.serve_scheduled) {
     st.serve_scheduled = true;
-    self->send(self, atoms::serve::value);
+    self->send(self, atoms::serve_inbox::value);
   }
 }
 
@@ -219,67 +349,74 @@ message_id next_id(agent_state& st) {
   return st.rt->generated_id("m", st.next_message++);
 }
 
-void note_refusal(agent_actor* self, const message_id& id, const std::string& to,
-                  const error& why) {
-  auto& st = self->state;
-  st.rt->counters.refused.add();
-  st.rt->publish(make_event(event_kind::message_refused, st.man.id, {},
-                            id + " to " + to + ": " + to_string(why)));
+// Adds `m`, sent by this agent, to its dialogue's context.
+void remember_sent(agent_state& st, const message& m) {
+  if (st.behavior->uses_context())
+    st.attention().context(dialogue_of(m, st.man.id)).add({context_entry::role::self, st.man.id, m.content, 0});
+  st.rt->counters.messages_sent.add();
+  if (st.rt->wants(topic::message))
+    st.rt->publish(event_kind::message_sent, st.man.id, m.to.is_room() ? m.to.id : "", m.id);
 }
 
-void send_message(agent_actor* self, message& m) {
+// A message the behaviour wrote.
+void send_message(self_ptr self, message& m, const message* answering) {
   auto& st = self->state;
   m.id = next_id(st);
   m.from = st.man.id;
   m.sent_at = st.rt->now();
   m.status = message_status::sent;
-  st.attention().context(dialogue_of(m, st.man.id))
-    .add({context_entry::role::self, st.man.id, m.content, 0});
-  st.rt->counters.messages_sent.add();
-  if (st.rt->wants(topic::message))
-    st.rt->publish(make_event(event_kind::message_sent, st.man.id, m.to.is_room() ? m.to.id : "",
-                              m.id));
+  m.hops = answering ? answering->hops + 1 : 0;
+  if (m.hops > st.rt->limits.max_reply_hops) {
+    st.rt->counters.replies_stopped.add();
+    note_refusal(self, m.id, m.to.id,
+                 {errc::failed_precondition, "automatic reply not sent: the chain of replies reached "
+                                               + std::to_string(st.rt->limits.max_reply_hops)
+                                               + " hops (limits.max_reply_hops)"});
+    return;
+  }
+  remember_sent(st, m);
   if (!m.to.is_room()) {
-    auto peer = st.rt->agents.find(m.to.id);
+    auto peer = st.rt->routes.agent(m.to.id);
     if (!peer) {
       note_refusal(self, m.id, m.to.id, {errc::not_found, "no agent '" + m.to.id + "'"});
       return;
     }
-    self->send(peer, atoms::post::value, std::move(m));
+    self->send(peer, atoms::deliver_post::value, std::move(m));
     return;
   }
-  auto mod = st.rt->rooms.find(m.to.id);
+  auto mod = st.rt->routes.room(m.to.id);
   if (!mod) {
     note_refusal(self, m.id, m.to.id, {errc::not_found, "no room '" + m.to.id + "'"});
     return;
   }
   auto id = m.id;
   auto to = m.to.id;
-  self->request(mod, caf::infinite, atoms::room_post::value, std::move(m), false)
-    .then([](message_status) {},
+  self->request(mod, caf::infinite, atoms::post_to_room::value, std::move(m), false)
+    .then([](send_receipt) {},
           [self, id, to](caf::error& e) { note_refusal(self, id, to, from_caf(e, self->system())); });
 }
 
 // Turn requests and yields from the behaviour: failures (room gone, closed)
 // leave the agent as it is; the moderator's events tell observers.
-void ask_room(agent_actor* self, const room_id& r, bool request) {
+void ask_room(self_ptr self, const room_id& r, bool request) {
   auto& st = self->state;
-  auto mod = st.rt->rooms.find(r);
+  auto mod = st.rt->routes.room(r);
   if (!mod)
     return;
   auto on_error = [](caf::error&) {};
+  auto as = principal::agent(st.man.id);
   if (request)
-    self->request(mod, caf::infinite, atoms::turn_request::value, st.man.id)
+    self->request(mod, caf::infinite, atoms::request_turn::value, as, st.man.id)
       .then([](caf::ok_atom) {}, on_error);
   else
-    self->request(mod, caf::infinite, atoms::turn_yield::value, st.man.id)
+    self->request(mod, caf::infinite, atoms::yield_turn::value, as, st.man.id)
       .then([](caf::ok_atom) {}, on_error);
 }
 
-void execute(agent_actor* self, behavior_action& a) {
+void execute(self_ptr self, behavior_action& a, const message* answering) {
   switch (a.k) {
     case behavior_action::kind::send:
-      send_message(self, a.msg);
+      send_message(self, a.msg, answering);
       break;
     case behavior_action::kind::request_turn:
       ask_room(self, a.room, true);
@@ -290,125 +427,120 @@ void execute(agent_actor* self, behavior_action& a) {
   }
 }
 
-// -- handlers -----------------------------------------------------------------
+// -- input handlers -------------------------------------------------------------
 
-caf::result<message_status> on_deliver(agent_actor* self, message& m) {
-  if (self->state.rt->store) {
-    auto rp = self->make_response_promise<message_status>();
-    deliver_durably(self, std::move(m), true, [rp](const expected<void>& ok) mutable {
-      if (ok)
-        rp.deliver(message_status::delivered);
-      else
-        rp.deliver(to_caf(ok.error()));
-    });
-    return rp;
-  }
-  if (auto ok = accept(self, m); !ok)
-    return to_caf(ok.error());
-  schedule_serve(self);
-  return message_status::delivered;
-}
-
-void tell_author(agent_actor* self, const agent_id& author, const message_id& id,
-                 const error& why) {
-  if (auto a = self->state.rt->agents.find(author))
-    self->send(a, atoms::refused::value, id, self->state.man.id, to_caf(why));
-}
-
-void on_post(agent_actor* self, message& m) {
+// A direct message for the inbox. On a durable node it enters the inbox
+// only once its record, history entry and inbox entry (and, for an API
+// send, its outcome under the idempotency key) are committed; for an API
+// send the commit is refused if the key took effect before, and `done`
+// gets the first send's outcome instead. `done(failure, first)`.
+template <class Done>
+void deliver(self_ptr self, message m, bool record_outcome, Done done) {
   auto& st = self->state;
+  if (auto ok = can_take(self, m, input_kind::direct); !ok) {
+    done(&ok.error(), std::optional<storage::send_outcome>{});
+    return;
+  }
+  if (!st.rt->store) {
+    take(self, std::move(m));
+    done(static_cast<const error*>(nullptr), std::optional<storage::send_outcome>{});
+    schedule_serve(self);
+    return;
+  }
+  m.delivery = st.rt->next_delivery();
+  m.status = message_status::delivered;
+  storage::write_batch b;
+  const storage::send_outcome outcome{true, message_status::delivered, {}, m.sent_at};
+  storage::add_message(b, m, {st.man.id}, m.delivery, record_outcome ? &outcome : nullptr);
+  if (record_outcome)
+    storage::guard_idempotency(b, m.from, m.id, st.rt->now() - st.rt->limits.idempotency_window_ms);
+  persist_then(self, *st.rt, std::move(b),
+               [self, m = std::move(m), done](const error* failure, commit_outcome& out) mutable {
+                 if (failure) {
+                   done(failure, std::optional<storage::send_outcome>{});
+                   return;
+                 }
+                 if (out.already_present) {
+                   auto first = storage::decode_outcome(*out.already_present);
+                   if (!first)
+                     done(&first.error(), std::optional<storage::send_outcome>{});
+                   else
+                     done(static_cast<const error*>(nullptr),
+                          std::optional<storage::send_outcome>{std::move(*first)});
+                   return;
+                 }
+                 take(self, std::move(m));
+                 // Answer first: serving may take long (the behaviour runs inline).
+                 done(static_cast<const error*>(nullptr), std::optional<storage::send_outcome>{});
+                 schedule_serve(self, true);
+               });
+}
+
+caf::result<send_receipt> on_deliver_direct(self_ptr self, message& m) {
+  auto rp = self->make_response_promise<send_receipt>();
+  const auto at = m.sent_at;
+  deliver(self, std::move(m), true,
+          [rp, at](const error* failure, std::optional<storage::send_outcome> first) mutable {
+            if (failure)
+              rp.deliver(to_caf(*failure));
+            else if (first)
+              rp.deliver(send_receipt{first->status, first->at});
+            else
+              rp.deliver(send_receipt{message_status::delivered, at});
+          });
+  return rp;
+}
+
+void tell_author(self_ptr self, const agent_id& author, const message_id& id, const error& why) {
+  if (auto a = self->state.rt->routes.agent(author))
+    self->send(a, atoms::post_refused::value, id, self->state.man.id, to_caf(why));
+}
+
+void on_deliver_post(self_ptr self, message& m) {
+  auto& st = self->state;
+  // A room post comes stored by its moderator (with its delivery number)
+  // and acknowledged: it waits in the backlog if the inbox is full.
+  if (m.to.is_room()) {
+    if (retired(st))
+      return;
+    take(self, std::move(m));
+    schedule_serve(self);
+    return;
+  }
+  // A direct message from a behaviour: refused when it does not fit.
   auto id = m.id;
   auto from = m.from;
-  // A direct message from a behaviour, on a durable node: stored first. A
-  // room post comes stored by its moderator (with its delivery number).
-  if (st.rt->store && m.delivery == 0 && !m.to.is_room()) {
-    deliver_durably(self, std::move(m), false, [self, id, from](const expected<void>& ok) {
-      if (!ok)
-        tell_author(self, from, id, ok.error());
-    });
-    return;
-  }
-  const auto delivery = m.delivery;
-  if (auto ok = accept(self, m); !ok) {
-    if (delivery != 0 && st.rt->store) {
-      storage::write_batch b;
-      storage::add_inbox_removal(b, st.man.id, delivery);
-      forget_deliveries(self, b);
-    }
-    // Tell the author (for room posts the moderator is only the relay).
-    tell_author(self, from, id, ok.error());
-    return;
-  }
-  schedule_serve(self);
+  deliver(self, std::move(m), false,
+          [self, id, from](const error* failure, const std::optional<storage::send_outcome>&) {
+            if (failure)
+              tell_author(self, from, id, *failure);
+          });
 }
 
-// An inbox entry recovered from the store: it was accepted before the
-// restart, so it goes back into the queue as it was.
-void on_redeliver(agent_actor* self, message& m) {
-  auto id = m.id;
-  auto to = self->state.man.id;
-  if (auto ok = accept(self, m); !ok) {
-    // Left in the store: offered again after the next restart.
-    note_refusal(self, id, to, ok.error());
-    return;
-  }
-  schedule_serve(self);
+void on_restore_inbox(self_ptr self, std::vector<message>& entries) {
+  for (auto& m : entries)
+    if (auto ok = can_take(self, m, input_kind::acknowledged); ok)
+      take(self, std::move(m));
+  schedule_serve(self, true);
 }
 
-// A message sent through the API as this agent. The node has validated it
-// and filled in id, sender and time. On a durable node (from, id) is the
-// idempotency key: a send that took effect is answered from its stored
-// outcome, and a retry while the first is still being written waits for
-// the first's answer.
-caf::result<send_receipt> on_say(agent_actor* self, message& m) {
-  auto& st = self->state;
-  // A say without a sender comes from node::post: nobody receives the
-  // answer, so a refusal is counted and published here, as post promises.
-  const bool anonymous = self->current_sender() == nullptr;
-  auto refuse = [self, anonymous, id = m.id, to = m.to.id](caf::error e) {
-    if (anonymous)
-      note_refusal(self, id, to, from_caf(e, self->system()));
-    return e;
-  };
-  const bool durable = st.rt->store != nullptr;
-  if (durable) {
-    auto first = storage::find_outcome(*st.rt->store, m.from, m.id);
-    if (!first)
-      return refuse(to_caf(first.error()));
-    if (*first && (*first)->ok)
-      return send_receipt{(*first)->status, (*first)->at};
-    if (!st.sends_in_flight)
-      st.sends_in_flight = std::make_unique<agent_state::in_flight_map>();
-    if (auto it = st.sends_in_flight->find(m.id); it != st.sends_in_flight->end()) {
-      auto rp = self->make_response_promise<send_receipt>();
-      it->second.push_back(rp);
-      return rp;
-    }
-  }
-  if (retired(st))
-    return refuse(to_caf(errc::failed_precondition,
-                         "agent '" + st.man.id + "' is retired and cannot send messages"));
-  caf::actor dest = m.to.is_room() ? st.rt->rooms.find(m.to.id) : st.rt->agents.find(m.to.id);
-  if (!dest)
-    return refuse(to_caf(errc::not_found, std::string{m.to.is_room() ? "room '" : "agent '"}
-                                            + m.to.id + "' does not exist"));
-  st.attention().context(dialogue_of(m, st.man.id))
-    .add({context_entry::role::self, st.man.id, m.content, 0});
-  st.rt->counters.messages_sent.add();
-  if (st.rt->wants(topic::message))
-    st.rt->publish(make_event(event_kind::message_sent, st.man.id, m.to.is_room() ? m.to.id : "",
-                              m.id));
-  auto rp = self->make_response_promise<send_receipt>();
-  if (durable)
-    (*st.sends_in_flight)[m.id];
-  auto id = m.id;
-  auto finish = [self, rp, id, durable](const caf::error* e, send_receipt r) mutable {
+// -- requests -------------------------------------------------------------------
+
+// The agent's side of a send: the receipt, the waiting retries.
+struct send_finisher {
+  self_ptr self;
+  caf::typed_response_promise<send_receipt> rp;
+  message_id id;
+  bool durable;
+
+  void operator()(const caf::error* e, send_receipt r) {
     std::vector<caf::typed_response_promise<send_receipt>> waiting;
-    auto& inflight = self->state.sends_in_flight;
-    if (durable && inflight) {
-      if (auto it = inflight->find(id); it != inflight->end()) {
+    auto& st = self->state;
+    if (durable && st.extras_) {
+      auto& inflight = st.extras_->sends_in_flight;
+      if (auto it = inflight.find(id); it != inflight.end()) {
         waiting = std::move(it->second);
-        inflight->erase(it);
+        inflight.erase(it);
       }
     }
     waiting.push_back(rp);
@@ -417,68 +549,142 @@ caf::result<send_receipt> on_say(agent_actor* self, message& m) {
         w.deliver(*e);
       else
         w.deliver(r);
+  }
+};
+
+// The sending part of send_as, once the idempotency key was looked up.
+template <class Refuse>
+void send_checked(self_ptr self, message m, send_finisher finish, Refuse refuse) {
+  auto& st = self->state;
+  auto fail_now = [&](caf::error e) {
+    auto err = refuse(std::move(e));
+    finish(&err, {});
   };
-  auto reply = [self, finish, id, track = m.receipt, at = m.sent_at](message_status s) mutable {
+  if (retired(st))
+    return fail_now(to_caf(errc::failed_precondition,
+                           "agent '" + st.man.id + "' is retired and cannot send messages"));
+  caf::actor dest = m.to.is_room() ? st.rt->routes.room(m.to.id) : st.rt->routes.agent(m.to.id);
+  if (!dest)
+    return fail_now(to_caf(errc::not_found, std::string{m.to.is_room() ? "room '" : "agent '"}
+                                              + m.to.id + "' does not exist"));
+  // An answer by id continues the chain of what it answers (an external
+  // agent replying to an automatic reply, say).
+  if (!m.reply_to.empty() && st.extras_)
+    for (auto& [id, hops] : st.extras_->recent_hops)
+      if (id == m.reply_to)
+        m.hops = hops + 1;
+  if (m.hops > st.rt->limits.max_reply_hops)
+    return fail_now(to_caf(errc::failed_precondition,
+                           "message '" + m.id + "' answers a chain of " + std::to_string(m.hops - 1)
+                             + " automatic replies; the node stops chains at "
+                             + std::to_string(st.rt->limits.max_reply_hops) + " (limits.max_reply_hops)"));
+  remember_sent(st, m);
+  auto reply = [self, finish, id = m.id, track = m.receipt](send_receipt r) mutable {
     if (track)
-      set_tracked(self->state, id, s);
-    finish(nullptr, send_receipt{s, at});
+      set_tracked(self->state, id, r.status);
+    finish(nullptr, r);
   };
   auto fail = [finish, refuse](caf::error& e) mutable {
     auto err = refuse(std::move(e));
     finish(&err, {});
   };
   if (m.to.is_room())
-    self->request(dest, caf::infinite, atoms::room_post::value, std::move(m), true).then(reply, fail);
+    self->request(dest, caf::infinite, atoms::post_to_room::value, std::move(m), true).then(reply, fail);
   else
-    self->request(dest, caf::infinite, atoms::deliver::value, std::move(m)).then(reply, fail);
-  return rp;
+    self->request(dest, caf::infinite, atoms::deliver_direct::value, std::move(m)).then(reply, fail);
 }
 
-// With a store, writes the agent's record with manifest `next` (a
-// read-modify-write: the stored record also holds the behaviour spec) and
-// runs `apply` once it is durable; a failed write answers storage_failure and
-// leaves the agent as it was, in memory as on disk. Without a store, runs
-// `apply` at once.
-template <class T, class Apply>
-caf::result<T> persist_then(agent_actor* self, manifest next, Apply apply) {
+// A message sent through the API as this agent. The node has validated it
+// and filled in id, sender and time. On a durable node (from, id) is the
+// idempotency key: a send that took effect is answered from its stored
+// outcome (looked up by the storage reader, off the scheduler's threads,
+// before anything else is checked: a retry succeeds whatever changed
+// since), a retry while the first is still in flight waits here for the
+// first's answer, and the recipient's commit refuses a key that took effect
+// meanwhile.
+caf::result<send_receipt> on_send_as(self_ptr self, const principal& p, message& m) {
   auto& st = self->state;
-  auto rp = self->make_response_promise<T>();
+  if (auto no = denied(st, p, action::send))
+    return *no;
+  // A send without a sender comes from node::post: nobody receives the
+  // answer, so a refusal is counted and published here, as post promises.
+  const bool anonymous = self->current_sender() == nullptr;
+  auto refuse = [self, anonymous, id = m.id, to = m.to.id](caf::error e) {
+    if (anonymous)
+      note_refusal(self, id, to, from_caf(e, self->system()));
+    return e;
+  };
+  auto rp = self->make_response_promise<send_receipt>();
   if (!st.rt->store) {
-    apply(rp);
+    send_finisher finish{self, rp, m.id, false};
+    send_checked(self, std::move(m), finish, refuse);
     return rp;
   }
-  auto stored = st.rt->store->get(storage::column::agents, st.man.id);
-  if (!stored)
-    return to_caf(stored.error());
-  storage::agent_record rec;
-  if (*stored) {
-    auto decoded = storage::decode_agent(**stored);
-    if (!decoded)
-      return to_caf(decoded.error());
-    rec = std::move(*decoded);
+  auto& inflight = st.extras().sends_in_flight;
+  if (auto it = inflight.find(m.id); it != inflight.end()) {
+    it->second.push_back(rp);
+    return rp;
   }
-  next.focus.clear();
-  next.rooms.clear(); // derived from the rooms, not stored with the agent
-  rec.man = std::move(next);
-  storage::write_batch b;
-  b.put(storage::column::agents, st.man.id, storage::encode(rec));
-  // await, not then: no other message is handled until the write is done,
-  // so two changes never start from the same state (a second retire sees
-  // the first).
-  self->request(st.rt->writer, caf::infinite, atoms::commit::value, std::move(b))
-    .await([rp, apply](caf::ok_atom) mutable { apply(rp); },
-           [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  inflight[m.id];
+  send_finisher finish{self, rp, m.id, true};
+  auto from = m.from;
+  auto id = m.id;
+  self->request(st.rt->reader, caf::infinite, atoms::find_outcome::value, from, id)
+    .then(
+      [self, m = std::move(m), finish, refuse](std::optional<storage::send_outcome>& first) mutable {
+        if (first && first->ok && first->at >= self->state.rt->now() - self->state.rt->limits.idempotency_window_ms)
+          return finish(nullptr, send_receipt{first->status, first->at});
+        send_checked(self, std::move(m), finish, refuse);
+      },
+      [finish, refuse](caf::error& e) mutable {
+        auto err = refuse(std::move(e));
+        finish(&err, {});
+      });
   return rp;
 }
 
-caf::result<manifest> on_update(agent_actor* self, const caller& p, manifest& m) {
+// The stored agent record with manifest `next` (a read-modify-write done by
+// the storage writer: the record also holds the behaviour spec).
+storage::write_batch agent_record_update(const agent_state& st, manifest next) {
+  next.focus.clear();
+  next.rooms.clear(); // derived from the rooms, not stored with the agent
+  storage::write_batch b;
+  b.modify(storage::column::agents, st.man.id,
+           [next = std::move(next)](const std::optional<std::string>& old) -> std::optional<std::string> {
+             storage::agent_record rec;
+             if (old)
+               if (auto decoded = storage::decode_agent(*old))
+                 rec = std::move(*decoded);
+             rec.man = next;
+             return storage::encode(rec);
+           });
+  return b;
+}
+
+// Changes the agent's record, then runs `apply(rp)` once it is durable; a
+// failed write answers its error and changes nothing.
+template <class T, class Apply>
+caf::result<T> persist_record_then(self_ptr self, manifest next, Apply apply) {
+  auto rp = self->make_response_promise<T>();
   auto& st = self->state;
-  if (!p.admin && p.id != st.man.id)
-    return to_caf(errc::permission_denied, "only agent '" + st.man.id
-                                             + "' itself or an admin may change its manifest (caller: '"
-                                             + p.id + "')");
+  storage::write_batch b;
+  if (st.rt->store)
+    b = agent_record_update(st, std::move(next));
+  persist_then(self, *st.rt, std::move(b), [rp, apply](const error* failure, commit_outcome&) mutable {
+    if (failure)
+      rp.deliver(to_caf(*failure));
+    else
+      apply(rp);
+  });
+  return rp;
+}
+
+caf::result<manifest> on_update(self_ptr self, const principal& p, manifest& m) {
+  auto& st = self->state;
+  if (auto no = denied(st, p, action::update_manifest))
+    return *no;
   if (retired(st))
-    return to_caf(retired_error(st).err);
+    return retired_error(st);
   if (m.status == agent_status::retired)
     return to_caf(errc::invalid_argument,
                   "manifest of agent '" + st.man.id + "': status 'retired' is set by retiring the agent");
@@ -507,65 +713,117 @@ caf::result<manifest> on_update(agent_actor* self, const caller& p, manifest& m)
     st.man.online = next.online;
     st.man.last_seen = next.last_seen;
     st.man.last_updated = next.last_updated;
-    st.rt->publish(make_event(event_kind::manifest_updated, st.man.id));
+    st.rt->publish(event_kind::manifest_updated, st.man.id);
     if (old_status != st.man.status)
-      st.rt->publish(make_event(event_kind::agent_status_changed, st.man.id, {},
-                                std::string{to_string(st.man.status)}));
+      st.rt->publish(event_kind::agent_status_changed, st.man.id, {},
+                     std::string{to_string(st.man.status)});
     rp.deliver(materialize(st));
   };
-  return persist_then<manifest>(self, next, std::move(apply));
+  return persist_record_then<manifest>(self, next, std::move(apply));
 }
 
-// Marks the agent retired, leaves every room, and answers only when all
+// Marks the agent retired, leaves every room, and runs `done` only when all
 // moderators have answered: retire() then returns with the agent out of its
-// rooms (each moderator sends room_removed before its answer).
-void finish_retire(agent_actor* self, caf::typed_response_promise<caf::ok_atom>& rp) {
+// rooms (each moderator sends left_room before its answer).
+template <class Done>
+void finish_retire(self_ptr self, Done done) {
   auto& st = self->state;
   st.man.status = agent_status::retired;
   st.man.online = false;
   st.man.last_updated = st.rt->now();
-  st.rt->publish(make_event(event_kind::agent_retired, st.man.id));
-  st.rt->publish(make_event(event_kind::agent_status_changed, st.man.id, {}, "retired"));
+  st.rt->publish(event_kind::agent_retired, st.man.id);
+  st.rt->publish(event_kind::agent_status_changed, st.man.id, {}, "retired");
   auto pending = std::make_shared<size_t>(0);
+  auto as = principal::agent(st.man.id);
   for (auto& r : st.man.rooms)
-    if (auto mod = st.rt->rooms.find(r)) {
+    if (auto mod = st.rt->routes.room(r)) {
       ++*pending;
-      auto done = [rp, pending]() mutable {
+      auto one = [done, pending]() mutable {
         if (--*pending == 0)
-          rp.deliver(caf::ok_atom::value);
+          done();
       };
-      self->request(mod, caf::infinite, atoms::leave_room::value, st.man.id)
-        .then([done](caf::ok_atom) mutable { done(); }, [done](caf::error&) mutable { done(); });
+      self->request(mod, caf::infinite, atoms::remove_member::value, as, st.man.id, true)
+        .then([one](caf::ok_atom) mutable { one(); }, [one](caf::error&) mutable { one(); });
     }
   if (*pending == 0)
-    rp.deliver(caf::ok_atom::value);
+    done();
 }
 
-caf::result<caf::ok_atom> on_retire(agent_actor* self) {
-  auto& st = self->state;
-  if (retired(st))
-    return to_caf(errc::failed_precondition, "agent '" + st.man.id + "' is already retired");
+manifest retired_manifest(const agent_state& st) {
   auto next = materialize(st);
   next.status = agent_status::retired;
   next.online = false;
   next.last_updated = st.rt->now();
-  return persist_then<caf::ok_atom>(
-    self, std::move(next),
-    [self](caf::typed_response_promise<caf::ok_atom>& rp) { finish_retire(self, rp); });
+  return next;
 }
 
-caf::result<caf::message> on_enter(agent_actor* self, const room_id& r) {
+caf::result<caf::ok_atom> on_retire(self_ptr self, const principal& p) {
   auto& st = self->state;
+  if (auto no = denied(st, p, action::retire))
+    return *no;
   if (retired(st))
-    return to_caf(retired_error(st).err);
-  auto mod = st.rt->rooms.find(r);
+    return to_caf(errc::failed_precondition, "agent '" + st.man.id + "' is already retired");
+  return persist_record_then<caf::ok_atom>(
+    self, retired_manifest(st), [self](caf::typed_response_promise<caf::ok_atom>& rp) {
+      finish_retire(self, [rp]() mutable { rp.deliver(caf::ok_atom::value); });
+    });
+}
+
+// Erasure of the agent's personal data, the agent's part: its public page
+// (kept: id, status retired, times), its inbox and backlog, its contexts
+// and what it remembers of its sends. The node then erases what the store
+// holds elsewhere (message contents, events) and writes the tombstone.
+caf::result<std::vector<std::string>> on_erase(self_ptr self, const principal& p) {
+  auto& st = self->state;
+  if (auto no = denied(st, p, action::erase))
+    return *no;
+  std::vector<std::string> fields;
+  auto note = [&](bool had, const char* name) {
+    if (had)
+      fields.emplace_back(name);
+  };
+  note(!st.man.display_name.empty(), "display_name");
+  note(!st.man.bio.empty(), "bio");
+  note(!st.man.activities.empty(), "activities");
+  note(!st.skills.empty(), "skills");
+  auto next = retired_manifest(st);
+  next.display_name.clear();
+  next.bio.clear();
+  next.activities.clear();
+  next.skills.clear();
+  const bool was_retired = retired(st);
+  return persist_record_then<std::vector<std::string>>(
+    self, next, [self, fields, was_retired](caf::typed_response_promise<std::vector<std::string>>& rp) {
+      auto& st = self->state;
+      st.man.display_name.clear();
+      st.man.bio.clear();
+      st.man.activities.clear();
+      st.skills.clear();
+      // Memory only: the node deletes the stored inbox entries.
+      st.attention_queue_.reset();
+      st.extras_.reset();
+      st.rt->publish(event_kind::manifest_updated, st.man.id, {}, "erased");
+      auto done = [rp, fields]() mutable { rp.deliver(fields); };
+      if (was_retired)
+        done();
+      else
+        finish_retire(self, done);
+    });
+}
+
+caf::result<caf::message> on_join_as(self_ptr self, const principal& p, const room_id& r) {
+  auto& st = self->state;
+  if (auto no = denied(st, p, action::join))
+    return *no;
+  if (retired(st))
+    return retired_error(st);
+  auto mod = st.rt->routes.room(r);
   if (!mod)
     return to_caf(errc::not_found, "room '" + r + "' does not exist");
-  return self->delegate(mod, atoms::join_room::value, st.man.id,
-                        caf::actor_cast<caf::actor>(self));
+  return self->delegate(mod, atoms::admit_member::value, st.man.id);
 }
 
-void on_granted(agent_actor* self, const room_id& r, uint64_t turn) {
+void on_turn_granted(self_ptr self, const room_id& r, uint64_t turn) {
   if (retired(self->state))
     return;
   behavior_input in;
@@ -575,7 +833,7 @@ void on_granted(agent_actor* self, const room_id& r, uint64_t turn) {
   react(self, in, nullptr);
 }
 
-void on_invited(agent_actor* self, const room_id& r, const agent_id& by, room_role role) {
+void on_invited(self_ptr self, const room_id& r, const agent_id& by, room_role role) {
   if (retired(self->state))
     return;
   behavior_input in;
@@ -587,23 +845,56 @@ void on_invited(agent_actor* self, const room_id& r, const agent_id& by, room_ro
 }
 
 // An external agent acknowledged messages it was handed: they are read.
-void on_acked(agent_actor* self, std::vector<message>& acked) {
-  auto& st = self->state;
-  storage::write_batch b;
+void on_link_acked(self_ptr self, std::vector<message>& acked) {
+  std::vector<uint64_t> ds;
   for (auto& m : acked) {
-    if (m.delivery != 0 && st.rt->store)
-      storage::add_inbox_removal(b, st.man.id, m.delivery);
-    if (st.rt->wants(topic::message))
-      st.rt->publish(make_event(event_kind::message_read, st.man.id, m.to.is_room() ? m.to.id : "",
-                                m.from + "/" + m.id));
-    if (m.receipt)
-      if (auto sender = st.rt->agents.find(m.from))
-        self->send(sender, atoms::receipt::value, m.id, message_status::read);
+    ds.push_back(m.delivery);
+    mark_read(self, m);
   }
-  forget_deliveries(self, b);
+  forget_deliveries(self, ds);
 }
 
-void on_nudge(agent_actor* self) {
+void skip_read_ahead(self_ptr self, const std::vector<uint64_t>& deliveries) {
+  auto& st = self->state;
+  auto& x = st.extras();
+  for (auto d : deliveries) {
+    auto& disk = x.backlog.on_disk;
+    if (auto it = std::find(disk.begin(), disk.end(), d); it != disk.end()) {
+      disk.erase(it);
+      continue;
+    }
+    auto& mem = x.backlog.in_memory;
+    if (auto it = std::find_if(mem.begin(), mem.end(), [d](const message& m) { return m.delivery == d; });
+        it != mem.end()) {
+      mark_read(self, *it);
+      mem.erase(it);
+      continue;
+    }
+    if (x.read_ahead.size() < st.rt->limits.read_ahead_limit)
+      x.read_ahead.insert(d);
+  }
+  check_saturation(self);
+}
+
+// MarkRead of deliveries the link has not taken yet: their stored entries
+// go first (MarkRead answers once they are gone); then those in the
+// backlog go, and those in the queue are skipped when reached (remembered,
+// up to limits.read_ahead).
+caf::result<caf::ok_atom> on_link_read_ahead(self_ptr self, const std::vector<uint64_t>& deliveries) {
+  auto rp = self->make_response_promise<caf::ok_atom>();
+  persist_then(self, *self->state.rt, inbox_removals(self->state, deliveries),
+               [self, rp, deliveries](const error* failure, commit_outcome&) mutable {
+                 if (failure) {
+                   rp.deliver(to_caf(*failure));
+                   return;
+                 }
+                 skip_read_ahead(self, deliveries);
+                 rp.deliver(caf::ok_atom::value);
+               });
+  return rp;
+}
+
+void on_nudge(self_ptr self) {
   if (retired(self->state))
     return;
   behavior_input in;
@@ -624,49 +915,55 @@ void apply_knob(agent_state& st, const std::string& key, double w, bool relation
     st.attention().set_importance(dialogue_key::direct(key.substr(7)), w);
 }
 
-// Durable nodes: a knob is stored (the agent's attention record) before it
-// applies, so a restarted agent weighs its dialogues as before.
-caf::result<caf::ok_atom> on_knob(agent_actor* self, std::string key, double w, bool relationship) {
+// A knob is stored (a read-modify-write of the agent's attention record,
+// done by the writer) before it applies, so a restarted agent weighs its
+// dialogues as before.
+caf::result<caf::ok_atom> on_knob(self_ptr self, const principal& p, std::string key, double w,
+                                  bool relationship) {
   auto& st = self->state;
-  if (!st.rt->store) {
-    apply_knob(st, key, w, relationship);
-    return caf::ok_atom::value;
-  }
-  auto raw = st.rt->store->get(storage::column::attention, st.man.id);
-  if (!raw)
-    return to_caf(raw.error());
-  storage::attention_record rec;
-  if (*raw) {
-    auto decoded = storage::decode_attention(**raw);
-    if (!decoded)
-      return to_caf(decoded.error());
-    rec = std::move(*decoded);
-  }
-  (relationship ? rec.relationships[key] : rec.importance[key]) = w;
+  if (auto no = denied(st, p, action::tune_attention))
+    return *no;
   storage::write_batch b;
-  b.put(storage::column::attention, st.man.id, storage::encode(rec));
+  b.modify(storage::column::attention, st.man.id,
+           [key, w, relationship](const std::optional<std::string>& old) -> std::optional<std::string> {
+             storage::attention_record rec;
+             if (old)
+               if (auto decoded = storage::decode_attention(*old))
+                 rec = std::move(*decoded);
+             (relationship ? rec.relationships[key] : rec.importance[key]) = w;
+             return storage::encode(rec);
+           });
   auto rp = self->make_response_promise<caf::ok_atom>();
-  self->request(st.rt->writer, caf::infinite, atoms::commit::value, std::move(b))
-    .await(
-      [self, rp, key, w, relationship](caf::ok_atom) mutable {
-        apply_knob(self->state, key, w, relationship);
-        rp.deliver(caf::ok_atom::value);
-      },
-      [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  persist_then(self, *st.rt, std::move(b),
+               [self, rp, key, w, relationship](const error* failure, commit_outcome&) mutable {
+                 if (failure) {
+                   rp.deliver(to_caf(*failure));
+                   return;
+                 }
+                 apply_knob(self->state, key, w, relationship);
+                 rp.deliver(caf::ok_atom::value);
+               });
   return rp;
 }
 
-} // namespace
-
-namespace {
+caf::result<message_status> on_status_of(self_ptr self, const principal& p, const message_id& id) {
+  auto& st = self->state;
+  if (auto no = denied(st, p, action::send))
+    return *no;
+  if (st.extras_)
+    for (auto& [mid, s] : st.extras_->tracked)
+      if (mid == id)
+        return s;
+  return to_caf(errc::not_found, "agent '" + st.man.id + "' has no tracked message '" + id + "'");
+}
 
 thread_local agent_actor* current_agent = nullptr;
 
 // Built once; every handler starts from agent_actor::current().
 caf::behavior make_agent_behavior() {
   return {
-    [](atoms::deliver, message& m) { return on_deliver(agent_actor::current(), m); },
-    [](atoms::post, const message& m) {
+    [](atoms::deliver_direct, message& m) { return on_deliver_direct(agent_actor::current(), m); },
+    [](atoms::deliver_post, const message& m) {
       // A room post arrives as one caf::message shared by every member. A
       // handler taking `message&` would make CAF copy the whole tuple for
       // each member (5 allocations); copy only the parley::message, which
@@ -674,67 +971,67 @@ caf::behavior make_agent_behavior() {
       auto* self = agent_actor::current();
       if (self->current_mailbox_element()->content().shared()) {
         message copy = m;
-        on_post(self, copy);
+        on_deliver_post(self, copy);
       } else {
-        on_post(self, const_cast<message&>(m));
+        on_deliver_post(self, const_cast<message&>(m));
       }
     },
-    [](atoms::say, message& m) { return on_say(agent_actor::current(), m); },
-    [](atoms::redeliver, message& m) { on_redeliver(agent_actor::current(), m); },
-    [](atoms::serve) {
+    [](atoms::send_as, const principal& p, message& m) {
+      return on_send_as(agent_actor::current(), p, m);
+    },
+    [](atoms::restore_inbox, std::vector<message>& ms) { on_restore_inbox(agent_actor::current(), ms); },
+    [](atoms::serve_inbox) {
       auto* self = agent_actor::current();
       self->state.serve_scheduled = false;
       serve_some(self);
     },
-    [](atoms::refused, const message_id& id, const agent_id& to, const caf::error& e) {
+    [](atoms::post_refused, const message_id& id, const agent_id& to, const caf::error& e) {
       auto* self = agent_actor::current();
       note_refusal(self, id, to, from_caf(e, self->system()));
     },
-    [](atoms::receipt, const message_id& id, message_status s) {
+    [](atoms::read_receipt, const message_id& id, message_status s) {
       set_tracked(agent_actor::current()->state, id, s);
     },
-    [](atoms::status_of, const message_id& id) -> caf::result<message_status> {
-      auto* self = agent_actor::current();
-      for (auto& [mid, s] : self->state.tracked)
-        if (mid == id)
-          return s;
-      return to_caf(errc::not_found, "agent '" + self->state.man.id
-                                       + "' has no tracked message '" + id + "'");
+    [](atoms::message_status_of, const principal& p, const message_id& id) {
+      return on_status_of(agent_actor::current(), p, id);
     },
-    [](atoms::get_manifest) { return materialize(agent_actor::current()->state); },
-    [](atoms::update_manifest, const caller& p, manifest& m) {
+    [](atoms::read_manifest) { return materialize(agent_actor::current()->state); },
+    [](atoms::update_manifest, const principal& p, manifest& m) {
       return on_update(agent_actor::current(), p, m);
     },
-    [](atoms::retire) { return on_retire(agent_actor::current()); },
-    [](atoms::enter, const room_id& r) { return on_enter(agent_actor::current(), r); },
-    [](atoms::granted, const room_id& r, uint64_t turn) {
-      on_granted(agent_actor::current(), r, turn);
+    [](atoms::retire, const principal& p) { return on_retire(agent_actor::current(), p); },
+    [](atoms::erase_agent, const principal& p) { return on_erase(agent_actor::current(), p); },
+    [](atoms::join_as, const principal& p, const room_id& r) {
+      return on_join_as(agent_actor::current(), p, r);
+    },
+    [](atoms::turn_granted, const room_id& r, uint64_t turn) {
+      on_turn_granted(agent_actor::current(), r, turn);
     },
     [](atoms::invited, const room_id& r, const agent_id& by, room_role role) {
       on_invited(agent_actor::current(), r, by, role);
     },
-    [](atoms::acked, std::vector<message>& acked) { on_acked(agent_actor::current(), acked); },
-    [](atoms::read_ahead, const std::vector<uint64_t>& deliveries) {
-      auto& st = agent_actor::current()->state;
-      if (!st.read_ahead)
-        st.read_ahead = std::make_unique<std::unordered_set<uint64_t>>();
-      st.read_ahead->insert(deliveries.begin(), deliveries.end());
+    [](atoms::link_acked, std::vector<message>& acked) { on_link_acked(agent_actor::current(), acked); },
+    [](atoms::link_read_ahead, const std::vector<uint64_t>& ds) {
+      return on_link_read_ahead(agent_actor::current(), ds);
     },
     [](atoms::nudge) { on_nudge(agent_actor::current()); },
-    [](atoms::room_added, const room_id& r) {
-      auto& rooms = agent_actor::current()->state.man.rooms;
+    [](atoms::joined_room, const room_id& r) {
+      auto* self = agent_actor::current();
+      auto& rooms = self->state.man.rooms;
       if (std::find(rooms.begin(), rooms.end(), r) == rooms.end())
         rooms.push_back(r);
+      // A room joined while saturated holds its posts back too.
+      if (self->state.extras_ && self->state.extras_->backlog.saturated)
+        if (auto mod = self->state.rt->routes.room(r))
+          self->send(mod, atoms::member_saturated::value, self->state.man.id, true);
     },
-    [](atoms::room_removed, const room_id& r) {
-      std::erase(agent_actor::current()->state.man.rooms, r);
-    },
-    [](atoms::importance, uint8_t kind, const std::string& id, double w) {
-      return on_knob(agent_actor::current(),
+    [](atoms::left_room, const room_id& r) { std::erase(agent_actor::current()->state.man.rooms, r); },
+    [](atoms::set_importance, const principal& p, uint8_t kind, const std::string& id, double w) {
+      return on_knob(agent_actor::current(), p,
                      to_string(dialogue_key{static_cast<dialogue_key::kind>(kind), id}), w, false);
     },
-    [](atoms::relation, const agent_id& peer, double w) {
-      return on_knob(agent_actor::current(), peer, w, true);
+    [](atoms::set_relationship, const principal& p, const agent_id& peer, double w) {
+      return on_knob(agent_actor::current(), p, peer, w, true);
     },
     [](atoms::restore_knobs, const storage::attention_record& rec) {
       auto& st = agent_actor::current()->state;

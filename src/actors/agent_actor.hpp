@@ -1,5 +1,6 @@
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <unordered_map>
 #include <unordered_set>
@@ -10,6 +11,43 @@
 #include "parley/behavior/behavior.hpp"
 
 namespace parley {
+
+/// Input an agent holds beyond its inbox (the attention queue): room posts
+/// that arrived while the inbox was full, and recovered entries beyond it.
+/// On a durable node only the delivery numbers are kept (the messages stay
+/// in the store and are read back as room frees up); in memory mode the
+/// messages themselves. Order is arrival order; while anything waits here,
+/// new input queues behind it, so no dialogue is served out of order.
+struct inbox_backlog {
+  std::deque<uint64_t> on_disk;
+  std::deque<message> in_memory;
+  /// Deliveries being read back from the store.
+  size_t loading = 0;
+  /// The agent told its rooms to hold posts back.
+  bool saturated = false;
+
+  size_t size() const noexcept { return on_disk.size() + in_memory.size() + loading; }
+  bool empty() const noexcept { return size() == 0; }
+};
+
+/// What only a busy agent needs, made on first use so that an idle agent
+/// carries one pointer for all of it.
+struct agent_extras {
+  /// Status of messages sent via the API that asked for receipts: the newest
+  /// few, oldest first.
+  std::vector<std::pair<message_id, message_status>> tracked;
+  /// Durable nodes: API sends being written, by id, with the retries of the
+  /// same id that wait for the first's answer.
+  std::unordered_map<message_id, std::vector<caf::typed_response_promise<send_receipt>>>
+    sends_in_flight;
+  /// External agents: deliveries marked read before the link was handed
+  /// them (Messages.MarkRead); skipped when served. Bounded.
+  std::unordered_set<uint64_t> read_ahead;
+  inbox_backlog backlog;
+  /// Hops of the messages served last (id -> hops), so that an answer an
+  /// external agent sends with reply_to continues the chain. Bounded.
+  std::deque<std::pair<message_id, uint32_t>> recent_hops;
+};
 
 /// One agent: its manifest, its attention queue (the bounded inbox) and its
 /// behaviour. Kept small: a node holds a million of these.
@@ -23,19 +61,9 @@ struct agent_state {
   /// pointer instead of an empty queue of 128 bytes.
   std::unique_ptr<attention_queue> attention_queue_;
   std::shared_ptr<agent_behavior> behavior;
-  /// Status of messages sent via the API that asked for receipts: the newest
-  /// few, oldest first.
-  std::vector<std::pair<message_id, message_status>> tracked;
+  std::unique_ptr<agent_extras> extras_;
   uint64_t next_message = 1;
   bool serve_scheduled = false;
-  /// Durable nodes: API sends being written, by id, with the retries of the
-  /// same id that wait for the first's answer. Made on the first send.
-  using in_flight_map =
-    std::unordered_map<message_id, std::vector<caf::typed_response_promise<send_receipt>>>;
-  std::unique_ptr<in_flight_map> sends_in_flight;
-  /// External agents: deliveries marked read before the link was handed
-  /// them (Messages.MarkRead); skipped when served. Made on first use.
-  std::unique_ptr<std::unordered_set<uint64_t>> read_ahead;
 
   /// The attention queue (the bounded inbox), made on first use.
   attention_queue& attention() {
@@ -43,8 +71,14 @@ struct agent_state {
       attention_queue_ = std::make_unique<attention_queue>(&rt->attention);
     return *attention_queue_;
   }
+  agent_extras& extras() {
+    if (!extras_)
+      extras_ = std::make_unique<agent_extras>();
+    return *extras_;
+  }
   /// No input pending (no queue yet counts as empty).
   bool inbox_empty() const noexcept { return !attention_queue_ || attention_queue_->empty(); }
+  bool has_backlog() const noexcept { return extras_ && !extras_->backlog.empty(); }
 
   static inline const char* name = "parley.agent";
 };

@@ -18,11 +18,39 @@ struct event_retention {
   int64_t max_age_ms = 0;
 };
 
+/// Where a new live subscription starts: it receives every event from
+/// `first_live` on. A durable node's subscriber reads [from_seq, first_live)
+/// itself from the store, off the bus; a memory node hands those events over
+/// here (a copy of its memory ring, bounded by event_retention.in_memory),
+/// since nothing else keeps them.
+struct subscription_start {
+  uint64_t id = 0;
+  uint64_t first_live = 0;
+  std::vector<event> replay;
+};
+
+/// The log's extent: the oldest offset kept and the next one to be given.
+struct event_log_extent {
+  uint64_t first_kept = 1;
+  uint64_t next = 1;
+};
+
+/// What the bus was handed when the node started: the newest stored events
+/// (read by the node before any actor runs) and the log's extent on disk.
+struct event_log_seed {
+  std::deque<event> newest;
+  uint64_t next_seq = 1;
+  uint64_t first_durable = 1;
+};
+
 /// The node's event bus: gives each event the next per-node sequence number
-/// (its offset in the log), keeps the newest events in memory, appends every
-/// event to the durable log when the node has a store, and hands events to
-/// subscribers in sequence order. A subscriber may start from any retained
-/// offset, in memory or on disk.
+/// (its offset in the log), appends every event to the durable log when the
+/// node has a store, and hands events to subscribers in sequence order once
+/// they are durable (so a subscriber never sees an event that a crash takes
+/// back, and resuming from disk never skips one). A failed write of the log
+/// is retried, in order, before anything after it: the log has no gaps.
+/// The newest events stay in memory for late subscribers. The bus never
+/// scans the store: replays are the subscriber's (node/subscriptions.cpp).
 struct event_bus_state {
   struct subscriber {
     uint64_t id = 0;
@@ -35,8 +63,14 @@ struct event_bus_state {
   uint64_t next_seq = 1;
   /// Oldest offset still in the durable log.
   uint64_t first_durable = 1;
-  /// Every event up to this offset is on disk (or failed to get there).
-  uint64_t committed_upto = 0;
+  /// Events with an offset, not yet durable (oldest first). The first
+  /// `in_flight` of them are being written.
+  std::deque<event> pending;
+  size_t in_flight = 0;
+  /// Backoff of the next retry after a failed write, ms (0: none failed).
+  uint32_t retry_ms = 0;
+  /// Callers of sync_event_log waiting for `pending` to drain.
+  std::vector<caf::response_promise> syncing;
   uint64_t next_sub = 1;
   std::deque<event> ring;
   std::vector<subscriber> subs;
@@ -46,8 +80,12 @@ struct event_bus_state {
 
 using event_bus_actor = caf::stateful_actor<event_bus_state>;
 
-/// Continues the log found in rt->store (if any): offsets go on from the
-/// last stored one, and the newest stored events fill the memory ring.
-caf::behavior event_bus(event_bus_actor* self, runtime* rt, event_retention retain);
+/// Continues the log in `seed` (offsets go on from the last stored one).
+caf::behavior event_bus(event_bus_actor* self, runtime* rt, event_retention retain,
+                        event_log_seed seed);
 
 } // namespace parley
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::subscription_start)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::event_log_extent)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::event_log_seed)

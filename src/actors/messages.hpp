@@ -3,17 +3,20 @@
 // Every message type of the actor layer in one place: the atoms, the value
 // types that travel between actors, and the errc <-> caf::error bridge.
 // Actor messages never leave the process (federation speaks gRPC), so the
-// model types are allowed as local-only message types.
+// model types are allowed as local-only message types. Requests that act
+// for someone carry the principal: the actor that owns the state decides
+// with parley/auth/access.hpp.
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include <caf/all.hpp>
 
+#include "parley/auth/principal.hpp"
 #include "parley/error.hpp"
 #include "parley/model/attention.hpp"
-#include "parley/model/caller.hpp"
 #include "parley/model/event.hpp"
 #include "parley/model/manifest.hpp"
 #include "parley/model/message.hpp"
@@ -31,109 +34,163 @@ struct send_receipt {
   timestamp sent_at = 0;
 };
 
-/// An event subscriber callback; runs on the event bus actor.
-using event_sink = std::shared_ptr<std::function<void(const event&)>>;
+/// An event subscriber callback; runs on the subscription's own dispatcher.
+/// Returns false when the subscriber is gone (its stream closed): the bus
+/// then drops the subscription.
+using event_sink = std::shared_ptr<std::function<bool(const event&)>>;
+
+/// What the storage writer answers a commit: applied, or (for a batch with
+/// a precondition) the value already present under the guarded key, in
+/// which case nothing of the batch was written.
+struct commit_outcome {
+  std::optional<std::string> already_present;
+};
 
 } // namespace parley
 
 namespace parley::atoms {
 
-// -- agent: messages in ------------------------------------------------------
-/// (deliver, message) -> message_status: accept into the inbox or fail (an
-/// API send: a durable node stores the outcome under its idempotency key).
-using deliver = caf::atom_constant<caf::atom("deliver")>;
-/// (post, message): like deliver, no reply; a refusal comes back as refused.
-using post = caf::atom_constant<caf::atom("post")>;
-/// (refused, message_id, recipient, caf::error): a post was refused.
-using refused = caf::atom_constant<caf::atom("refused")>;
-/// (receipt, message_id, message_status): the recipient read the message.
-using receipt = caf::atom_constant<caf::atom("receipt")>;
-/// (redeliver, message): an inbox entry recovered from the store.
-using redeliver = caf::atom_constant<caf::atom("redeliver")>;
-/// (say, message) -> send_receipt: send as this agent (from the API).
-using say = caf::atom_constant<caf::atom("say")>;
-/// (serve): work through the attention queue.
-using serve = caf::atom_constant<caf::atom("serve")>;
-/// (nudge): a stimulus for the behaviour.
-using nudge = caf::atom_constant<caf::atom("nudge")>;
-/// (get_manifest) -> manifest.
-using get_manifest = caf::atom_constant<caf::atom("getman")>;
-/// (update_manifest, caller, manifest) -> manifest.
-using update_manifest = caf::atom_constant<caf::atom("updman")>;
-/// (retire) -> ok.
-using retire = caf::atom_constant<caf::atom("retire")>;
-/// (status_of, message_id) -> message_status, for messages sent via say.
-using status_of = caf::atom_constant<caf::atom("statusof")>;
-/// (importance, dialogue kind as uint8, id, double) / (relation, peer, double).
-using importance = caf::atom_constant<caf::atom("importnc")>;
-using relation = caf::atom_constant<caf::atom("relation")>;
-/// (restore_knobs, storage::attention_record): knobs recovered from the store.
-using restore_knobs = caf::atom_constant<caf::atom("knobs")>;
-/// (granted, room_id, turn): the moderator granted this agent the turn.
-using granted = caf::atom_constant<caf::atom("granted")>;
+// -- agent: input ------------------------------------------------------------
+/// (deliver_direct, message) -> send_receipt: an API send to this agent; on
+/// a durable node stored (with its idempotency record) before it enters the
+/// inbox. A retried key answers the first send's receipt and delivers
+/// nothing.
+using deliver_direct = caf::atom_constant<caf::atom("dlvdirect")>;
+/// (deliver_post, message): a message for the inbox without reply: a direct
+/// message from another agent's behaviour, or a room post fanned out by the
+/// moderator (already stored, with its delivery number).
+using deliver_post = caf::atom_constant<caf::atom("dlvpost")>;
+/// (post_refused, message_id, recipient, caf::error): a deliver_post of
+/// this agent's was refused by its recipient.
+using post_refused = caf::atom_constant<caf::atom("postrefus")>;
+/// (read_receipt, message_id, message_status): the recipient read it.
+using read_receipt = caf::atom_constant<caf::atom("readrcpt")>;
+/// (restore_inbox, std::vector<message>): inbox entries recovered from the
+/// store, in delivery order.
+using restore_inbox = caf::atom_constant<caf::atom("restinbox")>;
+/// (backlog_loaded, std::vector<message>): backlog entries read back from
+/// the store (answer of the reader's load_inbox).
+using backlog_loaded = caf::atom_constant<caf::atom("backlogld")>;
+/// (serve_inbox): work through the attention queue.
+using serve_inbox = caf::atom_constant<caf::atom("serve")>;
+/// (turn_granted, room_id, turn): the moderator granted this agent the turn.
+using turn_granted = caf::atom_constant<caf::atom("granted")>;
 /// (invited, room_id, by, room_role): this agent was invited into a room.
 using invited = caf::atom_constant<caf::atom("invited")>;
-/// (read_ahead, std::vector<uint64_t>): deliveries marked read before the
-/// link took them; the agent drops them when it reaches them.
-using read_ahead = caf::atom_constant<caf::atom("readahead")>;
-/// (acked, std::vector<message>): an external agent acknowledged these.
-using acked = caf::atom_constant<caf::atom("acked")>;
-/// (room_added, room_id) / (room_removed, room_id): membership changed.
-using room_added = caf::atom_constant<caf::atom("roomadd")>;
-using room_removed = caf::atom_constant<caf::atom("roomdel")>;
-/// (enter, room_id) -> ok: join a room (the agent forwards to the moderator).
-using enter = caf::atom_constant<caf::atom("enter")>;
+/// (nudge): a stimulus for the behaviour.
+using nudge = caf::atom_constant<caf::atom("nudge")>;
+/// (joined_room, room_id) / (left_room, room_id): the moderator changed
+/// this agent's membership.
+using joined_room = caf::atom_constant<caf::atom("joinedroom")>;
+using left_room = caf::atom_constant<caf::atom("leftroom")>;
+
+// -- agent: requests (each carries the principal) -----------------------------
+/// (send_as, principal, message) -> send_receipt: send as this agent.
+using send_as = caf::atom_constant<caf::atom("sendas")>;
+/// (read_manifest) -> manifest.
+using read_manifest = caf::atom_constant<caf::atom("readman")>;
+/// (update_manifest, principal, manifest) -> manifest.
+using update_manifest = caf::atom_constant<caf::atom("updateman")>;
+/// (retire, principal) -> ok.
+using retire = caf::atom_constant<caf::atom("retire")>;
+/// (erase_agent, principal) -> std::vector<std::string>: erase the agent's
+/// personal data it holds (privacy law; see node::erase); answers the
+/// manifest fields it erased.
+using erase_agent = caf::atom_constant<caf::atom("eraseagent")>;
+/// (join_as, principal, room_id) -> room: this agent joins a room (it asks
+/// the room's moderator to admit it; see admit_member).
+using join_as = caf::atom_constant<caf::atom("joinas")>;
+/// (message_status_of, principal, message_id) -> message_status.
+using message_status_of = caf::atom_constant<caf::atom("msgstatus")>;
+/// (set_importance, principal, dialogue kind as uint8, id, double) and
+/// (set_relationship, principal, peer, double) -> ok.
+using set_importance = caf::atom_constant<caf::atom("importnc")>;
+using set_relationship = caf::atom_constant<caf::atom("relation")>;
+/// (restore_knobs, storage::attention_record): knobs recovered from the store.
+using restore_knobs = caf::atom_constant<caf::atom("knobs")>;
+/// (link_read_ahead, std::vector<uint64_t>): deliveries marked read before
+/// the link took them; the agent drops them when it reaches them.
+using link_read_ahead = caf::atom_constant<caf::atom("readahead")>;
+/// (link_acked, std::vector<message>): an external agent acknowledged these.
+using link_acked = caf::atom_constant<caf::atom("linkacked")>;
 
 // -- room moderator ----------------------------------------------------------
-/// (room_post, message, bool record_outcome) -> message_status; with
-/// record_outcome the outcome is stored under the message's idempotency key.
-using room_post = caf::atom_constant<caf::atom("roompost")>;
-/// (turn_request, agent_id) -> ok.
-using turn_request = caf::atom_constant<caf::atom("turnreq")>;
-/// (turn_yield, agent_id) -> ok.
-using turn_yield = caf::atom_constant<caf::atom("turnyield")>;
-/// (expire, turn): a time slot may have run out.
-using expire = caf::atom_constant<caf::atom("expire")>;
-/// (join_room, agent_id, caf::actor) -> room.
-using join_room = caf::atom_constant<caf::atom("rjoin")>;
-/// (leave_room, agent_id) -> ok.
-using leave_room = caf::atom_constant<caf::atom("rleave")>;
-/// (invite, by, who, room_role) -> ok.
-using invite = caf::atom_constant<caf::atom("rinvite")>;
-/// (set_role, by, target, room_role) -> ok.
-using set_role = caf::atom_constant<caf::atom("rrole")>;
-/// (close_room, caller) -> ok.
+/// (post_to_room, message, bool record_outcome) -> send_receipt; with
+/// record_outcome the outcome is stored under the message's idempotency key
+/// (a key that took effect before answers the first receipt).
+using post_to_room = caf::atom_constant<caf::atom("roompost")>;
+/// (request_turn, principal, agent_id) / (yield_turn, principal, agent_id) -> ok.
+using request_turn = caf::atom_constant<caf::atom("turnreq")>;
+using yield_turn = caf::atom_constant<caf::atom("turnyield")>;
+/// (expire_turn, turn): a time slot may have run out.
+using expire_turn = caf::atom_constant<caf::atom("expire")>;
+/// (admit_member, agent_id) -> room: an agent that was allowed to act asks
+/// to join (sent by the agent actor itself after join_as); the answer is the
+/// room without its member list (the new member only, and the count).
+using admit_member = caf::atom_constant<caf::atom("admit")>;
+/// (remove_member, principal, agent_id, bool retiring) -> ok: leave, or
+/// (retiring) the agent leaving its rooms as it retires.
+using remove_member = caf::atom_constant<caf::atom("rleave")>;
+/// (invite_member, principal, by, who, room_role) -> ok.
+using invite_member = caf::atom_constant<caf::atom("rinvite")>;
+/// (set_member_role, principal, by, target, room_role) -> ok.
+using set_member_role = caf::atom_constant<caf::atom("rrole")>;
+/// (close_room, principal, by) -> ok; `by` empty for a staff close.
 using close_room = caf::atom_constant<caf::atom("rclose")>;
-/// (get_room) -> room.
-using get_room = caf::atom_constant<caf::atom("rget")>;
-/// (get_turns) -> turn_state.
-using get_turns = caf::atom_constant<caf::atom("rturns")>;
+/// (read_room, principal) -> room; (read_turns, principal) -> turn_state.
+using read_room = caf::atom_constant<caf::atom("rget")>;
+using read_turns = caf::atom_constant<caf::atom("rturns")>;
+/// (member_saturated, agent_id, bool): a member's backlog is full (true)
+/// or has room again (false); the room refuses posts meanwhile.
+using member_saturated = caf::atom_constant<caf::atom("saturated")>;
 
 // -- event bus ---------------------------------------------------------------
 /// (publish, event) or (publish, std::vector<event>): assign the next
-/// sequence numbers and fan out.
+/// offsets; subscribers get them once they are in the durable log.
 using publish = caf::atom_constant<caf::atom("publish")>;
-/// (subscribe, topic_mask, from_seq, event_sink) -> uint64_t subscription id.
-using subscribe = caf::atom_constant<caf::atom("evsub")>;
+/// (subscribe_live, topic_mask, from_seq, event_sink) -> uint64_t id, or
+/// out_of_range (the events from from_seq are gone) / a "replay from disk
+/// first" answer (see event_bus.hpp).
+using subscribe_live = caf::atom_constant<caf::atom("evsub")>;
 /// (unsubscribe, uint64_t) -> ok.
 using unsubscribe = caf::atom_constant<caf::atom("evunsub")>;
-/// (events_since, from_seq, max) -> std::vector<event> from the retained ring.
+/// (events_since, from_seq, max) -> std::vector<event> from the memory ring.
 using events_since = caf::atom_constant<caf::atom("evsince")>;
-/// (sync) -> ok once every event published before is in the durable log.
-using sync = caf::atom_constant<caf::atom("evsync")>;
-/// (prune): apply the event log's age limit.
-using prune = caf::atom_constant<caf::atom("prune")>;
+/// (sync_event_log) -> ok once every event published before is durable.
+using sync_event_log = caf::atom_constant<caf::atom("evsync")>;
+/// (prune_event_log): apply the event log's age limit.
+using prune_event_log = caf::atom_constant<caf::atom("prune")>;
+/// (retry_event_log): write the events whose write failed, again.
+using retry_event_log = caf::atom_constant<caf::atom("evretry")>;
+/// (scrub_agent_events, agent_id) -> uint64_t: erase the detail of the
+/// events about an agent, in memory and on disk (erasure).
+using scrub_agent_events = caf::atom_constant<caf::atom("evscrub")>;
+/// (event_log_bounds) -> (first kept, next offset).
+using event_log_bounds = caf::atom_constant<caf::atom("evbounds")>;
 
-// -- storage writer ----------------------------------------------------------
-/// (commit, storage::write_batch) -> ok once durable.
+// -- storage writer and reader -----------------------------------------------
+/// (commit, storage::write_batch) -> commit_outcome once durable.
 using commit = caf::atom_constant<caf::atom("commit")>;
 /// (flush): write what is queued.
 using flush = caf::atom_constant<caf::atom("flush")>;
 /// (writer_stats) -> (writes issued, batches carried).
 using writer_stats = caf::atom_constant<caf::atom("wstats")>;
+/// (load_inbox, agent_id, std::vector<uint64_t>) -> std::vector<message>:
+/// the inbox entries with these delivery numbers (those still stored).
+using load_inbox = caf::atom_constant<caf::atom("loadinbox")>;
+/// (read_events, from_seq, max) -> std::vector<event> from the durable log.
+using read_events = caf::atom_constant<caf::atom("readevents")>;
+/// (find_event_cutoff, timestamp) -> uint64_t: the first offset at or after
+/// the time (the event log's age limit).
+/// (find_outcome, from, id) -> std::optional<storage::send_outcome>: the
+/// stored outcome of a send under its idempotency key.
+using find_outcome = caf::atom_constant<caf::atom("findoutcm")>;
+using find_event_cutoff = caf::atom_constant<caf::atom("evcutoff")>;
 
-// -- population driver -------------------------------------------------------
+// -- population driver and janitor ---------------------------------------------
+/// (drive): nudge the next agents. (sweep): run the node's upkeep.
 using drive = caf::atom_constant<caf::atom("drive")>;
+using sweep = caf::atom_constant<caf::atom("sweep")>;
 
 } // namespace parley::atoms
 
@@ -146,8 +203,9 @@ inline constexpr caf::atom_value errc_category = caf::atom("parley");
 caf::error to_caf(const error& e);
 caf::error to_caf(errc code, std::string message);
 
-/// Unwraps a CAF reply error; CAF's own errors (timeouts, dead actors)
-/// become `unavailable` with CAF's text.
+/// Unwraps a CAF reply error; CAF's own errors become `unavailable` with
+/// CAF's text, except a request timeout, which is deadline_exceeded (the
+/// request may still take effect).
 error from_caf(const caf::error& e, const caf::actor_system& sys);
 
 } // namespace parley
@@ -156,10 +214,11 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::message)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::manifest)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::room)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::event)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::caller)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::principal)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::room_role)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::message_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::send_receipt)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::commit_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::turn_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::event_sink)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<parley::event>)
@@ -168,3 +227,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<uint64_t>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::storage::write_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::storage::attention_record)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::storage::moderator_record)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::optional<parley::storage::send_outcome>)

@@ -4,10 +4,11 @@
 
 namespace parley {
 
-caf::behavior population_driver(population_driver_actor* self, std::vector<caf::actor> agents,
-                                uint64_t seed, std::chrono::milliseconds interval,
-                                uint32_t per_tick) {
+caf::behavior population_driver(population_driver_actor* self, runtime* rt,
+                                std::vector<agent_id> agents, uint64_t seed,
+                                std::chrono::milliseconds interval, uint32_t per_tick) {
   auto& st = self->state;
+  st.rt = rt;
   st.agents = std::move(agents);
   st.rng = seed;
   st.interval = interval;
@@ -19,7 +20,8 @@ caf::behavior population_driver(population_driver_actor* self, std::vector<caf::
       if (st.agents.empty())
         return;
       for (uint32_t i = 0; i < st.per_tick; ++i)
-        self->send(st.agents[splitmix64(st.rng) % st.agents.size()], atoms::nudge::value);
+        if (auto a = st.rt->routes.agent(st.agents[splitmix64(st.rng) % st.agents.size()]))
+          self->send(a, atoms::nudge::value);
       self->delayed_send(self, st.interval, atoms::drive::value);
     },
   };

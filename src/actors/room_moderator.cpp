@@ -1,25 +1,18 @@
 #include "actors/room_moderator.hpp"
 
+#include <chrono>
+
+#include "actors/persist.hpp"
+#include "parley/auth/access.hpp"
+#include "parley/model/limits.hpp"
 #include "parley/storage/message_log.hpp"
 #include "parley/storage/records.hpp"
-
-#include <chrono>
 
 namespace parley {
 
 namespace {
 
 using self_ptr = room_moderator_actor*;
-
-event room_event(const room_moderator_state& st, event_kind k, agent_id who,
-                 std::string detail = {}) {
-  event e;
-  e.kind = k;
-  e.agent = std::move(who);
-  e.room = st.r.id;
-  e.detail = std::move(detail);
-  return e;
-}
 
 // Runs `f` now, or once the change being made is durable (see begin_change).
 template <class F>
@@ -32,8 +25,8 @@ void effect(self_ptr self, F f) {
 }
 
 void publish(self_ptr self, event_kind k, agent_id who, std::string detail = {}) {
-  effect(self, [self, e = room_event(self->state, k, std::move(who), std::move(detail))] {
-    self->state.rt->publish(e);
+  effect(self, [self, k, who = std::move(who), detail = std::move(detail)]() mutable {
+    self->state.rt->publish(k, std::move(who), self->state.r.id, std::move(detail));
   });
 }
 
@@ -51,11 +44,33 @@ caf::error direct_only_two(const room_moderator_state& st) {
                 "room '" + st.r.id + "' is a direct room: it has exactly its two members");
 }
 
-caf::actor handle_of(const room_moderator_state& st, const agent_id& who) {
-  for (size_t i = 0; i < st.r.members.size(); ++i)
-    if (st.r.members[i].id == who)
-      return st.handles[i];
-  return {};
+std::optional<caf::error> denied(const principal& p, action a, const agent_id& as, const room* r) {
+  if (auto ok = authorize(p, a, {as, {}, r}); !ok)
+    return to_caf(ok.error());
+  return std::nullopt;
+}
+
+const room_member* member(const room_moderator_state& st, const agent_id& who) {
+  auto it = st.index.find(who);
+  return it == st.index.end() ? nullptr : &st.r.members[it->second];
+}
+
+void reindex(room_moderator_state& st, size_t from = 0) {
+  for (size_t i = from; i < st.r.members.size(); ++i)
+    st.index[st.r.members[i].id] = i;
+}
+
+// The member's actor, resolved through the router when not known yet.
+caf::actor handle_at(room_moderator_state& st, size_t i) {
+  auto& h = st.handles[i];
+  if (!h)
+    h = st.rt->routes.agent(st.r.members[i].id);
+  return h;
+}
+
+caf::actor handle_of(room_moderator_state& st, const agent_id& who) {
+  auto it = st.index.find(who);
+  return it == st.index.end() ? caf::actor{} : handle_at(st, it->second);
 }
 
 // Side effects of a room that has just been marked closed.
@@ -76,36 +91,37 @@ void close_room(self_ptr self, const std::string& why) {
   announce_closed(self, why);
 }
 
-// A membership change is written before it applies: with a store, `next`
-// (the room and invitations as they will be) is committed, and only then
-// does `apply` change the state and tell the members. `await` holds every
-// other message until then, so changes never start from the same state. A
-// failed write answers storage_failure and changes nothing.
+storage::member_record member_record_of(const room_member& m, uint64_t position) {
+  return {m.role, m.joined_at, position, false};
+}
+
+// A membership change is written before it applies: `b` is committed, and
+// only then does `apply` change the state and tell the members. A failed
+// write answers its error and changes nothing.
 template <class Apply>
-caf::result<caf::ok_atom> persist_then(self_ptr self, room next,
-                                       std::map<agent_id, room_role> invitations, Apply apply) {
-  auto& st = self->state;
+caf::result<caf::ok_atom> persist_change(self_ptr self, storage::write_batch b, Apply apply) {
   auto rp = self->make_response_promise<caf::ok_atom>();
-  if (!st.rt->store) {
-    apply(next, invitations);
-    rp.deliver(caf::ok_atom::value);
-    return rp;
-  }
-  storage::write_batch b;
-  b.put(storage::column::rooms, next.id, storage::encode(storage::room_record{next, invitations}));
-  self->request(st.rt->writer, caf::infinite, atoms::commit::value, std::move(b))
-    .await(
-      [rp, apply, next = std::move(next), invitations = std::move(invitations)](caf::ok_atom) mutable {
-        apply(next, invitations);
-        rp.deliver(caf::ok_atom::value);
-      },
-      [rp](caf::error& e) mutable { rp.deliver(std::move(e)); });
+  persist_then(self, *self->state.rt, std::move(b),
+               [rp, apply](const error* failure, commit_outcome&) mutable {
+                 if (failure) {
+                   rp.deliver(to_caf(*failure));
+                   return;
+                 }
+                 apply();
+                 rp.deliver(caf::ok_atom::value);
+               });
   return rp;
+}
+
+// The room's own record (rules, open, last activity), without members.
+void put_room(const room_moderator_state& st, storage::write_batch& b) {
+  if (st.rt->store)
+    b.put(storage::column::rooms, st.r.id, storage::encode(storage::room_record{st.r, {}}));
 }
 
 // Durable nodes: writes the turn state if it changed since it was last
 // written, without waiting (used after membership changes, whose own
-// record was written before they applied).
+// records were written before they applied).
 void write_turns_if_changed(self_ptr self) {
   auto& st = self->state;
   if (!st.rt->store)
@@ -116,13 +132,14 @@ void write_turns_if_changed(self_ptr self) {
   storage::write_batch b;
   b.put(storage::column::moderators, st.r.id, turns);
   st.stored_turns = std::move(turns);
-  caf::anon_send(st.rt->writer, atoms::commit::value, std::move(b));
+  commit_later(*st.rt, std::move(b));
 }
 
 // A change of turns or a post. Without a store it applies as it goes.
 // With one, its effects wait (deferring) and finish_change writes the turn
 // state, the room if it closed, and the post's records in one batch, then
-// runs the effects; a failed write restores the turns as they were.
+// runs the effects; a failed write (or a post whose idempotency key took
+// effect before) restores the turns as they were.
 struct turn_change {
   std::optional<turn_scheduler> before;
   bool open_before = true;
@@ -136,13 +153,14 @@ turn_change begin_change(self_ptr self) {
   return {st.turns, st.r.open};
 }
 
-// `done(error or nullptr)` once the change is durable (at once without a
+// `done(failure, outcome)` once the change is durable (at once without a
 // store, or when nothing changed).
 template <class Done>
 void finish_change(self_ptr self, turn_change& c, storage::write_batch b, Done done) {
   auto& st = self->state;
   if (!c.before) {
-    done(nullptr);
+    commit_outcome none;
+    done(static_cast<const error*>(nullptr), none);
     return;
   }
   st.deferring = false;
@@ -152,31 +170,33 @@ void finish_change(self_ptr self, turn_change& c, storage::write_batch b, Done d
   if (turns != st.stored_turns)
     b.put(storage::column::moderators, st.r.id, turns);
   if (st.r.open != c.open_before)
-    b.put(storage::column::rooms, st.r.id,
-          storage::encode(storage::room_record{st.r, st.invitations}));
+    put_room(st, b);
   if (b.empty()) {
     for (auto& f : effects)
       f();
-    done(nullptr);
+    commit_outcome none;
+    done(static_cast<const error*>(nullptr), none);
     return;
   }
-  self->request(st.rt->writer, caf::infinite, atoms::commit::value, std::move(b))
-    .await(
-      [self, effects = std::move(effects), turns = std::move(turns), done](caf::ok_atom) mutable {
-        self->state.stored_turns = std::move(turns);
-        for (auto& f : effects)
-          f();
-        done(nullptr);
-      },
-      [self, before = std::move(*c.before), open = c.open_before, done](caf::error& e) mutable {
-        self->state.turns = std::move(before);
-        self->state.r.open = open;
-        done(&e);
-      });
+  persist_then(self, *st.rt, std::move(b),
+               [self, effects = std::move(effects), turns = std::move(turns),
+                before = std::move(*c.before), open = c.open_before,
+                done](const error* failure, commit_outcome& out) mutable {
+                 auto& st = self->state;
+                 if (failure || out.already_present) {
+                   st.turns = std::move(before);
+                   st.r.open = open;
+                 } else {
+                   st.stored_turns = std::move(turns);
+                   for (auto& f : effects)
+                     f();
+                 }
+                 done(failure, out);
+               });
 }
 
 // Answers `answer` (or `failure`, when set) once the change is durable; a
-// failed write answers its storage_failure.
+// failed write answers its error.
 template <class T>
 caf::result<T> answer_after(self_ptr self, turn_change& c, storage::write_batch b, T answer,
                             std::optional<caf::error> failure = {}) {
@@ -187,9 +207,9 @@ caf::result<T> answer_after(self_ptr self, turn_change& c, storage::write_batch 
   }
   auto rp = self->make_response_promise<T>();
   finish_change(self, c, std::move(b),
-                [rp, answer, failure = std::move(failure)](const caf::error* e) mutable {
+                [rp, answer, failure = std::move(failure)](const error* e, commit_outcome&) mutable {
                   if (e)
-                    rp.deliver(*e);
+                    rp.deliver(to_caf(*e));
                   else if (failure)
                     rp.deliver(*failure);
                   else
@@ -216,10 +236,10 @@ void try_grant(self_ptr self) {
     auto& st = self->state;
     st.rt->counters.turns_granted.add();
     if (auto h = handle_of(st, g.speaker))
-      self->send(h, atoms::granted::value, st.r.id, g.turn);
+      self->send(h, atoms::turn_granted::value, st.r.id, g.turn);
     if (g.deadline != 0)
       self->delayed_send(self, std::chrono::milliseconds(st.turns.rules().turn_slot_ms),
-                         atoms::expire::value, g.turn);
+                         atoms::expire_turn::value, g.turn);
   });
 }
 
@@ -236,12 +256,22 @@ void check_expiry(self_ptr self) {
     end_turn(self, event_kind::turn_expired, *ended, "time slot expired");
 }
 
-caf::result<message_status> on_post(self_ptr self, message& m, bool record_outcome) {
+caf::result<send_receipt> on_post(self_ptr self, message& m, bool record_outcome) {
   auto& st = self->state;
   auto change = begin_change(self);
   check_expiry(self);
+  const send_receipt refused{message_status::sent, m.sent_at};
+  const send_receipt delivered{message_status::delivered, m.sent_at};
   if (auto ok = st.turns.check_post(st.r, m.from); !ok)
-    return answer_after(self, change, {}, message_status::sent, to_caf(ok.error()));
+    return answer_after(self, change, {}, refused, to_caf(ok.error()));
+  // A member that cannot keep up holds the room's posts back: nothing
+  // acknowledged may be dropped, and nothing more can be taken for it.
+  if (!st.saturated.empty()) {
+    const auto& slow = *st.saturated.begin();
+    return answer_after(self, change, {}, refused,
+                        to_caf(errc::overloaded, "room '" + st.r.id + "' holds posts back: member '"
+                                                   + slow + "' is not keeping up with its inbox"));
+  }
   auto now = st.rt->now();
   st.r.last_activity = now;
   const auto speaker = m.from;
@@ -258,24 +288,49 @@ caf::result<message_status> on_post(self_ptr self, message& m, bool record_outco
         recipients.push_back(member.id);
     const storage::send_outcome outcome{true, message_status::delivered, {}, m.sent_at};
     storage::add_message(b, m, recipients, m.delivery, record_outcome ? &outcome : nullptr);
+    if (record_outcome)
+      storage::guard_idempotency(b, m.from, m.id, now - st.rt->limits.idempotency_window_ms);
   }
   // One payload shared by every member's copy.
-  effect(self, [self, speaker, out = caf::make_message(atoms::post::value, std::move(m))] {
+  effect(self, [self, speaker, out = caf::make_message(atoms::deliver_post::value, std::move(m))] {
     auto& st = self->state;
-    for (size_t i = 0; i < st.handles.size(); ++i)
+    for (size_t i = 0; i < st.r.members.size(); ++i)
       if (st.r.members[i].id != speaker)
-        self->send(st.handles[i], out);
+        if (auto h = handle_at(st, i))
+          self->send(h, out);
   });
   if (st.turns.state().current) {
     auto current = *st.turns.state().current;
     if (st.turns.count_message())
       end_turn(self, event_kind::turn_yielded, current, "max messages per turn");
   }
-  return answer_after(self, change, std::move(b), message_status::delivered);
+  if (!change.before)
+    return delivered;
+  // A retried idempotency key that took effect before: the first outcome,
+  // and nothing delivered (finish_change dropped the effects).
+  auto rp = self->make_response_promise<send_receipt>();
+  finish_change(self, change, std::move(b), [rp, delivered](const error* e, commit_outcome& out) mutable {
+    if (e) {
+      rp.deliver(to_caf(*e));
+      return;
+    }
+    if (!out.already_present) {
+      rp.deliver(delivered);
+      return;
+    }
+    auto first = storage::decode_outcome(*out.already_present);
+    if (!first)
+      rp.deliver(to_caf(first.error()));
+    else
+      rp.deliver(send_receipt{first->status, first->at});
+  });
+  return rp;
 }
 
-caf::result<caf::ok_atom> on_turn_request(self_ptr self, const agent_id& who) {
+caf::result<caf::ok_atom> on_turn_request(self_ptr self, const principal& p, const agent_id& who) {
   auto& st = self->state;
+  if (auto no = denied(p, action::take_turn, who, &st.r))
+    return *no;
   auto change = begin_change(self);
   auto fail = [&](caf::error e) {
     return answer_after(self, change, {}, caf::ok_atom::value, std::move(e));
@@ -285,14 +340,15 @@ caf::result<caf::ok_atom> on_turn_request(self_ptr self, const agent_id& who) {
     // Unmoderated: every request is granted at once, nobody waits.
     if (!st.r.open)
       return fail(closed(st));
-    auto* m = st.r.find(who);
+    auto* m = member(st, who);
     if (!m)
       return fail(not_member(st, who));
     if (m->role == room_role::guest)
       return fail(to_caf(errc::permission_denied, "agent '" + who + "' is a guest in room '"
                                                     + st.r.id + "': guests read only"));
     effect(self, [self, who] {
-      self->send(handle_of(self->state, who), atoms::granted::value, self->state.r.id, uint64_t{0});
+      if (auto h = handle_of(self->state, who))
+        self->send(h, atoms::turn_granted::value, self->state.r.id, uint64_t{0});
     });
     return answer_after(self, change, {}, caf::ok_atom::value);
   }
@@ -307,8 +363,10 @@ caf::result<caf::ok_atom> on_turn_request(self_ptr self, const agent_id& who) {
   return answer_after(self, change, {}, caf::ok_atom::value);
 }
 
-caf::result<caf::ok_atom> on_turn_yield(self_ptr self, const agent_id& who) {
+caf::result<caf::ok_atom> on_turn_yield(self_ptr self, const principal& p, const agent_id& who) {
   auto& st = self->state;
+  if (auto no = denied(p, action::take_turn, who, &st.r))
+    return *no;
   auto change = begin_change(self);
   check_expiry(self);
   if (st.r.rules.policy == speaker_policy::none)
@@ -323,52 +381,104 @@ caf::result<caf::ok_atom> on_turn_yield(self_ptr self, const agent_id& who) {
 // A read that first applies an expired time slot (which, on a durable
 // node, is written before the answer).
 template <class T, class Read>
-caf::result<T> read_after_expiry(self_ptr self, Read read) {
+caf::result<T> read_after_expiry(self_ptr self, const principal& p, Read read) {
+  auto& st = self->state;
+  if (auto no = denied(p, action::read_room, {}, &st.r))
+    return *no;
   auto change = begin_change(self);
   check_expiry(self);
   return answer_after(self, change, {}, read());
 }
 
-caf::result<caf::ok_atom> on_join(self_ptr self, const agent_id& who, const caf::actor& h) {
+// The room without its member list (O(1) in the room's size), with
+// `who` as its only member entry.
+room summary_for(const room_moderator_state& st, const agent_id& who) {
+  room out;
+  out.id = st.r.id;
+  out.kind = st.r.kind;
+  out.topic = st.r.topic;
+  out.created_by = st.r.created_by;
+  out.rules = st.r.rules;
+  out.access = st.r.access;
+  out.created_at = st.r.created_at;
+  out.last_activity = st.r.last_activity;
+  out.open = st.r.open;
+  out.pair = st.r.pair;
+  if (auto* m = member(st, who))
+    out.members.push_back(*m);
+  out.member_count = static_cast<uint32_t>(std::max<size_t>(1, st.r.members.size()));
+  return out;
+}
+
+// The agent actor checked that the caller may act as `who`; the room's own
+// rules are checked here. Only the new member's record is written, and the
+// answer is the room without its member list: a join costs the same in a
+// room of ten or of a hundred thousand.
+caf::result<room> on_admit(self_ptr self, const agent_id& who) {
   auto& st = self->state;
   if (st.r.kind == room_kind::direct)
     return direct_only_two(st);
   if (!st.r.open)
     return closed(st);
-  if (st.r.find(who))
+  if (member(st, who))
     return to_caf(errc::already_exists,
                   "agent '" + who + "' is already a member of room '" + st.r.id + "'");
+  if (st.r.members.size() >= limits::max_members)
+    return to_caf(errc::failed_precondition, "room '" + st.r.id + "' is full: it has "
+                                               + std::to_string(limits::max_members)
+                                               + " members, the most a room may have");
   auto role = room_role::member;
-  auto invitations = st.invitations;
-  if (auto inv = invitations.find(who); inv != invitations.end()) {
+  const auto inv = st.invitations.find(who);
+  if (inv != st.invitations.end())
     role = inv->second;
-    invitations.erase(inv);
-  } else if (st.r.access == room_access::invite_only) {
+  else if (st.r.access == room_access::invite_only)
     return to_caf(errc::permission_denied,
                   "room '" + st.r.id + "' is invite-only and agent '" + who + "' has no invitation");
-  }
-  auto next = st.r;
-  auto now = st.rt->now();
-  next.members.push_back({who, role, now});
-  next.last_activity = now;
-  return persist_then(self, std::move(next), std::move(invitations),
-                      [self, who, h, role](room& r, std::map<agent_id, room_role>& inv) {
-                        auto& st = self->state;
-                        st.r = std::move(r);
-                        st.invitations = std::move(inv);
-                        st.handles.push_back(h);
-                        self->send(h, atoms::room_added::value, st.r.id);
-                        publish(self, event_kind::member_joined, who, std::string{to_string(role)});
-                      });
+  const auto now = st.rt->now();
+  room_member joined{who, role, now};
+  const auto position = st.next_position;
+  storage::write_batch b;
+  if (st.rt->store)
+    b.put(storage::column::members, storage::member_key(st.r.id, who),
+          storage::encode(member_record_of(joined, position)));
+  auto rp = self->make_response_promise<room>();
+  persist_then(self, *st.rt, std::move(b),
+               [self, rp, joined, position, now](const error* failure, commit_outcome&) mutable {
+                 if (failure) {
+                   rp.deliver(to_caf(*failure));
+                   return;
+                 }
+                 auto& st = self->state;
+                 st.invitations.erase(joined.id);
+                 st.index[joined.id] = st.r.members.size();
+                 st.r.members.push_back(joined);
+                 st.r.last_activity = now;
+                 st.next_position = position + 1;
+                 st.handles.push_back(st.rt->routes.agent(joined.id));
+                 if (auto& h = st.handles.back())
+                   self->send(h, atoms::joined_room::value, st.r.id);
+                 publish(self, event_kind::member_joined, joined.id, std::string{to_string(joined.role)});
+                 rp.deliver(summary_for(st, joined.id));
+               });
+  return rp;
 }
 
-caf::result<caf::ok_atom> on_leave(self_ptr self, const agent_id& who) {
+// `retiring`: the agent actor removes itself from its rooms as it retires.
+caf::result<caf::ok_atom> on_remove(self_ptr self, const principal& p, const agent_id& who,
+                                    bool retiring) {
   auto& st = self->state;
-  size_t i = 0;
-  while (i < st.r.members.size() && st.r.members[i].id != who)
-    ++i;
-  if (i == st.r.members.size())
+  if (auto no = denied(p, action::leave, who, &st.r))
+    return *no;
+  auto it = st.index.find(who);
+  if (it == st.index.end())
     return not_member(st, who);
+  const size_t i = it->second;
+  // An agent leaves a direct room only by retiring (which closes it): the
+  // pair's room stays theirs, so create_direct never returns a closed one.
+  if (st.r.kind == room_kind::direct && !retiring)
+    return to_caf(errc::failed_precondition,
+                  "room '" + st.r.id + "' is a direct room: it cannot be left (it closes when "
+                                       "one of its two agents retires)");
   auto next = st.r;
   const bool was_owner = next.members[i].role == room_role::owner;
   next.members.erase(next.members.begin() + static_cast<ptrdiff_t>(i));
@@ -390,33 +500,57 @@ caf::result<caf::ok_atom> on_leave(self_ptr self, const agent_id& who) {
   if (!closes.empty())
     next.open = false;
   const bool was_open = st.r.open;
-  return persist_then(
-    self, std::move(next), st.invitations,
-    [self, who, i, closes, heir, was_open](room& r, std::map<agent_id, room_role>&) {
-      auto& st = self->state;
-      st.r = std::move(r);
-      auto h = st.handles[i];
-      st.handles.erase(st.handles.begin() + static_cast<ptrdiff_t>(i));
-      self->send(h, atoms::room_removed::value, st.r.id);
-      publish(self, event_kind::member_left, who);
-      if (auto ended = st.turns.withdraw(who))
-        end_turn(self, event_kind::turn_yielded, *ended, "speaker left");
-      if (!closes.empty() && was_open)
-        announce_closed(self, closes);
-      if (!heir.empty())
-        publish(self, event_kind::role_changed, heir, "owner (previous owner left)");
-      write_turns_if_changed(self);
-    });
+  storage::write_batch b;
+  if (st.rt->store) {
+    b.erase(storage::column::members, storage::member_key(st.r.id, who));
+    if (!heir.empty())
+      // The heir keeps its join position: it is read back from its record.
+      b.modify(storage::column::members, storage::member_key(st.r.id, heir),
+               [](const std::optional<std::string>& old) -> std::optional<std::string> {
+                 storage::member_record rec;
+                 if (old)
+                   if (auto d = storage::decode_member(*old))
+                     rec = *d;
+                 rec.role = room_role::owner;
+                 return storage::encode(rec);
+               });
+    if (!closes.empty()) {
+      auto closed_room = st.r;
+      closed_room.open = false;
+      b.put(storage::column::rooms, st.r.id, storage::encode(storage::room_record{closed_room, {}}));
+    }
+  }
+  return persist_change(self, std::move(b), [self, who, i, closes, heir, was_open, next]() mutable {
+    auto& st = self->state;
+    auto h = handle_at(st, i); // before the member list changes
+    st.r = std::move(next);
+    st.index.erase(who);
+    reindex(st, i);
+    st.handles.erase(st.handles.begin() + static_cast<ptrdiff_t>(i));
+    st.saturated.erase(who);
+    if (h)
+      self->send(h, atoms::left_room::value, st.r.id);
+    publish(self, event_kind::member_left, who);
+    if (auto ended = st.turns.withdraw(who))
+      end_turn(self, event_kind::turn_yielded, *ended, "speaker left");
+    if (!closes.empty() && was_open)
+      announce_closed(self, closes);
+    if (!heir.empty())
+      publish(self, event_kind::role_changed, heir, "owner (previous owner left)");
+    write_turns_if_changed(self);
+  });
 }
 
-caf::result<caf::ok_atom> on_invite(self_ptr self, const agent_id& by, const agent_id& who,
-                                    room_role role) {
+caf::result<caf::ok_atom> on_invite(self_ptr self, const principal& p, const agent_id& by,
+                                    const agent_id& who, room_role role) {
   auto& st = self->state;
+  if (auto no = denied(p, action::invite, by, &st.r))
+    return *no;
   if (st.r.kind == room_kind::direct)
     return direct_only_two(st);
   if (!st.r.open)
     return closed(st);
-  auto* inviter = st.r.find(by);
+  auto* inviter = member(st, by);
   if (!inviter)
     return not_member(st, by);
   if (inviter->role < room_role::admin)
@@ -427,30 +561,37 @@ caf::result<caf::ok_atom> on_invite(self_ptr self, const agent_id& by, const age
     return to_caf(errc::permission_denied, "agent '" + by + "' may not invite as "
                                              + std::string{to_string(role)} + " in room '"
                                              + st.r.id + "'");
-  if (st.r.find(who))
+  if (member(st, who))
     return to_caf(errc::already_exists,
                   "agent '" + who + "' is already a member of room '" + st.r.id + "'");
-  auto invitations = st.invitations;
-  invitations[who] = role;
-  return persist_then(self, st.r, std::move(invitations),
-                      [self, by, who, role](room&, std::map<agent_id, room_role>& inv) {
-                        self->state.invitations = std::move(inv);
-                        publish(self, event_kind::member_invited, who,
-                                "by " + by + " as " + std::string{to_string(role)});
-                        if (auto h = self->state.rt->agents.find(who))
-                          self->send(h, atoms::invited::value, self->state.r.id, by, role);
-                      });
+  if (st.invitations.size() >= limits::max_members)
+    return to_caf(errc::failed_precondition, "room '" + st.r.id + "' has "
+                                               + std::to_string(limits::max_members)
+                                               + " pending invitations, the most it may have");
+  storage::write_batch b;
+  if (st.rt->store)
+    b.put(storage::column::members, storage::member_key(st.r.id, who),
+          storage::encode(storage::member_record{role, 0, 0, true}));
+  return persist_change(self, std::move(b), [self, by, who, role] {
+    auto& st = self->state;
+    st.invitations[who] = role;
+    publish(self, event_kind::member_invited, who, "by " + by + " as " + std::string{to_string(role)});
+    if (auto h = st.rt->routes.agent(who))
+      self->send(h, atoms::invited::value, st.r.id, by, role);
+  });
 }
 
-caf::result<caf::ok_atom> on_set_role(self_ptr self, const agent_id& by, const agent_id& target,
-                                      room_role role) {
+caf::result<caf::ok_atom> on_set_role(self_ptr self, const principal& p, const agent_id& by,
+                                      const agent_id& target, room_role role) {
   auto& st = self->state;
+  if (auto no = denied(p, action::set_role, by, &st.r))
+    return *no;
   if (st.r.kind == room_kind::direct)
     return to_caf(errc::failed_precondition, "room '" + st.r.id + "' is a direct room: no roles");
-  auto* actor = st.r.find(by);
+  auto* actor = member(st, by);
   if (!actor)
     return not_member(st, by);
-  auto* t = st.r.find(target);
+  auto* t = member(st, target);
   if (!t)
     return to_caf(errc::not_found, "agent '" + target + "' is not a member of room '" + st.r.id + "'");
   // Only a higher rank may change someone, and only to a rank below its own.
@@ -459,103 +600,130 @@ caf::result<caf::ok_atom> on_set_role(self_ptr self, const agent_id& by, const a
                   "agent '" + by + "' (" + std::string{to_string(actor->role)} + ") may not make '"
                     + target + "' (" + std::string{to_string(t->role)} + ") a "
                     + std::string{to_string(role)} + " in room '" + st.r.id + "'");
-  auto next = st.r;
-  for (auto& m : next.members)
-    if (m.id == target)
-      m.role = role;
-  return persist_then(self, std::move(next), st.invitations,
-                      [self, by, target, role](room& r, std::map<agent_id, room_role>&) {
-                        auto& st = self->state;
-                        st.r = std::move(r);
-                        if (role == room_role::guest)
-                          if (auto ended = st.turns.withdraw(target))
-                            end_turn(self, event_kind::turn_yielded, *ended, "speaker became a guest");
-                        publish(self, event_kind::role_changed, target,
-                                std::string{to_string(role)} + " by " + by);
-                        write_turns_if_changed(self);
-                      });
+  storage::write_batch b;
+  if (st.rt->store)
+    b.modify(storage::column::members, storage::member_key(st.r.id, target),
+             [role](const std::optional<std::string>& old) -> std::optional<std::string> {
+               storage::member_record rec;
+               if (old)
+                 if (auto d = storage::decode_member(*old))
+                   rec = *d;
+               rec.role = role;
+               return storage::encode(rec);
+             });
+  return persist_change(self, std::move(b), [self, by, target, role] {
+    auto& st = self->state;
+    st.r.members[st.index.at(target)].role = role;
+    if (role == room_role::guest)
+      if (auto ended = st.turns.withdraw(target))
+        end_turn(self, event_kind::turn_yielded, *ended, "speaker became a guest");
+    publish(self, event_kind::role_changed, target, std::string{to_string(role)} + " by " + by);
+    write_turns_if_changed(self);
+  });
 }
 
-caf::result<caf::ok_atom> on_close(self_ptr self, const caller& p) {
+// `by` empty: a staff close (operators, admins); else member `by` closes it
+// (owners and admins of the room).
+caf::result<caf::ok_atom> on_close(self_ptr self, const principal& p, const agent_id& by) {
   auto& st = self->state;
-  if (!p.admin) {
-    auto* m = st.r.find(p.id);
+  if (auto no = denied(p, action::close_room, by, &st.r))
+    return *no;
+  if (by.empty() && p.role == principal_role::agent)
+    return to_caf(errc::invalid_argument, "close room '" + st.r.id + "': name the member closing it (by)");
+  if (!by.empty()) {
+    auto* m = member(st, by);
     if (!m)
-      return not_member(st, p.id);
+      return not_member(st, by);
     if (m->role < room_role::admin)
       return to_caf(errc::permission_denied,
-                    "agent '" + p.id + "' is a " + std::string{to_string(m->role)} + " of room '"
+                    "agent '" + by + "' is a " + std::string{to_string(m->role)} + " of room '"
                       + st.r.id + "': only owners and admins close a room");
   }
   if (!st.r.open)
     return closed(st);
   auto next = st.r;
   next.open = false;
-  auto why = "closed by " + (p.admin ? std::string{"admin"} : p.id);
-  return persist_then(self, std::move(next), st.invitations,
-                      [self, why](room& r, std::map<agent_id, room_role>&) {
-                        self->state.r = std::move(r);
-                        announce_closed(self, why);
-                        write_turns_if_changed(self);
-                      });
+  storage::write_batch b;
+  if (st.rt->store)
+    b.put(storage::column::rooms, st.r.id, storage::encode(storage::room_record{next, {}}));
+  auto why = "closed by " + (by.empty() ? to_string(p) : by);
+  return persist_change(self, std::move(b), [self, why] {
+    self->state.r.open = false;
+    announce_closed(self, why);
+    write_turns_if_changed(self);
+  });
 }
 
-} // namespace
-
-caf::behavior room_moderator(room_moderator_actor* self, runtime* rt, room r,
-                             std::vector<caf::actor> members,
-                             std::map<agent_id, room_role> invitations,
-                             std::optional<storage::moderator_record> turns) {
+void on_saturated(self_ptr self, const agent_id& who, bool on) {
   auto& st = self->state;
-  st.rt = rt;
-  st.turns = turn_scheduler{r.rules};
-  st.r = std::move(r);
-  st.handles = std::move(members);
-  st.invitations = std::move(invitations);
-  if (turns) {
-    st.turns.restore(std::move(*turns), st.r, rt->now());
+  if (on && member(st, who))
+    st.saturated.insert(who);
+  else
+    st.saturated.erase(who);
+}
+
+void start(self_ptr self, moderator_seed& seed) {
+  auto& st = self->state;
+  st.turns = turn_scheduler{seed.r.rules};
+  st.r = std::move(seed.r);
+  st.invitations = std::move(seed.invitations);
+  st.next_position = std::max<uint64_t>(seed.next_position, st.r.members.size());
+  reindex(st);
+  st.handles.resize(st.r.members.size());
+  if (seed.turns) {
+    st.turns.restore(std::move(*seed.turns), st.r, st.rt->now());
     st.stored_turns = storage::encode(st.turns.save());
     // The speaker may have been mid-turn when the node went down: it is
     // granted its turn again, with a fresh slot.
     if (auto& g = st.turns.state().current) {
       if (auto h = handle_of(st, g->speaker))
-        self->send(h, atoms::granted::value, st.r.id, g->turn);
+        self->send(h, atoms::turn_granted::value, st.r.id, g->turn);
       if (g->deadline != 0)
         self->delayed_send(self, std::chrono::milliseconds(st.turns.rules().turn_slot_ms),
-                           atoms::expire::value, g->turn);
+                           atoms::expire_turn::value, g->turn);
     }
   }
   // A recovered closed room refuses turns as it did before the restart.
   if (!st.r.open)
     st.turns.close();
+}
+
+} // namespace
+
+caf::behavior room_moderator(room_moderator_actor* self, runtime* rt, moderator_seed seed) {
+  self->state.rt = rt;
+  start(self, seed);
   return {
-    [self](atoms::room_post, message& m, bool record_outcome) {
+    [self](atoms::post_to_room, message& m, bool record_outcome) -> caf::result<send_receipt> {
       return on_post(self, m, record_outcome);
     },
-    [self](atoms::turn_request, const agent_id& who) { return on_turn_request(self, who); },
-    [self](atoms::turn_yield, const agent_id& who) { return on_turn_yield(self, who); },
-    [self](atoms::expire, uint64_t) {
+    [self](atoms::request_turn, const principal& p, const agent_id& who) {
+      return on_turn_request(self, p, who);
+    },
+    [self](atoms::yield_turn, const principal& p, const agent_id& who) {
+      return on_turn_yield(self, p, who);
+    },
+    [self](atoms::expire_turn, uint64_t) {
       auto change = begin_change(self);
       check_expiry(self);
-      finish_change(self, change, {}, [](const caf::error*) {});
+      finish_change(self, change, {}, [](const error*, commit_outcome&) {});
     },
-    [self](atoms::join_room, const agent_id& who, const caf::actor& h) {
-      return on_join(self, who, h);
+    [self](atoms::admit_member, const agent_id& who) { return on_admit(self, who); },
+    [self](atoms::remove_member, const principal& p, const agent_id& who, bool retiring) {
+      return on_remove(self, p, who, retiring);
     },
-    [self](atoms::leave_room, const agent_id& who) { return on_leave(self, who); },
-    [self](atoms::invite, const agent_id& by, const agent_id& who, room_role role) {
-      return on_invite(self, by, who, role);
+    [self](atoms::invite_member, const principal& p, const agent_id& by, const agent_id& who,
+           room_role role) { return on_invite(self, p, by, who, role); },
+    [self](atoms::set_member_role, const principal& p, const agent_id& by, const agent_id& target,
+           room_role role) { return on_set_role(self, p, by, target, role); },
+    [self](atoms::close_room, const principal& p, const agent_id& by) { return on_close(self, p, by); },
+    [self](atoms::read_room, const principal& p) {
+      return read_after_expiry<room>(self, p, [self] { return self->state.r; });
     },
-    [self](atoms::set_role, const agent_id& by, const agent_id& target, room_role role) {
-      return on_set_role(self, by, target, role);
+    [self](atoms::read_turns, const principal& p) {
+      return read_after_expiry<turn_state>(self, p, [self] { return self->state.turns.state(); });
     },
-    [self](atoms::close_room, const caller& p) { return on_close(self, p); },
-    [self](atoms::get_room) {
-      return read_after_expiry<room>(self, [self] { return self->state.r; });
-    },
-    [self](atoms::get_turns) {
-      return read_after_expiry<turn_state>(self, [self] { return self->state.turns.state(); });
-    },
+    [self](atoms::member_saturated, const agent_id& who, bool on) { on_saturated(self, who, on); },
   };
 }
 

@@ -4,6 +4,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "actors/messages.hpp"
@@ -18,10 +20,17 @@ struct room_moderator_state {
   runtime* rt = nullptr;
   room r;
   turn_scheduler turns{speaker_rules{}};
-  /// Actor of each member, parallel to r.members.
+  /// Position of each member in r.members (lookups stay O(1) in big rooms).
+  std::unordered_map<agent_id, size_t> index;
+  /// Each member's actor, parallel to r.members: resolved through the
+  /// router (an invalid handle is resolved again when needed).
   std::vector<caf::actor> handles;
   /// Pending invitations: who -> role they join with.
   std::map<agent_id, room_role> invitations;
+  /// Members whose backlog is full: posts are refused until they catch up.
+  std::unordered_set<agent_id> saturated;
+  /// Join order of the next member (stored with each member).
+  uint64_t next_position = 0;
   /// Side effects (events, grants, the fan-out) of a change being written:
   /// on a durable node they run only once the change is on disk.
   std::vector<std::function<void()>> effects;
@@ -35,15 +44,21 @@ struct room_moderator_state {
 
 using room_moderator_actor = caf::stateful_actor<room_moderator_state>;
 
-/// `members` are the actors of r.members, in the same order. On a durable
-/// node every change (membership, turns, posts) is written to the store
-/// before it applies or is answered. `turns`: the turn state recovered from
-/// the store (a current turn gets a fresh slot and is granted again).
-caf::behavior room_moderator(room_moderator_actor* self, runtime* rt, room r,
-                             std::vector<caf::actor> members,
-                             std::map<agent_id, room_role> invitations,
-                             std::optional<storage::moderator_record> turns);
+/// How a moderator starts: a room just created, or one recovered from the
+/// store with its invitations, the members' join positions and its turn
+/// state (a current turn gets a fresh slot and is granted again).
+struct moderator_seed {
+  room r;
+  std::map<agent_id, room_role> invitations;
+  std::optional<storage::moderator_record> turns;
+  /// Next join position (recovered rooms: one past the highest stored).
+  uint64_t next_position = 0;
+};
+
+/// On a durable node every change (membership, turns, posts) is written to
+/// the store before it applies or is answered.
+caf::behavior room_moderator(room_moderator_actor* self, runtime* rt, moderator_seed seed);
 
 } // namespace parley
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<caf::actor>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::moderator_seed)

@@ -6,67 +6,6 @@
 
 namespace parley {
 
-actor_directory::shard& actor_directory::shard_for(const std::string& id) const {
-  return shards_[std::hash<std::string>{}(id) % shard_count];
-}
-
-caf::actor actor_directory::find(const std::string& id) const {
-  auto& s = shard_for(id);
-  std::shared_lock guard{s.mtx};
-  auto i = s.map.find(id);
-  return i == s.map.end() ? caf::actor{} : i->second;
-}
-
-bool actor_directory::try_insert(const std::string& id, caf::actor a) {
-  auto& s = shard_for(id);
-  std::unique_lock guard{s.mtx};
-  return s.map.try_emplace(id, std::move(a)).second;
-}
-
-void actor_directory::reserve(size_t n) {
-  const size_t per_shard = n / shard_count + 1;
-  for (auto& s : shards_) {
-    std::unique_lock guard{s.mtx};
-    const size_t want = s.map.size() + per_shard;
-    // At least double when growing: many small batches must not rehash the
-    // whole map once each.
-    if (static_cast<double>(want) > static_cast<double>(s.map.bucket_count()) * s.map.max_load_factor())
-      s.map.reserve(std::max(want, 2 * s.map.size()));
-  }
-}
-
-void actor_directory::erase(const std::string& id) {
-  auto& s = shard_for(id);
-  std::unique_lock guard{s.mtx};
-  s.map.erase(id);
-}
-
-size_t actor_directory::size() const {
-  size_t n = 0;
-  for (auto& s : shards_) {
-    std::shared_lock guard{s.mtx};
-    n += s.map.size();
-  }
-  return n;
-}
-
-std::vector<std::pair<std::string, caf::actor>> actor_directory::snapshot() const {
-  std::vector<std::pair<std::string, caf::actor>> out;
-  for (auto& s : shards_) {
-    std::shared_lock guard{s.mtx};
-    for (auto& [k, v] : s.map)
-      out.emplace_back(k, v);
-  }
-  return out;
-}
-
-void actor_directory::clear() {
-  for (auto& s : shards_) {
-    std::unique_lock guard{s.mtx};
-    s.map.clear();
-  }
-}
-
 size_t striped_counter::slot() noexcept {
   // Threads take slots in turn, so two scheduler workers never share one.
   static std::atomic<size_t> next{0};
@@ -92,7 +31,20 @@ std::shared_ptr<const skill> skill_catalog::intern(const skill& s) {
   }
   auto candidate = std::make_shared<const skill>(s);
   std::lock_guard guard{mtx_};
-  return *set_.insert(std::move(candidate)).first;
+  auto [it, added] = set_.insert(std::move(candidate));
+  auto out = *it;
+  if (added && ++added_since_sweep_ >= sweep_every) {
+    added_since_sweep_ = 0;
+    std::erase_if(set_, [](const std::shared_ptr<const skill>& k) { return k.use_count() == 1; });
+  }
+  return out;
+}
+
+size_t skill_catalog::release_unused() {
+  // References are only made by intern(), under this lock, so a count of one
+  // cannot grow behind our back.
+  std::lock_guard guard{mtx_};
+  return std::erase_if(set_, [](const std::shared_ptr<const skill>& k) { return k.use_count() == 1; });
 }
 
 size_t skill_catalog::size() const {
@@ -106,6 +58,18 @@ void runtime::publish_all(std::vector<event> es) const {
     if (e.at == 0)
       e.at = t;
   caf::anon_send(bus, atoms::publish::value, std::move(es));
+}
+
+void runtime::publish(event_kind k, agent_id agent, room_id room, std::string detail) const {
+  if (topic_of(k) == topic::message && !wants(topic::message))
+    return;
+  event e;
+  e.kind = k;
+  e.agent = std::move(agent);
+  e.room = std::move(room);
+  e.detail = std::move(detail);
+  e.at = now();
+  caf::anon_send(bus, atoms::publish::value, std::move(e));
 }
 
 void runtime::publish(event e) const {

@@ -24,35 +24,9 @@
 #include "parley/model/event.hpp"
 #include "parley/model/manifest.hpp"
 #include "parley/storage/state_store.hpp"
+#include "actors/router.hpp"
 
 namespace parley {
-
-/// Thread-safe map from id to actor, sharded so that a million concurrent
-/// introductions and lookups rarely meet on one lock.
-class actor_directory {
-public:
-  /// The actor for `id`, or an invalid handle.
-  caf::actor find(const std::string& id) const;
-  /// Adds `id` unless present; false if it was.
-  bool try_insert(const std::string& id, caf::actor a);
-  /// Makes room for `n` more entries (spread evenly over the shards), so a
-  /// mass introduction does not rehash its way up.
-  void reserve(size_t n);
-  void erase(const std::string& id);
-  size_t size() const;
-  /// Every (id, actor), in no particular order.
-  std::vector<std::pair<std::string, caf::actor>> snapshot() const;
-  void clear();
-
-private:
-  static constexpr size_t shard_count = 64;
-  struct alignas(64) shard {
-    mutable std::shared_mutex mtx;
-    std::unordered_map<std::string, caf::actor> map;
-  };
-  shard& shard_for(const std::string& id) const;
-  mutable std::array<shard, shard_count> shards_;
-};
 
 /// Identical skills are stored once per node: agents of a population share
 /// a catalogue of skills, and a manifest's skills are then pointers.
@@ -60,6 +34,11 @@ class skill_catalog {
 public:
   std::shared_ptr<const skill> intern(const skill& s);
   size_t size() const;
+  /// Drops the skills no agent holds any more (their only owner is the
+  /// catalogue); intern() also does this every `sweep_every` new skills, so
+  /// the catalogue stays as large as the skills in use. Returns how many went.
+  size_t release_unused();
+  static constexpr size_t sweep_every = 1024;
 
 private:
   // Transparent, so intern() looks a skill up without copying it first.
@@ -83,9 +62,9 @@ private:
   };
   mutable std::mutex mtx_;
   std::unordered_set<std::shared_ptr<const skill>, hash, equal> set_;
+  size_t added_since_sweep_ = 0;
 };
 
-/// Monotonic counters for the live summary and the benchmarks.
 /// A counter that every scheduler thread bumps on the message path: each
 /// thread adds to a cache line of its own, readers sum them, so the hot path
 /// never bounces one line between cores.
@@ -108,6 +87,7 @@ private:
   std::array<cell, cell_count> cells_;
 };
 
+/// Monotonic counters for the live summary and the benchmarks.
 struct node_counters {
   striped_counter messages_sent;
   striped_counter deliveries;
@@ -115,8 +95,30 @@ struct node_counters {
   striped_counter turns_granted;
   striped_counter served;
   std::atomic<uint64_t> rooms_closed{0};
-  /// Events that could not be written to the durable log.
+  /// Writes of the durable event log that failed (and were retried).
   std::atomic<uint64_t> event_log_failures{0};
+  /// Events dropped (before they got an offset) while the disk refused the
+  /// log for so long that the events waiting for it filled their bound.
+  std::atomic<uint64_t> events_dropped{0};
+  /// Automatic replies not sent because their chain reached the hop limit.
+  striped_counter replies_stopped;
+};
+
+/// The limits the actors enforce (node_config::limits copies into these).
+struct actor_limits {
+  /// Automatic replies (a behaviour answering a message) carry the hop
+  /// count of what they answer plus one; beyond this they are not sent, so
+  /// two agents that answer everything cannot loop forever. Default: 16.
+  uint32_t max_reply_hops = 16;
+  /// Room posts an agent keeps beyond its full inbox (on disk on a durable
+  /// node, in memory otherwise) before its rooms refuse new posts with
+  /// overloaded. Default: 4096.
+  uint32_t backlog_limit = 4096;
+  /// Deliveries marked read ahead of the agent (MarkRead of what it has
+  /// not served yet) that an agent remembers. Default: 4096.
+  uint32_t read_ahead_limit = 4096;
+  /// How long a send's idempotency key counts. Default: 24 h.
+  int64_t idempotency_window_ms = 24LL * 3600 * 1000;
 };
 
 class runtime {
@@ -126,6 +128,10 @@ public:
 
   timestamp now() const noexcept { return clk->now(); }
 
+  /// Publishes the event (kind, agent, room, detail): the one way actors
+  /// and the node build events. Events of topics nobody subscribes to are
+  /// skipped (per-message events would otherwise cost more than delivery).
+  void publish(event_kind k, agent_id agent, room_id room = {}, std::string detail = {}) const;
   /// Publishes on the bus. Events of topics nobody subscribes to are
   /// skipped (per-message events would otherwise cost more than delivery).
   void publish(event e) const;
@@ -139,15 +145,19 @@ public:
   caf::actor_system& sys;
   std::shared_ptr<const clock> clk;
   const attention_params attention;
-  actor_directory agents;
-  actor_directory rooms;
+  /// Where each agent and room lives (see router.hpp).
+  router routes;
   skill_catalog skills;
+  actor_limits limits;
   node_counters counters;
   caf::actor bus;
   /// The node's store and its one writer; nullptr / invalid for a node in
   /// durability mode memory.
   storage::state_store* store = nullptr;
   caf::actor writer;
+  /// Does the store's blocking reads for actors (a detached actor: its
+  /// thread may wait for the disk, the scheduler's threads never do).
+  caf::actor reader;
   /// Which start of the store this is (1 for a new store, +1 per restart);
   /// 0 without a store. Generated message ids and delivery numbers carry
   /// it, so they never repeat after a restart (idempotency keys and inbox

@@ -1,8 +1,67 @@
 #include "actors/storage_writer.hpp"
 
+#include <map>
+
+#include "parley/storage/message_log.hpp"
+
 namespace parley {
 
 namespace {
+
+using key_ref = std::pair<storage::column, std::string>;
+
+// The value a key has after the batches merged so far (nullopt: deleted),
+// or nothing when they do not touch it.
+std::optional<std::optional<std::string>> in_group(const storage::write_batch& merged,
+                                                   storage::column c, const std::string& key) {
+  const auto& ops = merged.ops();
+  for (auto it = ops.rbegin(); it != ops.rend(); ++it)
+    if (it->col == c && it->key == key)
+      return it->erase ? std::optional<std::string>{} : std::optional<std::string>{it->value};
+  return std::nullopt;
+}
+
+expected<std::optional<std::string>> current(const storage::state_store& store,
+                                             const storage::write_batch& merged, storage::column c,
+                                             const std::string& key) {
+  if (auto v = in_group(merged, c, key))
+    return *v;
+  return store.get(c, key);
+}
+
+// Resolves `b`'s precondition and updates against the store and the group
+// so far. Returns the value that makes the precondition fail, if any.
+expected<std::optional<std::string>> resolve(const storage::state_store& store,
+                                             const storage::write_batch& merged,
+                                             storage::write_batch& b) {
+  if (auto& g = b.precondition()) {
+    auto v = current(store, merged, g->col, g->key);
+    if (!v)
+      return unexpected{v.error()};
+    if (*v && (!g->counts || g->counts(**v)))
+      return *v;
+    b.clear_precondition();
+  }
+  for (auto& u : b.take_updates()) {
+    // Updates see this batch's own puts too.
+    std::optional<std::optional<std::string>> own = in_group(b, u.col, u.key);
+    std::optional<std::string> before;
+    if (own) {
+      before = *own;
+    } else {
+      auto v = current(store, merged, u.col, u.key);
+      if (!v)
+        return unexpected{v.error()};
+      before = std::move(*v);
+    }
+    auto after = u.fn(before);
+    if (after)
+      b.put(u.col, std::move(u.key), std::move(*after));
+    else if (before)
+      b.erase(u.col, std::move(u.key));
+  }
+  return std::optional<std::string>{};
+}
 
 void flush(storage_writer_actor* self) {
   auto& st = self->state;
@@ -11,18 +70,33 @@ void flush(storage_writer_actor* self) {
   auto queue = std::move(st.queue);
   st.queue.clear();
   storage::write_batch merged;
-  for (auto& p : queue)
-    merged.append(p.batch);
+  std::vector<commit_outcome> outcomes(queue.size());
+  std::vector<bool> failed(queue.size(), false);
+  for (size_t i = 0; i < queue.size(); ++i) {
+    auto r = resolve(*st.store, merged, queue[i].batch);
+    if (!r) {
+      queue[i].rp.deliver(to_caf(r.error()));
+      failed[i] = true;
+      continue;
+    }
+    if (*r) {
+      outcomes[i].already_present = std::move(*r);
+      continue;
+    }
+    merged.append(queue[i].batch);
+  }
   auto ok = st.store->write(merged);
   ++st.commits;
   st.batches += queue.size();
   // All or nothing for the whole group: RocksDB applies one WriteBatch
   // atomically, so on failure none of these changes is on disk.
-  for (auto& p : queue) {
-    if (ok)
-      p.rp.deliver(caf::ok_atom::value);
+  for (size_t i = 0; i < queue.size(); ++i) {
+    if (failed[i])
+      continue;
+    if (ok || outcomes[i].already_present)
+      queue[i].rp.deliver(std::move(outcomes[i]));
     else
-      p.rp.deliver(to_caf(ok.error()));
+      queue[i].rp.deliver(to_caf(ok.error()));
   }
 }
 
@@ -31,7 +105,7 @@ void flush(storage_writer_actor* self) {
 caf::behavior storage_writer(storage_writer_actor* self, storage::state_store* store) {
   self->state.store = store;
   return {
-    [self](atoms::commit, storage::write_batch& b) -> caf::result<caf::ok_atom> {
+    [self](atoms::commit, storage::write_batch& b) -> caf::result<commit_outcome> {
       auto& st = self->state;
       st.queue.push_back({std::move(b), self->make_response_promise()});
       auto rp = st.queue.back().rp;
@@ -45,6 +119,44 @@ caf::behavior storage_writer(storage_writer_actor* self, storage::state_store* s
     [self](atoms::flush) { flush(self); },
     [self](atoms::writer_stats) {
       return caf::make_message(self->state.commits, self->state.batches);
+    },
+  };
+}
+
+caf::behavior storage_reader(storage_reader_actor* self, const storage::state_store* store) {
+  self->state.store = store;
+  return {
+    [self](atoms::load_inbox, const agent_id& who,
+           const std::vector<uint64_t>& deliveries) -> caf::result<std::vector<message>> {
+      auto got = storage::load_inbox_entries(*self->state.store, who, deliveries);
+      if (!got)
+        return to_caf(got.error());
+      return std::move(*got);
+    },
+    [self](atoms::find_outcome, const agent_id& from,
+           const message_id& id) -> caf::result<std::optional<storage::send_outcome>> {
+      auto got = storage::find_outcome(*self->state.store, from, id);
+      if (!got)
+        return to_caf(got.error());
+      return std::move(*got);
+    },
+    [self](atoms::find_event_cutoff, timestamp cutoff) -> caf::result<uint64_t> {
+      // Offsets grow with time: the first event at or after the cutoff ends
+      // the old ones. Bounded per call, so one prune never scans the log.
+      uint64_t first_young = 0;
+      size_t seen = 0;
+      auto ok = self->state.store->scan(storage::column::events, {}, {},
+                                        [&](std::string_view k, std::string_view v) {
+                                          auto e = storage::decode_event(v);
+                                          first_young = storage::parse_u64_key(k);
+                                          if (!e || e->at >= cutoff || ++seen >= 10000)
+                                            return false;
+                                          ++first_young;
+                                          return true;
+                                        });
+      if (!ok)
+        return to_caf(ok.error());
+      return first_young;
     },
   };
 }

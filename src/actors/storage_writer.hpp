@@ -8,11 +8,14 @@
 namespace parley {
 
 /// The one writer of a node's store. Actors send it (commit, write_batch)
-/// and get ok once the batch is durable (per the store's durability mode).
-/// Group commit: while a write (and its fsync) runs, new batches queue in the
-/// mailbox; the next write takes all of them at once, so one fsync covers
-/// many changes. Batches are committed in arrival order. Runs detached
-/// (its own thread): a write blocks.
+/// and get a commit_outcome once the batch is durable (per the store's
+/// durability mode). Group commit: while a write (and its fsync) runs, new
+/// batches queue in the mailbox; the next write takes all of them at once,
+/// so one fsync covers many changes. Batches are committed in arrival
+/// order. Preconditions and read-modify-writes (write_batch::require_absent,
+/// write_batch::modify) are resolved here, on this thread, against the
+/// store and the batches before them in the group. Runs detached (its own
+/// thread): a write blocks.
 struct storage_writer_state {
   struct pending {
     storage::write_batch batch;
@@ -30,5 +33,17 @@ struct storage_writer_state {
 using storage_writer_actor = caf::stateful_actor<storage_writer_state>;
 
 caf::behavior storage_writer(storage_writer_actor* self, storage::state_store* store);
+
+/// The node's blocking reads for actors (agents loading their backlog, the
+/// event bus reading its log), on a thread of its own so that no scheduler
+/// thread ever waits for the disk. Detached.
+struct storage_reader_state {
+  const storage::state_store* store = nullptr;
+  static inline const char* name = "parley.storage_reader";
+};
+
+using storage_reader_actor = caf::stateful_actor<storage_reader_state>;
+
+caf::behavior storage_reader(storage_reader_actor* self, const storage::state_store* store);
 
 } // namespace parley

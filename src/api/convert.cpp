@@ -130,6 +130,7 @@ void to_pb(const room& r, pb::Room& out) {
   out.set_created_at(r.created_at);
   out.set_last_activity(r.last_activity);
   out.set_open(r.open);
+  out.set_member_count(static_cast<uint32_t>(r.size()));
 }
 
 expected<speaker_rules> from_pb(const pb::SpeakerRules& p) {
@@ -170,6 +171,8 @@ void to_pb(const message& m, pb::Message& out) {
   out.set_deadline(m.deadline);
   out.set_receipt(m.receipt);
   out.set_delivery(m.delivery);
+  out.set_hops(m.hops);
+  out.set_erased(m.erased);
 }
 
 expected<message> from_pb(const pb::Message& p) {

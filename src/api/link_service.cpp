@@ -10,8 +10,7 @@
 #include <thread>
 
 #include "api/convert.hpp"
-#include "api/services.hpp"
-#include "api/status.hpp"
+#include "api/handler.hpp"
 
 namespace parley::api {
 
@@ -59,21 +58,25 @@ public:
 
   grpc::Status Link(grpc::ServerContext* ctx,
                     grpc::ServerReaderWriter<pb::LinkServer, pb::LinkClient>* stream) override {
-    if (auto s = open_for_calls(st_); !s.ok())
-      return s;
+    return handle(st_, ctx, [&](const principal& p) { return run(ctx, stream, p); });
+  }
+
+private:
+  grpc::Status run(grpc::ServerContext* ctx,
+                   grpc::ServerReaderWriter<pb::LinkServer, pb::LinkClient>* stream, const principal& p) {
+    auto slot = st_.admit.open_stream(p);
+    if (!slot)
+      return fail(st_, ctx, slot.error());
     pb::LinkClient first;
     if (!stream->Read(&first))
       return grpc::Status::OK; // the client went away before saying anything
     if (!first.has_open())
       return {grpc::StatusCode::INVALID_ARGUMENT, "link: the first message must be `open`"};
     const auto agent = first.open().agent();
-    auto c = caller_of(*ctx, st_);
-    if (auto s = acts_as(c, agent, "link as '" + agent + "'"); !s.ok())
-      return s;
-    auto link = st_.n.open_link(agent, first.open().credit() == 0 ? default_credit
-                                                                  : first.open().credit());
+    auto link = st_.n.open_link(p, agent, first.open().credit() == 0 ? default_credit
+                                                                     : first.open().credit());
     if (!link)
-      return to_status(link.error());
+      return fail(st_, ctx, link.error());
     std::mutex write_mtx;
     // `more`: further writes follow at once, so gRPC may hold this one
     // back and send them together (one syscall per batch of results).
@@ -92,7 +95,7 @@ public:
     std::thread reader([&] {
       pb::LinkClient in;
       while (stream->Read(&in)) {
-        if (!serve_client(in, agent, **link, write))
+        if (!serve_client(in, p, agent, **link, write))
           break;
       }
       client_done = true;
@@ -125,27 +128,26 @@ public:
     return grpc::Status::OK;
   }
 
-private:
   template <class Write>
-  bool serve_client(const pb::LinkClient& in, const std::string& agent, agent_link& link,
-                    Write& write) {
+  bool serve_client(const pb::LinkClient& in, const principal& p, const std::string& agent,
+                    agent_link& link, Write& write) {
     switch (in.msg_case()) {
       case pb::LinkClient::kCredit:
-        link.add_credit(in.credit());
+        link.add_credit(in.credit()); // capped at max_link_credit
         return true;
       case pb::LinkClient::kAck:
         link.acknowledge({in.ack().deliveries().begin(), in.ack().deliveries().end()});
         return true;
       case pb::LinkClient::kSend:
-        return send(std::vector<pb::Message>{in.send()}, agent, write);
+        return send(std::vector<pb::Message>{in.send()}, p, agent, write);
       case pb::LinkClient::kSendBatch:
-        return send({in.send_batch().messages().begin(), in.send_batch().messages().end()}, agent,
+        return send({in.send_batch().messages().begin(), in.send_batch().messages().end()}, p, agent,
                     write);
       case pb::LinkClient::kRequestTurn:
       case pb::LinkClient::kYieldTurn: {
         const bool request = in.msg_case() == pb::LinkClient::kRequestTurn;
         auto& t = request ? in.request_turn() : in.yield_turn();
-        auto ok = request ? st_.n.request_turn(t.room(), agent) : st_.n.yield_turn(t.room(), agent);
+        auto ok = request ? st_.n.request_turn(p, t.room(), agent) : st_.n.yield_turn(p, t.room(), agent);
         if (ok)
           return true;
         // Reported like a failed send, under the id "turn:<room>".
@@ -164,7 +166,8 @@ private:
 
   // Sends as the linked agent; `from` may be empty or must be the agent.
   template <class Write>
-  bool send(const std::vector<pb::Message>& batch, const std::string& agent, Write& write) {
+  bool send(const std::vector<pb::Message>& batch, const principal& p, const std::string& agent,
+            Write& write) {
     std::vector<message> ms;
     std::vector<std::pair<size_t, expected<message>>> early; // decode failures
     std::vector<size_t> index;
@@ -181,7 +184,7 @@ private:
       index.push_back(i);
       ms.push_back(std::move(*m));
     }
-    auto results = st_.n.send_many(std::move(ms));
+    auto results = st_.n.send_many(p, std::move(ms));
     std::vector<expected<message>> all(batch.size(), unexpected{errc::internal, "not sent"});
     for (size_t k = 0; k < index.size(); ++k)
       all[index[k]] = std::move(results[k]);

@@ -1,7 +1,9 @@
 #pragma once
 
-// What every service of the API shares: the node, the options, who calls,
-// and the drain state. One service class per proto service.
+// What every service of the API shares: the node, the options, who calls
+// (authenticator), what they may hold (admission), and the drain state. One
+// service class per proto service; each handler finds its principal,
+// decodes, calls the node with it (the node authorizes) and encodes.
 
 #include <atomic>
 #include <functional>
@@ -10,32 +12,36 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "api/admission.hpp"
+#include "api/auth.hpp"
 #include "parley/api/server.hpp"
 #include "parley/v1/api.grpc.pb.h"
 
 namespace parley::api {
 
 struct api_state {
+  api_state(node& n, server_options o)
+    : n(n), opt(std::move(o)), auth(std::make_shared<authenticator>(opt.auth)), admit(opt.limits) {}
+
   node& n;
   server_options opt;
+  std::shared_ptr<authenticator> auth;
+  admission admit;
   timestamp started_at = 0;
+  /// Transport security and how callers are authenticated, for logs.
+  std::string security;
   std::atomic<bool> draining{false};
-  /// Called by Admin.Drain (the server flips health and ends streams).
-  std::function<void()> begin_drain;
+  /// Set once the server runs: a drain that comes before flips health then.
+  std::atomic<grpc::Server*> grpc_server{nullptr};
+
+  /// New calls get UNAVAILABLE, health says NOT_SERVING. Safe from any
+  /// thread, also before the server has started.
+  void begin_drain();
 };
 
-/// Who a call acts for: the agent named in metadata parley-agent, and
-/// whether it presented the admin token (or the node has none).
-struct caller_info {
-  std::string agent;
-  bool admin = false;
-};
-
-caller_info caller_of(const grpc::ServerContext& ctx, const api_state& st);
-
-/// OK when the caller is `who` or an admin; else PERMISSION_DENIED naming
-/// what was attempted.
-grpc::Status acts_as(const caller_info& c, const std::string& who, const std::string& what);
+/// The call's principal (the transport's processor verified it before the
+/// handler ran; this finds it again), or UNAUTHENTICATED.
+expected<principal> caller_of(const grpc::ServerContext& ctx, api_state& st);
 
 /// UNAVAILABLE while draining.
 grpc::Status open_for_calls(const api_state& st);

@@ -17,6 +17,9 @@ grpc::StatusCode status_code(errc e) noexcept {
     // The write did not happen and state is unchanged: the caller may retry.
     case errc::storage_failure: return grpc::StatusCode::UNAVAILABLE;
     case errc::internal: return grpc::StatusCode::INTERNAL;
+    case errc::unauthenticated: return grpc::StatusCode::UNAUTHENTICATED;
+    // The outcome is unknown: only a send with an id is safe to retry.
+    case errc::deadline_exceeded: return grpc::StatusCode::DEADLINE_EXCEEDED;
   }
   return grpc::StatusCode::INTERNAL;
 }
@@ -41,6 +44,8 @@ errc from_status_code(grpc::StatusCode c) noexcept {
     case grpc::StatusCode::RESOURCE_EXHAUSTED: return errc::overloaded;
     case grpc::StatusCode::UNAVAILABLE: return errc::unavailable;
     case grpc::StatusCode::OUT_OF_RANGE: return errc::out_of_range;
+    case grpc::StatusCode::UNAUTHENTICATED: return errc::unauthenticated;
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return errc::deadline_exceeded;
     default: return errc::internal;
   }
 }

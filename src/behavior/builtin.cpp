@@ -46,6 +46,7 @@ public:
       out.push_back(behavior_action::yield_turn(in.room));
   }
   std::string_view name() const noexcept override { return "silent"; }
+  bool uses_context() const noexcept override { return false; }
 };
 
 class scripted_behavior final : public agent_behavior {

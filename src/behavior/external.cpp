@@ -68,9 +68,9 @@ bool external_behavior::attached() const {
   return attached_;
 }
 
-void external_behavior::add_credit(uint32_t n) {
+void external_behavior::add_credit(uint32_t n, uint32_t max) {
   std::lock_guard guard{mtx_};
-  credit_ += n;
+  credit_ = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{credit_} + n, max));
   cv_.notify_all();
 }
 

@@ -47,8 +47,22 @@ uint32_t estimate_tokens(std::string_view text) noexcept {
 // -- dialogue_context ---------------------------------------------------------
 
 void dialogue_context::add(context_entry e) {
+  const uint32_t cap = max_entry_tokens();
+  if (estimate_tokens(e.text) > cap) {
+    // Whole bytes up to the cap, then back to a UTF-8 boundary so the cut
+    // never splits a character.
+    size_t keep = size_t{cap} * 4 > truncation_mark.size() ? size_t{cap} * 4 - truncation_mark.size() : 0;
+    keep = std::min(keep, e.text.size());
+    while (keep > 0 && (static_cast<unsigned char>(e.text[keep]) & 0xC0) == 0x80)
+      --keep;
+    e.text.resize(keep);
+    e.text += truncation_mark;
+    e.tokens = 0;
+  }
   if (e.tokens == 0)
     e.tokens = estimate_tokens(e.text);
+  // A count given by the caller is capped too.
+  e.tokens = std::min(e.tokens, cap);
   tokens_ += e.tokens;
   entries_.push_back(std::move(e));
   trim();
@@ -105,6 +119,8 @@ std::optional<uint32_t> attention_queue::find(const dialogue_key& k) const {
 uint32_t attention_queue::find_or_add(const dialogue_key& k) {
   if (auto i = find(k))
     return *i;
+  // Before adding: eviction renumbers the dialogues.
+  evict_idle();
   dialogue d;
   d.key = k;
   d.context = dialogue_context{params_->context_budget_tokens};
@@ -113,7 +129,9 @@ uint32_t attention_queue::find_or_add(const dialogue_key& k) {
 }
 
 dialogue_context& attention_queue::context(const dialogue_key& k) {
-  return dialogues_[find_or_add(k)].context;
+  auto& d = dialogues_[find_or_add(k)];
+  d.last_active = ++touch_;
+  return d.context;
 }
 
 const dialogue_key* attention_queue::focus() const noexcept {
@@ -164,6 +182,7 @@ expected<void> attention_queue::push(const dialogue_key& k, message m, timestamp
   const bool was_idle = !found || dialogues_[*found].inputs.empty();
   auto idx = found ? *found : find_or_add(k);
   auto& d = dialogues_[idx];
+  d.last_active = ++touch_;
   if (was_idle) {
     ++active_;
     ++d.version;
@@ -247,6 +266,51 @@ std::optional<uint32_t> attention_queue::pick_wrr() {
   return best;
 }
 
+void attention_queue::evict_idle() {
+  const size_t limit = params_->max_idle_dialogues;
+  if (dialogues_.size() - active_ <= limit)
+    return;
+  // Candidates: idle, not the focus, no knob set; least recently active first.
+  std::vector<uint32_t> idle;
+  for (uint32_t i = 0; i < dialogues_.size(); ++i) {
+    auto& d = dialogues_[i];
+    if (d.inputs.empty() && static_cast<int32_t>(i) != focus_ && d.importance == 1.0)
+      idle.push_back(i);
+  }
+  if (idle.size() <= limit)
+    return;
+  // Down to half the limit at once: eviction renumbers, so it runs rarely.
+  const size_t drop = idle.size() - limit / 2;
+  std::partial_sort(idle.begin(), idle.begin() + static_cast<ptrdiff_t>(drop), idle.end(),
+                    [this](uint32_t a, uint32_t b) {
+                      return dialogues_[a].last_active < dialogues_[b].last_active;
+                    });
+  std::vector<bool> gone(dialogues_.size(), false);
+  for (size_t i = 0; i < drop; ++i)
+    gone[idle[i]] = true;
+  std::vector<uint32_t> renumber(dialogues_.size(), 0);
+  std::vector<dialogue> kept;
+  kept.reserve(dialogues_.size() - drop);
+  for (uint32_t i = 0; i < dialogues_.size(); ++i)
+    if (!gone[i]) {
+      renumber[i] = static_cast<uint32_t>(kept.size());
+      kept.push_back(std::move(dialogues_[i]));
+    }
+  dialogues_ = std::move(kept);
+  if (focus_ >= 0)
+    focus_ = static_cast<int32_t>(renumber[static_cast<size_t>(focus_)]);
+  // Heap entries of forgotten dialogues were stale (idle); the others follow
+  // their dialogue's new number.
+  auto remap = [&](std::vector<heap_entry>& heap, auto cmp) {
+    std::erase_if(heap, [&](const heap_entry& e) { return gone[e.index]; });
+    for (auto& e : heap)
+      e.index = renumber[e.index];
+    std::make_heap(heap.begin(), heap.end(), cmp);
+  };
+  remap(score_heap_, [](auto& a, auto& b) { return score_less(a, b); });
+  remap(deadline_heap_, [](auto& a, auto& b) { return deadline_greater(a, b); });
+}
+
 std::optional<attention_batch> attention_queue::pop(timestamp now) {
   if (pending_ == 0)
     return std::nullopt;
@@ -264,10 +328,13 @@ std::optional<attention_batch> attention_queue::pop(timestamp now) {
   ++d.version;
   if (params_->policy == attention_policy::strict_priority)
     d.wrr_current = 0;
-  out.context = &d.context;
+  d.last_active = ++touch_;
   pending_ -= out.inputs.size();
   --active_;
   focus_ = static_cast<int32_t>(*idx);
+  evict_idle();
+  // After eviction: it renumbers dialogues, never the focus.
+  out.context = &dialogues_[static_cast<size_t>(focus_)].context;
   return out;
 }
 

@@ -14,12 +14,14 @@ std::string_view to_string(errc x) noexcept {
     case errc::out_of_range: return "out_of_range";
     case errc::storage_failure: return "storage_failure";
     case errc::internal: return "internal";
+    case errc::unauthenticated: return "unauthenticated";
+    case errc::deadline_exceeded: return "deadline_exceeded";
   }
   return "unknown";
 }
 
 errc parse_errc(std::string_view text) noexcept {
-  for (uint8_t i = 1; i <= static_cast<uint8_t>(errc::internal); ++i)
+  for (uint8_t i = 1; i <= static_cast<uint8_t>(errc::deadline_exceeded); ++i)
     if (to_string(static_cast<errc>(i)) == text)
       return static_cast<errc>(i);
   return errc::internal;

@@ -43,4 +43,36 @@ expected<void> validate_id(std::string_view id, std::string_view what) {
   return {};
 }
 
+namespace {
+
+// <digits> or <digits>.<digits>
+bool counter_form(std::string_view s) noexcept {
+  if (s.empty())
+    return false;
+  bool dot = false;
+  bool digit_before = false;
+  for (char c : s) {
+    if (c >= '0' && c <= '9') {
+      digit_before = true;
+    } else if (c == '.' && !dot && digit_before) {
+      dot = true;
+      digit_before = false;
+    } else {
+      return false;
+    }
+  }
+  return digit_before;
+}
+
+} // namespace
+
+bool is_generated_room_id(std::string_view id) noexcept {
+  return id.starts_with("room-") && counter_form(id.substr(5));
+}
+
+bool is_generated_message_id(std::string_view id) noexcept {
+  return (id.starts_with("m") && counter_form(id.substr(1)))
+         || (id.starts_with("api-") && counter_form(id.substr(4)));
+}
+
 } // namespace parley

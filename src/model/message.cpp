@@ -29,6 +29,11 @@ std::string_view to_string(message_status x) noexcept {
   return detail::enum_name(status_names, x);
 }
 expected<content_type> parse_content_type(std::string_view text) {
+  // The media types clients send mean the same.
+  if (text == "text/plain")
+    return content_type::text;
+  if (text == "application/json")
+    return content_type::json;
   return detail::enum_parse(type_names, text, "content type");
 }
 expected<message_status> parse_message_status(std::string_view text) {

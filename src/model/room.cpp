@@ -61,10 +61,11 @@ expected<room_access> parse_room_access(std::string_view text) {
 }
 
 expected<void> validate(const speaker_rules& r) {
-  if (r.turn_slot_ms < 0)
+  if (r.turn_slot_ms < 0 || r.turn_slot_ms > limits::max_turn_slot_ms)
     return unexpected{errc::invalid_argument,
                       "speaker rules: turn_slot_ms is " + std::to_string(r.turn_slot_ms)
-                        + ", must be >= 0 (0 = no limit)"};
+                        + ", must be 0 (no limit) to " + std::to_string(limits::max_turn_slot_ms)
+                        + " (a day)"};
   for (auto& [from, to] : r.transitions) {
     if (auto ok = validate_agent_id(from); !ok)
       return unexpected{errc::invalid_argument, "speaker rules: transitions: " + ok.error().message};

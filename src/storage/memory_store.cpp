@@ -11,7 +11,9 @@ expected<void> memory_store::write(const write_batch& b) {
   std::unique_lock guard{mtx_};
   for (auto& op : b.ops()) {
     auto& m = cols_[static_cast<size_t>(op.col)];
-    if (op.erase)
+    if (op.range)
+      m.erase(m.lower_bound(op.key), m.lower_bound(op.value));
+    else if (op.erase)
       m.erase(op.key);
     else
       m.insert_or_assign(op.key, op.value);

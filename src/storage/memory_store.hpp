@@ -24,6 +24,7 @@ public:
   const std::string& node_id() const noexcept override { return node_id_; }
   uint64_t disk_bytes() const override { return 0; }
   uint64_t estimate_count(column c) const override;
+  expected<void> compact() override { return {}; }
 
 private:
   mutable std::shared_mutex mtx_;

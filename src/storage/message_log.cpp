@@ -83,6 +83,13 @@ void add_message(write_batch& b, const message& m, const std::vector<agent_id>& 
     b.put(column::idempotency, std::move(key), encode(*outcome));
 }
 
+void guard_idempotency(write_batch& b, std::string_view from, std::string_view id, timestamp not_before) {
+  b.require_absent(column::idempotency, message_key(from, id), [not_before](std::string_view v) {
+    auto o = decode_outcome(v);
+    return !o || o->at >= not_before;
+  });
+}
+
 void add_inbox_removal(write_batch& b, std::string_view agent, uint64_t delivery) {
   b.erase(column::inbox, inbox_key(agent, delivery));
 }
@@ -175,6 +182,26 @@ expected<std::vector<message>> read_inbox(const state_store& s, std::string_view
     if (!m)
       return unexpected{m.error()};
     m->delivery = delivery;
+    m->status = message_status::delivered;
+    out.push_back(std::move(*m));
+  }
+  return out;
+}
+
+expected<std::vector<message>> load_inbox_entries(const state_store& s, std::string_view agent,
+                                                  const std::vector<uint64_t>& deliveries) {
+  std::vector<message> out;
+  out.reserve(deliveries.size());
+  for (auto d : deliveries) {
+    auto key = s.get(column::inbox, inbox_key(agent, d));
+    if (!key)
+      return unexpected{key.error()};
+    if (!*key)
+      continue;
+    auto m = load_message(s, **key);
+    if (!m)
+      return unexpected{m.error()};
+    m->delivery = d;
     m->status = message_status::delivered;
     out.push_back(std::move(*m));
   }

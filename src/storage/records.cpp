@@ -92,6 +92,18 @@ std::string direct_dialogue(std::string_view a, std::string_view b) {
   return d;
 }
 
+std::string member_prefix(std::string_view room) {
+  std::string k{room};
+  k.push_back('\0');
+  return k;
+}
+
+std::string member_key(std::string_view room, std::string_view agent) {
+  auto k = member_prefix(room);
+  k.append(agent);
+  return k;
+}
+
 // -- agent --------------------------------------------------------------------
 
 std::string encode(const agent_record& x) {
@@ -166,12 +178,8 @@ std::string encode(const room_record& x) {
   r.set_kind(std::string{to_string(room.kind)});
   r.set_topic(room.topic);
   r.set_created_by(room.created_by);
-  for (auto& m : room.members) {
-    auto* pm = r.add_members();
-    pm->set_id(m.id);
-    pm->set_role(std::string{to_string(m.role)});
-    pm->set_joined_at(m.joined_at);
-  }
+  for (auto& p : room.pair)
+    r.add_pair(p);
   auto* rules = r.mutable_rules();
   rules->set_policy(std::string{to_string(room.rules.policy)});
   rules->set_max_messages_per_turn(room.rules.max_messages_per_turn);
@@ -187,8 +195,6 @@ std::string encode(const room_record& x) {
   r.set_created_at(room.created_at);
   r.set_last_activity(room.last_activity);
   r.set_open(room.open);
-  for (auto& [who, role] : x.invitations)
-    (*r.mutable_invitations())[who] = std::string{to_string(role)};
   return r.SerializeAsString();
 }
 
@@ -204,6 +210,7 @@ expected<room_record> decode_room(std::string_view bytes) {
     return corrupt(what, "unknown kind '" + r.kind() + "'");
   room.topic = r.topic();
   room.created_by = r.created_by();
+  room.pair.assign(r.pair().begin(), r.pair().end());
   for (auto& pm : r.members()) {
     room_member m;
     m.id = pm.id();
@@ -232,6 +239,58 @@ expected<room_record> decode_room(std::string_view bytes) {
       return corrupt(what, "unknown invitation role '" + role + "'");
     x.invitations[who] = rr;
   }
+  return x;
+}
+
+// -- members and erasures -----------------------------------------------------
+
+std::string encode(const member_record& x) {
+  pb::MemberRecord r;
+  r.set_role(std::string{to_string(x.role)});
+  r.set_joined_at(x.joined_at);
+  r.set_position(x.position);
+  r.set_invited(x.invited);
+  return r.SerializeAsString();
+}
+
+expected<member_record> decode_member(std::string_view bytes) {
+  pb::MemberRecord r;
+  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return corrupt("room member");
+  member_record x;
+  if (!parse_into(parse_room_role(r.role()), x.role))
+    return corrupt("room member", "unknown role '" + r.role() + "'");
+  x.joined_at = r.joined_at();
+  x.position = r.position();
+  x.invited = r.invited();
+  return x;
+}
+
+std::string encode(const erasure_record& x) {
+  pb::ErasureRecord r;
+  r.set_agent(x.agent);
+  r.set_erased_at(x.erased_at);
+  r.set_erased_by(x.erased_by);
+  for (auto& f : x.fields)
+    r.add_fields(f);
+  r.set_messages(x.messages);
+  r.set_inbox_entries(x.inbox_entries);
+  r.set_events(x.events);
+  return r.SerializeAsString();
+}
+
+expected<erasure_record> decode_erasure(std::string_view bytes) {
+  pb::ErasureRecord r;
+  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return corrupt("erasure");
+  erasure_record x;
+  x.agent = r.agent();
+  x.erased_at = r.erased_at();
+  x.erased_by = r.erased_by();
+  x.fields.assign(r.fields().begin(), r.fields().end());
+  x.messages = r.messages();
+  x.inbox_entries = r.inbox_entries();
+  x.events = r.events();
   return x;
 }
 
@@ -321,6 +380,8 @@ std::string encode(const message& m) {
   r.set_status(std::string{to_string(m.status)});
   r.set_deadline(m.deadline);
   r.set_receipt(m.receipt);
+  r.set_hops(m.hops);
+  r.set_erased(m.erased);
   return r.SerializeAsString();
 }
 
@@ -347,7 +408,14 @@ expected<message> decode_message(std::string_view bytes) {
     return corrupt(what, "unknown status '" + r.status() + "'");
   m.deadline = r.deadline();
   m.receipt = r.receipt();
+  m.hops = r.hops();
+  m.erased = r.erased();
   return m;
+}
+
+bool message_erased(std::string_view bytes) {
+  pb::MessageRecord r;
+  return r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) && r.erased();
 }
 
 // -- event --------------------------------------------------------------------

@@ -17,6 +17,7 @@
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
+#include "parley/storage/records.hpp"
 #include "parley/v1/storage.pb.h"
 #include "storage/status.hpp"
 
@@ -68,10 +69,14 @@ public:
     return check() ? target()->Append(d, o, v, dbg) : injected();
   }
   rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
-    return check() ? target()->Sync(o, dbg) : injected();
+    return faults_->sync_fails() ? injected() : target()->Sync(o, dbg);
   }
   rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
-    return check() ? target()->Fsync(o, dbg) : injected();
+    return faults_->sync_fails() ? injected() : target()->Fsync(o, dbg);
+  }
+  rocksdb::IOStatus RangeSync(uint64_t offset, uint64_t nbytes, const rocksdb::IOOptions& o,
+                              rocksdb::IODebugContext* dbg) override {
+    return faults_->sync_fails() ? injected() : target()->RangeSync(offset, nbytes, o, dbg);
   }
 
 private:
@@ -175,6 +180,65 @@ expected<v1::storage::StoreMeta> read_meta(const std::string& path) {
 
 } // namespace
 
+constexpr std::string_view write_seq_key = "write_seq";
+
+// Schema 1 kept a room's members and invitations inside its record; schema
+// 2 keeps one member record each (a join writes one small record). The
+// rewrite is one atomic batch, with the new schema version in it.
+rocksdb::Status migrate_v1(rocksdb::DB& db, const std::vector<rocksdb::ColumnFamilyHandle*>& cfs,
+                           v1::storage::StoreMeta meta) {
+  auto cf = [&](column c) { return cfs[static_cast<size_t>(c)]; };
+  rocksdb::WriteBatch wb;
+  std::unique_ptr<rocksdb::Iterator> it{db.NewIterator(rocksdb::ReadOptions{}, cf(column::rooms))};
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto v = it->value();
+    auto rec = decode_room(std::string_view{v.data(), v.size()});
+    if (!rec)
+      return rocksdb::Status::Corruption("migrating room record: " + rec.error().message);
+    auto& r = rec->r;
+    if (r.kind == room_kind::direct && r.pair.empty()) {
+      std::vector<agent_id> pair{r.created_by};
+      for (auto& m : r.members)
+        if (m.id != r.created_by)
+          pair.push_back(m.id);
+      if (pair.size() == 2) {
+        std::sort(pair.begin(), pair.end());
+        r.pair = pair;
+      }
+    }
+    for (size_t i = 0; i < r.members.size(); ++i) {
+      auto& m = r.members[i];
+      auto s = wb.Put(cf(column::members), member_key(r.id, m.id), encode(member_record{m.role, m.joined_at, i, false}));
+      if (!s.ok())
+        return s;
+    }
+    for (auto& [who, role] : rec->invitations) {
+      auto s = wb.Put(cf(column::members), member_key(r.id, who), encode(member_record{role, 0, 0, true}));
+      if (!s.ok())
+        return s;
+    }
+    auto s = wb.Put(cf(column::rooms), r.id, encode(room_record{r, {}}));
+    if (!s.ok())
+      return s;
+  }
+  if (!it->status().ok())
+    return it->status();
+  meta.set_schema_version(schema_version);
+  auto s = wb.Put(cf(column::meta), rocksdb::Slice{meta_key.data(), meta_key.size()}, meta.SerializeAsString());
+  if (!s.ok())
+    return s;
+  rocksdb::WriteOptions w;
+  w.sync = true;
+  return db.Write(w, &wb);
+}
+
+uint64_t read_write_seq(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* meta_cf) {
+  std::string v;
+  if (!db.Get(rocksdb::ReadOptions{}, meta_cf, rocksdb::Slice{write_seq_key.data(), write_seq_key.size()}, &v).ok())
+    return 0;
+  return parse_u64_key(v);
+}
+
 struct rocksdb_store::impl {
   // Declared before db: the Env must outlive the database that uses it.
   std::unique_ptr<rocksdb::Env> env;
@@ -189,6 +253,9 @@ struct rocksdb_store::impl {
   // holds it exclusively.
   mutable std::shared_mutex db_mtx;
   std::atomic<bool> needs_reopen{false};
+  // Every write carries the next number under meta/write_seq: after a
+  // failed write, the reopened store says for certain whether it landed.
+  std::atomic<uint64_t> write_seq{0};
 
   ~impl() { close(); }
 
@@ -263,6 +330,11 @@ expected<std::unique_ptr<state_store>> rocksdb_store::open(const store_options& 
     return unexpected{status_error(s, "open store '" + opt.path + "'")};
   if (meta) {
     p->node_id = meta->node_id();
+    if (meta->schema_version() < schema_version)
+      if (auto s = migrate_v1(*p->db, p->cfs, *meta); !s.ok())
+        return unexpected{status_error(s, "migrate store '" + opt.path + "' from schema version "
+                                            + std::to_string(meta->schema_version()))};
+    p->write_seq = read_write_seq(*p->db, p->cf(column::meta));
   } else {
     v1::storage::StoreMeta m;
     m.set_schema_version(schema_version);
@@ -283,41 +355,77 @@ expected<std::unique_ptr<state_store>> rocksdb_store::open(const store_options& 
   return std::unique_ptr<state_store>{new rocksdb_store(std::move(p))};
 }
 
+expected<void> rocksdb_store::reopen_after_failure() {
+  // A failed WAL write leaves RocksDB refusing writes for good (a fatal
+  // background error): the only way back is to reopen, which replays the
+  // log of everything that was committed. Caller holds db_mtx exclusively.
+  impl_->close();
+  if (auto s = impl_->open_db(); !s.ok()) {
+    // The disk still refuses: serve reads from a read-only instance and
+    // try again on the next write.
+    impl_->open_db(/*read_only=*/true).PermitUncheckedError();
+    return unexpected{status_error(s, "reopen store '" + impl_->path + "' after a write failure")};
+  }
+  impl_->needs_reopen = false;
+  return {};
+}
+
 expected<void> rocksdb_store::write(const write_batch& b) {
   if (b.empty())
     return {};
   if (impl_->needs_reopen.load()) {
-    // A failed WAL write leaves RocksDB refusing writes for good (a fatal
-    // background error): the only way back is to reopen, which replays the
-    // log of everything that was committed.
     std::unique_lock guard{impl_->db_mtx};
-    if (impl_->needs_reopen.load()) {
-      impl_->close();
-      if (auto s = impl_->open_db(); !s.ok()) {
-        // The disk still refuses: serve reads from a read-only instance and
-        // try again on the next write.
-        impl_->open_db(/*read_only=*/true).PermitUncheckedError();
-        return unexpected{status_error(s, "reopen store '" + impl_->path + "' after a write failure")};
-      }
-      impl_->needs_reopen = false;
-    }
+    if (impl_->needs_reopen.load())
+      if (auto ok = reopen_after_failure(); !ok)
+        return ok;
   }
-  std::shared_lock guard{impl_->db_mtx};
+  const uint64_t seq = impl_->write_seq.fetch_add(1) + 1;
+  {
+    std::shared_lock guard{impl_->db_mtx};
+    if (!impl_->db)
+      return closed_error(impl_->path);
+    rocksdb::WriteBatch wb;
+    for (auto& op : b.ops()) {
+      auto* cf = impl_->cf(op.col);
+      auto s = op.range   ? wb.DeleteRange(cf, op.key, op.value)
+               : op.erase ? wb.Delete(cf, op.key)
+                          : wb.Put(cf, op.key, op.value);
+      if (!s.ok())
+        return unexpected{status_error(s, "build write batch")};
+    }
+    auto marker = u64_key(seq);
+    if (auto s = wb.Put(impl_->cf(column::meta), rocksdb::Slice{write_seq_key.data(), write_seq_key.size()}, marker);
+        !s.ok())
+      return unexpected{status_error(s, "build write batch")};
+    auto s = impl_->db->Write(impl_->wopts, &wb);
+    if (s.ok())
+      return {};
+    impl_->needs_reopen = true;
+    if (impl_->mode != durability::sync)
+      return unexpected{status_error(s, "write batch of " + std::to_string(b.size()) + " changes")};
+  }
+  // The write failed, but its log record may have been appended before the
+  // sync failed, and a reopen would then bring it back. Settle it now, before
+  // anyone reads: reopen and look for this write's marker.
+  std::unique_lock guard{impl_->db_mtx};
+  const auto reopened = impl_->needs_reopen.load() ? reopen_after_failure() : expected<void>{};
   if (!impl_->db)
     return closed_error(impl_->path);
-  rocksdb::WriteBatch wb;
-  for (auto& op : b.ops()) {
-    auto* cf = impl_->cf(op.col);
-    auto s = op.erase ? wb.Delete(cf, op.key) : wb.Put(cf, op.key, op.value);
-    if (!s.ok())
-      return unexpected{status_error(s, "build write batch")};
+  const bool landed = read_write_seq(*impl_->db, impl_->cf(column::meta)) >= seq;
+  const auto what = "write batch of " + std::to_string(b.size()) + " changes";
+  if (!landed)
+    return unexpected{errc::storage_failure, what + ": the disk refused it; nothing of it was stored"};
+  if (reopened) {
+    // Recovery replayed it; make it durable before saying so.
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    if (impl_->db->Flush(fo, impl_->cfs).ok() && impl_->db->SyncWAL().ok())
+      return {};
   }
-  auto s = impl_->db->Write(impl_->wopts, &wb);
-  if (!s.ok()) {
-    impl_->needs_reopen = true;
-    return unexpected{status_error(s, "write batch of " + std::to_string(b.size()) + " changes")};
-  }
-  return {};
+  return unexpected{errc::deadline_exceeded,
+                    what + ": the disk failed after the change was appended to the log; whether it "
+                           "survives a power loss is unknown (retry a send with the same id to learn "
+                           "its outcome)"};
 }
 
 expected<std::optional<std::string>> rocksdb_store::get(column c, std::string_view key) const {
@@ -412,6 +520,23 @@ uint64_t rocksdb_store::disk_bytes() const {
     if (e.is_regular_file(ec))
       total += e.file_size(ec);
   return total;
+}
+
+expected<void> rocksdb_store::compact() {
+  std::shared_lock guard{impl_->db_mtx};
+  if (!impl_->db)
+    return closed_error(impl_->path);
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  if (auto s = impl_->db->Flush(fo, impl_->cfs); !s.ok())
+    return unexpected{status_error(s, "flush before compaction")};
+  rocksdb::CompactRangeOptions co;
+  // Down to the last level, so no older version of a key survives anywhere.
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (auto* cf : impl_->cfs)
+    if (auto s = impl_->db->CompactRange(co, cf, nullptr, nullptr); !s.ok())
+      return unexpected{status_error(s, "compact")};
+  return {};
 }
 
 expected<void> rocksdb_store::with_db(const std::function<expected<void>(rocksdb::DB*)>& fn) const {

@@ -29,11 +29,14 @@ public:
   uint64_t disk_bytes() const override;
   uint64_t estimate_count(column c) const override;
 
+  expected<void> compact() override;
+
   /// For backup.cpp only: runs `fn` on the database under the store's
   /// shared lock, so a reopen after a failed write cannot swap it meanwhile.
   expected<void> with_db(const std::function<expected<void>(rocksdb::DB*)>& fn) const;
 
 private:
+  expected<void> reopen_after_failure();
   struct impl;
   explicit rocksdb_store(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;

@@ -19,13 +19,10 @@ constexpr detail::enum_table<column, column_count> column_names{{
   {column::inbox, "inbox"},
   {column::idempotency, "idempotency"},
   {column::events, "events"},
+  {column::members, "members"},
+  {column::erasures, "erasures"},
 }};
 
-constexpr detail::enum_table<durability, 3> durability_names{{
-  {durability::sync, "sync"},
-  {durability::async, "async"},
-  {durability::memory, "memory"},
-}};
 
 } // namespace
 
@@ -33,13 +30,6 @@ std::string_view to_string(column c) noexcept {
   return detail::enum_name(column_names, c);
 }
 
-std::string_view to_string(durability d) noexcept {
-  return detail::enum_name(durability_names, d);
-}
-
-expected<durability> parse_durability(std::string_view text) {
-  return detail::enum_parse(durability_names, text, "durability mode");
-}
 
 expected<std::unique_ptr<state_store>> open_store(const store_options& opt) {
   if (opt.mode == durability::memory)

@@ -53,7 +53,7 @@ TEST_F(StorageWriter, GroupCommitsConcurrentBatches) {
     self->send(writer, atoms::commit::value, one_put(i));
   int acked = 0;
   for (int i = 0; i < n; ++i)
-    self->receive([&](caf::ok_atom) { ++acked; },
+    self->receive([&](commit_outcome&) { ++acked; },
                   [&](caf::error& e) { ADD_FAILURE() << sys->render(e); },
                   caf::after(std::chrono::seconds(30)) >> [&] { ADD_FAILURE() << "no answer"; });
   EXPECT_EQ(acked, n);
@@ -81,7 +81,7 @@ TEST_F(StorageWriter, FailedWriteFailsTheWholeGroup) {
     self->send(writer, atoms::commit::value, one_put(i));
   int failed = 0;
   for (int i = 0; i < 20; ++i)
-    self->receive([&](caf::ok_atom) { ADD_FAILURE() << "a write succeeded on a failing disk"; },
+    self->receive([&](commit_outcome&) { ADD_FAILURE() << "a write succeeded on a failing disk"; },
                   [&](caf::error& e) {
                     EXPECT_EQ(from_caf(e, *sys).code, errc::storage_failure);
                     ++failed;
@@ -96,6 +96,72 @@ TEST_F(StorageWriter, FailedWriteFailsTheWholeGroup) {
   }
   // The disk is back: the next commit goes through.
   self->request(writer, caf::infinite, atoms::commit::value, one_put(99))
-    .receive([](caf::ok_atom) {}, [&](caf::error& e) { ADD_FAILURE() << sys->render(e); });
+    .receive([](commit_outcome&) {}, [&](caf::error& e) { ADD_FAILURE() << sys->render(e); });
   EXPECT_TRUE(store->get(storage::column::messages, "k99").value().has_value());
+}
+
+// Verifies a batch guarded by require_absent is written only while its key
+// is absent, also when the key comes from an earlier batch of the same
+// group; a refused batch writes nothing and answers the value found.
+TEST_F(StorageWriter, PreconditionRefusesAPresentKey) {
+  caf::scoped_actor self{*sys};
+  auto guarded = [](const std::string& tag) {
+    storage::write_batch b;
+    b.put(storage::column::idempotency, "key", "first-" + tag);
+    b.put(storage::column::messages, "msg-" + tag, tag);
+    b.require_absent(storage::column::idempotency, "key");
+    return b;
+  };
+  // Queued together: one group, the second sees the first's put.
+  self->send(writer, atoms::commit::value, guarded("a"));
+  self->send(writer, atoms::commit::value, guarded("b"));
+  std::vector<std::optional<std::string>> found;
+  for (int i = 0; i < 2; ++i)
+    self->receive([&](commit_outcome& o) { found.push_back(o.already_present); },
+                  [&](caf::error& e) { ADD_FAILURE() << sys->render(e); },
+                  caf::after(std::chrono::seconds(30)) >> [&] { ADD_FAILURE() << "no answer"; });
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0], std::nullopt);
+  EXPECT_EQ(found[1], std::optional<std::string>{"first-a"});
+  EXPECT_TRUE(store->get(storage::column::messages, "msg-a").value().has_value());
+  EXPECT_FALSE(store->get(storage::column::messages, "msg-b").value().has_value());
+  // A predicate may say a value found does not count (an expired key).
+  storage::write_batch late;
+  late.put(storage::column::idempotency, "key", "second");
+  late.require_absent(storage::column::idempotency, "key", [](std::string_view v) { return v != "first-a"; });
+  self->request(writer, caf::infinite, atoms::commit::value, std::move(late))
+    .receive([](commit_outcome& o) { EXPECT_EQ(o.already_present, std::nullopt); },
+             [&](caf::error& e) { ADD_FAILURE() << sys->render(e); });
+  EXPECT_EQ(store->get(storage::column::idempotency, "key").value(), std::optional<std::string>{"second"});
+}
+
+// Verifies read-modify-writes see the batches committed before them (also
+// in the same group) and their own batch's puts, and can delete.
+TEST_F(StorageWriter, ModifyReadsTheLatestValue) {
+  caf::scoped_actor self{*sys};
+  auto append = [](const std::string& x) {
+    storage::write_batch b;
+    b.modify(storage::column::meta, "list", [x](const std::optional<std::string>& old) {
+      return std::optional<std::string>{old.value_or("") + x};
+    });
+    return b;
+  };
+  for (auto x : {"a", "b", "c"})
+    self->send(writer, atoms::commit::value, append(x));
+  for (int i = 0; i < 3; ++i)
+    self->receive([](commit_outcome&) {}, [&](caf::error& e) { ADD_FAILURE() << sys->render(e); },
+                  caf::after(std::chrono::seconds(30)) >> [&] { ADD_FAILURE() << "no answer"; });
+  EXPECT_EQ(store->get(storage::column::meta, "list").value(), std::optional<std::string>{"abc"});
+  storage::write_batch own;
+  own.put(storage::column::meta, "list", "x");
+  own.modify(storage::column::meta, "list", [](const std::optional<std::string>& old) {
+    return std::optional<std::string>{old.value_or("?") + "y"};
+  });
+  own.modify(storage::column::meta, "gone", [](const std::optional<std::string>&) {
+    return std::optional<std::string>{};
+  });
+  self->request(writer, caf::infinite, atoms::commit::value, std::move(own))
+    .receive([](commit_outcome&) {}, [&](caf::error& e) { ADD_FAILURE() << sys->render(e); });
+  EXPECT_EQ(store->get(storage::column::meta, "list").value(), std::optional<std::string>{"xy"});
+  EXPECT_FALSE(store->get(storage::column::meta, "gone").value().has_value());
 }

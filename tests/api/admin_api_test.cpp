@@ -259,39 +259,6 @@ TEST_F(DurableAdminApi, BackupWritesABackup) {
 
 // -- with an admin token ----------------------------------------------------------
 
-class AdminApiWithToken : public DurableApiFixture {
-protected:
-  void configure_server(api::server_options& o) override { o.admin_token = "s3cret"; }
-};
-
-// Verifies that backup and drain need the admin token (an agent identity
-// is not enough), while NodeInfo is open to all.
-TEST_F(AdminApiWithToken, BackupAndDrainNeedTheToken) {
-  ASSERT_TRUE(introduce_all({"ada"}));
-  pb::BackupRequest req;
-  req.set_directory(dir_.sub("backup"));
-  pb::BackupResponse out;
-  EXPECT_TRUE(is_error(admin->Backup(caller("ada").get(), req, &out),
-                       StatusCode::PERMISSION_DENIED, {"admins only"}));
-  EXPECT_TRUE(is_error(admin->Backup(caller("", "wrong").get(), req, &out),
-                       StatusCode::PERMISSION_DENIED));
-  EXPECT_FALSE(std::filesystem::exists(req.directory()));
-
-  pb::DrainResponse drained;
-  EXPECT_TRUE(is_error(admin->Drain(caller("ada").get(), {}, &drained),
-                       StatusCode::PERMISSION_DENIED, {"admins only"}));
-  EXPECT_FALSE(srv().draining());
-  auto [hs, status] = health_check(*channel_);
-  ASSERT_TRUE(is_ok(hs));
-  EXPECT_EQ(status, serving);
-  pb::NodeInfoResponse info;
-  ASSERT_TRUE(is_ok(admin->NodeInfo(caller().get(), {}, &info)));
-  EXPECT_FALSE(info.draining());
-
-  EXPECT_TRUE(is_ok(admin->Backup(caller("", "s3cret").get(), req, &out)));
-  EXPECT_TRUE(is_ok(admin->Drain(caller("", "s3cret").get(), {}, &drained)));
-  EXPECT_TRUE(srv().draining());
-}
 
 } // namespace
 } // namespace parley::api_test

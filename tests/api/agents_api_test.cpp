@@ -288,75 +288,53 @@ TEST_F(AgentsApi, ListAgentsRejectsBadPageSizeAndStatus) {
 
 // -- with an admin token ----------------------------------------------------------
 
-class AgentsApiWithToken : public ApiFixture {
+
+
+/// A development node: no token key and no client CAs.
+class DevelopmentApi : public ApiFixture {
 protected:
-  void configure_server(api::server_options& o) override { o.admin_token = "s3cret"; }
+  void configure_server(api::server_options& o) override { o.auth.token_key.reset(); }
 };
 
-// Verifies that an agent acts only for itself: introduce, update and
-// retire another agent are PERMISSION_DENIED, its own are fine, and the
-// token (not a wrong one) makes any caller an admin.
-TEST_F(AgentsApiWithToken, AgentsActOnlyForThemselves) {
-  ASSERT_TRUE(introduce_all({"ada", "bob"}));
+// Verifies that a node without credentials treats a caller without any as
+// its admin "local" (it listens on loopback only), and refuses a bearer
+// token it has no key to check.
+TEST_F(DevelopmentApi, CallersWithoutCredentialsAreTheLocalAdmin) {
   pb::IntroduceRequest intro;
-  intro.mutable_manifest()->set_id("cy");
+  intro.mutable_manifest()->set_id("ada");
   pb::Manifest out;
-  EXPECT_TRUE(is_error(agents->Introduce(caller("ada").get(), intro, &out),
-                       StatusCode::PERMISSION_DENIED, {"ada", "cy"}));
-  EXPECT_TRUE(is_error(agents->Introduce(caller("", "wrong").get(), intro, &out),
-                       StatusCode::PERMISSION_DENIED));
-  EXPECT_TRUE(is_ok(agents->Introduce(caller("cy").get(), intro, &out)));
-
+  ASSERT_TRUE(is_ok(agents->Introduce(context_for(std::nullopt).get(), intro, &out)));
   pb::UpdateManifestRequest up;
   up.mutable_manifest()->set_id("ada");
-  up.mutable_manifest()->set_bio("changed by bob");
+  up.mutable_manifest()->set_bio("by anyone here");
   up.mutable_manifest()->set_status(pb::AGENT_STATUS_ACTIVE);
   up.mutable_manifest()->set_capacity(8);
-  EXPECT_TRUE(is_error(agents->UpdateManifest(caller("bob").get(), up, &out),
-                       StatusCode::PERMISSION_DENIED, {"ada"}));
-  EXPECT_TRUE(is_error(agents->UpdateManifest(caller().get(), up, &out),
-                       StatusCode::PERMISSION_DENIED));
-  pb::GetManifestRequest get;
-  get.set_agent("ada");
-  ASSERT_TRUE(is_ok(agents->GetManifest(caller().get(), get, &out)));
-  EXPECT_EQ(out.bio(), "");
-  EXPECT_TRUE(is_ok(agents->UpdateManifest(caller("ada").get(), up, &out)));
-  EXPECT_EQ(out.bio(), "changed by bob");
-  up.mutable_manifest()->set_bio("by admin");
-  EXPECT_TRUE(is_ok(agents->UpdateManifest(caller("bob", "s3cret").get(), up, &out)));
-  EXPECT_EQ(out.bio(), "by admin");
-
-  pb::RetireRequest retire;
-  retire.set_agent("ada");
-  pb::RetireResponse r;
-  EXPECT_TRUE(is_error(agents->Retire(caller("bob").get(), retire, &r),
-                       StatusCode::PERMISSION_DENIED));
-  EXPECT_TRUE(is_ok(agents->Retire(caller("ada").get(), retire, &r)));
+  EXPECT_TRUE(is_ok(agents->UpdateManifest(context_for(std::nullopt).get(), up, &out)));
+  EXPECT_EQ(out.bio(), "by anyone here");
+  pb::NodeInfoResponse info;
+  ASSERT_TRUE(is_ok(admin->NodeInfo(context_for(std::nullopt).get(), {}, &info)));
+  EXPECT_EQ(info.caller(), "admin:local");
+  EXPECT_NE(info.security().find("development"), std::string::npos) << info.security();
+  EXPECT_TRUE(is_error(admin->NodeInfo(caller("ada").get(), {}, &info), StatusCode::UNAUTHENTICATED,
+                       {"no bearer tokens"}));
 }
 
-// Verifies that reading is open to every caller.
-TEST_F(AgentsApiWithToken, ReadingNeedsNoIdentity) {
-  ASSERT_TRUE(introduce_all({"ada"}));
-  pb::GetManifestRequest get;
-  get.set_agent("ada");
-  pb::Manifest out;
-  EXPECT_TRUE(is_ok(agents->GetManifest(caller().get(), get, &out)));
-  pb::ListAgentsResponse list;
-  EXPECT_TRUE(is_ok(agents->ListAgents(caller("someone").get(), {}, &list)));
-  EXPECT_EQ(list.agents_size(), 1);
-}
-
-// Verifies that without a token every caller is an admin.
-TEST_F(AgentsApi, WithoutTokenEveryCallerIsAdmin) {
-  ASSERT_TRUE(introduce_all({"ada"}));
-  pb::UpdateManifestRequest up;
-  up.mutable_manifest()->set_id("ada");
-  up.mutable_manifest()->set_bio("by bob");
-  up.mutable_manifest()->set_status(pb::AGENT_STATUS_ACTIVE);
-  up.mutable_manifest()->set_capacity(8);
-  pb::Manifest out;
-  EXPECT_TRUE(is_ok(agents->UpdateManifest(caller("bob").get(), up, &out)));
-  EXPECT_EQ(out.bio(), "by bob");
+// Verifies that a development node refuses to serve a non-loopback address
+// (every caller would be its admin), unless told --insecure.
+TEST(DevelopmentServer, RefusesANetworkAddressWithoutCredentials) {
+  auto n = test_support::start_ok(node_config{});
+  ASSERT_TRUE(n);
+  api::server_options o;
+  o.listen = "0.0.0.0:0";
+  auto refused = api::server::start(*n, o);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, errc::invalid_argument);
+  EXPECT_NE(refused.error().message.find("not loopback"), std::string::npos) << refused.error().message;
+  o.auth.insecure = true;
+  auto insecure = api::server::start(*n, o);
+  ASSERT_TRUE(insecure) << to_string(insecure.error());
+  EXPECT_NE((*insecure)->security_mode().find("INSECURE"), std::string::npos);
+  (*insecure)->shutdown(std::chrono::milliseconds(0));
 }
 
 } // namespace

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "parley/api/server.hpp"
+#include "parley/auth/token.hpp"
 #include "parley/v1/api.grpc.pb.h"
 #include "support/node_fixture.hpp"
 #include "support/temp_dir.hpp"
@@ -38,17 +39,63 @@ using test_support::wait_timeout;
 /// fails the test instead of hanging the binary.
 inline constexpr std::chrono::seconds call_deadline{20};
 
-/// A context with a deadline; `agent` goes into metadata parley-agent and
-/// `admin_token` into parley-admin-token (each only when not empty).
-inline std::unique_ptr<grpc::ClientContext> caller(const std::string& agent = {},
-                                                   const std::string& admin_token = {}) {
+/// The HS256 key the test servers accept bearer tokens under.
+inline auth::token_key test_key() {
+  return {"parley-api-tests-0123456789abcdef-not-a-real-secret"};
+}
+
+/// A token for `who`, signed with `key` (the test key unless given),
+/// valid for an hour.
+inline std::string token_for(const principal& who, const auth::token_key& key = test_key(),
+                             int64_t ttl_s = 3600) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  auth::token_claims c;
+  c.who = who;
+  c.issuer = "parley";
+  c.audience = "parley";
+  c.issued_at = now;
+  c.expires_at = now + ttl_s;
+  auto t = auth::issue_token(key, c);
+  EXPECT_TRUE(t.has_value());
+  return t ? *t : std::string{};
+}
+
+/// A context with a deadline that authenticates as `who` (no credential
+/// for nullopt).
+inline std::unique_ptr<grpc::ClientContext> context_for(const std::optional<principal>& who) {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() + call_deadline);
-  if (!agent.empty())
-    ctx->AddMetadata("parley-agent", agent);
-  if (!admin_token.empty())
-    ctx->AddMetadata("parley-admin-token", admin_token);
+  if (who)
+    ctx->AddMetadata("authorization", "Bearer " + token_for(*who));
   return ctx;
+}
+
+/// A context with a raw `authorization` value (bad credentials).
+inline std::unique_ptr<grpc::ClientContext> context_with(const std::string& authorization) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() + call_deadline);
+  ctx->AddMetadata("authorization", authorization);
+  return ctx;
+}
+
+/// The admin secret older tests name; caller() maps it to an admin token.
+inline const std::string admin_secret = "s3cret";
+
+/// A context for the caller the older tests describe: an admin when
+/// `admin_token` is the admin secret, a token signed with another key when
+/// it is anything else (refused: UNAUTHENTICATED), else agent `agent`, else
+/// an observer.
+inline std::unique_ptr<grpc::ClientContext> caller(const std::string& agent = {},
+                                                   const std::string& admin_token = {}) {
+  if (admin_token == admin_secret)
+    return context_for(principal::admin("tests"));
+  if (!admin_token.empty())
+    return context_with("Bearer " + token_for(principal::admin(), auth::token_key{std::string(40, 'x')}));
+  if (!agent.empty())
+    return context_for(principal::agent(agent));
+  return context_for(principal::observer("tests"));
 }
 
 inline std::string code_name(grpc::StatusCode c) {
@@ -387,6 +434,7 @@ protected:
     }
     opt_ = {};
     opt_.listen = "127.0.0.1:0";
+    opt_.auth.token_key = test_key();
     configure_server(opt_);
     auto srv = api::server::start(*node_, opt_);
     ASSERT_TRUE(srv) << to_string(srv.error());
@@ -422,11 +470,8 @@ protected:
   node& n() { return *node_; }
   api::server& srv() { return *server_; }
 
-  /// A context for an admin caller (with the token if the server has one),
-  /// acting for `agent` if set.
-  std::unique_ptr<grpc::ClientContext> as_admin(const std::string& agent = {}) {
-    return caller(agent, opt_.admin_token);
-  }
+  /// A context for an admin caller.
+  std::unique_ptr<grpc::ClientContext> as_admin() { return context_for(principal::admin("tests")); }
 
   // -- one-line calls for setting up a test (as admin) ----------------------
 
@@ -558,6 +603,8 @@ protected:
     return test_support::eventually([&] { return inbox_of(agent).size() == n; });
   }
 
+public:
+  // The stubs (public: table-driven tests call them through the fixture).
   std::unique_ptr<pb::Agents::Stub> agents;
   std::unique_ptr<pb::Rooms::Stub> rooms;
   std::unique_ptr<pb::Turns::Stub> turns;
@@ -566,6 +613,7 @@ protected:
   std::unique_ptr<pb::AgentLink::Stub> link;
   std::unique_ptr<pb::Admin::Stub> admin;
 
+protected:
   bool durable_ = false;
   test::temp_dir dir_;
   api::server_options opt_;

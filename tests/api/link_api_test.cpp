@@ -430,7 +430,6 @@ TEST_F(MemoryLinkApi, DeliveriesAreNumberedWithoutAStore) {
 
 class LinkApiWithToken : public LinkApi {
 protected:
-  void configure_server(api::server_options& o) override { o.admin_token = "s3cret"; }
 };
 
 // Verifies that only the agent itself (or an admin) links as it.

@@ -234,7 +234,7 @@ TEST_F(DurableMessagesApi, MarkReadAcknowledgesWhatALinkTook) {
     EXPECT_TRUE(is_ok(*end));
   }
   auto receipt = [&] {
-    auto s = n().status("ada", "r1");
+    auto s = n().status(principal::admin(), "ada", "r1");
     return s ? *s : message_status::sent;
   };
   pb::MarkReadRequest req;
@@ -305,7 +305,7 @@ TEST_F(ReadEventsMessagesApi, ReceiptMovesToReadOnlyOnAcknowledgement) {
   auto got = l->deliveries(1);
   ASSERT_EQ(got.size(), 1u);
   auto receipt = [&] {
-    auto s = n().status("ada", "r1");
+    auto s = n().status(principal::admin(), "ada", "r1");
     return s ? *s : message_status::sent;
   };
   EXPECT_EQ(receipt(), message_status::delivered) << "read before the link acknowledged it";
@@ -332,47 +332,6 @@ TEST_F(ReadEventsMessagesApi, ReceiptMovesToReadOnlyOnAcknowledgement) {
   EXPECT_EQ(reads, 1) << "message_read events for one acknowledged message";
 }
 
-class MessagesApiWithToken : public DurableApiFixture {
-protected:
-  void configure_server(api::server_options& o) override { o.admin_token = "s3cret"; }
-};
-
-// Verifies that an agent sends only as itself and reads and acknowledges
-// only its own inbox.
-TEST_F(MessagesApiWithToken, AgentsSendAndReadOnlyAsThemselves) {
-  ASSERT_TRUE(introduce_all({"ada", "bob"}));
-  ASSERT_TRUE(is_ok(introduce("ext", pb::Behavior::KIND_EXTERNAL)));
-  pb::SendRequest req;
-  *req.mutable_message() = text_to_agent("ada", "ext", "forged");
-  pb::SendResponse out;
-  EXPECT_TRUE(is_error(messages->Send(caller("bob").get(), req, &out),
-                       StatusCode::PERMISSION_DENIED, {"send as 'ada'"}));
-  EXPECT_TRUE(is_error(messages->Send(caller().get(), req, &out), StatusCode::PERMISSION_DENIED));
-  EXPECT_TRUE(is_error(messages->Send(caller("bob", "wrong").get(), req, &out),
-                       StatusCode::PERMISSION_DENIED));
-  EXPECT_TRUE(inbox_of("ext").empty());
-  *req.mutable_message() = text_to_agent("ada", "ext", "real");
-  ASSERT_TRUE(is_ok(messages->Send(caller("ada").get(), req, &out)));
-  *req.mutable_message() = text_to_agent("bob", "ext", "by admin");
-  ASSERT_TRUE(is_ok(messages->Send(caller("ada", "s3cret").get(), req, &out)));
-
-  pb::InboxRequest inbox;
-  inbox.set_agent("ext");
-  pb::InboxResponse in;
-  EXPECT_TRUE(is_error(messages->Inbox(caller("ada").get(), inbox, &in),
-                       StatusCode::PERMISSION_DENIED));
-  ASSERT_TRUE(is_ok(messages->Inbox(caller("ext").get(), inbox, &in)));
-  EXPECT_EQ(contents({in.messages().begin(), in.messages().end()}),
-            (std::vector<std::string>{"real", "by admin"}));
-
-  pb::MarkReadRequest mark;
-  mark.set_agent("ext");
-  mark.add_deliveries(in.messages(0).delivery());
-  pb::MarkReadResponse mr;
-  EXPECT_TRUE(is_error(messages->MarkRead(caller("ada").get(), mark, &mr),
-                       StatusCode::PERMISSION_DENIED));
-  EXPECT_TRUE(is_ok(messages->MarkRead(caller("ext").get(), mark, &mr)));
-}
 
 } // namespace
 } // namespace parley::api_test

@@ -117,7 +117,6 @@ TEST_F(TurnsApi, UnmoderatedRoomGrantsAtOnce) {
 
 class TurnsApiWithToken : public TurnsApi {
 protected:
-  void configure_server(api::server_options& o) override { o.admin_token = "s3cret"; }
 };
 
 // Verifies that an agent requests and yields only its own turn.

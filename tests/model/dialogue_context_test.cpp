@@ -81,17 +81,18 @@ TEST(DialogueContext, TrimsOldestDownToSixtyPercent) {
 // Verifies trimming stops as soon as the total is at most 60%, not earlier or later.
 TEST(DialogueContext, TrimStopsAtFirstFitUnderSixtyPercent) {
   dialogue_context c{100};
-  c.add(entry("a", 25));
-  c.add(entry("b", 25));
+  c.add(entry("a", 20));
+  c.add(entry("b", 20));
   c.add(entry("c", 5));
   c.add(entry("d", 5));
   c.add(entry("e", 5));
   c.add(entry("f", 5));
-  c.add(entry("g", 5)); // 75 so far, no trim
-  EXPECT_EQ(c.entries().size(), 7u);
-  c.add(entry("h", 20)); // 95 > 90: drop a (70), b (45) -> at most 60, stop
-  EXPECT_EQ(texts(c), (strings{"c", "d", "e", "f", "g", "h"}));
-  EXPECT_EQ(c.tokens(), 45u);
+  c.add(entry("g", 5));
+  c.add(entry("h", 20)); // 85 so far, no trim
+  EXPECT_EQ(c.entries().size(), 8u);
+  c.add(entry("i", 10)); // 95 > 90: drop a (75), b (55) -> at most 60, stop
+  EXPECT_EQ(texts(c), (strings{"c", "d", "e", "f", "g", "h", "i"}));
+  EXPECT_EQ(c.tokens(), 55u);
 }
 
 // Verifies system entries are never dropped, even when they are the oldest.
@@ -107,13 +108,14 @@ TEST(DialogueContext, NeverDropsSystemEntries) {
   EXPECT_EQ(c.entries().front().r, context_entry::role::system);
 }
 
-// Verifies only system entries over budget are all kept.
+// Verifies only system entries over budget are all kept (each cut to a
+// fifth of the budget, as every entry is).
 TEST(DialogueContext, KeepsSystemEntriesEvenOverBudget) {
   dialogue_context c{10};
   for (int i = 0; i < 8; ++i)
     c.add(entry("s" + std::to_string(i), 5, context_entry::role::system));
   EXPECT_EQ(c.entries().size(), 8u);
-  EXPECT_EQ(c.tokens(), 40u);
+  EXPECT_EQ(c.tokens(), 16u);
 }
 
 // Verifies system entries in the middle survive while non-system entries around them go.
@@ -142,10 +144,32 @@ TEST(DialogueContext, AlwaysKeepsTheLastFiveEntries) {
   EXPECT_EQ(texts(c), (strings{"big0", "big1", "big2", "big3", "big4"}));
   EXPECT_EQ(c.tokens(), 100u);
 
+  // An entry over a fifth of the budget counts as a fifth: the five kept
+  // entries never hold more than the budget.
   c.add(entry("huge", 500));
   EXPECT_EQ(texts(c), (strings{"big1", "big2", "big3", "big4", "huge"}));
-  EXPECT_EQ(c.tokens(), 580u);
+  EXPECT_EQ(c.tokens(), 100u);
   EXPECT_EQ(c.tokens(), sum_tokens(c));
+}
+
+// Verifies a long text is cut to a fifth of the budget, on a UTF-8
+// boundary, and marked; the budget then holds for the five kept entries.
+TEST(DialogueContext, TruncatesLargeEntries) {
+  dialogue_context c{100}; // at most 20 tokens (80 bytes) per entry
+  std::string text;
+  for (int i = 0; i < 100; ++i)
+    text += "\xc3\xa9"; // "é", two bytes
+  for (int i = 0; i < 6; ++i)
+    c.add({context_entry::role::peer, "p", text, 0});
+  ASSERT_EQ(c.entries().size(), 5u);
+  for (auto& e : c.entries()) {
+    EXPECT_LE(e.tokens, c.max_entry_tokens());
+    EXPECT_LE(e.text.size(), size_t{c.max_entry_tokens()} * 4);
+    ASSERT_TRUE(e.text.ends_with(dialogue_context::truncation_mark));
+    auto body = e.text.substr(0, e.text.size() - dialogue_context::truncation_mark.size());
+    EXPECT_EQ(body.size() % 2, 0u) << "cut inside a character";
+  }
+  EXPECT_LE(c.tokens(), c.budget());
 }
 
 // Verifies a context created by the attention queue uses the configured budget.

@@ -30,8 +30,8 @@ TEST_F(NodeAgents, IntroduceThenGetManifestRoundTrips) {
   spec.man.capacity = 3;
   spec.man.rooms = {"ignored"};
   spec.man.focus = "ignored";
-  ASSERT_TRUE(succeeded(n().introduce(spec)));
-  auto m = n().get_manifest("alice");
+  ASSERT_TRUE(succeeded(n().introduce(as_admin, spec)));
+  auto m = n().get_manifest(as_admin, "alice");
   ASSERT_TRUE(succeeded(m));
   EXPECT_EQ(m->id, "alice");
   EXPECT_EQ(m->display_name, "Agent alice");
@@ -48,14 +48,14 @@ TEST_F(NodeAgents, IntroduceThenGetManifestRoundTrips) {
 // Verifies that a manifest breaking a limit is refused with invalid_argument
 // and no agent appears.
 TEST_F(NodeAgents, IntroduceRejectsInvalidManifest) {
-  EXPECT_TRUE(fails_with(n().introduce(make_spec("bad id")), errc::invalid_argument));
+  EXPECT_TRUE(fails_with(n().introduce(as_admin, make_spec("bad id")), errc::invalid_argument));
   auto zero = make_spec("zero");
   zero.man.capacity = 0;
-  EXPECT_TRUE(fails_with(n().introduce(zero), errc::invalid_argument, {"capacity"}));
+  EXPECT_TRUE(fails_with(n().introduce(as_admin, zero), errc::invalid_argument, {"capacity"}));
   auto retired = make_spec("ghost");
   retired.man.status = agent_status::retired;
-  EXPECT_TRUE(fails_with(n().introduce(retired), errc::invalid_argument, {"ghost"}));
-  EXPECT_TRUE(n().list_agents().empty());
+  EXPECT_TRUE(fails_with(n().introduce(as_admin, retired), errc::invalid_argument, {"ghost"}));
+  EXPECT_TRUE(n().list_agents(as_admin)->empty());
 }
 
 // Verifies that introducing a taken id fails with already_exists and keeps
@@ -64,30 +64,30 @@ TEST_F(NodeAgents, IntroduceRejectsDuplicateId) {
   ASSERT_TRUE(add_agent("alice"));
   auto again = make_spec("alice");
   again.man.bio = "impostor";
-  EXPECT_TRUE(fails_with(n().introduce(again), errc::already_exists, {"'alice'"}));
-  auto m = n().get_manifest("alice");
+  EXPECT_TRUE(fails_with(n().introduce(as_admin, again), errc::already_exists, {"'alice'"}));
+  auto m = n().get_manifest(as_admin, "alice");
   ASSERT_TRUE(succeeded(m));
   EXPECT_TRUE(m->bio.empty());
-  EXPECT_EQ(n().list_agents().size(), 1u);
+  EXPECT_EQ(n().list_agents(as_admin)->size(), 1u);
 }
 
 // Verifies that operations on an unknown agent fail with not_found naming it.
 TEST_F(NodeAgents, UnknownAgentIsNotFound) {
-  EXPECT_TRUE(fails_with(n().get_manifest("nobody"), errc::not_found, {"'nobody'"}));
-  EXPECT_TRUE(fails_with(n().retire("nobody"), errc::not_found, {"'nobody'"}));
-  EXPECT_TRUE(fails_with(n().update_manifest(caller::administrator(), make_manifest("nobody")),
+  EXPECT_TRUE(fails_with(n().get_manifest(as_admin, "nobody"), errc::not_found, {"'nobody'"}));
+  EXPECT_TRUE(fails_with(n().retire(as_admin, "nobody"), errc::not_found, {"'nobody'"}));
+  EXPECT_TRUE(fails_with(n().update_manifest(principal::admin(), make_manifest("nobody")),
                          errc::not_found, {"'nobody'"}));
   ASSERT_TRUE(add_agent("alice"));
   EXPECT_TRUE(
-    fails_with(n().send(direct_message("alice", "nobody", "hi")), errc::not_found, {"'nobody'"}));
+    fails_with(n().send(as_admin, direct_message("alice", "nobody", "hi")), errc::not_found, {"'nobody'"}));
   EXPECT_TRUE(
-    fails_with(n().send(direct_message("nobody", "alice", "hi")), errc::not_found, {"'nobody'"}));
+    fails_with(n().send(as_admin, direct_message("nobody", "alice", "hi")), errc::not_found, {"'nobody'"}));
 }
 
 // Verifies that list_agents returns every agent id, sorted.
 TEST_F(NodeAgents, ListAgentsIsSorted) {
   ASSERT_TRUE(add_agents({"mallory", "alice", "zed", "bob", "carol"}));
-  EXPECT_EQ(n().list_agents(),
+  EXPECT_EQ(*n().list_agents(as_admin),
             (std::vector<agent_id>{"alice", "bob", "carol", "mallory", "zed"}));
 }
 
@@ -97,38 +97,38 @@ TEST_F(NodeAgents, RetireMarksRetiredAndLeavesRooms) {
   ASSERT_TRUE(add_agents({"owner", "alice", "bob"}));
   ASSERT_TRUE(add_group("lobby", "owner", unmoderated(), {"alice", "bob"}));
   ASSERT_TRUE(add_group("den", "alice", unmoderated(), {"bob"}));
-  auto dm = n().create_direct("alice", "bob");
+  auto dm = n().create_direct(as_admin, "alice", "bob");
   ASSERT_TRUE(succeeded(dm));
-  auto before = n().get_manifest("alice");
+  auto before = n().get_manifest(as_admin, "alice");
   ASSERT_TRUE(succeeded(before));
   EXPECT_EQ(before->rooms.size(), 3u);
 
-  ASSERT_TRUE(succeeded(n().retire("alice")));
+  ASSERT_TRUE(succeeded(n().retire(as_admin, "alice")));
 
   // The manifest first: retire must have completed when it returns.
-  auto m = n().get_manifest("alice");
+  auto m = n().get_manifest(as_admin, "alice");
   ASSERT_TRUE(succeeded(m));
   EXPECT_EQ(m->status, agent_status::retired);
   EXPECT_FALSE(m->online);
   EXPECT_TRUE(m->rooms.empty());
   for (auto r : {std::string{"lobby"}, std::string{"den"}, dm->id}) {
-    auto room = n().get_room(r);
+    auto room = n().get_room(as_admin, r);
     ASSERT_TRUE(succeeded(room));
     EXPECT_EQ(room->find("alice"), nullptr) << r;
   }
   // alice owned "den": bob inherits it.
-  auto den = n().get_room("den");
+  auto den = n().get_room(as_admin, "den");
   ASSERT_TRUE(succeeded(den));
   ASSERT_NE(den->find("bob"), nullptr);
   EXPECT_EQ(den->find("bob")->role, room_role::owner);
-  EXPECT_EQ(n().list_agents(), (std::vector<agent_id>{"alice", "bob", "owner"}));
+  EXPECT_EQ(*n().list_agents(as_admin), (std::vector<agent_id>{"alice", "bob", "owner"}));
 }
 
 // Verifies that retiring an agent twice fails with failed_precondition.
 TEST_F(NodeAgents, RetireTwiceFails) {
   ASSERT_TRUE(add_agent("alice"));
-  ASSERT_TRUE(succeeded(n().retire("alice")));
-  EXPECT_TRUE(fails_with(n().retire("alice"), errc::failed_precondition, {"'alice'"}));
+  ASSERT_TRUE(succeeded(n().retire(as_admin, "alice")));
+  EXPECT_TRUE(fails_with(n().retire(as_admin, "alice"), errc::failed_precondition, {"'alice'"}));
 }
 
 // Verifies that a retired agent neither receives nor sends messages, joins
@@ -136,15 +136,15 @@ TEST_F(NodeAgents, RetireTwiceFails) {
 TEST_F(NodeAgents, RetiredAgentRefusesEverything) {
   ASSERT_TRUE(add_agents({"alice", "bob"}));
   ASSERT_TRUE(add_group("lobby", "bob", unmoderated()));
-  ASSERT_TRUE(succeeded(n().retire("alice")));
+  ASSERT_TRUE(succeeded(n().retire(as_admin, "alice")));
   auto before = n().stats();
-  EXPECT_TRUE(fails_with(n().send(direct_message("bob", "alice", "hello")),
+  EXPECT_TRUE(fails_with(n().send(as_admin, direct_message("bob", "alice", "hello")),
                          errc::failed_precondition, {"'alice'", "retired"}));
-  EXPECT_TRUE(fails_with(n().send(direct_message("alice", "bob", "hello")),
+  EXPECT_TRUE(fails_with(n().send(as_admin, direct_message("alice", "bob", "hello")),
                          errc::failed_precondition, {"'alice'", "retired"}));
-  EXPECT_TRUE(fails_with(n().join("lobby", "alice"), errc::failed_precondition, {"'alice'"}));
-  EXPECT_TRUE(fails_with(n().create_direct("bob", "alice"), errc::failed_precondition, {"'alice'"}));
-  EXPECT_TRUE(fails_with(n().update_manifest(caller::agent("alice"), make_manifest("alice")),
+  EXPECT_TRUE(fails_with(n().join(as_admin, "lobby", "alice"), errc::failed_precondition, {"'alice'"}));
+  EXPECT_TRUE(fails_with(n().create_direct(as_admin, "bob", "alice"), errc::failed_precondition, {"'alice'"}));
+  EXPECT_TRUE(fails_with(n().update_manifest(principal::agent("alice"), make_manifest("alice")),
                          errc::failed_precondition, {"'alice'"}));
   EXPECT_EQ(n().stats().deliveries, before.deliveries);
 }
@@ -162,7 +162,7 @@ TEST_F(NodeAgents, OwnerUpdatesManifestAndEventsFollow) {
   m.bio = "updated";
   m.skills = {make_skill("s9", "plan")};
   m.capacity = 2;
-  auto updated = n().update_manifest(caller::agent("alice"), m);
+  auto updated = n().update_manifest(principal::agent("alice"), m);
   ASSERT_TRUE(succeeded(updated));
   EXPECT_EQ(updated->display_name, "Alice");
   EXPECT_EQ(updated->skills, m.skills);
@@ -171,13 +171,13 @@ TEST_F(NodeAgents, OwnerUpdatesManifestAndEventsFollow) {
   settle();
   EXPECT_EQ(rec.count(is_event(event_kind::agent_status_changed)), 0u);
 
-  auto got = n().get_manifest("alice");
+  auto got = n().get_manifest(as_admin, "alice");
   ASSERT_TRUE(succeeded(got));
   EXPECT_EQ(got->bio, "updated");
   EXPECT_EQ(got->capacity, 2u);
 
   m.status = agent_status::busy;
-  ASSERT_TRUE(succeeded(n().update_manifest(caller::agent("alice"), m)));
+  ASSERT_TRUE(succeeded(n().update_manifest(principal::agent("alice"), m)));
   auto changed = rec.wait_for(is_event(event_kind::agent_status_changed, "alice"));
   ASSERT_TRUE(changed);
   EXPECT_EQ(changed->detail, "busy");
@@ -190,9 +190,9 @@ TEST_F(NodeAgents, OtherAgentCannotUpdateManifest) {
   ASSERT_TRUE(add_agents({"alice", "mallory"}));
   auto m = make_manifest("alice");
   m.bio = "hacked";
-  EXPECT_TRUE(fails_with(n().update_manifest(caller::agent("mallory"), m),
+  EXPECT_TRUE(fails_with(n().update_manifest(principal::agent("mallory"), m),
                          errc::permission_denied, {"'alice'", "'mallory'"}));
-  auto got = n().get_manifest("alice");
+  auto got = n().get_manifest(as_admin, "alice");
   ASSERT_TRUE(succeeded(got));
   EXPECT_TRUE(got->bio.empty());
 }
@@ -203,8 +203,8 @@ TEST_F(NodeAgents, AdministratorUpdatesAnyManifest) {
   auto m = make_manifest("alice");
   m.status = agent_status::idle;
   m.activities = {"paused by admin"};
-  ASSERT_TRUE(succeeded(n().update_manifest(caller::administrator(), m)));
-  auto got = n().get_manifest("alice");
+  ASSERT_TRUE(succeeded(n().update_manifest(principal::admin(), m)));
+  auto got = n().get_manifest(as_admin, "alice");
   ASSERT_TRUE(succeeded(got));
   EXPECT_EQ(got->status, agent_status::idle);
   EXPECT_EQ(got->activities, std::vector<std::string>{"paused by admin"});
@@ -215,10 +215,10 @@ TEST_F(NodeAgents, UpdateCannotSetRetired) {
   ASSERT_TRUE(add_agent("alice"));
   auto m = make_manifest("alice");
   m.status = agent_status::retired;
-  EXPECT_TRUE(fails_with(n().update_manifest(caller::agent("alice"), m), errc::invalid_argument,
+  EXPECT_TRUE(fails_with(n().update_manifest(principal::agent("alice"), m), errc::invalid_argument,
                          {"'alice'", "retired"}));
-  EXPECT_TRUE(fails_with(n().update_manifest(caller::administrator(), m), errc::invalid_argument));
-  auto got = n().get_manifest("alice");
+  EXPECT_TRUE(fails_with(n().update_manifest(principal::admin(), m), errc::invalid_argument));
+  auto got = n().get_manifest(as_admin, "alice");
   ASSERT_TRUE(succeeded(got));
   EXPECT_EQ(got->status, agent_status::active);
 }
@@ -229,7 +229,7 @@ TEST_F(NodeAgents, UpdateRejectsInvalidManifest) {
   ASSERT_TRUE(add_agent("alice"));
   auto m = make_manifest("alice");
   m.bio.assign(5000, 'x');
-  EXPECT_TRUE(fails_with(n().update_manifest(caller::agent("alice"), m), errc::invalid_argument,
+  EXPECT_TRUE(fails_with(n().update_manifest(principal::agent("alice"), m), errc::invalid_argument,
                          {"bio"}));
 }
 

@@ -9,6 +9,8 @@
 namespace parley {
 namespace {
 
+using test_support::as_admin;
+
 using test_support::durable_config;
 using test_support::start_ok;
 
@@ -28,21 +30,21 @@ TEST(NodeDurableEvents, OffsetsContinueAcrossRestart) {
   {
     auto n = start_ok(durable_config(dir.str()));
     ASSERT_TRUE(n);
-    ASSERT_TRUE(n->introduce(make_spec("alice")).has_value());
-    ASSERT_TRUE(n->introduce(make_spec("bob")).has_value());
-    ASSERT_TRUE(n->create_group("alice", {"lobby", "t", {}, room_access::open}).has_value());
-    auto es = n->events_since(1, 100);
+    ASSERT_TRUE(n->introduce(as_admin, make_spec("alice")).has_value());
+    ASSERT_TRUE(n->introduce(as_admin, make_spec("bob")).has_value());
+    ASSERT_TRUE(n->create_group(as_admin, "alice", {"lobby", "t", {}, room_access::open}).has_value());
+    auto es = n->events_since(as_admin, 1, 100);
     ASSERT_TRUE(es.has_value());
     before = *es;
     ASSERT_GE(before.size(), 4u); // 2 introduced, room_created, member_joined
   }
   auto n = start_ok(durable_config(dir.str()));
   ASSERT_TRUE(n);
-  auto after = n->events_since(1, 100);
+  auto after = n->events_since(as_admin, 1, 100);
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(*after, before);
-  ASSERT_TRUE(n->introduce(make_spec("carol")).has_value());
-  auto all = n->events_since(1, 100);
+  ASSERT_TRUE(n->introduce(as_admin, make_spec("carol")).has_value());
+  auto all = n->events_since(as_admin, 1, 100);
   ASSERT_TRUE(all.has_value());
   ASSERT_EQ(all->size(), before.size() + 1);
   EXPECT_EQ(all->back().seq, before.back().seq + 1);
@@ -58,10 +60,10 @@ TEST(NodeDurableEvents, SubscribeResumesFromDisk) {
   auto n = start_ok(cfg);
   ASSERT_TRUE(n);
   for (int i = 0; i < 10; ++i)
-    ASSERT_TRUE(n->introduce(make_spec("a" + std::to_string(i))).has_value());
+    ASSERT_TRUE(n->introduce(as_admin, make_spec("a" + std::to_string(i))).has_value());
   test_support::event_recorder rec;
   ASSERT_TRUE(rec.attach(*n, all_topics, 2).has_value());
-  ASSERT_TRUE(n->introduce(make_spec("late")).has_value());
+  ASSERT_TRUE(n->introduce(as_admin, make_spec("late")).has_value());
   ASSERT_TRUE(rec.wait_count([](const event&) { return true; }, 10));
   auto got = seqs(rec.events());
   std::vector<uint64_t> want;
@@ -79,11 +81,11 @@ TEST(NodeDurableEvents, RetentionByCount) {
   auto n = start_ok(cfg);
   ASSERT_TRUE(n);
   for (int i = 0; i < 12; ++i)
-    ASSERT_TRUE(n->introduce(make_spec("a" + std::to_string(i))).has_value());
+    ASSERT_TRUE(n->introduce(as_admin, make_spec("a" + std::to_string(i))).has_value());
   n->stop(); // closes the store: the directory can be opened again
   n = start_ok(cfg);
   ASSERT_TRUE(n);
-  auto es = n->events_since(1, 100);
+  auto es = n->events_since(as_admin, 1, 100);
   ASSERT_TRUE(es.has_value());
   EXPECT_EQ(seqs(*es), (std::vector<uint64_t>{8, 9, 10, 11, 12}));
 }
@@ -91,7 +93,7 @@ TEST(NodeDurableEvents, RetentionByCount) {
 // Verifies a durable node needs a data directory and refuses a foreign one.
 TEST(NodeDurableEvents, BadStoreConfigIsRefused) {
   node_config cfg;
-  cfg.durability = storage::durability::sync;
+  cfg.durability = durability::sync;
   auto no_dir = node::start(cfg);
   ASSERT_FALSE(no_dir.has_value());
   EXPECT_EQ(no_dir.error().code, errc::invalid_argument);

@@ -9,12 +9,15 @@
 #include <set>
 #include <thread>
 
+#include "parley/storage/message_log.hpp"
 #include "parley/storage/records.hpp"
 #include "support/node_fixture.hpp"
 #include "support/temp_dir.hpp"
 
 namespace parley {
 namespace {
+
+using test_support::as_admin;
 
 using test_support::direct_message;
 using test_support::durable_config;
@@ -90,9 +93,9 @@ std::unique_ptr<storage::state_store> open_stopped(const std::string& dir) {
 }
 
 size_t history_size(node& n, const agent_id& a, const agent_id& b) {
-  storage::history_query q;
-  q.limit = storage::max_page_size;
-  auto page = n.direct_history(a, b, q);
+  history_query q;
+  q.limit = max_page_size;
+  auto page = n.direct_history(as_admin, a, b, q);
   EXPECT_TRUE(succeeded(page));
   return page ? page->messages.size() : 0;
 }
@@ -107,30 +110,30 @@ TEST(NodeDurableMessages, RetriedKeyTakesEffectOnce) {
   {
     auto n = start_ok(cfg);
     ASSERT_TRUE(n);
-    ASSERT_TRUE(succeeded(n->introduce(make_spec("a"))));
-    ASSERT_TRUE(succeeded(n->introduce(make_spec("b"))));
-    auto sent = n->send(keyed("a", "b", "hello", "k-1"));
+    ASSERT_TRUE(succeeded(n->introduce(as_admin, make_spec("a"))));
+    ASSERT_TRUE(succeeded(n->introduce(as_admin, make_spec("b"))));
+    auto sent = n->send(as_admin, keyed("a", "b", "hello", "k-1"));
     ASSERT_TRUE(succeeded(sent));
     first = *sent;
     EXPECT_EQ(first.status, message_status::delivered);
     clock->advance(5000);
-    auto again = n->send(keyed("a", "b", "hello (retry)", "k-1"));
+    auto again = n->send(as_admin, keyed("a", "b", "hello (retry)", "k-1"));
     ASSERT_TRUE(succeeded(again));
     EXPECT_EQ(again->sent_at, first.sent_at);
     EXPECT_EQ(again->status, message_status::delivered);
     EXPECT_EQ(history_size(*n, "a", "b"), 1u);
     // The same id from another sender is another message.
-    ASSERT_TRUE(succeeded(n->send(keyed("b", "a", "mine", "k-1"))));
+    ASSERT_TRUE(succeeded(n->send(as_admin, keyed("b", "a", "mine", "k-1"))));
     EXPECT_EQ(history_size(*n, "a", "b"), 2u);
   }
   auto n = start_ok(cfg);
   ASSERT_TRUE(n);
   clock->advance(5000);
-  auto after = n->send(keyed("a", "b", "hello (after restart)", "k-1"));
+  auto after = n->send(as_admin, keyed("a", "b", "hello (after restart)", "k-1"));
   ASSERT_TRUE(succeeded(after));
   EXPECT_EQ(after->sent_at, first.sent_at);
-  storage::history_query q;
-  auto page = n->direct_history("a", "b", q);
+  history_query q;
+  auto page = n->direct_history(as_admin, "a", "b", q);
   ASSERT_TRUE(succeeded(page));
   ASSERT_EQ(page->messages.size(), 2u);
   EXPECT_EQ(page->messages[1].content, "hello");
@@ -141,14 +144,14 @@ TEST(NodeDurableMessages, ConcurrentRetriesDeliverOnce) {
   test::temp_dir dir;
   auto n = start_ok(durable_config(dir.str()));
   ASSERT_TRUE(n);
-  ASSERT_TRUE(succeeded(n->introduce(make_spec("a"))));
-  ASSERT_TRUE(succeeded(n->introduce(make_spec("b"))));
+  ASSERT_TRUE(succeeded(n->introduce(as_admin, make_spec("a"))));
+  ASSERT_TRUE(succeeded(n->introduce(as_admin, make_spec("b"))));
   for (int round = 0; round < 5; ++round) {
     const auto id = "same-" + std::to_string(round);
     std::vector<std::thread> senders;
     std::vector<expected<message>> results(8, unexpected{errc::internal, "not run"});
     for (size_t i = 0; i < results.size(); ++i)
-      senders.emplace_back([&, i] { results[i] = n->send(keyed("a", "b", "x", id)); });
+      senders.emplace_back([&, i] { results[i] = n->send(as_admin, keyed("a", "b", "x", id)); });
     for (auto& t : senders)
       t.join();
     std::set<timestamp> times;
@@ -167,23 +170,23 @@ TEST(NodeDurableMessages, FailedWriteDeliversNothingAndRetrySucceeds) {
   auto faults = std::make_shared<storage::disk_faults>();
   auto n = start_ok(durable_config(dir.str(), faults));
   ASSERT_TRUE(n);
-  ASSERT_TRUE(succeeded(n->introduce(make_spec("a"))));
-  ASSERT_TRUE(succeeded(n->introduce(make_spec("b"))));
-  ASSERT_TRUE(succeeded(n->create_group("a", {"hall", "", unmoderated(), room_access::open})));
-  ASSERT_TRUE(succeeded(n->join("hall", "b")));
+  ASSERT_TRUE(succeeded(n->introduce(as_admin, make_spec("a"))));
+  ASSERT_TRUE(succeeded(n->introduce(as_admin, make_spec("b"))));
+  ASSERT_TRUE(succeeded(n->create_group(as_admin, "a", {"hall", "", unmoderated(), room_access::open})));
+  ASSERT_TRUE(succeeded(n->join(as_admin, "hall", "b")));
   faults->fail_writes(true);
-  EXPECT_TRUE(fails_with(n->send(keyed("a", "b", "lost?", "k-9")), errc::storage_failure));
+  EXPECT_TRUE(fails_with(n->send(as_admin, keyed("a", "b", "lost?", "k-9")), errc::storage_failure));
   auto in_room = room_message("a", "hall", "lost too?");
   in_room.id = "k-10";
-  EXPECT_TRUE(fails_with(n->send(in_room), errc::storage_failure));
+  EXPECT_TRUE(fails_with(n->send(as_admin, in_room), errc::storage_failure));
   EXPECT_EQ(n->stats().deliveries, 0u);
   faults->fail_writes(false);
   // Reads kept working; nothing of the failed sends is stored.
   EXPECT_EQ(history_size(*n, "a", "b"), 0u);
-  ASSERT_TRUE(succeeded(n->send(keyed("a", "b", "now", "k-9"))));
-  ASSERT_TRUE(succeeded(n->send(in_room)));
+  ASSERT_TRUE(succeeded(n->send(as_admin, keyed("a", "b", "now", "k-9"))));
+  ASSERT_TRUE(succeeded(n->send(as_admin, in_room)));
   EXPECT_EQ(history_size(*n, "a", "b"), 1u);
-  auto room_page = n->room_history("hall", {});
+  auto room_page = n->room_history(as_admin, "hall", {});
   ASSERT_TRUE(succeeded(room_page));
   EXPECT_EQ(contents(room_page->messages), (std::vector<std::string>{"lost too?"}));
   EXPECT_TRUE(test_support::eventually([&] { return n->stats().deliveries == 2; }));
@@ -198,11 +201,11 @@ TEST(NodeDurableMessages, GeneratedIdsDoNotRepeatAfterRestart) {
     auto n = start_ok(cfg);
     ASSERT_TRUE(n);
     if (start == 0) {
-      ASSERT_TRUE(succeeded(n->introduce(make_spec("a"))));
-      ASSERT_TRUE(succeeded(n->introduce(make_spec("b", behavior_spec::kind::echo))));
+      ASSERT_TRUE(succeeded(n->introduce(as_admin, make_spec("a"))));
+      ASSERT_TRUE(succeeded(n->introduce(as_admin, make_spec("b", behavior_spec::kind::echo))));
     }
     for (int i = 0; i < 3; ++i) {
-      auto sent = n->send(direct_message("a", "b", "ping"));
+      auto sent = n->send(as_admin, direct_message("a", "b", "ping"));
       ASSERT_TRUE(succeeded(sent));
       EXPECT_TRUE(ids.insert(sent->id).second) << sent->id << " was generated twice";
     }
@@ -219,10 +222,10 @@ TEST(NodeDurableMessages, UndeliveredMessagesAreRedeliveredInOrder) {
   {
     auto n = start_ok(cfg);
     ASSERT_TRUE(n);
-    ASSERT_TRUE(succeeded(n->introduce(make_spec("a"))));
-    ASSERT_TRUE(succeeded(n->introduce(make_spec("slow"))));
-    ASSERT_TRUE(succeeded(n->create_group("a", {"hall", "", unmoderated(), room_access::open})));
-    ASSERT_TRUE(succeeded(n->join("hall", "slow")));
+    ASSERT_TRUE(succeeded(n->introduce(as_admin, make_spec("a"))));
+    ASSERT_TRUE(succeeded(n->introduce(as_admin, make_spec("slow"))));
+    ASSERT_TRUE(succeeded(n->create_group(as_admin, "a", {"hall", "", unmoderated(), room_access::open})));
+    ASSERT_TRUE(succeeded(n->join(as_admin, "hall", "slow")));
   }
   // What a node killed between accepting and serving leaves behind: the
   // messages and their inbox entries (written as the node writes them).
@@ -258,11 +261,11 @@ TEST(NodeDurableMessages, UndeliveredMessagesAreRedeliveredInOrder) {
     EXPECT_EQ(recorder->served(), expected_order);
     // Served: gone from the inbox (the removals are written behind).
     EXPECT_TRUE(test_support::eventually([&] {
-      auto inbox = n->inbox("slow", 10);
+      auto inbox = n->inbox(as_admin, "slow", 10);
       return inbox && inbox->empty();
     }));
     // New deliveries are numbered after every earlier one.
-    ASSERT_TRUE(succeeded(n->send(direct_message("a", "slow", "new"))));
+    ASSERT_TRUE(succeeded(n->send(as_admin, direct_message("a", "slow", "new"))));
   }
   // Served messages are not offered again by the next start.
   auto again = std::make_shared<recording_behavior>();
@@ -270,7 +273,7 @@ TEST(NodeDurableMessages, UndeliveredMessagesAreRedeliveredInOrder) {
     -> std::shared_ptr<agent_behavior> { return id == "slow" ? again : nullptr; };
   auto n = start_ok(cfg);
   ASSERT_TRUE(n);
-  ASSERT_TRUE(succeeded(n->send(keyed("a", "slow", "marker", "marker"))));
+  ASSERT_TRUE(succeeded(n->send(as_admin, keyed("a", "slow", "marker", "marker"))));
   ASSERT_TRUE(again->wait_served(1));
   EXPECT_EQ(again->served(), (std::vector<std::string>{"a/marker"}));
 }
@@ -284,19 +287,19 @@ TEST(NodeDurableMessages, HistoryPagesThroughRoomsAndPairs) {
   auto n = start_ok(cfg);
   ASSERT_TRUE(n);
   for (auto id : {"a", "b", "c"})
-    ASSERT_TRUE(succeeded(n->introduce(make_spec(id))));
-  ASSERT_TRUE(succeeded(n->create_group("a", {"hall", "", unmoderated(), room_access::open})));
-  ASSERT_TRUE(succeeded(n->join("hall", "b")));
+    ASSERT_TRUE(succeeded(n->introduce(as_admin, make_spec(id))));
+  ASSERT_TRUE(succeeded(n->create_group(as_admin, "a", {"hall", "", unmoderated(), room_access::open})));
+  ASSERT_TRUE(succeeded(n->join(as_admin, "hall", "b")));
   const auto t0 = clock->now();
   for (int i = 0; i < 25; ++i) {
     clock->advance(10);
-    ASSERT_TRUE(succeeded(n->send(room_message(i % 2 ? "a" : "b", "hall", std::to_string(i)))));
+    ASSERT_TRUE(succeeded(n->send(as_admin, room_message(i % 2 ? "a" : "b", "hall", std::to_string(i)))));
   }
-  storage::history_query q;
+  history_query q;
   q.limit = 10;
   std::vector<std::string> seen;
   for (int page_no = 0;; ++page_no) {
-    auto page = n->room_history("hall", q);
+    auto page = n->room_history(as_admin, "hall", q);
     ASSERT_TRUE(succeeded(page));
     for (auto& m : page->messages)
       seen.push_back(m.content);
@@ -309,39 +312,39 @@ TEST(NodeDurableMessages, HistoryPagesThroughRoomsAndPairs) {
   for (int i = 0; i < 25; ++i)
     EXPECT_EQ(seen[static_cast<size_t>(i)], std::to_string(24 - i));
   // Oldest first from a time: messages 20..24 were sent at t0 + 210 and later.
-  storage::history_query since;
-  since.direction = storage::history_query::order::oldest_first;
+  history_query since;
+  since.direction = history_query::order::oldest_first;
   since.since = t0 + 210;
   since.limit = 3;
-  auto first = n->room_history("hall", since);
+  auto first = n->room_history(as_admin, "hall", since);
   ASSERT_TRUE(succeeded(first));
   EXPECT_EQ(contents(first->messages), (std::vector<std::string>{"20", "21", "22"}));
   since.cursor = first->next_cursor;
-  auto rest = n->room_history("hall", since);
+  auto rest = n->room_history(as_admin, "hall", since);
   ASSERT_TRUE(succeeded(rest));
   EXPECT_EQ(contents(rest->messages), (std::vector<std::string>{"23", "24"}));
   EXPECT_TRUE(rest->next_cursor.empty());
   // Direct history holds both directions of a pair and nothing else.
-  ASSERT_TRUE(succeeded(n->send(direct_message("a", "b", "ab"))));
-  ASSERT_TRUE(succeeded(n->send(direct_message("b", "a", "ba"))));
-  ASSERT_TRUE(succeeded(n->send(direct_message("c", "a", "ca"))));
-  auto pair = n->direct_history("b", "a", {});
+  ASSERT_TRUE(succeeded(n->send(as_admin, direct_message("a", "b", "ab"))));
+  ASSERT_TRUE(succeeded(n->send(as_admin, direct_message("b", "a", "ba"))));
+  ASSERT_TRUE(succeeded(n->send(as_admin, direct_message("c", "a", "ca"))));
+  auto pair = n->direct_history(as_admin, "b", "a", {});
   ASSERT_TRUE(succeeded(pair));
   EXPECT_EQ(contents(pair->messages), (std::vector<std::string>{"ba", "ab"}));
   // Bad queries.
-  storage::history_query bad;
+  history_query bad;
   bad.limit = 0;
-  EXPECT_TRUE(fails_with(n->room_history("hall", bad), errc::invalid_argument, {"limit"}));
-  bad.limit = storage::max_page_size + 1;
-  EXPECT_TRUE(fails_with(n->room_history("hall", bad), errc::invalid_argument, {"limit"}));
+  EXPECT_TRUE(fails_with(n->room_history(as_admin, "hall", bad), errc::invalid_argument, {"limit"}));
+  bad.limit = max_page_size + 1;
+  EXPECT_TRUE(fails_with(n->room_history(as_admin, "hall", bad), errc::invalid_argument, {"limit"}));
   bad.limit = 10;
   bad.cursor = "zz";
-  EXPECT_TRUE(fails_with(n->room_history("hall", bad), errc::invalid_argument, {"cursor"}));
+  EXPECT_TRUE(fails_with(n->room_history(as_admin, "hall", bad), errc::invalid_argument, {"cursor"}));
   bad.cursor = q.cursor; // a cursor of the hall, used for a pair
-  EXPECT_TRUE(fails_with(n->direct_history("a", "b", bad), errc::invalid_argument, {"cursor"}));
-  EXPECT_TRUE(fails_with(n->room_history("nowhere", {}), errc::not_found, {"nowhere"}));
-  EXPECT_TRUE(fails_with(n->direct_history("a", "ghost", {}), errc::not_found, {"ghost"}));
-  EXPECT_TRUE(fails_with(n->inbox("a", 0), errc::invalid_argument, {"limit"}));
+  EXPECT_TRUE(fails_with(n->direct_history(as_admin, "a", "b", bad), errc::invalid_argument, {"cursor"}));
+  EXPECT_TRUE(fails_with(n->room_history(as_admin, "nowhere", {}), errc::not_found, {"nowhere"}));
+  EXPECT_TRUE(fails_with(n->direct_history(as_admin, "a", "ghost", {}), errc::not_found, {"ghost"}));
+  EXPECT_TRUE(fails_with(n->inbox(as_admin, "a", 0), errc::invalid_argument, {"limit"}));
 }
 
 // Verifies a node without a store says plainly that history needs one.
@@ -349,11 +352,11 @@ TEST(NodeDurableMessages, MemoryNodeHasNoHistory) {
   node_config cfg;
   auto n = start_ok(cfg);
   ASSERT_TRUE(n);
-  ASSERT_TRUE(succeeded(n->introduce(make_spec("a"))));
-  ASSERT_TRUE(succeeded(n->introduce(make_spec("b"))));
-  EXPECT_TRUE(fails_with(n->direct_history("a", "b", {}), errc::failed_precondition,
+  ASSERT_TRUE(succeeded(n->introduce(as_admin, make_spec("a"))));
+  ASSERT_TRUE(succeeded(n->introduce(as_admin, make_spec("b"))));
+  EXPECT_TRUE(fails_with(n->direct_history(as_admin, "a", "b", {}), errc::failed_precondition,
                          {"durable", "memory"}));
-  EXPECT_TRUE(fails_with(n->inbox("a", 10), errc::failed_precondition, {"durable"}));
+  EXPECT_TRUE(fails_with(n->inbox(as_admin, "a", 10), errc::failed_precondition, {"durable"}));
 }
 
 // Verifies the current turn and the queue survive a restart; the speaker gets a fresh slot.
@@ -375,16 +378,16 @@ TEST(NodeDurableMessages, TurnsSurviveRestartWithFreshSlot) {
     for (auto id : {"a", "b", "c"}) {
       auto spec = make_spec(id);
       spec.custom = std::make_shared<recording_behavior>();
-      ASSERT_TRUE(succeeded(n->introduce(spec)));
+      ASSERT_TRUE(succeeded(n->introduce(as_admin, spec)));
     }
-    ASSERT_TRUE(succeeded(n->create_group("a", {"stage", "", rules, room_access::open})));
-    ASSERT_TRUE(succeeded(n->join("stage", "b")));
-    ASSERT_TRUE(succeeded(n->join("stage", "c")));
+    ASSERT_TRUE(succeeded(n->create_group(as_admin, "a", {"stage", "", rules, room_access::open})));
+    ASSERT_TRUE(succeeded(n->join(as_admin, "stage", "b")));
+    ASSERT_TRUE(succeeded(n->join(as_admin, "stage", "c")));
     for (auto id : {"b", "c", "a"})
-      ASSERT_TRUE(succeeded(n->request_turn("stage", id)));
-    ASSERT_TRUE(succeeded(n->send(room_message("b", "stage", "one"))));
-    ASSERT_TRUE(succeeded(n->send(room_message("b", "stage", "two"))));
-    before = n->turns("stage").value();
+      ASSERT_TRUE(succeeded(n->request_turn(as_admin, "stage", id)));
+    ASSERT_TRUE(succeeded(n->send(as_admin, room_message("b", "stage", "one"))));
+    ASSERT_TRUE(succeeded(n->send(as_admin, room_message("b", "stage", "two"))));
+    before = n->turns(as_admin, "stage").value();
     ASSERT_TRUE(before.current);
     EXPECT_EQ(before.current->speaker, "b");
     EXPECT_EQ(before.messages_in_turn, 2u);
@@ -392,7 +395,7 @@ TEST(NodeDurableMessages, TurnsSurviveRestartWithFreshSlot) {
   }
   auto n = start_ok(cfg);
   ASSERT_TRUE(n);
-  auto after = n->turns("stage");
+  auto after = n->turns(as_admin, "stage");
   ASSERT_TRUE(succeeded(after));
   ASSERT_TRUE(after->current);
   EXPECT_EQ(after->current->speaker, "b");
@@ -405,16 +408,16 @@ TEST(NodeDurableMessages, TurnsSurviveRestartWithFreshSlot) {
   EXPECT_EQ(after->waiting[1].who, "a");
   // A fresh slot: 500 ms later b still speaks; after the full slot, c does.
   clock->advance(500);
-  EXPECT_EQ(n->turns("stage").value().current->speaker, "b");
-  EXPECT_TRUE(succeeded(n->send(room_message("b", "stage", "three"))));
-  EXPECT_TRUE(fails_with(n->send(room_message("c", "stage", "early")), errc::failed_precondition));
+  EXPECT_EQ(n->turns(as_admin, "stage").value().current->speaker, "b");
+  EXPECT_TRUE(succeeded(n->send(as_admin, room_message("b", "stage", "three"))));
+  EXPECT_TRUE(fails_with(n->send(as_admin, room_message("c", "stage", "early")), errc::failed_precondition));
   clock->advance(500);
-  EXPECT_EQ(n->turns("stage").value().current->speaker, "c");
+  EXPECT_EQ(n->turns(as_admin, "stage").value().current->speaker, "c");
   // And that hand-over was written too.
   n.reset();
   auto again = start_ok(cfg);
   ASSERT_TRUE(again);
-  auto last = again->turns("stage");
+  auto last = again->turns(as_admin, "stage");
   ASSERT_TRUE(succeeded(last));
   ASSERT_TRUE(last->current);
   EXPECT_EQ(last->current->speaker, "c");
@@ -428,10 +431,10 @@ TEST(NodeDurableMessages, AttentionKnobsAreStored) {
   {
     auto n = start_ok(cfg);
     ASSERT_TRUE(n);
-    ASSERT_TRUE(succeeded(n->introduce(make_spec("a"))));
-    ASSERT_TRUE(succeeded(n->set_importance("a", dialogue_key::room("hall"), 3.5)));
-    ASSERT_TRUE(succeeded(n->set_relationship("a", "friend", 2.0)));
-    ASSERT_TRUE(succeeded(n->set_relationship("a", "friend", 4.0)));
+    ASSERT_TRUE(succeeded(n->introduce(as_admin, make_spec("a"))));
+    ASSERT_TRUE(succeeded(n->set_importance(as_admin, "a", dialogue_key::room("hall"), 3.5)));
+    ASSERT_TRUE(succeeded(n->set_relationship(as_admin, "a", "friend", 2.0)));
+    ASSERT_TRUE(succeeded(n->set_relationship(as_admin, "a", "friend", 4.0)));
   }
   {
     auto s = open_stopped(dir.str());
@@ -454,14 +457,14 @@ TEST(NodeDurableMessages, AttentionKnobsAreStored) {
   auto n = start_ok(cfg);
   ASSERT_TRUE(n);
   for (auto id : {"stranger", "friend", "first"})
-    ASSERT_TRUE(succeeded(n->introduce(make_spec(id))));
+    ASSERT_TRUE(succeeded(n->introduce(as_admin, make_spec(id))));
   test_support::event_recorder rec;
   ASSERT_TRUE(succeeded(rec.attach(*n, mask_of(topic::message))));
-  ASSERT_TRUE(succeeded(n->send(keyed("first", "a", "1", "f1"))));
+  ASSERT_TRUE(succeeded(n->send(as_admin, keyed("first", "a", "1", "f1"))));
   ASSERT_TRUE(g->wait_arrivals(1)); // a serves "first" and waits
   // a cannot take messages while it waits: these queue in its mailbox.
-  ASSERT_TRUE(succeeded(n->post(keyed("stranger", "a", "2", "s1"))));
-  ASSERT_TRUE(succeeded(n->post(keyed("friend", "a", "3", "fr1"))));
+  ASSERT_TRUE(succeeded(n->post(as_admin, keyed("stranger", "a", "2", "s1"))));
+  ASSERT_TRUE(succeeded(n->post(as_admin, keyed("friend", "a", "3", "fr1"))));
   ASSERT_TRUE(rec.wait_count(test_support::is_event(event_kind::message_sent), 3));
   // The senders pass each message on right after publishing message_sent.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -30,7 +30,7 @@ protected:
 TEST_F(NodeMessages, DirectSendReturnsDelivered) {
   ASSERT_TRUE(add_agents({"alice", "bob"}, silent));
   clock_->advance(42);
-  auto sent = n().send(direct_message("alice", "bob", "hello"));
+  auto sent = n().send(as_admin, direct_message("alice", "bob", "hello"));
   ASSERT_TRUE(succeeded(sent));
   EXPECT_FALSE(sent->id.empty());
   EXPECT_EQ(sent->sent_at, clock_->now());
@@ -42,7 +42,7 @@ TEST_F(NodeMessages, DirectSendReturnsDelivered) {
 
   auto named = direct_message("alice", "bob", "again");
   named.id = "my-id-1";
-  auto second = n().send(named);
+  auto second = n().send(as_admin, named);
   ASSERT_TRUE(succeeded(second));
   EXPECT_EQ(second->id, "my-id-1");
   EXPECT_NE(second->id, sent->id);
@@ -55,12 +55,12 @@ TEST_F(NodeMessages, InvalidMessagesAreRejected) {
   auto before = n().stats();
   auto bad_json = direct_message("alice", "bob", "{not json");
   bad_json.type = content_type::json;
-  EXPECT_TRUE(fails_with(n().send(bad_json), errc::invalid_argument, {"json"}));
+  EXPECT_TRUE(fails_with(n().send(as_admin, bad_json), errc::invalid_argument, {"json"}));
   auto huge = direct_message("alice", "bob", std::string(70 * 1024, 'x'));
-  EXPECT_TRUE(fails_with(n().send(huge), errc::invalid_argument, {"content"}));
-  EXPECT_TRUE(fails_with(n().send(direct_message("alice", "bad id", "x")), errc::invalid_argument));
-  EXPECT_TRUE(fails_with(n().post(direct_message("alice", "bad id", "x")), errc::invalid_argument));
-  EXPECT_TRUE(fails_with(n().post(direct_message("nobody", "bob", "x")), errc::not_found));
+  EXPECT_TRUE(fails_with(n().send(as_admin, huge), errc::invalid_argument, {"content"}));
+  EXPECT_TRUE(fails_with(n().send(as_admin, direct_message("alice", "bad id", "x")), errc::invalid_argument));
+  EXPECT_TRUE(fails_with(n().post(as_admin, direct_message("alice", "bad id", "x")), errc::invalid_argument));
+  EXPECT_TRUE(fails_with(n().post(as_admin, direct_message("nobody", "bob", "x")), errc::not_found));
   EXPECT_EQ(n().stats().messages_sent, before.messages_sent);
 }
 
@@ -68,7 +68,7 @@ TEST_F(NodeMessages, InvalidMessagesAreRejected) {
 TEST_F(NodeMessages, EchoAgentAnswersSender) {
   ASSERT_TRUE(add_agent("alice", silent));
   ASSERT_TRUE(add_agent("echo", echo));
-  auto sent = n().send(direct_message("alice", "echo", "ping"));
+  auto sent = n().send(as_admin, direct_message("alice", "echo", "ping"));
   ASSERT_TRUE(succeeded(sent));
   auto answer = rec_.wait_for([](const event& e) {
     return e.kind == event_kind::message_delivered && e.agent == "alice"
@@ -84,16 +84,16 @@ TEST_F(NodeMessages, ScriptedAgentAnswersIntoRoom) {
   ASSERT_TRUE(add_agents({"alice", "bob"}, silent));
   agent_spec bot = make_spec("bot", behavior_spec::kind::scripted);
   bot.behavior.script = {{"hello", "hi there"}};
-  ASSERT_TRUE(succeeded(n().introduce(bot)));
+  ASSERT_TRUE(succeeded(n().introduce(as_admin, bot)));
   ASSERT_TRUE(add_group("lobby", "alice", unmoderated(), {"bob", "bot"}));
 
-  auto ignored = n().send(room_message("alice", "lobby", "weather?"));
+  auto ignored = n().send(as_admin, room_message("alice", "lobby", "weather?"));
   ASSERT_TRUE(succeeded(ignored));
   ASSERT_TRUE(rec_.wait_for(is_event(event_kind::message_read, "bot", "lobby",
                                      "alice/" + ignored->id)));
   EXPECT_EQ(rec_.count(is_event(event_kind::message_sent, "bot")), 0u);
 
-  auto hello = n().send(room_message("alice", "lobby", "hello"));
+  auto hello = n().send(as_admin, room_message("alice", "lobby", "hello"));
   ASSERT_TRUE(succeeded(hello));
   auto from_bot = [](std::string to) {
     return [to](const event& e) {
@@ -114,7 +114,7 @@ TEST_F(NodeMessages, RoomSendFansOutToAllButSender) {
   ASSERT_TRUE(add_group("hall", "host", unmoderated(), members));
   auto before = n().stats();
 
-  auto sent = n().send(room_message("m2", "hall", "hello all"));
+  auto sent = n().send(as_admin, room_message("m2", "hall", "hello all"));
   ASSERT_TRUE(succeeded(sent));
   EXPECT_EQ(sent->status, message_status::delivered);
   auto of_post = [&](const event& e) {
@@ -130,9 +130,9 @@ TEST_F(NodeMessages, RoomSendFansOutToAllButSender) {
 
   // Non-members may not post.
   ASSERT_TRUE(add_agent("outsider", silent));
-  EXPECT_TRUE(fails_with(n().send(room_message("outsider", "hall", "hi")), errc::permission_denied,
+  EXPECT_TRUE(fails_with(n().send(as_admin, room_message("outsider", "hall", "hi")), errc::permission_denied,
                          {"'outsider'"}));
-  EXPECT_TRUE(fails_with(n().send(room_message("m1", "nowhere", "hi")), errc::not_found,
+  EXPECT_TRUE(fails_with(n().send(as_admin, room_message("m1", "nowhere", "hi")), errc::not_found,
                          {"'nowhere'"}));
 }
 
@@ -146,7 +146,7 @@ TEST_F(NodeMessages, PerSenderOrderIsKept) {
     auto m = direct_message("tx", "rx", "n" + std::to_string(i));
     m.id = "seq-" + std::to_string(i);
     ids.push_back("tx/" + m.id);
-    ASSERT_TRUE(succeeded(n().post(m))) << i;
+    ASSERT_TRUE(succeeded(n().post(as_admin, m))) << i;
   }
   auto to_rx = [](event_kind k) {
     return [k](const event& e) {
@@ -172,13 +172,13 @@ TEST_F(NodeMessages, ReadReceiptMovesStatusToRead) {
   ASSERT_TRUE(add_agent("echo", echo));
   auto m = direct_message("alice", "echo", "please confirm");
   m.receipt = true;
-  auto sent = n().send(m);
+  auto sent = n().send(as_admin, m);
   ASSERT_TRUE(succeeded(sent));
-  auto st = n().status("alice", sent->id);
+  auto st = n().status(as_admin, "alice", sent->id);
   ASSERT_TRUE(succeeded(st));
   EXPECT_GE(*st, message_status::delivered);
   EXPECT_TRUE(eventually([&] {
-    auto s = n().status("alice", sent->id);
+    auto s = n().status(as_admin, "alice", sent->id);
     return s && *s == message_status::read;
   }));
   ASSERT_TRUE(rec_.wait_for(is_event(event_kind::message_read, "echo", {}, "alice/" + sent->id)));
@@ -187,22 +187,22 @@ TEST_F(NodeMessages, ReadReceiptMovesStatusToRead) {
 // Verifies that status of an unknown or untracked message is not_found.
 TEST_F(NodeMessages, StatusOfUnknownMessageIsNotFound) {
   ASSERT_TRUE(add_agents({"alice", "bob"}, silent));
-  EXPECT_TRUE(fails_with(n().status("alice", "no-such-id"), errc::not_found, {"'no-such-id'"}));
-  auto untracked = n().send(direct_message("alice", "bob", "no receipt"));
+  EXPECT_TRUE(fails_with(n().status(as_admin, "alice", "no-such-id"), errc::not_found, {"'no-such-id'"}));
+  auto untracked = n().send(as_admin, direct_message("alice", "bob", "no receipt"));
   ASSERT_TRUE(succeeded(untracked));
-  EXPECT_TRUE(fails_with(n().status("alice", untracked->id), errc::not_found));
-  EXPECT_TRUE(fails_with(n().status("nobody", "x"), errc::not_found, {"'nobody'"}));
+  EXPECT_TRUE(fails_with(n().status(as_admin, "alice", untracked->id), errc::not_found));
+  EXPECT_TRUE(fails_with(n().status(as_admin, "nobody", "x"), errc::not_found, {"'nobody'"}));
 }
 
 // Verifies that a post that cannot be delivered is counted and published as
 // message_refused, as node::post documents.
 TEST_F(NodeMessages, RefusedPostIsCountedAndPublished) {
   ASSERT_TRUE(add_agents({"alice", "bob"}, silent));
-  ASSERT_TRUE(succeeded(n().retire("bob")));
+  ASSERT_TRUE(succeeded(n().retire(as_admin, "bob")));
   auto before = n().stats();
   auto m = direct_message("alice", "bob", "are you there?");
   m.id = "post-1";
-  ASSERT_TRUE(succeeded(n().post(m)));
+  ASSERT_TRUE(succeeded(n().post(as_admin, m)));
   auto refused = rec_.wait_for(is_event(event_kind::message_refused, "alice"));
   ASSERT_TRUE(refused);
   EXPECT_NE(refused->detail.find("post-1"), std::string::npos) << refused->detail;
@@ -211,7 +211,7 @@ TEST_F(NodeMessages, RefusedPostIsCountedAndPublished) {
 
   auto lost = direct_message("alice", "ghost", "hello?");
   lost.id = "post-2";
-  ASSERT_TRUE(succeeded(n().post(lost)));
+  ASSERT_TRUE(succeeded(n().post(as_admin, lost)));
   auto unknown = rec_.wait_for([](const event& e) {
     return e.kind == event_kind::message_refused && e.detail.find("post-2") != std::string::npos;
   });
@@ -224,25 +224,25 @@ TEST_F(NodeMessages, RefusedPostIsCountedAndPublished) {
 TEST_F(NodeMessages, FocusNamesTheServedDialogue) {
   ASSERT_TRUE(add_agents({"alice", "bob"}, silent));
   ASSERT_TRUE(add_group("lobby", "alice", unmoderated(), {"bob"}));
-  auto idle = n().get_manifest("bob");
+  auto idle = n().get_manifest(as_admin, "bob");
   ASSERT_TRUE(succeeded(idle));
   EXPECT_EQ(idle->focus, "");
 
-  auto dm = n().send(direct_message("alice", "bob", "psst"));
+  auto dm = n().send(as_admin, direct_message("alice", "bob", "psst"));
   ASSERT_TRUE(succeeded(dm));
   ASSERT_TRUE(rec_.wait_for(is_event(event_kind::message_read, "bob", {}, "alice/" + dm->id)));
-  auto m = n().get_manifest("bob");
+  auto m = n().get_manifest(as_admin, "bob");
   ASSERT_TRUE(succeeded(m));
   EXPECT_EQ(m->focus, "direct:alice");
 
-  auto post = n().send(room_message("alice", "lobby", "all hands"));
+  auto post = n().send(as_admin, room_message("alice", "lobby", "all hands"));
   ASSERT_TRUE(succeeded(post));
   ASSERT_TRUE(rec_.wait_for(is_event(event_kind::message_read, "bob", "lobby", "alice/" + post->id)));
-  m = n().get_manifest("bob");
+  m = n().get_manifest(as_admin, "bob");
   ASSERT_TRUE(succeeded(m));
   EXPECT_EQ(m->focus, "room:lobby");
   // The sender served nothing: its focus stays empty.
-  auto sender = n().get_manifest("alice");
+  auto sender = n().get_manifest(as_admin, "alice");
   ASSERT_TRUE(succeeded(sender));
   EXPECT_EQ(sender->focus, "");
 }
@@ -251,12 +251,12 @@ TEST_F(NodeMessages, FocusNamesTheServedDialogue) {
 // checked.
 TEST_F(NodeMessages, AttentionKnobsValidateIds) {
   ASSERT_TRUE(add_agents({"alice", "bob"}, silent));
-  EXPECT_TRUE(succeeded(n().set_importance("alice", dialogue_key::direct("bob"), 3.0)));
-  EXPECT_TRUE(succeeded(n().set_relationship("alice", "bob", 0.5)));
-  EXPECT_TRUE(fails_with(n().set_relationship("alice", "bad id", 1.0), errc::invalid_argument));
-  EXPECT_TRUE(fails_with(n().set_importance("nobody", dialogue_key::room("r"), 1.0),
+  EXPECT_TRUE(succeeded(n().set_importance(as_admin, "alice", dialogue_key::direct("bob"), 3.0)));
+  EXPECT_TRUE(succeeded(n().set_relationship(as_admin, "alice", "bob", 0.5)));
+  EXPECT_TRUE(fails_with(n().set_relationship(as_admin, "alice", "bad id", 1.0), errc::invalid_argument));
+  EXPECT_TRUE(fails_with(n().set_importance(as_admin, "nobody", dialogue_key::room("r"), 1.0),
                          errc::not_found));
-  EXPECT_TRUE(fails_with(n().set_relationship("nobody", "bob", 1.0), errc::not_found));
+  EXPECT_TRUE(fails_with(n().set_relationship(as_admin, "nobody", "bob", 1.0), errc::not_found));
 }
 
 } // namespace

@@ -29,8 +29,8 @@ TEST_F(NodeStartStop, StartsEmpty) {
   auto s = n().stats();
   EXPECT_EQ(s.agents, 0u);
   EXPECT_EQ(s.rooms, 0u);
-  EXPECT_TRUE(n().list_agents().empty());
-  EXPECT_TRUE(n().list_rooms().empty());
+  EXPECT_TRUE(n().list_agents(as_admin)->empty());
+  EXPECT_TRUE(n().list_rooms(as_admin)->empty());
 }
 
 // Verifies that after stop every call fails with unavailable (the node is
@@ -41,29 +41,29 @@ TEST_F(NodeStartStop, CallsAfterStopAreUnavailable) {
   ASSERT_TRUE(add_group("lobby", "alice", unmoderated()));
   n().stop();
   n().stop();
-  EXPECT_TRUE(fails_with(n().introduce(make_spec("carol")), errc::unavailable));
-  EXPECT_TRUE(fails_with(n().get_manifest("alice"), errc::unavailable));
-  EXPECT_TRUE(fails_with(n().retire("alice"), errc::unavailable));
-  EXPECT_TRUE(fails_with(n().send(direct_message("alice", "bob", "hi")), errc::unavailable));
-  EXPECT_TRUE(fails_with(n().post(direct_message("alice", "bob", "hi")), errc::unavailable));
-  EXPECT_TRUE(fails_with(n().create_direct("alice", "bob"), errc::unavailable));
-  EXPECT_TRUE(fails_with(n().create_group("alice", {}), errc::unavailable));
-  EXPECT_TRUE(fails_with(n().join("lobby", "bob"), errc::unavailable));
-  EXPECT_TRUE(fails_with(n().get_room("lobby"), errc::unavailable));
-  EXPECT_TRUE(fails_with(n().turns("lobby"), errc::unavailable));
-  EXPECT_TRUE(fails_with(n().subscribe(all_topics, 0, [](const event&) {}), errc::unavailable));
-  EXPECT_TRUE(fails_with(n().events_since(1, 10), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().introduce(as_admin, make_spec("carol")), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().get_manifest(as_admin, "alice"), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().retire(as_admin, "alice"), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().send(as_admin, direct_message("alice", "bob", "hi")), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().post(as_admin, direct_message("alice", "bob", "hi")), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().create_direct(as_admin, "alice", "bob"), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().create_group(as_admin, "alice", {}), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().join(as_admin, "lobby", "bob"), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().get_room(as_admin, "lobby"), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().turns(as_admin, "lobby"), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().subscribe(as_admin, subscription_spec{}), errc::unavailable));
+  EXPECT_TRUE(fails_with(n().events_since(as_admin, 1, 10), errc::unavailable));
 }
 
 // Verifies that introduce_many stops at the first failure and reports it,
 // keeping the agents introduced before it.
 TEST_F(NodeStartStop, IntroduceManyStopsAtFirstFailure) {
-  auto ok = n().introduce_many({make_spec("a"), make_spec("b")});
+  auto ok = n().introduce_many(as_admin, {make_spec("a"), make_spec("b")});
   ASSERT_TRUE(succeeded(ok));
   EXPECT_EQ(*ok, 2u);
-  auto failed = n().introduce_many({make_spec("c"), make_spec("a"), make_spec("d")});
+  auto failed = n().introduce_many(as_admin, {make_spec("c"), make_spec("a"), make_spec("d")});
   EXPECT_TRUE(fails_with(failed, errc::already_exists, {"'a'"}));
-  EXPECT_EQ(n().list_agents(), (std::vector<agent_id>{"a", "b", "c"}));
+  EXPECT_EQ(*n().list_agents(as_admin), (std::vector<agent_id>{"a", "b", "c"}));
   EXPECT_EQ(n().stats().agents, 3u);
 }
 
@@ -72,15 +72,15 @@ TEST_F(NodeStartStop, IntroduceManyStopsAtFirstFailure) {
 TEST_F(NodeStartStop, JoinManyJoinsAllItCan) {
   ASSERT_TRUE(add_agents({"owner", "a", "b", "c"}));
   ASSERT_TRUE(add_group("hall", "owner", unmoderated()));
-  auto all = n().join_many("hall", {"a", "b"});
+  auto all = n().join_many(as_admin, "hall", {"a", "b"});
   ASSERT_TRUE(succeeded(all));
   EXPECT_EQ(*all, 2u);
-  EXPECT_TRUE(fails_with(n().join_many("hall", {"c", "nobody", "a"}), errc::not_found, {"'nobody'"}));
-  auto r = n().get_room("hall");
+  EXPECT_TRUE(fails_with(n().join_many(as_admin, "hall", {"c", "nobody", "a"}), errc::not_found, {"'nobody'"}));
+  auto r = n().get_room(as_admin, "hall");
   ASSERT_TRUE(succeeded(r));
   EXPECT_EQ(r->members.size(), 4u);
   EXPECT_NE(r->find("c"), nullptr);
-  EXPECT_TRUE(fails_with(n().join_many("bad room", {"a"}), errc::invalid_argument));
+  EXPECT_TRUE(fails_with(n().join_many(as_admin, "bad room", {"a"}), errc::invalid_argument));
 }
 
 } // namespace

@@ -41,14 +41,14 @@ protected:
 TEST_F(NodeTurns, FifoGrantsInRequestOrder) {
   ASSERT_TRUE(add_agents({"owner", "a", "b", "c"}, echo));
   ASSERT_TRUE(add_group("r", "owner", moderated(speaker_policy::fifo), {"c", "b", "a"}));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "a")));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "b")));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "c")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "a")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "b")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "c")));
   // Asking again while waiting or speaking changes nothing.
-  ASSERT_TRUE(succeeded(n().request_turn("r", "b")));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "a")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "b")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "a")));
 
-  auto t = n().turns("r");
+  auto t = n().turns(as_admin, "r");
   ASSERT_TRUE(succeeded(t));
   ASSERT_TRUE(t->current);
   EXPECT_EQ(t->current->speaker, "a");
@@ -60,14 +60,14 @@ TEST_F(NodeTurns, FifoGrantsInRequestOrder) {
   EXPECT_EQ(waiting("r"), (std::vector<agent_id>{"b", "c"}));
   EXPECT_EQ(t->waiting[0].requested_at, clock_->now());
 
-  EXPECT_TRUE(fails_with(n().yield_turn("r", "b"), errc::failed_precondition, {"'b'"}));
-  ASSERT_TRUE(succeeded(n().yield_turn("r", "a")));
+  EXPECT_TRUE(fails_with(n().yield_turn(as_admin, "r", "b"), errc::failed_precondition, {"'b'"}));
+  ASSERT_TRUE(succeeded(n().yield_turn(as_admin, "r", "a")));
   EXPECT_EQ(holder("r"), "b");
   EXPECT_EQ(waiting("r"), std::vector<agent_id>{"c"});
-  ASSERT_TRUE(succeeded(n().yield_turn("r", "b")));
+  ASSERT_TRUE(succeeded(n().yield_turn(as_admin, "r", "b")));
   EXPECT_EQ(holder("r"), "c");
   EXPECT_TRUE(waiting("r").empty());
-  ASSERT_TRUE(succeeded(n().yield_turn("r", "c")));
+  ASSERT_TRUE(succeeded(n().yield_turn(as_admin, "r", "c")));
   EXPECT_EQ(holder("r"), "");
 
   EXPECT_EQ(granted_in("r"), (std::vector<agent_id>{"a", "b", "c"}));
@@ -82,9 +82,9 @@ TEST_F(NodeTurns, RequestNeedsMembership) {
   ASSERT_TRUE(add_agents({"owner", "outsider"}, echo));
   ASSERT_TRUE(add_group("r", "owner", moderated(speaker_policy::fifo)));
   EXPECT_TRUE(
-    fails_with(n().request_turn("r", "outsider"), errc::permission_denied, {"'outsider'"}));
-  EXPECT_TRUE(fails_with(n().request_turn("nowhere", "owner"), errc::not_found, {"'nowhere'"}));
-  EXPECT_TRUE(fails_with(n().turns("nowhere"), errc::not_found));
+    fails_with(n().request_turn(as_admin, "r", "outsider"), errc::permission_denied, {"'outsider'"}));
+  EXPECT_TRUE(fails_with(n().request_turn(as_admin, "nowhere", "owner"), errc::not_found, {"'nowhere'"}));
+  EXPECT_TRUE(fails_with(n().turns(as_admin, "nowhere"), errc::not_found));
 }
 
 // Verifies that a post out of turn is refused naming the turn holder, and
@@ -94,18 +94,18 @@ TEST_F(NodeTurns, OutOfTurnPostIsRefusedAndNotDelivered) {
   ASSERT_TRUE(add_group("r", "owner", moderated(speaker_policy::fifo), {"a", "b"}));
 
   // Nobody holds the turn yet.
-  EXPECT_TRUE(fails_with(n().send(room_message("b", "r", "early")), errc::failed_precondition,
+  EXPECT_TRUE(fails_with(n().send(as_admin, room_message("b", "r", "early")), errc::failed_precondition,
                          {"'b'", "nobody"}));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "a")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "a")));
   auto before = n().stats();
   auto refused = room_message("b", "r", "interrupting");
   refused.id = "interrupt-1";
-  EXPECT_TRUE(fails_with(n().send(refused), errc::failed_precondition,
+  EXPECT_TRUE(fails_with(n().send(as_admin, refused), errc::failed_precondition,
                          {"'b'", "turn holder: 'a'", "'r'"}));
 
   // The holder's post reaches both other members; by then the refused one
   // would have too.
-  auto ok = n().send(room_message("a", "r", "my turn"));
+  auto ok = n().send(as_admin, room_message("a", "r", "my turn"));
   ASSERT_TRUE(succeeded(ok));
   EXPECT_EQ(ok->status, message_status::delivered);
   ASSERT_TRUE(rec_.wait_for(delivered_to("owner", "a", ok->id)));
@@ -125,22 +125,22 @@ TEST_F(NodeTurns, MaxMessagesPerTurnEndsTurn) {
   auto rules = moderated(speaker_policy::fifo);
   rules.max_messages_per_turn = 2;
   ASSERT_TRUE(add_group("r", "owner", rules, {"a", "b"}));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "a")));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "b")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "a")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "b")));
 
-  ASSERT_TRUE(succeeded(n().send(room_message("a", "r", "one"))));
-  auto t = n().turns("r");
+  ASSERT_TRUE(succeeded(n().send(as_admin, room_message("a", "r", "one"))));
+  auto t = n().turns(as_admin, "r");
   ASSERT_TRUE(succeeded(t));
   ASSERT_TRUE(t->current);
   EXPECT_EQ(t->current->speaker, "a");
   EXPECT_EQ(t->messages_in_turn, 1u);
 
-  ASSERT_TRUE(succeeded(n().send(room_message("a", "r", "two"))));
+  ASSERT_TRUE(succeeded(n().send(as_admin, room_message("a", "r", "two"))));
   EXPECT_EQ(holder("r"), "b");
   auto ended = rec_.wait_for(is_event(event_kind::turn_yielded, "a", "r"));
   ASSERT_TRUE(ended);
   EXPECT_NE(ended->detail.find("max messages"), std::string::npos) << ended->detail;
-  EXPECT_TRUE(fails_with(n().send(room_message("a", "r", "three")), errc::failed_precondition,
+  EXPECT_TRUE(fails_with(n().send(as_admin, room_message("a", "r", "three")), errc::failed_precondition,
                          {"turn holder: 'b'"}));
   EXPECT_EQ(granted_in("r"), (std::vector<agent_id>{"a", "b"}));
 }
@@ -152,9 +152,9 @@ TEST_F(NodeTurns, TimeSlotExpiresOnManualClock) {
   auto rules = moderated(speaker_policy::fifo);
   rules.turn_slot_ms = 1000;
   ASSERT_TRUE(add_group("r", "owner", rules, {"a", "b"}));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "a")));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "b")));
-  auto t = n().turns("r");
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "a")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "b")));
+  auto t = n().turns(as_admin, "r");
   ASSERT_TRUE(succeeded(t));
   ASSERT_TRUE(t->current);
   EXPECT_EQ(t->current->deadline, t->current->granted_at + 1000);
@@ -165,7 +165,7 @@ TEST_F(NodeTurns, TimeSlotExpiresOnManualClock) {
   EXPECT_EQ(rec_.count(is_event(event_kind::turn_expired)), 0u);
 
   clock_->advance(1);
-  t = n().turns("r");
+  t = n().turns(as_admin, "r");
   ASSERT_TRUE(succeeded(t));
   ASSERT_TRUE(t->current);
   EXPECT_EQ(t->current->speaker, "b");
@@ -173,7 +173,7 @@ TEST_F(NodeTurns, TimeSlotExpiresOnManualClock) {
   auto expired = rec_.wait_for(is_event(event_kind::turn_expired, "a", "r"));
   ASSERT_TRUE(expired);
   EXPECT_NE(expired->detail.find("expired"), std::string::npos);
-  EXPECT_TRUE(fails_with(n().send(room_message("a", "r", "too late")), errc::failed_precondition,
+  EXPECT_TRUE(fails_with(n().send(as_admin, room_message("a", "r", "too late")), errc::failed_precondition,
                          {"turn holder: 'b'"}));
 
   // The last speaker's slot runs out with nobody waiting: the room is free.
@@ -188,17 +188,17 @@ TEST_F(NodeTurns, TimeSlotExpiresOnManualClock) {
 TEST_F(NodeTurns, RoundRobinFollowsJoinOrder) {
   ASSERT_TRUE(add_agents({"owner", "a", "b", "c"}, echo));
   ASSERT_TRUE(add_group("r", "owner", moderated(speaker_policy::round_robin), {"a", "b", "c"}));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "owner")));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "c")));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "b")));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "a")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "owner")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "c")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "b")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "a")));
   EXPECT_EQ(waiting("r"), (std::vector<agent_id>{"c", "b", "a"}));
   for (auto who : {"owner", "a", "b"})
-    ASSERT_TRUE(succeeded(n().yield_turn("r", who))) << who;
+    ASSERT_TRUE(succeeded(n().yield_turn(as_admin, "r", who))) << who;
   // Wraps around: after c comes owner again.
-  ASSERT_TRUE(succeeded(n().request_turn("r", "b")));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "owner")));
-  ASSERT_TRUE(succeeded(n().yield_turn("r", "c")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "b")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "owner")));
+  ASSERT_TRUE(succeeded(n().yield_turn(as_admin, "r", "c")));
   EXPECT_EQ(granted_in("r"), (std::vector<agent_id>{"owner", "a", "b", "c", "owner"}));
 }
 
@@ -207,12 +207,12 @@ TEST_F(NodeTurns, RoundRobinFollowsJoinOrder) {
 TEST_F(NodeTurns, PriorityPrefersHigherRole) {
   ASSERT_TRUE(add_agents({"owner", "adm", "m1", "m2", "m3"}, echo));
   ASSERT_TRUE(add_group("r", "owner", moderated(speaker_policy::priority), {"adm", "m1", "m2", "m3"}));
-  ASSERT_TRUE(succeeded(n().set_role("r", "owner", "adm", room_role::admin)));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "m1")));
+  ASSERT_TRUE(succeeded(n().set_role(as_admin, "r", "owner", "adm", room_role::admin)));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "m1")));
   for (auto who : {"m3", "m2", "adm", "owner"})
-    ASSERT_TRUE(succeeded(n().request_turn("r", who))) << who;
+    ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", who))) << who;
   for (auto who : {"m1", "owner", "adm", "m3"})
-    ASSERT_TRUE(succeeded(n().yield_turn("r", who))) << who;
+    ASSERT_TRUE(succeeded(n().yield_turn(as_admin, "r", who))) << who;
   EXPECT_EQ(granted_in("r"), (std::vector<agent_id>{"m1", "owner", "adm", "m3", "m2"}));
 }
 
@@ -226,13 +226,13 @@ TEST_F(NodeTurns, RandomPolicyReplaysFromSeed) {
   rules.seed = 7;
   for (auto r : {"r1", "r2"}) {
     ASSERT_TRUE(add_group(r, "owner", rules, requesters));
-    ASSERT_TRUE(succeeded(n().request_turn(r, "owner")));
+    ASSERT_TRUE(succeeded(n().request_turn(as_admin, r, "owner")));
     for (auto& who : requesters)
-      ASSERT_TRUE(succeeded(n().request_turn(r, who)));
+      ASSERT_TRUE(succeeded(n().request_turn(as_admin, r, who)));
     for (size_t i = 0; i <= requesters.size(); ++i) {
       auto speaker = holder(r);
       ASSERT_FALSE(speaker.empty()) << r << " turn " << i;
-      ASSERT_TRUE(succeeded(n().yield_turn(r, speaker)));
+      ASSERT_TRUE(succeeded(n().yield_turn(as_admin, r, speaker)));
     }
   }
   auto first = granted_in("r1");
@@ -250,28 +250,28 @@ TEST_F(NodeTurns, MaxRoundsClosesRoom) {
   auto rules = moderated(speaker_policy::fifo);
   rules.max_rounds = 1;
   ASSERT_TRUE(add_group("r", "owner", rules, {"a", "b"}));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "a")));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "b")));
-  ASSERT_TRUE(succeeded(n().yield_turn("r", "a")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "a")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "b")));
+  ASSERT_TRUE(succeeded(n().yield_turn(as_admin, "r", "a")));
   EXPECT_EQ(holder("r"), "b");
-  ASSERT_TRUE(succeeded(n().request_turn("r", "a")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "a")));
   // a again would start round 2.
-  ASSERT_TRUE(succeeded(n().yield_turn("r", "b")));
+  ASSERT_TRUE(succeeded(n().yield_turn(as_admin, "r", "b")));
 
   auto closed = rec_.wait_for(is_event(event_kind::room_closed, {}, "r"));
   ASSERT_TRUE(closed);
   EXPECT_NE(closed->detail.find("max rounds"), std::string::npos) << closed->detail;
-  auto t = n().turns("r");
+  auto t = n().turns(as_admin, "r");
   ASSERT_TRUE(succeeded(t));
   EXPECT_TRUE(t->closed);
   EXPECT_FALSE(t->current);
   EXPECT_TRUE(t->waiting.empty());
   EXPECT_EQ(t->rounds, 1u);
-  auto got = n().get_room("r");
+  auto got = n().get_room(as_admin, "r");
   ASSERT_TRUE(succeeded(got));
   EXPECT_FALSE(got->open);
-  EXPECT_TRUE(fails_with(n().request_turn("r", "owner"), errc::failed_precondition, {"closed"}));
-  EXPECT_TRUE(fails_with(n().send(room_message("a", "r", "hello?")), errc::failed_precondition,
+  EXPECT_TRUE(fails_with(n().request_turn(as_admin, "r", "owner"), errc::failed_precondition, {"closed"}));
+  EXPECT_TRUE(fails_with(n().send(as_admin, room_message("a", "r", "hello?")), errc::failed_precondition,
                          {"closed"}));
   EXPECT_EQ(granted_in("r"), (std::vector<agent_id>{"a", "b"}));
 }
@@ -283,15 +283,15 @@ TEST_F(NodeTurns, TransitionsRestrictNextSpeaker) {
   auto rules = moderated(speaker_policy::fifo);
   rules.transitions["a"] = {"c"};
   ASSERT_TRUE(add_group("r", "owner", rules, {"a", "b", "c"}));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "a")));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "b")));
-  ASSERT_TRUE(succeeded(n().yield_turn("r", "a")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "a")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "b")));
+  ASSERT_TRUE(succeeded(n().yield_turn(as_admin, "r", "a")));
   // Only c may follow a, and c has not asked: b keeps waiting.
   EXPECT_EQ(holder("r"), "");
   EXPECT_EQ(waiting("r"), std::vector<agent_id>{"b"});
-  ASSERT_TRUE(succeeded(n().request_turn("r", "c")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "c")));
   EXPECT_EQ(holder("r"), "c");
-  ASSERT_TRUE(succeeded(n().yield_turn("r", "c")));
+  ASSERT_TRUE(succeeded(n().yield_turn(as_admin, "r", "c")));
   EXPECT_EQ(holder("r"), "b");
   EXPECT_EQ(granted_in("r"), (std::vector<agent_id>{"a", "c", "b"}));
 }
@@ -302,8 +302,8 @@ TEST_F(NodeTurns, SilentAgentYieldsWhenGranted) {
   ASSERT_TRUE(add_agents({"owner", "e"}, echo));
   ASSERT_TRUE(add_agent("quiet", behavior_spec::kind::silent));
   ASSERT_TRUE(add_group("r", "owner", moderated(speaker_policy::fifo), {"quiet", "e"}));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "quiet")));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "e")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "quiet")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "e")));
   auto yielded = rec_.wait_for(is_event(event_kind::turn_yielded, "quiet", "r"));
   ASSERT_TRUE(yielded);
   EXPECT_NE(yielded->detail.find("yielded"), std::string::npos);
@@ -317,10 +317,10 @@ TEST_F(NodeTurns, ChattyAgentPostsThenYields) {
   ASSERT_TRUE(add_agents({"owner", "listener"}, echo));
   agent_spec talker = make_spec("talker", behavior_spec::kind::chatty);
   talker.behavior.messages_per_turn = 2;
-  ASSERT_TRUE(succeeded(n().introduce(talker)));
+  ASSERT_TRUE(succeeded(n().introduce(as_admin, talker)));
   ASSERT_TRUE(add_group("r", "owner", moderated(speaker_policy::fifo), {"talker", "listener"}));
 
-  ASSERT_TRUE(succeeded(n().nudge("talker")));
+  ASSERT_TRUE(succeeded(n().nudge(as_admin, "talker")));
   ASSERT_TRUE(rec_.wait_for(is_event(event_kind::turn_yielded, "talker", "r")));
   auto to_listener = [](const event& e) {
     return e.kind == event_kind::message_delivered && e.agent == "listener"
@@ -329,7 +329,7 @@ TEST_F(NodeTurns, ChattyAgentPostsThenYields) {
   ASSERT_TRUE(rec_.wait_count(to_listener, 2));
   EXPECT_EQ(granted_in("r"), std::vector<agent_id>{"talker"});
   EXPECT_EQ(holder("r"), "");
-  EXPECT_TRUE(fails_with(n().nudge("nobody"), errc::not_found));
+  EXPECT_TRUE(fails_with(n().nudge(as_admin, "nobody"), errc::not_found));
 }
 
 // Verifies that a speaker leaving the room ends its turn and the next
@@ -337,9 +337,9 @@ TEST_F(NodeTurns, ChattyAgentPostsThenYields) {
 TEST_F(NodeTurns, SpeakerLeavingEndsTurn) {
   ASSERT_TRUE(add_agents({"owner", "a", "b"}, echo));
   ASSERT_TRUE(add_group("r", "owner", moderated(speaker_policy::fifo), {"a", "b"}));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "a")));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "b")));
-  ASSERT_TRUE(succeeded(n().leave("r", "a")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "a")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "b")));
+  ASSERT_TRUE(succeeded(n().leave(as_admin, "r", "a")));
   EXPECT_EQ(holder("r"), "b");
   auto ended = rec_.wait_for(is_event(event_kind::turn_yielded, "a", "r"));
   ASSERT_TRUE(ended);
@@ -350,11 +350,11 @@ TEST_F(NodeTurns, SpeakerLeavingEndsTurn) {
 TEST_F(NodeTurns, DemotedToGuestLosesRequest) {
   ASSERT_TRUE(add_agents({"owner", "a", "b"}, echo));
   ASSERT_TRUE(add_group("r", "owner", moderated(speaker_policy::fifo), {"a", "b"}));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "a")));
-  ASSERT_TRUE(succeeded(n().request_turn("r", "b")));
-  ASSERT_TRUE(succeeded(n().set_role("r", "owner", "b", room_role::guest)));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "a")));
+  ASSERT_TRUE(succeeded(n().request_turn(as_admin, "r", "b")));
+  ASSERT_TRUE(succeeded(n().set_role(as_admin, "r", "owner", "b", room_role::guest)));
   EXPECT_TRUE(waiting("r").empty());
-  ASSERT_TRUE(succeeded(n().yield_turn("r", "a")));
+  ASSERT_TRUE(succeeded(n().yield_turn(as_admin, "r", "a")));
   EXPECT_EQ(holder("r"), "");
 }
 

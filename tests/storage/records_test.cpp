@@ -50,9 +50,26 @@ TEST(Records, RoomRoundTrip) {
   r.r.last_activity = 2;
   r.r.open = false;
   r.invitations = {{"carol", room_role::admin}};
+  r.r.pair = {"alice", "bob"};
   auto back = decode_room(encode(r));
   ASSERT_TRUE(back.has_value()) << to_string(back.error());
-  EXPECT_EQ(*back, r);
+  // Members and invitations are member records (schema 2), not part of it.
+  auto want = r;
+  want.r.members.clear();
+  want.invitations.clear();
+  EXPECT_EQ(*back, want);
+  member_record m{room_role::admin, 42, 7, true};
+  auto mb = decode_member(encode(m));
+  ASSERT_TRUE(mb.has_value()) << to_string(mb.error());
+  EXPECT_EQ(*mb, m);
+}
+
+// Verifies a tombstone of an erasure survives encoding.
+TEST(Records, ErasureRoundTrip) {
+  erasure_record e{"alice", 123, "admin:dpo", {"bio", "skills"}, 4, 2, 9};
+  auto back = decode_erasure(encode(e));
+  ASSERT_TRUE(back.has_value()) << to_string(back.error());
+  EXPECT_EQ(*back, e);
 }
 
 // Verifies messages (agent and room recipients), events and outcomes survive.

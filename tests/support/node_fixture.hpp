@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "parley/node/node.hpp"
+#include "parley/storage/disk_faults.hpp"
+#include "parley/storage/state_store.hpp"
 
 namespace parley {
 
@@ -44,6 +46,9 @@ inline void PrintTo(message_status x, std::ostream* os) {
 } // namespace parley
 
 namespace parley::test_support {
+
+/// The principal tests act as unless they test authorization.
+inline const principal as_admin = principal::admin("tests");
 
 /// How long a test waits for an asynchronous effect before it fails.
 inline constexpr std::chrono::milliseconds wait_timeout{5000};
@@ -91,86 +96,103 @@ inline event_predicate delivered_to(std::string to, std::string from, std::strin
   return is_event(event_kind::message_delivered, std::move(to), {}, from + "/" + id);
 }
 
-/// Records every event of one subscription. The callback only touches state
-/// shared with it by pointer, so the recorder may die before or after the
-/// node.
+/// Records the events of one subscription: pulls them from the node's
+/// event_stream on the thread that asks (no thread of its own). Must not
+/// outlive its node (declare it after the node, or detach() first).
 class event_recorder {
 public:
-  event_recorder() : st_(std::make_shared<shared>()) {}
-
+  event_recorder() = default;
   event_recorder(const event_recorder&) = delete;
   event_recorder& operator=(const event_recorder&) = delete;
 
-  /// Subscribes to `mask` on `n` (from_seq as node::subscribe).
-  expected<void> attach(node& n, topic_mask mask = all_topics, uint64_t from_seq = 0) {
-    auto st = st_;
-    auto id = n.subscribe(mask, from_seq, [st](const event& e) {
-      std::lock_guard guard{st->mtx};
-      st->events.push_back(e);
-      st->cv.notify_all();
-    });
-    if (!id)
-      return unexpected{id.error()};
-    node_ = &n;
-    id_ = *id;
+  /// Subscribes to `mask` on `n` (from_seq as subscription_spec) as `who`.
+  expected<void> attach(node& n, topic_mask mask = all_topics, uint64_t from_seq = 0,
+                        const principal& who = principal::admin("tests")) {
+    subscription_spec spec;
+    spec.topics = mask;
+    spec.from_seq = from_seq;
+    auto s = n.subscribe(who, spec);
+    if (!s)
+      return unexpected{s.error()};
+    std::lock_guard guard{mtx_};
+    stream_ = std::move(*s);
     return {};
   }
 
-  expected<void> detach() { return node_->unsubscribe(id_); }
-
-  uint64_t subscription() const noexcept { return id_; }
-
-  std::vector<event> events() const {
-    std::lock_guard guard{st_->mtx};
-    return st_->events;
+  expected<void> detach() {
+    std::lock_guard guard{mtx_};
+    stream_.reset();
+    return {};
   }
 
-  std::vector<event> matching(const event_predicate& p) const {
+  std::vector<event> events() {
+    std::lock_guard guard{mtx_};
+    pull(std::chrono::milliseconds(0));
+    return events_;
+  }
+
+  std::vector<event> matching(const event_predicate& p) {
     std::vector<event> out;
-    std::lock_guard guard{st_->mtx};
-    for (auto& e : st_->events)
+    for (auto& e : events())
       if (p(e))
         out.push_back(e);
     return out;
   }
 
-  size_t count(const event_predicate& p) const { return matching(p).size(); }
+  size_t count(const event_predicate& p) { return matching(p).size(); }
 
   /// Waits until at least `n` recorded events match `p` (counting those
   /// recorded before the call). False on timeout.
-  bool wait_count(const event_predicate& p, size_t n,
-                  std::chrono::milliseconds timeout = wait_timeout) const {
-    std::unique_lock guard{st_->mtx};
-    return st_->cv.wait_for(guard, timeout, [&] {
-      size_t k = 0;
-      for (auto& e : st_->events)
-        if (p(e) && ++k >= n)
-          return true;
-      return false;
-    });
+  bool wait_count(const event_predicate& p, size_t n, std::chrono::milliseconds timeout = wait_timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      {
+        std::lock_guard guard{mtx_};
+        pull(std::chrono::milliseconds(10));
+        size_t k = 0;
+        for (auto& e : events_)
+          if (p(e) && ++k >= n)
+            return true;
+      }
+      if (std::chrono::steady_clock::now() >= until)
+        return false;
+    }
   }
 
   /// The first recorded event matching `p`, waiting for it if needed.
-  std::optional<event> wait_for(const event_predicate& p,
-                                std::chrono::milliseconds timeout = wait_timeout) const {
+  std::optional<event> wait_for(const event_predicate& p, std::chrono::milliseconds timeout = wait_timeout) {
     if (!wait_count(p, 1, timeout))
       return std::nullopt;
-    std::lock_guard guard{st_->mtx};
-    for (auto& e : st_->events)
+    for (auto& e : events())
       if (p(e))
         return e;
     return std::nullopt;
   }
 
+  /// Why the stream ended, if it did.
+  std::optional<error> ended() {
+    std::lock_guard guard{mtx_};
+    pull(std::chrono::milliseconds(0));
+    return stream_ ? stream_->ended() : std::nullopt;
+  }
+
 private:
-  struct shared {
-    mutable std::mutex mtx;
-    std::condition_variable cv;
-    std::vector<event> events;
-  };
-  std::shared_ptr<shared> st_;
-  node* node_ = nullptr;
-  uint64_t id_ = 0;
+  // Takes what the stream has (waiting up to `wait` for the first).
+  void pull(std::chrono::milliseconds wait) {
+    if (!stream_)
+      return;
+    for (;;) {
+      auto got = stream_->next(4096, wait);
+      events_.insert(events_.end(), got.begin(), got.end());
+      if (got.size() < 4096)
+        return;
+      wait = std::chrono::milliseconds(0);
+    }
+  }
+
+  std::mutex mtx_;
+  std::unique_ptr<event_stream> stream_;
+  std::vector<event> events_;
 };
 
 /// Polls `cond` (typically a blocking node query) until it holds or the
@@ -331,7 +353,7 @@ protected:
 
   ::testing::AssertionResult add_agent(agent_id id,
                                        behavior_spec::kind k = behavior_spec::kind::silent) {
-    return succeeded(node_->introduce(make_spec(std::move(id), k)));
+    return succeeded(node_->introduce(as_admin, make_spec(std::move(id), k)));
   }
 
   ::testing::AssertionResult add_agents(const std::vector<agent_id>& ids,
@@ -351,25 +373,22 @@ protected:
     g.topic = "test room";
     g.rules = std::move(rules);
     g.access = access;
-    if (auto r = succeeded(node_->create_group(owner, std::move(g))); !r)
+    if (auto r = succeeded(node_->create_group(as_admin, owner, std::move(g))); !r)
       return r << " (creating '" << id << "')";
     for (auto& m : members)
-      if (auto r = succeeded(node_->join(id, m)); !r)
+      if (auto r = succeeded(node_->join(as_admin, id, m)); !r)
         return r << " (joining '" << m << "' to '" << id << "')";
     return ::testing::AssertionSuccess();
   }
 
   /// Returns once every event published by calls that have returned has
-  /// reached the subscribers: those calls published before answering, and
-  /// the bus handles this query after them and runs callbacks inline.
-  void settle() {
-    auto r = node_->events_since(std::numeric_limits<uint64_t>::max(), 0);
-    EXPECT_TRUE(succeeded(r));
-  }
+  /// reached the subscribers' queues: those calls published before
+  /// answering, and the bus hands events out once they are durable.
+  void settle() { EXPECT_TRUE(succeeded(node_->sync_events(as_admin))); }
 
   /// The current speaker of `r`, or "" (also on failure).
   std::string holder(const room_id& r) {
-    auto t = node_->turns(r);
+    auto t = node_->turns(as_admin, r);
     if (!t || !t->current)
       return {};
     return t->current->speaker;
@@ -377,7 +396,7 @@ protected:
 
   std::vector<agent_id> waiting(const room_id& r) {
     std::vector<agent_id> out;
-    if (auto t = node_->turns(r))
+    if (auto t = node_->turns(as_admin, r))
       for (auto& w : t->waiting)
         out.push_back(w.who);
     return out;
@@ -394,7 +413,7 @@ inline node_config durable_config(const std::string& dir,
                                   std::shared_ptr<storage::disk_faults> faults = nullptr) {
   node_config cfg;
   cfg.data_dir = dir;
-  cfg.durability = storage::durability::sync;
+  cfg.durability = durability::sync;
   cfg.time_source = std::make_shared<manual_clock>();
   cfg.disk_faults = std::move(faults);
   return cfg;

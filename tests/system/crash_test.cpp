@@ -27,6 +27,7 @@
 #include <gtest/gtest.h>
 
 #include "parley/node/node.hpp"
+#include "parley/storage/message_log.hpp"
 #include "parley/storage/records.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -34,6 +35,8 @@
 
 namespace parley {
 namespace {
+
+const principal as_admin = principal::admin("crash-test");
 
 using namespace std::chrono_literals;
 
@@ -266,9 +269,9 @@ protected:
   template <class Fetch>
   std::vector<message> whole_history(const std::string& what, Fetch fetch) {
     std::vector<message> out;
-    storage::history_query q;
-    q.direction = storage::history_query::order::oldest_first;
-    q.limit = storage::max_page_size;
+    history_query q;
+    q.direction = history_query::order::oldest_first;
+    q.limit = max_page_size;
     for (;;) {
       auto page = fetch(q);
       EXPECT_TRUE(page) << what << ": " << to_string(page.error());
@@ -288,12 +291,12 @@ protected:
     std::map<std::string, std::vector<message>> found;
     for (auto& r : {crash::lobby, crash::stage})
       found[storage::room_dialogue(r)] = whole_history(
-        "room " + r, [&](const storage::history_query& q) { return n.room_history(r, q); });
+        "room " + r, [&](const history_query& q) { return n.room_history(as_admin, r, q); });
     for (size_t i = 0; i < names.size(); ++i)
       for (size_t j = i + 1; j < names.size(); ++j)
         found[storage::direct_dialogue(names[i], names[j])] =
-          whole_history(names[i] + "|" + names[j], [&](const storage::history_query& q) {
-            return n.direct_history(names[i], names[j], q);
+          whole_history(names[i] + "|" + names[j], [&](const history_query& q) {
+            return n.direct_history(as_admin, names[i], names[j], q);
           });
     tally t;
     std::map<std::string, std::vector<int64_t>> seen; // key -> sent_at of each copy
@@ -325,7 +328,7 @@ protected:
     // Each durable inbox entry (a delivery not yet served) is a stored
     // message addressed to its agent.
     for (auto& a : names) {
-      auto inbox = n.inbox(a, storage::max_page_size);
+      auto inbox = n.inbox(as_admin, a, max_page_size);
       EXPECT_TRUE(inbox) << "inbox of " << a << ": " << to_string(inbox.error());
       if (!inbox)
         continue;
@@ -375,12 +378,12 @@ protected:
 
   void check_rooms_and_turns(node& n, uint64_t cycle) {
     const auto names = crash::agent_names();
-    EXPECT_EQ(n.list_agents(), names) << "cycle " << cycle;
+    EXPECT_EQ(*n.list_agents(as_admin), names) << "cycle " << cycle;
     const std::vector<room_id> rooms{crash::lobby, crash::stage};
-    EXPECT_EQ(n.list_rooms(), rooms) << "cycle " << cycle;
+    EXPECT_EQ(*n.list_rooms(as_admin), rooms) << "cycle " << cycle;
     std::map<agent_id, std::set<room_id>> member_of;
     for (auto& id : rooms) {
-      auto r = n.get_room(id);
+      auto r = n.get_room(as_admin, id);
       ASSERT_TRUE(r) << "cycle " << cycle << ": " << to_string(r.error());
       EXPECT_TRUE(r->open) << "cycle " << cycle << ": room " << id << " closed";
       std::vector<agent_id> members;
@@ -393,17 +396,17 @@ protected:
     }
     // Each agent's manifest lists exactly the rooms that list it.
     for (auto& a : names) {
-      auto m = n.get_manifest(a);
+      auto m = n.get_manifest(as_admin, a);
       ASSERT_TRUE(m) << "cycle " << cycle << ": " << to_string(m.error());
       std::set<room_id> listed(m->rooms.begin(), m->rooms.end());
       EXPECT_EQ(listed, member_of[a]) << "cycle " << cycle << ": rooms in the manifest of " << a;
       EXPECT_EQ(listed.size(), m->rooms.size()) << "cycle " << cycle << ": a room twice for " << a;
     }
-    auto lobby = n.turns(crash::lobby);
+    auto lobby = n.turns(as_admin, crash::lobby);
     ASSERT_TRUE(lobby) << to_string(lobby.error());
     EXPECT_FALSE(lobby->current) << "cycle " << cycle << ": a speaker in the unmoderated room";
     EXPECT_TRUE(lobby->waiting.empty()) << "cycle " << cycle;
-    auto stage = n.turns(crash::stage);
+    auto stage = n.turns(as_admin, crash::stage);
     ASSERT_TRUE(stage) << to_string(stage.error());
     EXPECT_FALSE(stage->closed) << "cycle " << cycle;
     std::set<agent_id> waiting;
@@ -433,7 +436,7 @@ protected:
   }
 
   void check_events(node& n, uint64_t cycle) {
-    auto es = n.events_since(0, 100'000'000);
+    auto es = n.events_since(as_admin, 0, 100'000'000);
     ASSERT_TRUE(es) << to_string(es.error());
     ASSERT_FALSE(es->empty()) << "cycle " << cycle;
     // The log is under its retention: it starts at 1 and has no gap.
@@ -460,7 +463,7 @@ protected:
     node_config cfg;
     cfg.node_id = crash::node_name;
     cfg.data_dir = store_dir();
-    cfg.durability = storage::durability::sync;
+    cfg.durability = durability::sync;
     cfg.behavior_factory = crash::holding_factory();
     auto started = node::start(cfg);
     EXPECT_TRUE(started) << "cycle " << cycle << ": the store does not open: "

@@ -31,6 +31,8 @@ namespace {
 
 using namespace parley;
 
+const principal as_admin = principal::admin("crash-worker");
+
 // One write(2) per line: lines of several threads never interleave and a
 // line is out of the process before the send it announces starts.
 void emit(std::string line) {
@@ -94,24 +96,24 @@ options parse(int argc, char** argv) {
 void set_up(node& n) {
   const auto names = crash::agent_names();
   for (auto& id : names) {
-    if (n.get_manifest(id))
+    if (n.get_manifest(as_admin, id))
       continue;
     agent_spec s;
     s.man.id = id;
     s.man.display_name = "Crash " + id;
     s.behavior.k = behavior_spec::kind::silent; // stored; the factory re-attaches holding
     s.custom = std::make_shared<crash::holding_behavior>();
-    if (auto ok = n.introduce(std::move(s)); !ok)
+    if (auto ok = n.introduce(as_admin, std::move(s)); !ok)
       give_up("introduce " + id + ": " + to_string(ok.error()));
   }
   auto ensure_room = [&](const std::string& id, speaker_rules rules) {
-    auto r = n.get_room(id);
+    auto r = n.get_room(as_admin, id);
     if (!r) {
       group_spec g;
       g.id = id;
       g.topic = "crash test";
       g.rules = rules;
-      auto made = n.create_group(names.front(), std::move(g));
+      auto made = n.create_group(as_admin, names.front(), std::move(g));
       if (!made)
         give_up("create room " + id + ": " + to_string(made.error()));
       r = std::move(made);
@@ -119,7 +121,7 @@ void set_up(node& n) {
     for (auto& a : names) {
       if (r->find(a))
         continue;
-      if (auto ok = n.join(id, a); !ok)
+      if (auto ok = n.join(as_admin, id, a); !ok)
         give_up("join " + a + " to " + id + ": " + to_string(ok.error()));
     }
   };
@@ -149,7 +151,7 @@ message make_message(const std::string& from, bool to_room, const std::string& t
 bool send_one(node& n, const std::string& from, bool to_room, const std::string& to,
               const std::string& id) {
   emit("ATTEMPT " + from + (to_room ? " room " : " agent ") + to + " " + id);
-  auto r = n.send(make_message(from, to_room, to, id));
+  auto r = n.send(as_admin, make_message(from, to_room, to, id));
   if (!r) {
     emit("FAIL " + from + " " + id + " " + std::string{to_string(r.error().code)} + " "
          + r.error().message);
@@ -173,7 +175,7 @@ void retry(node& n, const std::string& file) {
     std::string from, kind, to, id;
     if (!(fields >> from >> kind >> to >> id) || (kind != "room" && kind != "agent"))
       give_up("bad retry line: " + line);
-    auto r = n.send(make_message(from, kind == "room", to, id));
+    auto r = n.send(as_admin, make_message(from, kind == "room", to, id));
     if (r)
       emit("RETRY " + from + " " + id + " ok " + std::string{to_string(r->status)} + " "
            + std::to_string(r->sent_at));
@@ -203,8 +205,8 @@ void load(node& n, const options& o, int t, const std::atomic<bool>& done) {
       send_one(n, from, true, crash::lobby, new_id());
     } else {
       // Ask (again: a no-op while waiting or speaking), then look who speaks.
-      (void)n.request_turn(crash::stage, from);
-      auto turns = n.turns(crash::stage);
+      (void)n.request_turn(as_admin, crash::stage, from);
+      auto turns = n.turns(as_admin, crash::stage);
       std::string holder;
       if (turns && turns->current)
         holder = turns->current->speaker;
@@ -213,7 +215,7 @@ void load(node& n, const options& o, int t, const std::atomic<bool>& done) {
         auto k = 1 + rng() % (crash::stage_messages_per_turn + 1);
         for (uint64_t i = 0; i < k; ++i)
           send_one(n, holder, true, crash::stage, new_id());
-        (void)n.yield_turn(crash::stage, holder); // fails if the turn ended already
+        (void)n.yield_turn(as_admin, crash::stage, holder); // fails if the turn ended already
       } else if (rng() % 4 == 0) {
         send_one(n, from, true, crash::stage, new_id()); // not our turn: refused
       }
@@ -234,15 +236,15 @@ int main(int argc, char** argv) {
   cfg.node_id = crash::node_name;
   cfg.scheduler_threads = 2;
   cfg.data_dir = o.data_dir;
-  cfg.durability = storage::durability::sync;
+  cfg.durability = durability::sync;
   cfg.behavior_factory = crash::holding_factory();
   auto started = node::start(cfg);
   if (!started)
     give_up("start: " + to_string(started.error()));
   auto& n = **started;
   set_up(n);
-  emit("READY " + std::to_string(n.list_agents().size()) + " "
-       + std::to_string(n.list_rooms().size()));
+  emit("READY " + std::to_string(n.list_agents(as_admin)->size()) + " "
+       + std::to_string(n.list_rooms(as_admin)->size()));
   if (!o.retry_file.empty())
     retry(n, o.retry_file);
   emit("LOADING");

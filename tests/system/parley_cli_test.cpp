@@ -692,42 +692,70 @@ TEST(ParleyCli, FullInboxExitsWithSeven) {
 
 // -- permissions and the admin verbs ------------------------------------------------------
 
-// Verifies a node with an admin token: PERMISSION_DENIED exits with 5; --as, --admin-token-file and PARLEY_ADMIN_TOKEN grant what they should.
-TEST(ParleyCli, AdminTokenGuardsChangesAndAdminVerbs) {
+// A key file of 48 bytes and a newline, as `openssl rand -base64 36` makes one.
+std::string write_token_key(const test::temp_dir& dir) {
+  auto path = dir.sub("token.key");
+  std::ofstream{path} << "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC1z\n";
+  return path;
+}
+
+// Verifies a node with a token key: a call without a token exits 5
+// (UNAUTHENTICATED); an agent's token acts only as itself (PERMISSION_DENIED,
+// 5); operators introduce and back up but do not send; observers read; the
+// token comes from --token-file, PARLEY_TOKEN or PARLEY_TOKEN_FILE.
+TEST(ParleyCli, TokensGuardChangesAndAdminVerbs) {
   test::temp_dir dir;
-  { std::ofstream{dir.sub("token")} << "s3cret\n"; }
-  { std::ofstream{dir.sub("wrong")} << "guess\n"; }
-  daemon_process d{{"--admin-token-file", dir.sub("token")}};
+  auto key = write_token_key(dir);
+  auto issue = [&](std::vector<std::string> who) {
+    std::vector<std::string> args{"token", "issue", "--key-file", key};
+    args.insert(args.end(), who.begin(), who.end());
+    auto r = run_cli(args);
+    EXPECT_EQ(r.code, 0) << r;
+    auto path = dir.sub("token-" + std::to_string(std::hash<std::string>{}(r.out)));
+    std::ofstream{path} << r.out;
+    return std::pair{r.out.substr(0, r.out.find('\n')), path};
+  };
+  auto [admin, admin_file] = issue({"--role", "admin"});
+  auto [op, op_file] = issue({"--role", "operator", "--name", "oncall"});
+  auto [obs, obs_file] = issue({"--role", "observer"});
+  auto [carol, carol_file] = issue({"--agent", "carol"});
+  auto [dave, dave_file] = issue({"--agent", "dave"});
+  daemon_process d{{"--token-key-file", key}};
   ASSERT_STARTED(d);
 
-  auto denied = d.cli({"agents", "introduce", "carol"});
-  EXPECT_EQ(denied.code, 5) << denied;
-  EXPECT_TRUE(denied.err.starts_with("error: PERMISSION_DENIED: ")) << denied;
-  EXPECT_TRUE(contains(denied.err, "hint: ")) << denied;
-  EXPECT_EQ(d.cli({"--as", "carol", "agents", "introduce", "carol"}).code, 0);
-  EXPECT_EQ(d.cli({"--admin-token-file", dir.sub("token"), "agents", "introduce", "dave"}).code, 0);
-  EXPECT_EQ(d.cli({"agents", "introduce", "erin"}, {"PARLEY_ADMIN_TOKEN=s3cret"}).code, 0);
-  EXPECT_EQ(d.cli({"agents", "introduce", "erin2"}, {"PARLEY_ADMIN_TOKEN_FILE=" + dir.sub("token")}).code, 0);
-  EXPECT_EQ(d.cli({"agents", "introduce", "frank"}, {"PARLEY_ADMIN_TOKEN=guess"}).code, 5);
-  EXPECT_EQ(d.cli({"--admin-token-file", dir.sub("wrong"), "agents", "introduce", "frank"}).code, 5);
-  EXPECT_EQ(d.cli({"--as", "dave", "agents", "retire", "carol"}).code, 5);
-  EXPECT_EQ(d.cli({"--as", "dave", "rooms", "create", "--creator", "carol"}).code, 5);
-  EXPECT_EQ(d.cli({"--as", "dave", "send", "--from", "carol", "--to-agent", "dave", "hi"}).code, 5);
+  auto anonymous = d.cli({"agents", "introduce", "carol"});
+  EXPECT_EQ(anonymous.code, 5) << anonymous;
+  EXPECT_TRUE(anonymous.err.starts_with("error: UNAUTHENTICATED: ")) << anonymous;
+  EXPECT_TRUE(contains(anonymous.err, "hint: ")) << anonymous;
+  EXPECT_EQ(d.cli({"--token-file", carol_file, "agents", "introduce", "carol"}).code, 0);
+  auto not_self = d.cli({"--token-file", carol_file, "agents", "introduce", "dave"});
+  EXPECT_EQ(not_self.code, 5) << not_self;
+  EXPECT_TRUE(not_self.err.starts_with("error: PERMISSION_DENIED: agent 'carol' may not")) << not_self;
+  EXPECT_EQ(d.cli({"--token-file", admin_file, "agents", "introduce", "dave"}).code, 0);
+  EXPECT_EQ(d.cli({"agents", "introduce", "erin"}, {"PARLEY_TOKEN=" + op}).code, 0);
+  EXPECT_EQ(d.cli({"agents", "introduce", "erin2"}, {"PARLEY_TOKEN_FILE=" + admin_file}).code, 0);
+  auto forged = d.cli({"agents", "introduce", "frank"}, {"PARLEY_TOKEN=" + admin + "x"});
+  EXPECT_EQ(forged.code, 5) << forged;
+  EXPECT_TRUE(forged.err.starts_with("error: UNAUTHENTICATED: ")) << forged;
+  EXPECT_EQ(d.cli({"--token-file", dave_file, "agents", "retire", "carol"}).code, 5);
+  EXPECT_EQ(d.cli({"--token-file", dave_file, "rooms", "create", "--creator", "carol"}).code, 5);
+  EXPECT_EQ(d.cli({"--token-file", dave_file, "send", "--from", "carol", "--to-agent", "dave", "hi"}).code, 5);
+  EXPECT_EQ(d.cli({"--token-file", op_file, "send", "--from", "carol", "--to-agent", "dave", "hi"}).code, 5);
 
-  // Reading needs no identity; the admin verbs need the token.
-  auto ls = d.cli({"agents", "ls"});
+  // Observers read; the admin verbs need an operator or admin.
+  auto ls = d.cli({"--token-file", obs_file, "agents", "ls"});
   EXPECT_EQ(ls.code, 0) << ls;
   EXPECT_EQ(lines(ls.out).size(), 5u) << ls;
-  EXPECT_EQ(d.cli({"node", "info"}).code, 0);
-  auto backup = d.cli({"--as", "carol", "node", "backup", dir.sub("backup")});
+  EXPECT_EQ(d.cli({"--token-file", obs_file, "node", "info"}).code, 0);
+  auto backup = d.cli({"--token-file", carol_file, "node", "backup", dir.sub("backup")});
   EXPECT_EQ(backup.code, 5) << backup;
-  auto drain = d.cli({"node", "drain"});
+  auto drain = d.cli({"--token-file", obs_file, "node", "drain"});
   EXPECT_EQ(drain.code, 5) << drain;
-  // An admin may back up only a node with a store.
-  auto no_store = d.cli({"--admin-token-file", dir.sub("token"), "node", "backup", dir.sub("backup")});
+  // An operator may back up only a node with a store.
+  auto no_store = d.cli({"--token-file", op_file, "node", "backup", dir.sub("backup")});
   EXPECT_EQ(no_store.code, 6) << no_store;
   EXPECT_TRUE(no_store.err.starts_with("error: FAILED_PRECONDITION: ")) << no_store;
-  auto still = d.cli({"node", "info", "--json"});
+  auto still = d.cli({"--token-file", obs_file, "node", "info", "--json"});
   EXPECT_EQ(parse_json(still).value("draining", true), false) << still;
 }
 
@@ -913,6 +941,154 @@ TEST(ParleyCli, TailFromAheadOfTheLogIsOutOfRange) {
   EXPECT_EQ(r.code, 9) << r;
   EXPECT_TRUE(contains(r.err, "OUT_OF_RANGE")) << r;
   EXPECT_TRUE(contains(r.err, "ahead of this node's log")) << r;
+}
+
+// -- token issue (offline: no node is contacted) ------------------------------------------
+
+// base64url without padding to bytes; empty for anything else.
+std::string token_b64url_decode(const std::string& in) {
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    auto v = alphabet.find(c);
+    if (v == std::string::npos)
+      return {};
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+// The '.'-separated parts of a token.
+std::vector<std::string> token_parts(const std::string& token) {
+  std::vector<std::string> out;
+  std::istringstream in{token};
+  for (std::string part; std::getline(in, part, '.');)
+    out.push_back(part);
+  if (!token.empty() && token.back() == '.')
+    out.emplace_back();
+  return out;
+}
+
+// A token's payload as JSON (null if it is not one).
+json token_payload(const std::string& token) {
+  auto parts = token_parts(token);
+  if (parts.size() != 3)
+    return json{};
+  auto doc = json::parse(token_b64url_decode(parts[1]), nullptr, false);
+  return doc.is_discarded() ? json{} : doc;
+}
+
+
+// Verifies token issue prints one signed token whose payload names the agent and lasts --ttl, without contacting a node.
+TEST(ParleyCli, TokenIssueSignsATokenOffline) {
+  closed_port nobody; // a call to a node would fail: none is made
+  test::temp_dir dir;
+  auto key = write_token_key(dir);
+  auto r = run_cli({"--server", nobody.address(), "token", "issue", "--agent", "alice", "--ttl", "2h",
+                    "--key-file", key});
+  ASSERT_EQ(r.code, 0) << r;
+  EXPECT_TRUE(r.err.empty()) << r;
+  ASSERT_FALSE(r.out.empty());
+  EXPECT_EQ(r.out.back(), '\n') << r;
+  EXPECT_EQ(lines(r.out).size(), 1u) << r;
+  auto token = r.out.substr(0, r.out.size() - 1);
+  auto parts = token_parts(token);
+  ASSERT_EQ(parts.size(), 3u) << r;
+  for (auto& p : parts)
+    EXPECT_FALSE(p.empty()) << r;
+  auto header = json::parse(token_b64url_decode(parts[0]), nullptr, false);
+  ASSERT_TRUE(header.is_object()) << r;
+  EXPECT_EQ(header.value("alg", ""), "HS256");
+  auto payload = token_payload(token);
+  ASSERT_TRUE(payload.is_object()) << r;
+  EXPECT_EQ(payload.value("sub", ""), "agent:alice") << payload;
+  EXPECT_EQ(payload.value("iss", ""), "parley") << payload;
+  EXPECT_EQ(payload.value("aud", ""), "parley") << payload;
+  ASSERT_TRUE(payload["exp"].is_number_integer() && payload["iat"].is_number_integer()) << payload;
+  EXPECT_EQ(payload["exp"].get<int64_t>() - payload["iat"].get<int64_t>(), 7200) << payload;
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+               .count();
+  auto skew = payload["iat"].get<int64_t>() - now;
+  EXPECT_TRUE(skew > -60 && skew < 60) << payload;
+}
+
+// Verifies --json prints {token, principal, expires_at} and that the key may come from PARLEY_TOKEN_KEY_FILE or PARLEY_TOKEN_KEY.
+TEST(ParleyCli, TokenIssueTakesTheKeyFromTheEnvironment) {
+  test::temp_dir dir;
+  auto key = write_token_key(dir);
+  auto r = run_cli({"token", "issue", "--role", "operator", "--name", "oncall", "--json"},
+                   {"PARLEY_TOKEN_KEY_FILE=" + key});
+  ASSERT_EQ(r.code, 0) << r;
+  auto doc = parse_json(r);
+  ASSERT_TRUE(doc.is_object()) << r;
+  EXPECT_EQ(doc.value("principal", ""), "operator:oncall") << r;
+  auto payload = token_payload(doc.value("token", ""));
+  ASSERT_TRUE(payload.is_object()) << r;
+  EXPECT_EQ(payload.value("sub", ""), "operator:oncall") << payload;
+  EXPECT_EQ(doc["expires_at"], payload["exp"]) << r;
+  EXPECT_EQ(payload["exp"].get<int64_t>() - payload["iat"].get<int64_t>(), 3600) << "default --ttl 1h";
+
+  auto by_value = run_cli({"token", "issue", "--role", "admin"},
+                          {"PARLEY_TOKEN_KEY=c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC1z"});
+  ASSERT_EQ(by_value.code, 0) << by_value;
+  EXPECT_EQ(token_payload(lines(by_value.out).at(0)).value("sub", ""), "admin") << by_value;
+}
+
+// Verifies there is no --key option: the secret is never a command-line value.
+TEST(ParleyCli, TokenIssueTakesNoKeyOnTheCommandLine) {
+  for (auto* flag : {"--key", "--secret"}) {
+    auto r = run_cli(
+      {"token", "issue", "--agent", "alice", flag, "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldC1z"});
+    EXPECT_EQ(r.code, 2) << flag << ": " << r;
+    EXPECT_TRUE(r.out.empty()) << flag << ": " << r;
+  }
+}
+
+// Verifies a missing key exits 2 naming PARLEY_TOKEN_KEY_FILE, and that other bad command lines exit 2 without a token.
+TEST(ParleyCli, TokenIssueUsageErrorsExitWithTwo) {
+  auto none = run_cli({"token", "issue", "--agent", "alice"});
+  EXPECT_EQ(none.code, 2) << none;
+  EXPECT_TRUE(contains(none.err, "PARLEY_TOKEN_KEY_FILE")) << none;
+  EXPECT_TRUE(none.out.empty()) << none;
+
+  test::temp_dir dir;
+  auto key = write_token_key(dir);
+  auto short_key = dir.sub("short.key");
+  std::ofstream{short_key} << "too-short-a-secret\n";
+  const std::vector<std::vector<std::string>> bad = {
+    {"token"},
+    {"token", "issue", "--key-file", key},
+    {"token", "issue", "--agent", "alice", "--role", "admin", "--key-file", key},
+    {"token", "issue", "--role", "root", "--key-file", key},
+    {"token", "issue", "--agent", "alice", "--name", "x", "--key-file", key},
+    {"token", "issue", "--agent", "not an id", "--key-file", key},
+    {"token", "issue", "--agent", "alice", "--ttl", "1y", "--key-file", key},
+    {"token", "issue", "--agent", "alice", "--ttl", "367d", "--key-file", key},
+    {"token", "issue", "--agent", "alice", "--ttl", "0", "--key-file", key},
+    {"token", "issue", "--agent", "alice", "--key-file", dir.sub("missing.key")},
+    {"token", "issue", "--agent", "alice", "--key-file", short_key},
+  };
+  for (auto& args : bad) {
+    std::string shown;
+    for (auto& a : args)
+      shown += a + " ";
+    auto r = run_cli(args);
+    EXPECT_EQ(r.code, 2) << shown << ": " << r;
+    EXPECT_FALSE(r.err.empty()) << shown << ": " << r;
+    EXPECT_TRUE(r.out.empty()) << shown << ": " << r;
+    EXPECT_FALSE(contains(r.err, "too-short-a-secret")) << "the key is never echoed: " << r;
+  }
+  auto help = run_cli({"token", "issue", "--help"});
+  EXPECT_EQ(help.code, 0) << help;
+  EXPECT_TRUE(contains(help.out, "Usage: parley token issue")) << help;
 }
 
 } // namespace

@@ -30,7 +30,7 @@ enum exit_code : int {
   exit_not_found = 3,
   /// ALREADY_EXISTS: the id is taken.
   exit_already_exists = 4,
-  /// PERMISSION_DENIED or UNAUTHENTICATED: see --as and the admin token.
+  /// PERMISSION_DENIED or UNAUTHENTICATED: see the token (--token-file).
   exit_permission_denied = 5,
   /// FAILED_PRECONDITION: not in this state (not your turn, room closed,
   /// agent retired, node without a store).
@@ -56,14 +56,19 @@ const char* status_name(grpc::StatusCode c) noexcept;
 struct global_options {
   /// host:port of the node. Default: $PARLEY_SERVER, else 127.0.0.1:7700.
   std::string server = "127.0.0.1:7700";
-  /// The agent the calls act for (metadata parley-agent). Default: $PARLEY_AGENT.
+  /// The agent verbs act as when they name none (--from, --agent, ...).
+  /// Default: $PARLEY_AGENT. Who the node lets act is the token's principal.
   std::string as;
-  /// File whose first line is the admin token. Default: none.
-  std::string admin_token_file;
-  /// Use TLS (implied by ca_file). Default: false.
+  /// File with the bearer token (`parley token issue` makes one). Default:
+  /// $PARLEY_TOKEN_FILE, else the token in $PARLEY_TOKEN, else none.
+  std::string token_file;
+  /// Use TLS (implied by ca_file and cert_file). Default: false.
   bool tls = false;
   /// PEM roots to verify the server with; empty = the system roots. Default: empty.
   std::string ca_file;
+  /// Client certificate and key (mTLS), PEM. Default: none.
+  std::string cert_file;
+  std::string key_file;
   /// Deadline of each unary call in ms. Default: 10000.
   int timeout_ms = 10000;
   /// Print JSON instead of tables. Default: false.
@@ -76,8 +81,8 @@ class session {
 public:
   explicit session(global_options& opt) : opt_(opt) {}
 
-  /// Reads the admin token (the file, else $PARLEY_ADMIN_TOKEN) and
-  /// creates the channel. exit_usage, with a message on stderr, when a
+  /// Reads the bearer token (the file, else $PARLEY_TOKEN) and the TLS
+  /// files, and creates the channel. exit_usage, with a message on stderr, when a
   /// named file cannot be read; else exit_ok. Connecting happens lazily.
   int open();
 
@@ -106,7 +111,7 @@ public:
 
 private:
   global_options& opt_;
-  std::string admin_token_;
+  std::string token_;
   std::shared_ptr<grpc::Channel> channel_;
 };
 
@@ -121,6 +126,9 @@ void add_send_command(CLI::App& app, session& s, action& run);
 void add_turn_commands(CLI::App& app, session& s, action& run);
 void add_events_commands(CLI::App& app, session& s, action& run);
 void add_node_commands(CLI::App& app, session& s, action& run);
+/// `token issue` runs offline: main opens no session for it (only
+/// s.json() is read).
+void add_token_commands(CLI::App& app, session& s, action& run);
 
 // -- paging -------------------------------------------------------------------
 

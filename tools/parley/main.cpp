@@ -14,10 +14,12 @@ namespace {
 constexpr const char* footer = R"(Exit codes:
   0   success
   1   the server answered with another error (INTERNAL, UNKNOWN, ...)
-  2   usage error (bad command line, unreadable --admin-token-file or --ca-file)
+  2   usage error (bad command line, unreadable --token-file, --ca-file,
+      --client-cert/--client-key or token key)
   3   NOT_FOUND            the agent, room, ... does not exist
   4   ALREADY_EXISTS       the id is taken
-  5   PERMISSION_DENIED    not that agent (--as) and not an admin (token)
+  5   PERMISSION_DENIED    the token's principal may not (or UNAUTHENTICATED:
+                           no token, or a bad or expired one)
   6   FAILED_PRECONDITION  not your turn, room closed, agent retired, no store
   7   RESOURCE_EXHAUSTED   full inbox or overload; retry later
   8   UNAVAILABLE          cannot connect, or the node is draining/stopping
@@ -25,9 +27,10 @@ constexpr const char* footer = R"(Exit codes:
   10  DEADLINE_EXCEEDED    no answer within --timeout-ms (may have taken effect)
 Errors print "error: <STATUS_NAME>: <message>" on stderr.
 
-Environment: PARLEY_SERVER, PARLEY_AGENT (--as), PARLEY_ADMIN_TOKEN (the
-token itself), PARLEY_ADMIN_TOKEN_FILE. Use `parley <verb> --help` for each
-verb; docs/cli.md has examples.)";
+Environment: PARLEY_SERVER, PARLEY_AGENT (--as), PARLEY_TOKEN_FILE
+(--token-file), PARLEY_TOKEN (the token itself); for `token issue`,
+PARLEY_TOKEN_KEY_FILE (a path) or PARLEY_TOKEN_KEY (the key itself). Use
+`parley <verb> --help` for each verb; docs/cli.md has examples.)";
 
 } // namespace
 
@@ -46,12 +49,14 @@ int main(int argc, char** argv) {
   app.add_option("--server", opt.server, "The node's API, host:port")
     ->envname("PARLEY_SERVER")
     ->capture_default_str();
-  app.add_option("--as", opt.as, "Act for this agent (metadata parley-agent)")->envname("PARLEY_AGENT");
-  app.add_option("--admin-token-file", opt.admin_token_file,
-                 "File whose first line is the admin token (else $PARLEY_ADMIN_TOKEN)")
-    ->envname("PARLEY_ADMIN_TOKEN_FILE");
+  app.add_option("--as", opt.as, "The agent verbs act as when they name none")->envname("PARLEY_AGENT");
+  app.add_option("--token-file", opt.token_file,
+                 "File with the bearer token (else $PARLEY_TOKEN); `parley token issue` makes one")
+    ->envname("PARLEY_TOKEN_FILE");
   app.add_flag("--tls", opt.tls, "Connect with TLS (verified against the system roots or --ca-file)");
   app.add_option("--ca-file", opt.ca_file, "PEM roots to verify the node's certificate (implies --tls)");
+  app.add_option("--client-cert", opt.cert_file, "Client certificate, PEM (mTLS; implies --tls)");
+  app.add_option("--client-key", opt.key_file, "The client certificate's private key, PEM");
   app.add_option("--timeout-ms", opt.timeout_ms, "Deadline of each call")
     ->capture_default_str()
     ->check(CLI::Range(1, 24 * 3600 * 1000));
@@ -63,6 +68,7 @@ int main(int argc, char** argv) {
   add_turn_commands(app, s, run);
   add_events_commands(app, s, run);
   add_node_commands(app, s, run);
+  add_token_commands(app, s, run);
   app.footer(footer);
 
   try {
@@ -75,7 +81,10 @@ int main(int argc, char** argv) {
     std::cerr << app.help();
     return exit_usage;
   }
-  if (int rc = s.open(); rc != exit_ok)
-    return rc;
+  // `token issue` signs offline: it needs neither a channel nor a token,
+  // and must not fail on a stale PARLEY_TOKEN_FILE.
+  if (!app.got_subcommand("token"))
+    if (int rc = s.open(); rc != exit_ok)
+      return rc;
   return run();
 }

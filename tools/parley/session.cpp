@@ -64,22 +64,33 @@ bool read_file(const std::string& path, std::string& out) {
 } // namespace
 
 int session::open() {
-  if (!opt_.admin_token_file.empty()) {
-    // The first line, as parleyd reads its --admin-token-file.
-    std::ifstream in{opt_.admin_token_file};
-    if (!in || !std::getline(in, admin_token_) || admin_token_.empty()) {
-      std::cerr << "error: --admin-token-file '" << opt_.admin_token_file
-                << "' cannot be read or is empty\n";
+  if (!opt_.token_file.empty()) {
+    // The first line (`parley token issue > file` writes one).
+    std::ifstream in{opt_.token_file};
+    if (!in || !std::getline(in, token_) || token_.empty()) {
+      std::cerr << "error: --token-file '" << opt_.token_file << "' cannot be read or is empty\n";
       return exit_usage;
     }
-  } else if (const char* env = std::getenv("PARLEY_ADMIN_TOKEN")) {
-    admin_token_ = env;
+  } else if (const char* env = std::getenv("PARLEY_TOKEN")) {
+    token_ = env;
   }
+  while (!token_.empty() && (token_.back() == '\r' || token_.back() == ' '))
+    token_.pop_back();
   std::shared_ptr<grpc::ChannelCredentials> creds;
-  if (opt_.tls || !opt_.ca_file.empty()) {
+  if (opt_.tls || !opt_.ca_file.empty() || !opt_.cert_file.empty()) {
     grpc::SslCredentialsOptions ssl;
     if (!opt_.ca_file.empty() && !read_file(opt_.ca_file, ssl.pem_root_certs)) {
       std::cerr << "error: --ca-file '" << opt_.ca_file << "' cannot be read\n";
+      return exit_usage;
+    }
+    if (opt_.cert_file.empty() != opt_.key_file.empty()) {
+      std::cerr << "error: --client-cert and --client-key go together (a client certificate and its key)\n";
+      return exit_usage;
+    }
+    if (!opt_.cert_file.empty()
+        && (!read_file(opt_.cert_file, ssl.pem_cert_chain) || !read_file(opt_.key_file, ssl.pem_private_key))) {
+      std::cerr << "error: --client-cert '" << opt_.cert_file << "' or --client-key '" << opt_.key_file
+                << "' cannot be read\n";
       return exit_usage;
     }
     creds = grpc::SslCredentials(ssl);
@@ -98,10 +109,8 @@ int session::open() {
 }
 
 void session::prepare(grpc::ClientContext& ctx, bool deadline) const {
-  if (!opt_.as.empty())
-    ctx.AddMetadata("parley-agent", opt_.as);
-  if (!admin_token_.empty())
-    ctx.AddMetadata("parley-admin-token", admin_token_);
+  if (!token_.empty())
+    ctx.AddMetadata("authorization", "Bearer " + token_);
   if (deadline)
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(opt_.timeout_ms));
 }
@@ -121,8 +130,12 @@ int session::fail(const grpc::Status& s, const grpc::ClientContext& ctx) const {
                   << "'? (--server or PARLEY_SERVER)\n";
       break;
     case grpc::StatusCode::PERMISSION_DENIED:
-      std::cerr << "hint: act as the agent with --as, or present the admin token "
-                   "(--admin-token-file or PARLEY_ADMIN_TOKEN)\n";
+      std::cerr << "hint: the token's principal may not do this (docs/security.md has who may "
+                   "do what); use a token of the agent itself, or an operator's or admin's\n";
+      break;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      std::cerr << "hint: present a valid token with --token-file, PARLEY_TOKEN_FILE or "
+                   "PARLEY_TOKEN (an admin makes one with `parley token issue`)\n";
       break;
     case grpc::StatusCode::RESOURCE_EXHAUSTED: {
       auto& trailers = ctx.GetServerTrailingMetadata();

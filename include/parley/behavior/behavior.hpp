@@ -80,6 +80,10 @@ public:
   /// True when served messages stay in the durable inbox until
   /// acknowledged (external agents); false: serving is reading.
   virtual bool acknowledges() const noexcept { return false; }
+  /// Whether react() reads the dialogue context. The agent keeps no context
+  /// for behaviours that do not (an external agent keeps its own; a silent
+  /// one reads nothing), so it holds no text it never reads.
+  virtual bool uses_context() const noexcept { return true; }
 };
 
 /// How to build one of the built-in behaviours.

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <limits>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -43,6 +44,7 @@ public:
   /// for it.
   bool ready() const noexcept override;
   bool acknowledges() const noexcept override { return true; }
+  bool uses_context() const noexcept override { return false; }
 
   // -- the link's side (any thread) ------------------------------------------
   /// Opens the link with `credit` deliveries. Messages handed out before
@@ -52,7 +54,9 @@ public:
   /// Closes the link; what it had not acknowledged waits for the next.
   void detach();
   bool attached() const;
-  void add_credit(uint32_t n);
+  /// Adds `n` to the credit window, which never exceeds `max` (a client
+  /// granting credit forever cannot wrap it around).
+  void add_credit(uint32_t n, uint32_t max = UINT32_MAX);
   /// The next item, waiting up to `timeout`; nullopt on timeout or when the
   /// link was closed.
   /// A message item uses one credit; grants and invitations need none and

@@ -5,6 +5,7 @@
 // Plain C++, single-threaded (owned by one agent actor), time passed in.
 
 #include <cstdint>
+#include <algorithm>
 #include <deque>
 #include <optional>
 #include <string>
@@ -47,15 +48,23 @@ struct context_entry {
 
 /// A dialogue's recent history within a token budget. When the total passes
 /// 90% of the budget, the oldest non-system entries are dropped until it is at
-/// most 60%, always keeping the last 5 entries (and every system entry).
+/// most 60%, always keeping the last 5 entries (and every system entry). An
+/// entry larger than a fifth of the budget is cut to that size on the way in
+/// (marked "[truncated]"), so the 5 kept entries never exceed the budget.
 class dialogue_context {
 public:
   static constexpr size_t keep_last = 5;
+  static constexpr std::string_view truncation_mark = " [truncated]";
 
   explicit dialogue_context(uint32_t budget_tokens = 4096) : budget_(budget_tokens) {}
 
-  /// Appends (estimating tokens when e.tokens == 0) and trims.
+  /// Appends (estimating tokens when e.tokens == 0; truncating an entry
+  /// over budget / keep_last tokens) and trims.
   void add(context_entry e);
+  /// The most tokens one entry may have.
+  uint32_t max_entry_tokens() const noexcept {
+    return std::max<uint32_t>(1, budget_ / static_cast<uint32_t>(keep_last));
+  }
 
   const std::deque<context_entry>& entries() const noexcept { return entries_; }
   uint32_t tokens() const noexcept { return tokens_; }
@@ -99,6 +108,11 @@ struct attention_params {
   uint32_t context_budget_tokens = 4096;
   /// Total pending inputs over all dialogues (the inbox). Default: 1024.
   uint32_t inbox_limit = 1024;
+  /// Dialogues kept without pending input (their context and knobs) before
+  /// the least recently active are forgotten; dialogues with a knob set
+  /// (importance) are kept. Bounds what a stream of new peers costs.
+  /// Default: 64.
+  uint32_t max_idle_dialogues = 64;
 };
 
 /// What the agent serves next: one dialogue and all its pending input.
@@ -140,6 +154,8 @@ public:
 
   /// Context of `k`, created on first use.
   dialogue_context& context(const dialogue_key& k);
+  /// Dialogues held (with and without pending input).
+  size_t dialogues() const noexcept { return dialogues_.size(); }
 
 private:
   struct dialogue {
@@ -151,6 +167,7 @@ private:
     double weight = 0; // fixed while pending
     double wrr_current = 0;
     uint64_t version = 0; // bumps when leaving/entering the pending set
+    uint64_t last_active = 0; // touch_ at the last use (LRU order)
     dialogue_context context;
   };
   struct heap_entry {
@@ -167,6 +184,8 @@ private:
   std::optional<uint32_t> pick_strict();
   std::optional<uint32_t> pick_wrr();
   bool stale(const heap_entry& e) const;
+  /// Forgets the least recently active idle dialogues beyond the limit.
+  void evict_idle();
 
   const attention_params* params_;
   std::vector<dialogue> dialogues_;
@@ -177,6 +196,7 @@ private:
   uint32_t active_ = 0;
   int32_t focus_ = -1;
   int64_t push_seq_ = 0;
+  uint64_t touch_ = 0;
 };
 
 } // namespace parley

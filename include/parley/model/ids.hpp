@@ -28,4 +28,11 @@ inline expected<void> validate_room_id(std::string_view id) {
   return validate_id(id, "room id");
 }
 
+/// The forms of id the node generates: rooms "room-<n>", messages
+/// "m<n>[.<m>]" (agents' behaviours) and "api-<n>[.<m>]" (API sends without
+/// an id). A client may not choose them: a later generated id would take
+/// its message for a duplicate, or overwrite its record.
+bool is_generated_room_id(std::string_view id) noexcept;
+bool is_generated_message_id(std::string_view id) noexcept;
+
 } // namespace parley

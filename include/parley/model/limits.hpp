@@ -32,6 +32,8 @@ inline constexpr uint32_t max_capacity = 10000;
 inline constexpr size_t max_topic = 512;
 /// Members of one room: at most 100000.
 inline constexpr size_t max_members = 100000;
+/// speaker_rules.turn_slot_ms: at most a day (a deadline must not overflow).
+inline constexpr int64_t max_turn_slot_ms = 24LL * 3600 * 1000;
 /// message.content: at most 64 KiB.
 inline constexpr size_t max_content = 64 * 1024;
 

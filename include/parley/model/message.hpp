@@ -50,6 +50,14 @@ struct message {
   /// increasing across restarts); 0 when the node keeps no store. Set by
   /// the node on delivery, ignored on send.
   uint64_t delivery = 0;
+  /// Length of the chain of automatic replies this message ends: 0 for a
+  /// message nobody's behaviour wrote in answer to another, else the hops
+  /// of the message it answers plus one. Set by the node; an automatic
+  /// reply beyond the node's limit is not sent (two agents that answer
+  /// everything cannot loop forever).
+  uint32_t hops = 0;
+  /// The content was erased on request (privacy law); `content` is empty.
+  bool erased = false;
 
   friend bool operator==(const message&, const message&) = default;
 };

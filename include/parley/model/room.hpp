@@ -86,6 +86,15 @@ struct room {
   timestamp created_at = 0;
   timestamp last_activity = 0;
   bool open = true;
+  /// Direct rooms: the pair, sorted. The room's id is a hash of it, and two
+  /// pairs may hash alike: the pair, not the id, says whose room it is.
+  std::vector<agent_id> pair;
+  /// How many members the room has, when `members` holds only some of them
+  /// (a join answers the room with the new member alone); 0 = members.size().
+  uint32_t member_count = 0;
+
+  /// members.size(), or member_count when that is set.
+  size_t size() const noexcept { return member_count != 0 ? member_count : members.size(); }
 
   /// The member entry for `id`, or nullptr.
   const room_member* find(std::string_view id) const;

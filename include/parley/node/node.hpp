@@ -3,29 +3,72 @@
 // A Parley node: the agents, rooms and event bus of one process. Every
 // public function is thread-safe and blocking (it waits for the actor that
 // owns the state to answer), returns an expected value, and never throws.
-// No CAF type appears here: the actor layer stays behind this facade.
+// Every request names the principal it acts for (parley/auth/principal.hpp):
+// the node authorizes it in one place (parley/auth/access.hpp), also for
+// its own callers (the daemon's demo, simulations, federation). No CAF,
+// gRPC or RocksDB type appears here.
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
+#include "parley/auth/principal.hpp"
 #include "parley/behavior/behavior.hpp"
 #include "parley/behavior/external.hpp"
 #include "parley/model/attention.hpp"
-#include "parley/model/caller.hpp"
 #include "parley/model/clock.hpp"
+#include "parley/model/durability.hpp"
+#include "parley/model/erasure.hpp"
 #include "parley/model/event.hpp"
+#include "parley/model/history.hpp"
 #include "parley/model/manifest.hpp"
 #include "parley/model/message.hpp"
 #include "parley/model/room.hpp"
 #include "parley/model/turns.hpp"
-#include "parley/storage/message_log.hpp"
-#include "parley/storage/state_store.hpp"
 
 namespace parley {
+
+namespace storage {
+class disk_faults;
+} // namespace storage
+
+/// What one caller can make the node hold, and for how long it keeps
+/// messages. docs/api.md lists each with its default.
+struct node_limits {
+  /// Automatic replies (a behaviour answering a message) continue the hop
+  /// count of what they answer; a chain longer than this is not continued.
+  /// Default: 16.
+  uint32_t max_reply_hops = 16;
+  /// Room posts an agent keeps beyond its full inbox before its rooms refuse
+  /// new posts (overloaded). Default: 4096.
+  uint32_t backlog = 4096;
+  /// Deliveries marked read ahead of the agent that it remembers.
+  /// Default: 4096.
+  uint32_t read_ahead = 4096;
+  /// Open event subscriptions on the node. Default: 1024.
+  uint32_t max_subscriptions = 1024;
+  /// Events queued for one subscriber before it is cut off (and told where
+  /// to resume). Default: 65536.
+  uint32_t subscription_queue = 65536;
+  /// Open agent links on the node. Default: 4096.
+  uint32_t max_links = 4096;
+  /// Messages older than this leave the history (unless still in an inbox);
+  /// 0 = kept forever. Default: 0.
+  int64_t history_max_age_ms = 0;
+  /// The newest messages kept per dialogue (room or pair); 0 = all.
+  /// Default: 0.
+  uint64_t history_max_per_dialogue = 0;
+  /// How long a send's idempotency key is remembered: a retry after this is
+  /// a new message. Default: 24 h.
+  int64_t idempotency_window_ms = 24LL * 3600 * 1000;
+  /// How often retention runs (history, idempotency keys, unused skills).
+  /// Default: 60 s.
+  int64_t retention_interval_ms = 60'000;
+};
 
 struct node_config {
   /// Name of this node in logs and (later) in federation. Default: "node-1".
@@ -34,21 +77,23 @@ struct node_config {
   unsigned scheduler_threads = 2;
   /// Attention knobs shared by all agents (policy, weights, inbox limit).
   attention_params attention;
+  node_limits limits;
   /// Events the bus keeps in memory for late subscribers. Default: 65536.
   size_t event_retention = 65536;
-  /// Where the node keeps its RocksDB store; required unless durability is
-  /// memory. Default: empty.
+  /// Where the node keeps its RocksDB store (created with its parents if
+  /// missing); required unless durability is memory. Default: empty.
   std::string data_dir;
   /// sync (fsync before acknowledging), async (no fsync: survives a process
   /// crash, not a power loss) or memory (no store). Default: memory.
-  storage::durability durability = storage::durability::memory;
+  parley::durability durability = parley::durability::memory;
   /// Events kept in the durable log (oldest deleted first). Default: 1000000.
   uint64_t event_log_retention = 1'000'000;
   /// Durable events older than this are deleted; 0 = no limit. Default: 0.
   int64_t event_log_max_age_ms = 0;
   /// Tests only: makes the store's disk writes fail on demand. Default: nullptr.
   std::shared_ptr<storage::disk_faults> disk_faults;
-  /// How long a blocking call waits for an actor. Default: 10 s.
+  /// How long a blocking call waits for an actor; then it answers
+  /// deadline_exceeded (the change may still happen). Default: 10 s.
   std::chrono::milliseconds call_timeout{10000};
   /// Publish message events (sent, delivered, read, refused) even when
   /// nobody subscribes, so that the event log has them for subscribers that
@@ -72,7 +117,7 @@ struct agent_spec {
 };
 
 struct group_spec {
-  /// Empty: the node picks "room-<n>".
+  /// Empty: the node picks "room-<n>" (a form clients may not choose).
   room_id id;
   std::string topic;
   speaker_rules rules;
@@ -88,11 +133,17 @@ struct node_stats {
   uint64_t served = 0;
   uint64_t refused = 0;
   uint64_t turns_granted = 0;
-  /// Events that could not be written to the durable log.
+  /// Writes of the durable event log that failed (and were retried).
   uint64_t event_log_failures = 0;
+  /// Events dropped because the event log could not be written for long.
+  uint64_t events_dropped = 0;
+  /// Automatic replies not sent: their chain reached limits.max_reply_hops.
+  uint64_t replies_stopped = 0;
+  /// Skills in the node's catalogue (shared by the agents that have them).
+  uint64_t skills = 0;
+  uint64_t subscriptions = 0;
+  uint64_t links = 0;
 };
-
-using event_callback = std::function<void(const event&)>;
 
 /// Which agents find_agents returns (all set fields must match).
 struct agent_filter {
@@ -134,7 +185,8 @@ public:
   size_t pending_at_open() const noexcept;
   /// The next item, waiting up to `timeout`; nullopt on timeout.
   std::optional<link_item> next(std::chrono::milliseconds timeout);
-  /// Lets the agent hand out `n` more messages.
+  /// Lets the agent hand out `n` more messages (the window is capped at
+  /// max_link_credit).
   void add_credit(uint32_t n);
   /// The messages with these delivery numbers are handled: they leave the
   /// durable inbox and their senders' receipts move to read.
@@ -144,9 +196,55 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
+/// What a subscription asks for.
+struct subscription_spec {
+  /// Topics; all_topics by default.
+  topic_mask topics = all_topics;
+  /// Only events about this agent / of this room (empty = any). An agent
+  /// principal must set one: itself, or a room it is a member of.
+  agent_id agent;
+  room_id room;
+  /// First offset wanted (0 = live events only); the retained events from
+  /// there are replayed first, without gaps or duplicates.
+  uint64_t from_seq = 0;
+};
+
+/// An open event subscription, read by its owner's thread: replayed events
+/// first (read from the store or the bus's memory in bounded chunks, on the
+/// reader's thread, never on the bus), then live ones as they become
+/// durable. If the reader falls more than limits.subscription_queue events
+/// behind, the stream ends at the first event it could not keep and says
+/// where to resume. Destroying it unsubscribes. Must not outlive its node.
+class event_stream {
+public:
+  struct impl;
+  explicit event_stream(std::unique_ptr<impl> p);
+  ~event_stream();
+  event_stream(const event_stream&) = delete;
+  event_stream& operator=(const event_stream&) = delete;
+
+  /// Up to `max` next events, waiting up to `timeout` for the first; empty
+  /// on timeout. After the stream ended (ended() is set), returns what was
+  /// queued before the end, then nothing.
+  std::vector<event> next(size_t max, std::chrono::milliseconds timeout);
+  /// Why the stream ended: out_of_range "fell behind; resume from offset N"
+  /// (resume_from() says N), or permission_denied (an agent left the room
+  /// it followed); nullopt while it runs.
+  std::optional<error> ended() const;
+  /// Where to subscribe again to miss nothing: the offset after the last
+  /// event next() returned.
+  uint64_t resume_from() const;
+
+private:
+  std::unique_ptr<impl> impl_;
+};
+
+/// The largest credit window of an agent link.
+inline constexpr uint32_t max_link_credit = 1u << 20;
+
 class node {
 public:
-  /// Starts the actor system and the event bus.
+  /// Starts the actor system and the event bus, and recovers the store.
   static expected<std::unique_ptr<node>> start(node_config cfg);
 
   /// Stops every actor and waits for them (also done by the destructor).
@@ -158,61 +256,80 @@ public:
 
   // -- agents ----------------------------------------------------------------
 
-  /// Validates and starts an agent. already_exists for a taken id.
-  expected<void> introduce(agent_spec spec);
+  /// Validates and starts an agent. already_exists for a taken id. The
+  /// agent is visible to other calls only once its record is committed.
+  expected<void> introduce(const principal& p, agent_spec spec);
   /// Introduces many agents without a round trip each (simulations, the
   /// benchmarks). Stops at the first failure; returns how many succeeded
   /// before it, or the failure.
-  expected<size_t> introduce_many(std::vector<agent_spec> specs);
+  expected<size_t> introduce_many(const principal& p, std::vector<agent_spec> specs);
   /// Marks the agent retired and removes it from its rooms; it stays
   /// queryable and refuses messages.
-  expected<void> retire(const agent_id& id);
-  expected<manifest> get_manifest(const agent_id& id);
+  expected<void> retire(const principal& p, const agent_id& id);
+  expected<manifest> get_manifest(const principal& p, const agent_id& id);
   /// Replaces the changeable fields (display name, bio, status but not
-  /// retired, activities, skills, capacity, online, last seen). Only the
-  /// agent itself or an admin.
-  expected<manifest> update_manifest(const caller& who, manifest m);
+  /// retired, activities, skills, capacity, online, last seen).
+  expected<manifest> update_manifest(const principal& p, manifest m);
   /// All agent ids, sorted.
-  std::vector<agent_id> list_agents() const;
+  expected<std::vector<agent_id>> list_agents(const principal& p) const;
   /// A page of manifests, by id, after id `after` (empty: from the start),
-  /// of at most `page_size` (1 to max_list_page) agents matching `f`.
-  expected<agent_page> find_agents(const agent_filter& f, size_t page_size,
+  /// of at most `page_size` (1 to max_list_page) agents matching `f`. The
+  /// manifests are fetched a window at a time, in parallel.
+  expected<agent_page> find_agents(const principal& p, const agent_filter& f, size_t page_size,
                                    const std::string& after);
   /// Attention knobs of one agent: importance of a dialogue, weight of a
   /// relationship with a peer.
-  expected<void> set_importance(const agent_id& id, const dialogue_key& k, double w);
-  expected<void> set_relationship(const agent_id& id, const agent_id& peer, double w);
+  expected<void> set_importance(const principal& p, const agent_id& id, const dialogue_key& k,
+                                double w);
+  expected<void> set_relationship(const principal& p, const agent_id& id, const agent_id& peer,
+                                  double w);
   /// A stimulus for the agent's behaviour (no reply).
-  expected<void> nudge(const agent_id& id);
+  expected<void> nudge(const principal& p, const agent_id& id);
+  /// Erases agent `id`'s personal data (privacy law): its manifest's
+  /// personal fields, its inbox, the content of the messages it sent (in
+  /// history) and the detail of the events about it; the agent is retired.
+  /// Leaves a tombstone (erasure()) that survives restarts and is part of
+  /// every later backup, and compacts the store so that the erased data
+  /// leaves the disk. Admins only.
+  expected<erasure> erase(const principal& p, const agent_id& id);
+  /// The tombstone of agent `id`'s erasure; not_found if it was not erased.
+  expected<erasure> erasure_of(const principal& p, const agent_id& id);
 
   // -- rooms -----------------------------------------------------------------
 
   /// The direct room of a pair; the existing one if the pair has one.
-  expected<room> create_direct(const agent_id& a, const agent_id& b);
+  expected<room> create_direct(const principal& p, const agent_id& a, const agent_id& b);
   /// A group room with `creator` as owner.
-  expected<room> create_group(const agent_id& creator, group_spec spec);
-  expected<void> join(const room_id& r, const agent_id& who);
+  expected<room> create_group(const principal& p, const agent_id& creator, group_spec spec);
+  /// Joins `who` to `r`; answers the room without its member list (`who`
+  /// alone, and room::member_count), so a join costs the same in any room.
+  expected<room> join(const principal& p, const room_id& r, const agent_id& who);
   /// Joins many agents to one room, pipelined (populations, benchmarks).
   /// Returns how many joined; the first failure if any failed (the others
   /// still joined).
-  expected<size_t> join_many(const room_id& r, const std::vector<agent_id>& who);
-  expected<void> leave(const room_id& r, const agent_id& who);
-  expected<void> invite(const room_id& r, const agent_id& by, const agent_id& who, room_role role);
-  expected<void> set_role(const room_id& r, const agent_id& by, const agent_id& target,
-                          room_role role);
-  expected<void> close_room(const room_id& r, const caller& who);
-  expected<room> get_room(const room_id& r);
-  /// All room ids, sorted.
-  std::vector<room_id> list_rooms() const;
-  /// A page of rooms by id after `after`; only rooms of `member` if set.
-  expected<room_page> find_rooms(const agent_id& member, size_t page_size,
+  expected<size_t> join_many(const principal& p, const room_id& r, const std::vector<agent_id>& who);
+  /// Leaves a group room (a direct room cannot be left).
+  expected<void> leave(const principal& p, const room_id& r, const agent_id& who);
+  expected<void> invite(const principal& p, const room_id& r, const agent_id& by,
+                        const agent_id& who, room_role role);
+  expected<void> set_role(const principal& p, const room_id& r, const agent_id& by,
+                          const agent_id& target, room_role role);
+  /// Closes `r`: as member `by` (an owner or admin of the room), or with
+  /// `by` empty as staff (an operator or admin).
+  expected<void> close_room(const principal& p, const room_id& r, const agent_id& by);
+  expected<room> get_room(const principal& p, const room_id& r);
+  /// All room ids `p` may see, sorted.
+  expected<std::vector<room_id>> list_rooms(const principal& p) const;
+  /// A page of the rooms `p` may see, by id after `after`; only rooms of
+  /// `member` if set.
+  expected<room_page> find_rooms(const principal& p, const agent_id& member, size_t page_size,
                                  const std::string& after);
 
   // -- turns -----------------------------------------------------------------
 
-  expected<void> request_turn(const room_id& r, const agent_id& who);
-  expected<void> yield_turn(const room_id& r, const agent_id& who);
-  expected<turn_state> turns(const room_id& r);
+  expected<void> request_turn(const principal& p, const room_id& r, const agent_id& who);
+  expected<void> yield_turn(const principal& p, const room_id& r, const agent_id& who);
+  expected<turn_state> turns(const principal& p, const room_id& r);
 
   // -- messages --------------------------------------------------------------
 
@@ -220,44 +337,54 @@ public:
   /// delivered (in the recipient's inbox, or accepted by the room's
   /// moderator; on a durable node: committed to the store). Fills in id (if
   /// empty), sent_at and status. On a durable node (m.from, m.id) is an
-  /// idempotency key: sending an id again that took effect returns the first
-  /// send's status and time and delivers nothing. A refused send took no
-  /// effect and may be retried under the same id.
-  expected<message> send(message m);
+  /// idempotency key for limits.idempotency_window_ms: sending an id again
+  /// that took effect returns the first send's status and time and delivers
+  /// nothing. A refused send took no effect and may be retried under the
+  /// same id; deadline_exceeded means the outcome is unknown (retry with the
+  /// same id to find out).
+  expected<message> send(const principal& p, message m);
   /// Sends many messages at once, pipelined (a batch from an agent link);
   /// one result per message, in order.
-  std::vector<expected<message>> send_many(std::vector<message> ms);
+  std::vector<expected<message>> send_many(const principal& p, std::vector<message> ms);
   /// An external agent has handled these deliveries (as
   /// agent_link::acknowledge). failed_precondition for other agents.
-  expected<void> mark_read(const agent_id& id, const std::vector<uint64_t>& deliveries);
+  expected<void> mark_read(const principal& p, const agent_id& id,
+                           const std::vector<uint64_t>& deliveries);
   /// Opens the link of external agent `id` with a window of `credit`
   /// messages. failed_precondition if `id` is not external or already has
-  /// a link.
-  expected<std::unique_ptr<agent_link>> open_link(const agent_id& id, uint32_t credit);
+  /// a link; overloaded when limits.max_links links are open.
+  expected<std::unique_ptr<agent_link>> open_link(const principal& p, const agent_id& id,
+                                                  uint32_t credit);
   /// Like send, without waiting; failures are counted and published as
   /// message_refused events. For load generation.
-  expected<void> post(message m);
+  expected<void> post(const principal& p, message m);
   /// Status of a message sent with receipt = true (the newest 64 per sender).
-  expected<message_status> status(const agent_id& from, const message_id& id);
+  expected<message_status> status(const principal& p, const agent_id& from, const message_id& id);
   /// A page of a room's messages (durable nodes; failed_precondition in
   /// memory mode). Newest first by default; cursors continue a listing.
-  expected<storage::history_page> room_history(const room_id& r, const storage::history_query& q);
+  expected<history_page> room_history(const principal& p, const room_id& r, const history_query& q);
   /// A page of the messages sent directly between `a` and `b`.
-  expected<storage::history_page> direct_history(const agent_id& a, const agent_id& b,
-                                                 const storage::history_query& q);
+  expected<history_page> direct_history(const principal& p, const agent_id& a, const agent_id& b,
+                                        const history_query& q);
   /// Up to `limit` (1 to 1000) messages waiting in `id`'s durable inbox
   /// (delivered, not yet served), oldest first.
-  expected<std::vector<message>> inbox(const agent_id& id, size_t limit);
+  expected<std::vector<message>> inbox(const principal& p, const agent_id& id, size_t limit);
 
   // -- events ----------------------------------------------------------------
 
-  /// Calls `cb` (on the bus's thread, in sequence order) for every event of
-  /// the topics in `mask`, first replaying retained events with seq >=
-  /// from_seq (0 = live only). Returns the subscription id.
-  expected<uint64_t> subscribe(topic_mask mask, uint64_t from_seq, event_callback cb);
-  expected<void> unsubscribe(uint64_t id);
-  /// Retained events with seq >= from_seq, at most `max`.
-  expected<std::vector<event>> events_since(uint64_t from_seq, size_t max);
+  /// Opens an event stream (see event_stream). invalid_argument for an
+  /// empty or unknown topic mask; out_of_range for an offset the node no
+  /// longer keeps or one ahead of its log; overloaded at
+  /// limits.max_subscriptions.
+  expected<std::unique_ptr<event_stream>> subscribe(const principal& p, subscription_spec spec);
+  /// Returns once every event published before the call is durable and
+  /// handed to the subscriptions' queues (tests, embedders that need a
+  /// barrier).
+  expected<void> sync_events(const principal& p);
+  /// Retained events with seq >= from_seq, at most `max`, once every event
+  /// published before the call is durable (from the store on a durable
+  /// node, else from memory). Staff principals only.
+  expected<std::vector<event>> events_since(const principal& p, uint64_t from_seq, size_t max);
 
   // -- operation -------------------------------------------------------------
 
@@ -266,15 +393,19 @@ public:
   /// Adds an online backup of the node's store to `backup_dir` (RocksDB
   /// BackupEngine, incremental) and verifies every backup there.
   /// failed_precondition for a node without a store.
-  expected<void> backup(const std::string& backup_dir);
+  expected<void> backup(const principal& p, const std::string& backup_dir);
   /// Stops the population driver and flushes the event log: the node keeps
   /// answering, but starts no work of its own (graceful shutdown, step 1).
-  void drain();
+  expected<void> drain(const principal& p);
+  /// Runs retention now (history, idempotency keys, unused skills); it also
+  /// runs every limits.retention_interval_ms. Returns the records removed.
+  expected<uint64_t> run_retention(const principal& p);
   node_stats stats() const;
   const node_config& config() const noexcept;
 
-private:
   struct impl;
+
+private:
   explicit node(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
 };

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "parley/model/history.hpp"
 #include "parley/model/message.hpp"
 #include "parley/storage/records.hpp"
 #include "parley/storage/state_store.hpp"
@@ -29,6 +30,11 @@ std::string room_dialogue(std::string_view room);
 void add_message(write_batch& b, const message& m, const std::vector<agent_id>& recipients,
                  uint64_t delivery, const send_outcome* outcome);
 
+/// Makes `b` (which holds add_message with an outcome) apply only if
+/// (from, id) has no outcome recorded at or after `not_before` (older ones
+/// are past the idempotency window: the send is a new message).
+void guard_idempotency(write_batch& b, std::string_view from, std::string_view id, timestamp not_before);
+
 /// Adds the removal of `agent`'s inbox entry `delivery` (served or refused).
 void add_inbox_removal(write_batch& b, std::string_view agent, uint64_t delivery);
 
@@ -36,26 +42,9 @@ void add_inbox_removal(write_batch& b, std::string_view agent, uint64_t delivery
 expected<std::optional<send_outcome>> find_outcome(const state_store& s, std::string_view from,
                                                    std::string_view id);
 
-/// Largest page a history or inbox query returns.
-inline constexpr size_t max_page_size = 1000;
-
-struct history_query {
-  enum class order : uint8_t { newest_first, oldest_first };
-  /// Default: newest_first.
-  order direction = order::newest_first;
-  /// Only messages sent at or after this time (ms since the epoch); 0 = all.
-  timestamp since = 0;
-  /// next_cursor of the previous page; empty = the first page.
-  std::string cursor;
-  /// 1 to max_page_size. Default: 50.
-  size_t limit = 50;
-};
-
-struct history_page {
-  std::vector<message> messages;
-  /// Pass as cursor for the next page; empty when there is none.
-  std::string next_cursor;
-};
+using parley::history_page;
+using parley::history_query;
+using parley::max_page_size;
 
 /// A page of `dialogue`'s messages (history_dialogue / room_dialogue).
 /// invalid_argument for a bad limit or a cursor of another dialogue.
@@ -66,6 +55,11 @@ expected<history_page> read_history(const state_store& s, std::string_view dialo
 /// each with its delivery number.
 expected<std::vector<message>> read_inbox(const state_store& s, std::string_view agent,
                                           size_t limit);
+
+/// The inbox entries of `agent` with these delivery numbers, in that order,
+/// each with its message; numbers no longer stored are skipped.
+expected<std::vector<message>> load_inbox_entries(const state_store& s, std::string_view agent,
+                                                  const std::vector<uint64_t>& deliveries);
 
 /// Visits every inbox entry of the store in (agent, delivery) order with
 /// its message; stops at the first failure. Returns the highest delivery

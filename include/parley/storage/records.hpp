@@ -9,8 +9,10 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "parley/behavior/behavior.hpp"
+#include "parley/model/erasure.hpp"
 #include "parley/model/event.hpp"
 #include "parley/model/manifest.hpp"
 #include "parley/model/message.hpp"
@@ -37,6 +39,9 @@ std::string index_key(std::string_view dialogue, timestamp t, std::string_view f
                       std::string_view id);
 std::string index_prefix(std::string_view dialogue);
 std::string direct_dialogue(std::string_view a, std::string_view b);
+/// members: room \0 agent.
+std::string member_key(std::string_view room, std::string_view agent);
+std::string member_prefix(std::string_view room);
 
 // -- records ------------------------------------------------------------------
 
@@ -48,12 +53,30 @@ struct agent_record {
   friend bool operator==(const agent_record&, const agent_record&) = default;
 };
 
+/// A room as stored: the rooms column holds the room without its members
+/// (encode() writes none); members and invitations are member_records.
+/// decode_room() still reads the members and invitations of schema 1
+/// records, for the migration.
 struct room_record {
   room r;
   std::map<agent_id, room_role> invitations;
 
   friend bool operator==(const room_record&, const room_record&) = default;
 };
+
+/// One member of a room, or a pending invitation (members/<room>\0<agent>).
+struct member_record {
+  room_role role = room_role::member;
+  timestamp joined_at = 0;
+  /// Join order within the room.
+  uint64_t position = 0;
+  bool invited = false;
+
+  friend bool operator==(const member_record&, const member_record&) = default;
+};
+
+/// The tombstone of an erasure of an agent's personal data.
+using erasure_record = erasure;
 
 /// The first outcome of a send, kept under its idempotency key.
 struct send_outcome {
@@ -84,6 +107,8 @@ std::string encode(const room_record& x);
 std::string encode(const message& x);
 std::string encode(const event& x);
 std::string encode(const send_outcome& x);
+std::string encode(const member_record& x);
+std::string encode(const erasure_record& x);
 
 expected<agent_record> decode_agent(std::string_view bytes);
 expected<room_record> decode_room(std::string_view bytes);
@@ -92,5 +117,9 @@ expected<attention_record> decode_attention(std::string_view bytes);
 expected<message> decode_message(std::string_view bytes);
 expected<event> decode_event(std::string_view bytes);
 expected<send_outcome> decode_outcome(std::string_view bytes);
+expected<member_record> decode_member(std::string_view bytes);
+expected<erasure_record> decode_erasure(std::string_view bytes);
+/// Whether a stored message record's content was erased.
+bool message_erased(std::string_view bytes);
 
 } // namespace parley::storage

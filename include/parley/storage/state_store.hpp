@@ -11,9 +11,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "parley/error.hpp"
+#include "parley/model/durability.hpp"
 #include "parley/storage/disk_faults.hpp"
 
 namespace parley::storage {
@@ -22,7 +24,7 @@ namespace parley::storage {
 enum class column : uint8_t {
   meta,          ///< store identity and schema version
   agents,        ///< agent id -> AgentRecord
-  rooms,         ///< room id -> RoomRecord
+  rooms,         ///< room id -> RoomRecord (without its members)
   moderators,    ///< room id -> ModeratorRecord
   attention,     ///< agent id -> AttentionRecord
   messages,      ///< from \0 id -> MessageRecord
@@ -30,25 +32,16 @@ enum class column : uint8_t {
   inbox,         ///< agent \0 seq(8, big-endian) -> from \0 id
   idempotency,   ///< from \0 id -> IdempotencyRecord
   events,        ///< offset(8, big-endian) -> EventRecord
+  members,       ///< room \0 agent -> MemberRecord (a member or an invitation)
+  erasures,      ///< agent id -> ErasureRecord (tombstone of an erasure)
 };
-inline constexpr int column_count = 10;
+inline constexpr int column_count = 12;
 
 std::string_view to_string(column c) noexcept;
 
-/// How a write is acknowledged.
-enum class durability : uint8_t {
-  /// Acknowledged after the batch is committed with fsync: survives a power
-  /// loss. The daemon's default.
-  sync,
-  /// Committed to the write-ahead log without fsync: survives a crash of the
-  /// process, not of the machine (the OS may lose its page cache).
-  async,
-  /// No disk at all: nothing survives the process.
-  memory,
-};
-
-std::string_view to_string(durability d) noexcept;
-expected<durability> parse_durability(std::string_view text);
+/// How a write is acknowledged (parley/model/durability.hpp).
+using parley::durability;
+using parley::parse_durability;
 
 /// A set of changes applied all or nothing.
 class write_batch {
@@ -57,24 +50,73 @@ public:
     column col;
     bool erase = false;
     std::string key;
+    /// The value of a put; the end key (exclusive) of a range erase.
     std::string value;
+    /// Erases every key in [key, value).
+    bool range = false;
+  };
+  /// A read-modify-write: given the key's current value (nullopt: absent),
+  /// returns the new one (nullopt: delete).
+  using update_fn = std::function<std::optional<std::string>(const std::optional<std::string>&)>;
+  struct update {
+    column col;
+    std::string key;
+    update_fn fn;
+  };
+  struct guard {
+    column col;
+    std::string key;
+    /// Whether a value found counts (nullptr: any value does).
+    std::function<bool(std::string_view)> counts;
   };
 
   void put(column c, std::string key, std::string value) {
     ops_.push_back({c, false, std::move(key), std::move(value)});
   }
   void erase(column c, std::string key) { ops_.push_back({c, true, std::move(key), {}}); }
-  /// Appends all of `other` (group commit merges batches).
+  /// Erases every key from `begin` (inclusive) to `end` (exclusive).
+  void erase_range(column c, std::string begin, std::string end) {
+    ops_.push_back({c, true, std::move(begin), std::move(end), true});
+  }
+  /// Read-modify-write of one record, done by the node's storage writer (on
+  /// its own thread, serialized with every other write, seeing the batches
+  /// committed before this one), after this batch's puts and erases. Lets an
+  /// actor change part of a record without reading it on a scheduler thread.
+  void modify(column c, std::string key, update_fn fn) {
+    updates_.push_back({c, std::move(key), std::move(fn)});
+  }
+  /// Writes the batch only if `key` is absent from `c` at commit time (the
+  /// storage writer checks; an idempotency key, say). Otherwise nothing of
+  /// the batch is written and the commit answers the value found.
+  /// `counts`, when set, says whether a value found counts (an expired
+  /// idempotency record does not).
+  void require_absent(column c, std::string key, std::function<bool(std::string_view)> counts = {}) {
+    guard_ = guard{c, std::move(key), std::move(counts)};
+  }
+
+  /// Appends the puts and erases of `other` (group commit merges batches).
   void append(const write_batch& other) {
     ops_.insert(ops_.end(), other.ops_.begin(), other.ops_.end());
   }
   const std::vector<op>& ops() const noexcept { return ops_; }
-  bool empty() const noexcept { return ops_.empty(); }
-  size_t size() const noexcept { return ops_.size(); }
-  void clear() noexcept { ops_.clear(); }
+  const std::vector<update>& updates() const noexcept { return updates_; }
+  const std::optional<guard>& precondition() const noexcept { return guard_; }
+  /// Turns the updates into puts and erases (the writer does this with the
+  /// current values); what remains is a plain batch.
+  std::vector<update> take_updates() noexcept { return std::exchange(updates_, {}); }
+  void clear_precondition() noexcept { guard_.reset(); }
+  bool empty() const noexcept { return ops_.empty() && updates_.empty(); }
+  size_t size() const noexcept { return ops_.size() + updates_.size(); }
+  void clear() noexcept {
+    ops_.clear();
+    updates_.clear();
+    guard_.reset();
+  }
 
 private:
   std::vector<op> ops_;
+  std::vector<update> updates_;
+  std::optional<guard> guard_;
 };
 
 struct store_options {
@@ -99,9 +141,13 @@ class state_store {
 public:
   virtual ~state_store() = default;
 
-  /// Applies `b` atomically; with durability sync, fsync'ed before it
-  /// returns. storage_failure if the disk refused; then nothing of `b` is
-  /// visible. Thread-safe.
+  /// Applies the puts and erases of `b` atomically (updates and the
+  /// precondition are the storage writer's: see write_batch); with
+  /// durability sync, fsync'ed before it returns. storage_failure if the
+  /// disk refused and nothing of `b` is stored (certain: a write that failed
+  /// after its log record was appended is resolved by reopening the store
+  /// before answering); deadline_exceeded when that cannot be told (the disk
+  /// still refuses after a partial write). Thread-safe.
   virtual expected<void> write(const write_batch& b) = 0;
 
   /// The value at `key`, nullopt if absent. Thread-safe.
@@ -129,10 +175,15 @@ public:
   virtual uint64_t disk_bytes() const = 0;
   /// About how many records column `c` holds (for sizing tables).
   virtual uint64_t estimate_count(column c) const = 0;
+  /// Rewrites the store's files so that deleted and overwritten data leaves
+  /// the disk (after an erasure: RocksDB otherwise keeps old versions in its
+  /// files and write-ahead log until compaction). Slow; thread-safe.
+  virtual expected<void> compact() = 0;
 };
 
-/// The schema version this build writes and the newest it reads.
-inline constexpr uint32_t schema_version = 1;
+/// The schema version this build writes and the newest it reads. Version 1
+/// stores (room members inside the room record) are migrated on open.
+inline constexpr uint32_t schema_version = 2;
 
 /// Opens (or creates) a store per `opt.mode`: RocksDB for sync and async,
 /// memory for memory. Refuses, writing nothing: a directory that is not a

@@ -1,0 +1,16 @@
+#include "actors/janitor.hpp"
+
+namespace parley {
+
+caf::behavior janitor(caf::event_based_actor* self, std::chrono::milliseconds interval,
+                      std::function<void()> work) {
+  self->delayed_send(self, interval, atoms::sweep::value);
+  return {
+    [self, interval, work](atoms::sweep) {
+      work();
+      self->delayed_send(self, interval, atoms::sweep::value);
+    },
+  };
+}
+
+} // namespace parley

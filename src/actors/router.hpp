@@ -1,0 +1,75 @@
+#pragma once
+
+// The router: the one place an id becomes an actor. The facade and the
+// actors address agents and rooms by id through it (no actor handle travels
+// in a message payload), so federation can later resolve an id to a remote
+// node here without touching the actors.
+//
+// An id is first reserved (an introduction or a room creation in progress:
+// taken, but invisible), then published once its record is committed, so
+// no call sees an agent or room that a failed commit or a crash could take
+// back. Thread-safe.
+
+#include <array>
+#include <atomic>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <caf/all.hpp>
+
+namespace parley {
+
+/// Map from id to actor, sharded so that a million concurrent introductions
+/// and lookups rarely meet on one lock. An entry with an invalid handle is a
+/// reservation.
+class actor_directory {
+public:
+  /// The published actor for `id`, or an invalid handle (unknown or only
+  /// reserved).
+  caf::actor find(const std::string& id) const;
+  /// Reserves `id`; false if it is reserved or published already.
+  bool try_reserve(const std::string& id);
+  /// Publishes `a` under a reserved (or free) `id`.
+  void publish(const std::string& id, caf::actor a);
+  /// Removes `id`, reserved or published.
+  void erase(const std::string& id);
+  /// Makes room for `n` more entries, so a mass introduction does not rehash
+  /// its way up.
+  void reserve(size_t n);
+  /// Published entries.
+  size_t size() const noexcept { return published_.load(std::memory_order_relaxed); }
+  /// Every published (id, actor), in no particular order.
+  std::vector<std::pair<std::string, caf::actor>> snapshot() const;
+  void clear();
+
+private:
+  static constexpr size_t shard_count = 64;
+  struct alignas(64) shard {
+    mutable std::shared_mutex mtx;
+    std::unordered_map<std::string, caf::actor> map;
+  };
+  shard& shard_for(const std::string& id) const;
+  mutable std::array<shard, shard_count> shards_;
+  std::atomic<size_t> published_{0};
+};
+
+class router {
+public:
+  /// The actor of agent / room `id` on this node; invalid if there is none.
+  caf::actor agent(const std::string& id) const { return agents_.find(id); }
+  caf::actor room(const std::string& id) const { return rooms_.find(id); }
+
+  actor_directory& agents() noexcept { return agents_; }
+  actor_directory& rooms() noexcept { return rooms_; }
+  const actor_directory& agents() const noexcept { return agents_; }
+  const actor_directory& rooms() const noexcept { return rooms_; }
+
+private:
+  actor_directory agents_;
+  actor_directory rooms_;
+};
+
+} // namespace parley

@@ -1,0 +1,104 @@
+// Admin: node information, backups, drain and erasure of personal data.
+
+#include "api/convert.hpp"
+#include "api/handler.hpp"
+#include "parley/auth/access.hpp"
+
+namespace parley::api {
+
+namespace {
+
+void to_pb(const erasure& e, pb::Erasure& out) {
+  out.set_agent(e.agent);
+  out.set_erased_at(e.erased_at);
+  out.set_erased_by(e.erased_by);
+  for (auto& f : e.fields)
+    out.add_fields(f);
+  out.set_messages(e.messages);
+  out.set_inbox_entries(e.inbox_entries);
+  out.set_events(e.events);
+}
+
+class admin_service final : public pb::Admin::Service {
+public:
+  explicit admin_service(api_state& st) : st_(st) {}
+
+  grpc::Status NodeInfo(grpc::ServerContext* ctx, const pb::NodeInfoRequest*,
+                        pb::NodeInfoResponse* out) override {
+    // Answered while draining too: operators watch the drain with it.
+    auto who = caller_of(*ctx, st_);
+    if (!who)
+      return to_status(who.error());
+    if (auto ok = authorize(*who, action::node_info); !ok)
+      return to_status(ok.error());
+    auto s = st_.n.stats();
+    auto& cfg = st_.n.config();
+    out->set_node_id(cfg.node_id);
+    out->set_version(PARLEY_VERSION);
+    out->set_durability(std::string{to_string(cfg.durability)});
+    out->set_agents(s.agents);
+    out->set_rooms(s.rooms);
+    out->set_messages_sent(s.messages_sent);
+    out->set_deliveries(s.deliveries);
+    out->set_turns_granted(s.turns_granted);
+    out->set_started_at(st_.started_at);
+    out->set_draining(st_.draining.load());
+    out->set_caller(to_string(*who));
+    out->set_security(st_.security);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Backup(grpc::ServerContext* ctx, const pb::BackupRequest* req,
+                      pb::BackupResponse* out) override {
+    return handle(st_, ctx, [&](const principal& p) {
+      if (req->directory().empty())
+        return grpc::Status{grpc::StatusCode::INVALID_ARGUMENT, "directory: required"};
+      if (auto ok = st_.n.backup(p, req->directory()); !ok)
+        return fail(st_, ctx, ok.error());
+      out->set_directory(req->directory());
+      return grpc::Status::OK;
+    });
+  }
+
+  grpc::Status Drain(grpc::ServerContext* ctx, const pb::DrainRequest*, pb::DrainResponse*) override {
+    auto who = caller_of(*ctx, st_);
+    if (!who)
+      return to_status(who.error());
+    if (auto ok = st_.n.drain(*who); !ok)
+      return to_status(ok.error());
+    st_.begin_drain();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Erase(grpc::ServerContext* ctx, const pb::EraseRequest* req, pb::Erasure* out) override {
+    return handle(st_, ctx, [&](const principal& p) {
+      auto e = st_.n.erase(p, req->agent());
+      if (!e)
+        return fail(st_, ctx, e.error());
+      to_pb(*e, *out);
+      return grpc::Status::OK;
+    });
+  }
+
+  grpc::Status GetErasure(grpc::ServerContext* ctx, const pb::EraseRequest* req,
+                          pb::Erasure* out) override {
+    return handle(st_, ctx, [&](const principal& p) {
+      auto e = st_.n.erasure_of(p, req->agent());
+      if (!e)
+        return fail(st_, ctx, e.error());
+      to_pb(*e, *out);
+      return grpc::Status::OK;
+    });
+  }
+
+private:
+  api_state& st_;
+};
+
+} // namespace
+
+std::unique_ptr<grpc::Service> make_admin_service(api_state& st) {
+  return std::make_unique<admin_service>(st);
+}
+
+} // namespace parley::api

@@ -1,0 +1,406 @@
+// Agents: introduction (reserve, commit, then start), retirement, manifests,
+// listings, attention knobs, and erasure of personal data.
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/agent_actor.hpp"
+#include "node/node_impl.hpp"
+#include "parley/storage/message_log.hpp"
+#include "parley/storage/records.hpp"
+
+namespace parley {
+
+void node::impl::spawn_agent(manifest m, std::shared_ptr<agent_behavior> behavior) {
+  agent_seed seed;
+  seed.skills.reserve(m.skills.size());
+  for (auto& s : m.skills)
+    seed.skills.push_back(rt.skills.intern(s));
+  // Release the buffers, not only the elements: the manifest moves into
+  // the agent's state, where a cleared vector<skill> would keep ~480 bytes
+  // of capacity per agent.
+  m.skills = std::vector<skill>{};
+  auto ext = std::dynamic_pointer_cast<external_behavior>(behavior);
+  seed.behavior = std::move(behavior);
+  auto id = m.id;
+  seed.man = std::move(m);
+  // Not lazy_init: the actor starts at once, so the spawn arguments CAF
+  // keeps until then are freed while the introduction goes on and their
+  // memory is reused by the next agents (RSS per idle agent 2.0 KB instead
+  // of 2.4 KB at 1M, see docs/performance.md).
+  auto a = sys.spawn(parley::agent, &rt, std::move(seed));
+  if (ext) {
+    std::lock_guard guard{externals_mtx};
+    externals[id] = std::move(ext);
+  }
+  rt.routes.agents().publish(id, std::move(a));
+}
+
+namespace {
+
+// Checks one spec and fills in what the node owns.
+expected<void> prepare_spec(agent_spec& spec, timestamp now) {
+  auto& m = spec.man;
+  if (auto ok = validate(m); !ok)
+    return ok;
+  if (m.status == agent_status::retired)
+    return unexpected{errc::invalid_argument, "agent '" + m.id + "' cannot be introduced as retired"};
+  m.rooms = std::vector<room_id>{};
+  m.focus.clear();
+  m.last_updated = now;
+  m.last_seen = now;
+  return {};
+}
+
+} // namespace
+
+// Reserves, commits and starts `specs` in chunks (one fsync each). An agent
+// is visible to other calls only once its record is committed: a failed
+// commit (or a crash) leaves nothing behind. Stops at the first failure;
+// returns how many were introduced.
+expected<size_t> node::impl::introduce(const principal& p, std::vector<agent_spec>& specs) {
+  constexpr size_t chunk = 10000;
+  size_t done = 0;
+  std::optional<error> failure;
+  for (size_t i = 0; i < specs.size() && !failure; i += chunk) {
+    if (stopping)
+      return stopped();
+    storage::write_batch batch;
+    std::vector<size_t> reserved;
+    const auto now = rt.now();
+    for (size_t j = i; j < std::min(specs.size(), i + chunk); ++j) {
+      auto& spec = specs[j];
+      if (auto ok = authorize(p, action::introduce, {spec.man.id}); !ok) {
+        failure = ok.error();
+        break;
+      }
+      if (auto ok = prepare_spec(spec, now); !ok) {
+        failure = ok.error();
+        break;
+      }
+      if (!rt.routes.agents().try_reserve(spec.man.id)) {
+        failure = error{errc::already_exists, "agent '" + spec.man.id + "' already exists"};
+        break;
+      }
+      reserved.push_back(j);
+      if (store)
+        batch.put(storage::column::agents, spec.man.id,
+                  storage::encode(storage::agent_record{spec.man, spec.behavior, 1}));
+    }
+    if (auto ok = commit(std::move(batch)); !ok) {
+      for (auto j : reserved)
+        rt.routes.agents().erase(specs[j].man.id);
+      return unexpected{errc::storage_failure, "introducing " + std::to_string(reserved.size())
+                                                 + " agents: " + ok.error().message};
+    }
+    std::vector<event> introduced(reserved.size());
+    for (size_t k = 0; k < reserved.size(); ++k) {
+      auto& spec = specs[reserved[k]];
+      introduced[k].kind = event_kind::agent_introduced;
+      introduced[k].agent = spec.man.id;
+      auto behavior = spec.custom ? spec.custom : make_behavior(spec.behavior, spec.man.id);
+      spawn_agent(std::move(spec.man), std::move(behavior));
+    }
+    // One message to the bus for the whole chunk.
+    rt.publish_all(std::move(introduced));
+    done += reserved.size();
+  }
+  if (failure)
+    return unexpected{*failure};
+  return done;
+}
+
+expected<void> node::introduce(const principal& p, agent_spec spec) {
+  std::vector<agent_spec> one;
+  one.push_back(std::move(spec));
+  auto n = impl_->introduce(p, one);
+  if (!n)
+    return unexpected{n.error()};
+  return {};
+}
+
+expected<size_t> node::introduce_many(const principal& p, std::vector<agent_spec> specs) {
+  impl_->rt.routes.agents().reserve(specs.size());
+  return impl_->introduce(p, specs);
+}
+
+expected<void> node::retire(const principal& p, const agent_id& id) {
+  auto a = impl_->agent(id);
+  if (!a)
+    return unexpected{a.error()};
+  return impl_->ask_ok(*a, atoms::retire::value, p);
+}
+
+expected<manifest> node::get_manifest(const principal& p, const agent_id& id) {
+  if (auto ok = authorize(p, action::read_manifest, {id}); !ok)
+    return unexpected{ok.error()};
+  auto a = impl_->agent(id);
+  if (!a)
+    return unexpected{a.error()};
+  return impl_->ask<manifest>(*a, atoms::read_manifest::value);
+}
+
+expected<manifest> node::update_manifest(const principal& p, manifest m) {
+  if (auto ok = validate(m); !ok)
+    return unexpected{ok.error()};
+  auto a = impl_->agent(m.id);
+  if (!a)
+    return unexpected{a.error()};
+  return impl_->ask<manifest>(*a, atoms::update_manifest::value, p, std::move(m));
+}
+
+expected<std::vector<agent_id>> node::list_agents(const principal& p) const {
+  if (auto ok = authorize(p, action::list_agents); !ok)
+    return unexpected{ok.error()};
+  std::vector<agent_id> out;
+  for (auto& [id, a] : impl_->rt.routes.agents().snapshot())
+    out.push_back(id);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+namespace {
+
+expected<void> check_page_size(size_t n) {
+  if (n == 0 || n > max_list_page)
+    return unexpected{errc::invalid_argument, "page size must be 1 to "
+                                                + std::to_string(max_list_page) + ", not "
+                                                + std::to_string(n)};
+  return {};
+}
+
+bool has_skill(const manifest& m, const std::string& s) {
+  return std::any_of(m.skills.begin(), m.skills.end(),
+                     [&](const skill& k) { return k.id == s || k.name == s; });
+}
+
+} // namespace
+
+expected<agent_page> node::find_agents(const principal& p, const agent_filter& f, size_t page_size,
+                                       const std::string& after) {
+  if (auto ok = authorize(p, action::list_agents); !ok)
+    return unexpected{ok.error()};
+  if (auto ok = check_page_size(page_size); !ok)
+    return unexpected{ok.error()};
+  std::vector<std::pair<std::string, caf::actor>> candidates;
+  if (!f.room.empty()) {
+    auto r = get_room(p, f.room);
+    if (!r)
+      return unexpected{r.error()};
+    for (auto& m : r->members)
+      if (auto a = impl_->rt.routes.agent(m.id))
+        candidates.emplace_back(m.id, std::move(a));
+  } else {
+    candidates = impl_->rt.routes.agents().snapshot();
+  }
+  std::sort(candidates.begin(), candidates.end(),
+            [](const auto& x, const auto& y) { return x.first < y.first; });
+  auto from = std::upper_bound(candidates.begin(), candidates.end(), after,
+                               [](const std::string& a, const auto& c) { return a < c.first; });
+  agent_page page;
+  // A window of manifests at a time, all asked at once: one round trip per
+  // window, not per agent.
+  const size_t window = std::max<size_t>(64, 2 * page_size);
+  caf::scoped_actor self{impl_->sys};
+  for (auto it = from; it != candidates.end();) {
+    const auto end = it + static_cast<ptrdiff_t>(std::min<size_t>(window, static_cast<size_t>(candidates.end() - it)));
+    std::vector<std::optional<manifest>> got(static_cast<size_t>(end - it));
+    std::optional<error> failure;
+    for (auto k = it; k != end; ++k)
+      self->send(k->second, atoms::read_manifest::value);
+    // Answers arrive in any order; they carry the id.
+    size_t answered = 0;
+    bool timed_out = false;
+    while (answered < got.size() && !timed_out)
+      self->receive(
+        [&](manifest& m) {
+          auto pos = std::lower_bound(it, end, m.id, [](const auto& c, const std::string& id) {
+            return c.first < id;
+          });
+          got[static_cast<size_t>(pos - it)] = std::move(m);
+          ++answered;
+        },
+        [&](caf::error&) { ++answered; }, // retired and gone meanwhile
+        caf::after(impl_->cfg.call_timeout) >> [&] { timed_out = true; });
+    if (timed_out)
+      return unexpected{errc::deadline_exceeded, "listing agents: no answer within the call timeout"};
+    for (auto& m : got) {
+      if (!m)
+        continue;
+      if (f.status && m->status != *f.status)
+        continue;
+      if (!f.skill.empty() && !has_skill(*m, f.skill))
+        continue;
+      if (page.agents.size() == page_size) {
+        page.next = page.agents.back().id;
+        return page;
+      }
+      page.agents.push_back(std::move(*m));
+    }
+    it = end;
+  }
+  return page;
+}
+
+expected<void> node::set_importance(const principal& p, const agent_id& id, const dialogue_key& k,
+                                    double w) {
+  auto a = impl_->agent(id);
+  if (!a)
+    return unexpected{a.error()};
+  return impl_->ask_ok(*a, atoms::set_importance::value, p, static_cast<uint8_t>(k.k), k.id, w);
+}
+
+expected<void> node::set_relationship(const principal& p, const agent_id& id, const agent_id& peer,
+                                      double w) {
+  auto a = impl_->agent(id);
+  if (!a)
+    return unexpected{a.error()};
+  if (auto ok = validate_agent_id(peer); !ok)
+    return ok;
+  return impl_->ask_ok(*a, atoms::set_relationship::value, p, peer, w);
+}
+
+expected<void> node::nudge(const principal& p, const agent_id& id) {
+  if (auto ok = authorize(p, action::tune_attention, {id}); !ok)
+    return ok;
+  auto a = impl_->agent(id);
+  if (!a)
+    return unexpected{a.error()};
+  caf::anon_send(*a, atoms::nudge::value);
+  return {};
+}
+
+// -- erasure --------------------------------------------------------------------
+
+namespace {
+
+// Applies `b` through the writer once it holds `chunk` changes.
+struct chunked_writer {
+  node::impl& n;
+  storage::write_batch b;
+  std::optional<error> failure;
+  static constexpr size_t chunk = 1000;
+
+  void flush() {
+    if (b.empty() || failure)
+      return;
+    if (auto ok = n.commit(std::move(b)); !ok)
+      failure = ok.error();
+    b.clear();
+  }
+  void maybe_flush() {
+    if (b.size() >= chunk)
+      flush();
+  }
+};
+
+} // namespace
+
+expected<erasure> node::erase(const principal& p, const agent_id& id) {
+  if (auto ok = authorize(p, action::erase, {id}); !ok)
+    return unexpected{ok.error()};
+  auto a = impl_->agent(id);
+  if (!a)
+    return unexpected{a.error()};
+  auto& im = *impl_;
+  // 1. The agent: its page, its inbox in memory, its rooms (it retires).
+  auto fields = im.ask<std::vector<std::string>>(*a, atoms::erase_agent::value, p);
+  if (!fields)
+    return unexpected{fields.error()};
+  // 2. What the bus holds in memory, before the stored log is rewritten.
+  auto scrubbed = im.ask<uint64_t>(im.rt.bus, atoms::scrub_agent_events::value, id);
+  if (!scrubbed)
+    return unexpected{scrubbed.error()};
+  erasure out;
+  out.agent = id;
+  out.erased_at = im.rt.now();
+  out.erased_by = to_string(p);
+  out.fields = std::move(*fields);
+  out.events = *scrubbed;
+  if (!im.store) {
+    std::lock_guard guard{im.erasures_mtx};
+    im.erasures[id] = out;
+    spdlog::info("erased the personal data of agent '{}' (asked by {})", id, out.erased_by);
+    return out;
+  }
+  // 3. The store, on this (the caller's) thread: inbox entries, contents of
+  // the messages it sent, the detail of the stored events about it.
+  chunked_writer w{im, {}, {}};
+  auto scanned = im.store->scan(storage::column::inbox, storage::inbox_prefix(id), {},
+                                [&](std::string_view k, std::string_view) {
+                                  w.b.erase(storage::column::inbox, std::string{k});
+                                  ++out.inbox_entries;
+                                  w.maybe_flush();
+                                  return !w.failure;
+                                });
+  if (scanned)
+    scanned = im.store->scan(storage::column::messages, storage::message_key(id, {}), {},
+                             [&](std::string_view k, std::string_view v) {
+                               auto m = storage::decode_message(v);
+                               if (!m || m->erased)
+                                 return !w.failure;
+                               m->content.clear();
+                               m->erased = true;
+                               w.b.put(storage::column::messages, std::string{k}, storage::encode(*m));
+                               ++out.messages;
+                               w.maybe_flush();
+                               return !w.failure;
+                             });
+  const auto sender = id + "/";
+  if (scanned)
+    scanned = im.store->scan(storage::column::events, {}, {}, [&](std::string_view k, std::string_view v) {
+      auto e = storage::decode_event(v);
+      if (!e || e->detail.empty() || (e->agent != id && !e->detail.starts_with(sender)))
+        return !w.failure;
+      e->detail.clear();
+      w.b.put(storage::column::events, std::string{k}, storage::encode(*e));
+      ++out.events;
+      w.maybe_flush();
+      return !w.failure;
+    });
+  if (!scanned)
+    return unexpected{scanned.error()};
+  w.b.put(storage::column::erasures, id, storage::encode(out));
+  w.flush();
+  if (w.failure)
+    return unexpected{errc::storage_failure,
+                      "erasing agent '" + id + "' (partly done; erase again): " + w.failure->message};
+  // The old versions stay in RocksDB's files until compaction: compact now,
+  // so that a backup taken from here on holds none of it.
+  if (auto ok = im.store->compact(); !ok)
+    return unexpected{errc::storage_failure, "erasing agent '" + id
+                                               + "': the data is deleted but the store could not be "
+                                                 "compacted: "
+                                               + ok.error().message};
+  spdlog::info("erased the personal data of agent '{}' (asked by {}): {} messages, {} inbox "
+               "entries, {} events",
+               id, out.erased_by, out.messages, out.inbox_entries, out.events);
+  return out;
+}
+
+expected<erasure> node::erasure_of(const principal& p, const agent_id& id) {
+  if (auto ok = authorize(p, action::erase, {id}); !ok)
+    return unexpected{ok.error()};
+  if (auto ok = validate_agent_id(id); !ok)
+    return unexpected{ok.error()};
+  auto none = unexpected{errc::not_found, "agent '" + id + "' has not been erased"};
+  if (!impl_->store) {
+    std::lock_guard guard{impl_->erasures_mtx};
+    auto it = impl_->erasures.find(id);
+    if (it == impl_->erasures.end())
+      return none;
+    return it->second;
+  }
+  auto raw = impl_->store->get(storage::column::erasures, id);
+  if (!raw)
+    return unexpected{raw.error()};
+  if (!*raw)
+    return none;
+  auto rec = storage::decode_erasure(**raw);
+  if (!rec)
+    return unexpected{rec.error()};
+  return *rec;
+}
+
+} // namespace parley

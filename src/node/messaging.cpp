@@ -1,0 +1,165 @@
+// Messages: sends (one, many, fire-and-forget), receipts, history and
+// inbox reads (from the store, on the caller's thread), and MarkRead.
+
+#include "node/node_impl.hpp"
+#include "parley/storage/message_log.hpp"
+
+namespace parley {
+
+namespace {
+
+// Fills in what the node owns (id, time, status) and checks the rest.
+expected<void> prepare(node::impl& im, message& m) {
+  if (m.id.empty())
+    m.id = im.rt.generated_id("api-", im.next_message++);
+  else if (is_generated_message_id(m.id))
+    return unexpected{errc::invalid_argument,
+                      "message id '" + m.id + "' has the form of the ids the node generates "
+                      "(m<n>, api-<n>); leave it empty to get one, or choose another"};
+  m.sent_at = im.rt.now();
+  m.status = message_status::sent;
+  m.delivery = 0;
+  m.hops = 0;
+  m.erased = false;
+  return validate(m);
+}
+
+expected<caf::actor> sender(node::impl& im, const message& m) {
+  auto a = im.agent(m.from);
+  if (!a && a.error().code == errc::not_found)
+    return unexpected{errc::not_found, "sender agent '" + m.from + "' does not exist"};
+  return a;
+}
+
+} // namespace
+
+expected<message> node::send(const principal& p, message m) {
+  if (auto ok = prepare(*impl_, m); !ok)
+    return unexpected{ok.error()};
+  auto a = sender(*impl_, m);
+  if (!a)
+    return unexpected{a.error()};
+  auto r = impl_->ask<send_receipt>(*a, atoms::send_as::value, p, m);
+  if (!r)
+    return unexpected{r.error()};
+  m.status = r->status;
+  m.sent_at = r->sent_at;
+  return m;
+}
+
+expected<void> node::post(const principal& p, message m) {
+  if (auto ok = prepare(*impl_, m); !ok)
+    return ok;
+  auto a = sender(*impl_, m);
+  if (!a)
+    return unexpected{a.error()};
+  // The reply (status or error) goes to no one: failures are counted and
+  // published by the agent.
+  caf::anon_send(*a, atoms::send_as::value, p, std::move(m));
+  return {};
+}
+
+std::vector<expected<message>> node::send_many(const principal& p, std::vector<message> ms) {
+  std::vector<expected<message>> out(ms.size(), unexpected{errc::internal, "not sent"});
+  if (impl_->stopping) {
+    for (auto& r : out)
+      r = stopped();
+    return out;
+  }
+  // Every request first, then every answer: one round trip for the batch.
+  caf::scoped_actor self{impl_->sys};
+  using handle = decltype(self->request(caf::actor{}, caf::infinite, atoms::send_as::value,
+                                        principal{}, message{}));
+  std::vector<std::pair<size_t, handle>> asked;
+  asked.reserve(ms.size());
+  for (size_t i = 0; i < ms.size(); ++i) {
+    auto& m = ms[i];
+    if (auto ok = prepare(*impl_, m); !ok) {
+      out[i] = unexpected{ok.error()};
+      continue;
+    }
+    auto a = sender(*impl_, m);
+    if (!a) {
+      out[i] = unexpected{a.error()};
+      continue;
+    }
+    asked.emplace_back(i, self->request(*a, caf::timespan{impl_->cfg.call_timeout},
+                                        atoms::send_as::value, p, m));
+  }
+  for (auto& [i, h] : asked) {
+    auto& m = ms[i];
+    h.receive(
+      [&](send_receipt& r) {
+        m.status = r.status;
+        m.sent_at = r.sent_at;
+        out[i] = std::move(m);
+      },
+      [&](caf::error& e) { out[i] = unexpected{from_caf(e, impl_->sys)}; });
+  }
+  return out;
+}
+
+expected<message_status> node::status(const principal& p, const agent_id& from, const message_id& id) {
+  auto a = impl_->agent(from);
+  if (!a)
+    return unexpected{a.error()};
+  return impl_->ask<message_status>(*a, atoms::message_status_of::value, p, id);
+}
+
+expected<history_page> node::room_history(const principal& p, const room_id& r, const history_query& q) {
+  // Who may read is decided with the room's members as its moderator has them.
+  auto facts = impl_->room_facts(r);
+  if (!facts)
+    return unexpected{facts.error()};
+  if (auto ok = authorize(p, action::read_history, {{}, {}, &*facts}); !ok)
+    return unexpected{ok.error()};
+  if (auto ok = impl_->need_store("room history"); !ok)
+    return unexpected{ok.error()};
+  return storage::read_history(*impl_->store, storage::room_dialogue(r), q);
+}
+
+expected<history_page> node::direct_history(const principal& p, const agent_id& a, const agent_id& b,
+                                            const history_query& q) {
+  if (auto ok = authorize(p, action::read_history, {a, b}); !ok)
+    return unexpected{ok.error()};
+  for (auto* id : {&a, &b})
+    if (auto ok = impl_->agent(*id); !ok)
+      return unexpected{ok.error()};
+  if (auto ok = impl_->need_store("direct history"); !ok)
+    return unexpected{ok.error()};
+  return storage::read_history(*impl_->store, storage::direct_dialogue(a, b), q);
+}
+
+expected<std::vector<message>> node::inbox(const principal& p, const agent_id& id, size_t limit) {
+  if (auto ok = authorize(p, action::read_inbox, {id}); !ok)
+    return unexpected{ok.error()};
+  if (auto ok = impl_->agent(id); !ok)
+    return unexpected{ok.error()};
+  if (auto ok = impl_->need_store("the durable inbox"); !ok)
+    return unexpected{ok.error()};
+  return storage::read_inbox(*impl_->store, id, limit);
+}
+
+expected<void> node::mark_read(const principal& p, const agent_id& id,
+                               const std::vector<uint64_t>& deliveries) {
+  if (auto ok = authorize(p, action::mark_read, {id}); !ok)
+    return ok;
+  auto ext = impl_->external(id);
+  if (!ext)
+    return unexpected{ext.error()};
+  std::vector<uint64_t> unknown;
+  auto acked = (*ext)->acknowledge(deliveries, &unknown);
+  auto a = impl_->rt.routes.agent(id);
+  if (!a)
+    return no_agent(id);
+  if (!acked.empty())
+    caf::anon_send(a, atoms::link_acked::value, std::move(acked));
+  // Not handed to the link yet (still in the agent's queue or backlog, or
+  // unknown): the agent removes them from the store before it answers, and
+  // drops them when it reaches them.
+  if (!unknown.empty())
+    return impl_->ask_ok(a, atoms::link_read_ahead::value, std::move(unknown));
+  return {};
+}
+
+} // namespace parley

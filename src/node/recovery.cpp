@@ -1,0 +1,251 @@
+// Recovery: a node that starts on a store continues where it stopped. In
+// order: the store's incarnation, the event log (before the bus starts),
+// agents, their attention knobs, rooms with members, invitations and turn
+// state, then every undelivered inbox entry. A record that refers to what
+// the store does not hold (an orphan, left by a crash between writes that
+// older versions did not make atomic) is logged and skipped, never a reason
+// not to start; a record that cannot be decoded is.
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include <spdlog/spdlog.h>
+
+#include "actors/agent_actor.hpp"
+#include "actors/event_bus.hpp"
+#include "actors/room_moderator.hpp"
+#include "node/node_impl.hpp"
+#include "parley/storage/message_log.hpp"
+#include "parley/storage/records.hpp"
+
+namespace parley {
+
+namespace {
+
+// Decodes every record of column `c` and hands it with its key to `visit`;
+// stops at the first failure. Returns how many records were visited.
+template <class Decode, class Visit>
+expected<size_t> recover_each(const storage::state_store& store, storage::column c, Decode decode,
+                              Visit visit) {
+  size_t n = 0;
+  std::optional<error> failure;
+  auto ok = store.scan(c, {}, {}, [&](std::string_view k, std::string_view v) {
+    auto rec = decode(v);
+    if (!rec) {
+      failure = rec.error();
+      return false;
+    }
+    if (auto done = visit(k, *rec); !done) {
+      failure = done.error();
+      return false;
+    }
+    ++n;
+    return true;
+  });
+  if (!ok)
+    return unexpected{ok.error()};
+  if (failure)
+    return unexpected{*failure};
+  return n;
+}
+
+struct recovered {
+  size_t agents = 0;
+  size_t knobs = 0;
+  size_t rooms = 0;
+  size_t turns = 0;
+  size_t inbox = 0;
+  size_t orphans = 0;
+};
+
+void orphan(recovered& r, const std::string& what) {
+  ++r.orphans;
+  spdlog::warn("recovery: skipped {}", what);
+}
+
+expected<uint64_t> next_incarnation(storage::state_store& store) {
+  auto raw = store.get(storage::column::meta, "incarnation");
+  if (!raw)
+    return unexpected{raw.error()};
+  uint64_t n = *raw ? storage::parse_u64_key(**raw) + 1 : 1;
+  storage::write_batch b;
+  b.put(storage::column::meta, "incarnation", storage::u64_key(n));
+  if (auto ok = store.write(b); !ok)
+    return unexpected{ok.error()};
+  return n;
+}
+
+// The newest events (for the bus's memory) and the log's extent on disk.
+expected<event_log_seed> read_event_log(const storage::state_store& store, size_t keep) {
+  event_log_seed seed;
+  std::optional<error> failure;
+  auto ok = store.scan_reverse(storage::column::events, {}, {}, [&](std::string_view, std::string_view v) {
+    auto e = storage::decode_event(v);
+    if (!e) {
+      failure = e.error();
+      return false;
+    }
+    seed.newest.push_front(std::move(*e));
+    return seed.newest.size() < keep;
+  });
+  if (!ok)
+    return unexpected{ok.error()};
+  if (failure)
+    return unexpected{*failure};
+  if (!seed.newest.empty())
+    seed.next_seq = seed.newest.back().seq + 1;
+  seed.first_durable = seed.next_seq;
+  ok = store.scan(storage::column::events, {}, {}, [&](std::string_view k, std::string_view) {
+    seed.first_durable = storage::parse_u64_key(k);
+    return false;
+  });
+  if (!ok)
+    return unexpected{ok.error()};
+  return seed;
+}
+
+} // namespace
+
+expected<void> node::impl::recover() {
+  auto failed = [this](const char* what, const error& e) {
+    return unexpected{errc::storage_failure,
+                      std::string{"recovering "} + what + " from '" + cfg.data_dir + "': " + e.message};
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  event_log_seed seed;
+  if (store) {
+    auto inc = next_incarnation(*store);
+    if (!inc)
+      return unexpected{errc::storage_failure,
+                        "starting the store in '" + cfg.data_dir + "': " + inc.error().message};
+    rt.incarnation = *inc;
+    auto log = read_event_log(*store, cfg.event_retention);
+    if (!log)
+      return failed("the event log", log.error());
+    seed = std::move(*log);
+  }
+  rt.bus = sys.spawn(event_bus, &rt,
+                     event_retention{cfg.event_retention, cfg.event_log_retention, cfg.event_log_max_age_ms},
+                     std::move(seed));
+  if (!store)
+    return {};
+  recovered got;
+  // -- agents
+  // Sized once: a million inserts would otherwise rehash their way up.
+  rt.routes.agents().reserve(store->estimate_count(storage::column::agents));
+  auto agents = recover_each(*store, storage::column::agents, storage::decode_agent,
+                             [this](std::string_view, storage::agent_record& rec) -> expected<void> {
+                               std::shared_ptr<agent_behavior> behavior;
+                               if (cfg.behavior_factory)
+                                 behavior = cfg.behavior_factory(rec.man.id, rec.behavior);
+                               if (!behavior)
+                                 behavior = make_behavior(rec.behavior, rec.man.id);
+                               spawn_agent(std::move(rec.man), std::move(behavior));
+                               return {};
+                             });
+  if (!agents)
+    return failed("agents", agents.error());
+  got.agents = *agents;
+  // -- attention knobs
+  auto knobs = recover_each(*store, storage::column::attention, storage::decode_attention,
+                            [&](std::string_view key, storage::attention_record& rec) -> expected<void> {
+                              auto a = rt.routes.agent(std::string{key});
+                              if (!a) {
+                                orphan(got, "attention knobs of agent '" + std::string{key} + "', who is not stored");
+                                return {};
+                              }
+                              caf::anon_send(a, atoms::restore_knobs::value, std::move(rec));
+                              ++got.knobs;
+                              return {};
+                            });
+  if (!knobs)
+    return failed("attention knobs", knobs.error());
+  // -- rooms: members and invitations are member records (in join order)
+  uint64_t highest = 0;
+  auto rooms = recover_each(
+    *store, storage::column::rooms, storage::decode_room,
+    [&](std::string_view, storage::room_record& rec) -> expected<void> {
+      moderator_seed ms;
+      ms.r = std::move(rec.r);
+      auto& r = ms.r;
+      r.members.clear();
+      std::vector<std::pair<uint64_t, room_member>> members;
+      std::optional<error> bad;
+      auto scanned = store->scan(storage::column::members, storage::member_prefix(r.id), {},
+                                 [&](std::string_view k, std::string_view v) {
+                                   auto m = storage::decode_member(v);
+                                   if (!m) {
+                                     bad = m.error();
+                                     return false;
+                                   }
+                                   agent_id who{k.substr(r.id.size() + 1)};
+                                   if (m->invited) {
+                                     ms.invitations[who] = m->role;
+                                   } else if (!rt.routes.agent(who)) {
+                                     orphan(got, "member '" + who + "' of room '" + r.id + "', who is not stored");
+                                   } else {
+                                     members.emplace_back(m->position, room_member{who, m->role, m->joined_at});
+                                     ms.next_position = std::max(ms.next_position, m->position + 1);
+                                   }
+                                   return true;
+                                 });
+      if (!scanned)
+        return unexpected{scanned.error()};
+      if (bad)
+        return unexpected{*bad};
+      std::sort(members.begin(), members.end(), [](auto& x, auto& y) { return x.first < y.first; });
+      for (auto& [pos, m] : members)
+        r.members.push_back(std::move(m));
+      if (is_generated_room_id(r.id))
+        highest = std::max<uint64_t>(highest, std::strtoull(r.id.c_str() + 5, nullptr, 10));
+      auto turns = store->get(storage::column::moderators, r.id);
+      if (!turns)
+        return unexpected{turns.error()};
+      if (*turns) {
+        auto decoded = storage::decode_moderator(**turns);
+        if (!decoded)
+          return unexpected{decoded.error()};
+        ms.turns = std::move(*decoded);
+        ++got.turns;
+      }
+      for (auto& m : r.members)
+        if (auto a = rt.routes.agent(m.id))
+          caf::anon_send(a, atoms::joined_room::value, r.id);
+      remember_room(r);
+      auto id = r.id;
+      rt.routes.rooms().publish(id, sys.spawn(room_moderator, &rt, std::move(ms)));
+      return {};
+    });
+  if (!rooms)
+    return failed("rooms", rooms.error());
+  got.rooms = *rooms;
+  if (*rooms)
+    next_room = highest + 1;
+  // -- inboxes: one message per agent with its entries in delivery order
+  std::map<agent_id, std::vector<message>> inboxes;
+  auto scanned = storage::scan_inboxes(*store, [&](const agent_id& who, message m) -> expected<void> {
+    if (!rt.routes.agent(who)) {
+      orphan(got, "inbox entry " + std::to_string(m.delivery) + " of agent '" + who + "', who is not stored");
+      return {};
+    }
+    inboxes[who].push_back(std::move(m));
+    ++got.inbox;
+    return {};
+  });
+  if (!scanned)
+    return failed("inboxes", scanned.error());
+  for (auto& [who, entries] : inboxes)
+    caf::anon_send(rt.routes.agent(who), atoms::restore_inbox::value, std::move(entries));
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+                    .count();
+  recovered_turns = got.turns;
+  spdlog::info("node '{}': recovered {} agents ({} with attention knobs), {} rooms ({} with turn "
+               "state) and {} undelivered messages from '{}' in {} ms (start #{}{})",
+               cfg.node_id, got.agents, got.knobs, got.rooms, got.turns, got.inbox, cfg.data_dir, ms,
+               rt.incarnation,
+               got.orphans ? ", " + std::to_string(got.orphans) + " orphaned records skipped" : "");
+  return {};
+}
+
+} // namespace parley

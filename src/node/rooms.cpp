@@ -1,0 +1,324 @@
+// Rooms and turns: creation (reserve, commit, then start the moderator),
+// membership, roles, listings, and the turn requests the moderators decide.
+
+#include <algorithm>
+#include <thread>
+
+#include "actors/room_moderator.hpp"
+#include "node/node_impl.hpp"
+#include "parley/storage/records.hpp"
+
+namespace parley {
+
+void node::impl::remember_room(const room& r) {
+  std::lock_guard guard{rooms_mtx};
+  public_rooms[r.id] = r.kind == room_kind::group && r.access == room_access::open;
+}
+
+// Commits a new room (its record and its first members) under a reserved
+// id, then starts its moderator, which announces it before any other event
+// of the room. The room is visible to other calls only once committed.
+expected<room> node::impl::make_room(room r) {
+  auto now = rt.now();
+  r.created_at = now;
+  r.last_activity = now;
+  for (auto& m : r.members)
+    m.joined_at = now;
+  storage::write_batch b;
+  if (store) {
+    b.put(storage::column::rooms, r.id, storage::encode(storage::room_record{r, {}}));
+    for (size_t i = 0; i < r.members.size(); ++i)
+      b.put(storage::column::members, storage::member_key(r.id, r.members[i].id),
+            storage::encode(storage::member_record{r.members[i].role, now, i, false}));
+  }
+  if (auto ok = commit(std::move(b)); !ok) {
+    rt.routes.rooms().erase(r.id);
+    return unexpected{errc::storage_failure, "creating room '" + r.id + "': " + ok.error().message};
+  }
+  // Announced before anyone can reach the room (its id is only reserved
+  // yet), so room_created precedes every other event of the room.
+  std::vector<event> announce(1 + r.members.size());
+  announce[0].kind = event_kind::room_created;
+  announce[0].agent = r.created_by;
+  announce[0].room = r.id;
+  announce[0].detail = std::string{to_string(r.kind)};
+  for (size_t i = 0; i < r.members.size(); ++i) {
+    announce[i + 1].kind = event_kind::member_joined;
+    announce[i + 1].agent = r.members[i].id;
+    announce[i + 1].room = r.id;
+    announce[i + 1].detail = std::string{to_string(r.members[i].role)};
+  }
+  rt.publish_all(std::move(announce));
+  moderator_seed seed;
+  seed.r = r;
+  seed.next_position = r.members.size();
+  auto mod = sys.spawn(room_moderator, &rt, std::move(seed));
+  remember_room(r);
+  rt.routes.rooms().publish(r.id, mod);
+  // The members learn their room before the call returns (a manifest read
+  // right after lists it).
+  for (auto& m : r.members)
+    if (auto a = rt.routes.agent(m.id))
+      caf::anon_send(a, atoms::joined_room::value, r.id);
+  return r;
+}
+
+expected<room> node::create_direct(const principal& p, const agent_id& a, const agent_id& b) {
+  if (auto ok = authorize(p, action::create_room, {a, b}); !ok)
+    return unexpected{ok.error()};
+  if (a == b)
+    return unexpected{errc::invalid_argument,
+                      "a direct room needs two different agents, got '" + a + "' twice"};
+  if (auto ha = impl_->live_agent(a); !ha)
+    return unexpected{ha.error()};
+  if (auto hb = impl_->live_agent(b); !hb)
+    return unexpected{hb.error()};
+  std::vector<agent_id> pair{a, b};
+  std::sort(pair.begin(), pair.end());
+  auto id = direct_room_id(a, b);
+  for (int attempt = 0;; ++attempt) {
+    if (impl_->stopping)
+      return stopped();
+    if (impl_->rt.routes.room(id)) {
+      auto r = impl_->room_facts(id);
+      if (!r)
+        return r;
+      // The pair, not the id (a 64-bit hash), says whose room it is.
+      if (r->kind == room_kind::direct && r->pair == pair)
+        return r;
+      id += "-x"; // another pair's (or a group) room has this id: probe the next
+      continue;
+    }
+    if (!impl_->rt.routes.rooms().try_reserve(id)) {
+      // Being created right now (by a concurrent call for this pair, or by
+      // someone else): look again once it is published or given up.
+      std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? 0 : 1));
+      continue;
+    }
+    room r;
+    r.id = id;
+    r.kind = room_kind::direct;
+    r.created_by = a;
+    r.pair = pair;
+    r.rules.policy = speaker_policy::none;
+    r.members = {{a, room_role::member, 0}, {b, room_role::member, 0}};
+    return impl_->make_room(std::move(r));
+  }
+}
+
+expected<room> node::create_group(const principal& p, const agent_id& creator, group_spec spec) {
+  if (auto ok = authorize(p, action::create_room, {creator}); !ok)
+    return unexpected{ok.error()};
+  if (!spec.id.empty() && is_generated_room_id(spec.id))
+    return unexpected{errc::invalid_argument,
+                      "room id '" + spec.id + "' has the form of the ids the node generates "
+                      "(room-<n>); leave it empty to get one, or choose another"};
+  if (auto h = impl_->live_agent(creator); !h)
+    return unexpected{h.error()};
+  room r;
+  r.id = spec.id.empty() ? "room-" + std::to_string(impl_->next_room++) : std::move(spec.id);
+  r.kind = room_kind::group;
+  r.topic = std::move(spec.topic);
+  r.created_by = creator;
+  r.rules = std::move(spec.rules);
+  r.access = spec.access;
+  r.members = {{creator, room_role::owner, 0}};
+  if (auto ok = validate(r); !ok)
+    return unexpected{ok.error()};
+  if (impl_->stopping)
+    return stopped();
+  if (!impl_->rt.routes.rooms().try_reserve(r.id))
+    return unexpected{errc::already_exists, "room '" + r.id + "' already exists"};
+  return impl_->make_room(std::move(r));
+}
+
+expected<room> node::join(const principal& p, const room_id& r, const agent_id& who) {
+  auto a = impl_->agent(who);
+  if (!a)
+    return unexpected{a.error()};
+  if (auto ok = validate_room_id(r); !ok)
+    return unexpected{ok.error()};
+  return impl_->ask<room>(*a, atoms::join_as::value, p, r);
+}
+
+expected<size_t> node::join_many(const principal& p, const room_id& r, const std::vector<agent_id>& who) {
+  if (auto ok = validate_room_id(r); !ok)
+    return unexpected{ok.error()};
+  if (impl_->stopping)
+    return stopped();
+  caf::scoped_actor self{impl_->sys};
+  std::optional<error> first_failure;
+  size_t sent = 0;
+  for (auto& id : who) {
+    auto a = impl_->agent(id);
+    if (!a) {
+      if (!first_failure)
+        first_failure = a.error();
+      continue;
+    }
+    // Plain sends: the answers (ok or error) come back to this actor's
+    // mailbox, so all joins are in flight at once.
+    self->send(*a, atoms::join_as::value, p, r);
+    ++sent;
+  }
+  size_t joined = 0;
+  bool timed_out = false;
+  for (size_t i = 0; i < sent && !timed_out; ++i)
+    self->receive([&](room&) { ++joined; },
+                  [&](caf::error& e) {
+                    if (!first_failure)
+                      first_failure = from_caf(e, impl_->sys);
+                  },
+                  caf::after(impl_->cfg.call_timeout) >> [&] { timed_out = true; });
+  if (timed_out)
+    return unexpected{errc::deadline_exceeded, "join_many: no answer within the call timeout"};
+  if (first_failure)
+    return unexpected{*first_failure};
+  return joined;
+}
+
+expected<void> node::leave(const principal& p, const room_id& r, const agent_id& who) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    return unexpected{m.error()};
+  if (auto ok = validate_agent_id(who); !ok)
+    return ok;
+  return impl_->ask_ok(*m, atoms::remove_member::value, p, who, false);
+}
+
+expected<void> node::invite(const principal& p, const room_id& r, const agent_id& by,
+                            const agent_id& who, room_role role) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    return unexpected{m.error()};
+  if (auto ok = validate_agent_id(by); !ok)
+    return ok;
+  if (auto ok = authorize(p, action::invite, {by}); !ok)
+    return ok;
+  if (auto h = impl_->live_agent(who); !h)
+    return unexpected{h.error()};
+  return impl_->ask_ok(*m, atoms::invite_member::value, p, by, who, role);
+}
+
+expected<void> node::set_role(const principal& p, const room_id& r, const agent_id& by,
+                              const agent_id& target, room_role role) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    return unexpected{m.error()};
+  return impl_->ask_ok(*m, atoms::set_member_role::value, p, by, target, role);
+}
+
+expected<void> node::close_room(const principal& p, const room_id& r, const agent_id& by) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    return unexpected{m.error()};
+  return impl_->ask_ok(*m, atoms::close_room::value, p, by);
+}
+
+expected<room> node::get_room(const principal& p, const room_id& r) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    return unexpected{m.error()};
+  return impl_->ask<room>(*m, atoms::read_room::value, p);
+}
+
+namespace {
+
+// The rooms `p` may see: every room for staff; for an agent, the public
+// rooms (open group rooms) and its own (from its manifest).
+expected<std::vector<room_id>> visible_rooms(node& n, node::impl& im, const principal& p) {
+  std::vector<room_id> out;
+  if (p.role != principal_role::agent) {
+    for (auto& [id, a] : im.rt.routes.rooms().snapshot())
+      out.push_back(id);
+  } else {
+    {
+      std::lock_guard guard{im.rooms_mtx};
+      for (auto& [id, pub] : im.public_rooms)
+        if (pub)
+          out.push_back(id);
+    }
+    auto m = n.get_manifest(p, p.name);
+    if (m)
+      out.insert(out.end(), m->rooms.begin(), m->rooms.end());
+    else if (m.error().code != errc::not_found)
+      return unexpected{m.error()};
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+} // namespace
+
+expected<std::vector<room_id>> node::list_rooms(const principal& p) const {
+  return visible_rooms(const_cast<node&>(*this), *impl_, p);
+}
+
+expected<room_page> node::find_rooms(const principal& p, const agent_id& member, size_t page_size,
+                                     const std::string& after) {
+  if (page_size == 0 || page_size > max_list_page)
+    return unexpected{errc::invalid_argument, "page size must be 1 to "
+                                                + std::to_string(max_list_page) + ", not "
+                                                + std::to_string(page_size)};
+  std::vector<room_id> ids;
+  if (!member.empty()) {
+    auto m = get_manifest(p, member);
+    if (!m)
+      return unexpected{m.error()};
+    auto visible = list_rooms(p);
+    if (!visible)
+      return unexpected{visible.error()};
+    for (auto& r : m->rooms)
+      if (std::binary_search(visible->begin(), visible->end(), r))
+        ids.push_back(r);
+    std::sort(ids.begin(), ids.end());
+  } else {
+    auto visible = list_rooms(p);
+    if (!visible)
+      return unexpected{visible.error()};
+    ids = std::move(*visible);
+  }
+  room_page page;
+  for (auto it = std::upper_bound(ids.begin(), ids.end(), after); it != ids.end(); ++it) {
+    auto r = get_room(p, *it);
+    if (!r) {
+      if (r.error().code == errc::not_found || r.error().code == errc::permission_denied)
+        continue; // gone, or left meanwhile
+      return unexpected{r.error()};
+    }
+    if (page.rooms.size() == page_size) {
+      page.next = page.rooms.back().id;
+      break;
+    }
+    page.rooms.push_back(std::move(*r));
+  }
+  return page;
+}
+
+// -- turns --------------------------------------------------------------------
+
+expected<void> node::request_turn(const principal& p, const room_id& r, const agent_id& who) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    return unexpected{m.error()};
+  if (auto ok = validate_agent_id(who); !ok)
+    return ok;
+  return impl_->ask_ok(*m, atoms::request_turn::value, p, who);
+}
+
+expected<void> node::yield_turn(const principal& p, const room_id& r, const agent_id& who) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    return unexpected{m.error()};
+  return impl_->ask_ok(*m, atoms::yield_turn::value, p, who);
+}
+
+expected<turn_state> node::turns(const principal& p, const room_id& r) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    return unexpected{m.error()};
+  return impl_->ask<turn_state>(*m, atoms::read_turns::value, p);
+}
+
+} // namespace parley
