@@ -224,7 +224,7 @@ rate_result measure_rate(node& nd, unsigned threads, double secs) {
   bench::sample s;
   s.value = r.rate;
   s.notes.push_back(std::to_string(bench::storage_agents) + " silent agents, durability "
-                    + std::string{storage::to_string(d)} + ", " + std::to_string(threads)
+                    + std::string{to_string(d)} + ", " + std::to_string(threads)
                     + " client threads each sending as its own agent to random agents; "
                     + "failed sends " + std::to_string(r.failed) + "; process CPU "
                     + bench::human(r.cpu_s / secs) + " cores, "
@@ -571,7 +571,7 @@ int build_store(const bench::options& o) {
   const double ready = bench::seconds_since(t0);
   const double cpu = bench::process_cpu_s() - cpu0;
   const auto rss = bench::rss_bytes();
-  const auto listed = nd->list_agents(as_admin).size();
+  const auto listed = nd->list_agents(as_admin)->size();
   // Not part of the figure: the redelivered inbox messages are served.
   const uint64_t messages = o.size(bench::recovery_messages_full, bench::recovery_messages_quick);
   const uint64_t inbox = messages / bench::recovery_inbox_every;

@@ -3,7 +3,7 @@
 rooms, and answers what it receives, asking for the turn in moderated rooms.
 
     /usr/bin/python3 examples/python/echo_agent.py --target 127.0.0.1:7700 \
-        --agent echo-py --room lounge-0
+        --agent echo-py --room lounge-0 [--token-file echo-py.token]
 
 What it does:
 - introduces itself (Behavior KIND_EXTERNAL) unless the agent exists, joins
@@ -18,6 +18,18 @@ What it does:
   what was not acknowledged, and replies carry ids derived from what they
   answer, so a reply sent twice is delivered once (the node's idempotency key
   is (from, id)).
+
+Credentials: a node started with a token key (parleyd --token-key-file)
+wants a bearer token on every call, one that names this agent:
+
+    parley token issue --agent echo-py --ttl 7d --key-file KEYFILE > echo-py.token
+
+passed with --token-file, or in $PARLEY_TOKEN (the token itself), else
+$PARLEY_TOKEN_FILE (a path). The agent's own token lets it introduce itself,
+join rooms, link, send and take turns as itself; nothing else. A development
+node (no token key) needs none, and refuses one. When the node refuses the
+credentials (UNAUTHENTICATED, PERMISSION_DENIED) it prints a hint and exits
+5, as `parley` does; an unreadable token file exits 2.
 
 The reply text comes from a Responder. EchoResponder is deterministic (tests
 check its text); an LLM-backed one is a class with the same respond() method.
@@ -143,6 +155,8 @@ class Agent:
                 self._serve_link()
                 return 0
             except parley_client.LinkClosed as e:
+                if e.code in parley_client.AUTH_CODES:
+                    raise  # retrying with the same token cannot help
                 code, details = e.code, e.details
             except TimeoutError as e:
                 code, details = grpc.StatusCode.DEADLINE_EXCEEDED, str(e)
@@ -197,15 +211,14 @@ class Agent:
         would block its room: this link starts with no replies to send, so
         give such turns back. Asking again would not do: asking while
         holding the turn succeeds without a new grant."""
-        pb, md = self.pb, self.node.as_agent(self.me)
+        pb = self.pb
         try:
             rooms = self.node.rooms.ListRooms(pb.ListRoomsRequest(member=self.me, page_size=1000),
-                                              metadata=md, timeout=10).rooms
+                                              timeout=10).rooms
             for r in rooms:
                 if r.rules.policy in (pb.SPEAKER_POLICY_UNSPECIFIED, pb.SPEAKER_POLICY_NONE):
                     continue
-                t = self.node.turns.GetTurns(pb.GetTurnsRequest(room=r.id), metadata=md,
-                                             timeout=10)
+                t = self.node.turns.GetTurns(pb.GetTurnsRequest(room=r.id), timeout=10)
                 if t.HasField("current") and t.current.speaker == self.me:
                     self.link.yield_turn(r.id)
                     self.log("released_turn", room=r.id, turn=t.current.turn)
@@ -257,8 +270,7 @@ class Agent:
         """The room's max_messages_per_turn (0 = unlimited), asked once."""
         if room not in self.limits:
             try:
-                r = self.node.rooms.GetRoom(self.pb.GetRoomRequest(room=room),
-                                            metadata=self.node.as_agent(self.me), timeout=10)
+                r = self.node.rooms.GetRoom(self.pb.GetRoomRequest(room=room), timeout=10)
                 self.limits[room] = r.rules.max_messages_per_turn
             except grpc.RpcError:
                 return 0
@@ -340,14 +352,24 @@ def make_logger(as_json: bool):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=(
+        "Credentials: a node started with a token key wants a bearer token naming the --agent "
+        "agent: `parley token issue --agent ID --key-file KEYFILE > TOKENFILE`, then "
+        "--token-file TOKENFILE (or set $PARLEY_TOKEN to the token, or $PARLEY_TOKEN_FILE to "
+        "the file). A development node needs none. Exit codes: 2 unreadable token file, 5 the "
+        "node refused the credentials (UNAUTHENTICATED or PERMISSION_DENIED; a hint says "
+        "which token to issue), 1 other failures."))
     p.add_argument("--target", default="127.0.0.1:7700", help="the node's gRPC address")
     p.add_argument("--agent", default="echo-py", help="the agent id to act as")
     p.add_argument("--display-name", default="Echo (Python)")
     p.add_argument("--room", action="append", default=[], help="a room to join (repeatable)")
     p.add_argument("--stubs", help="directory of the generated parley/v1 modules "
                                     "(default: $PARLEY_PY_STUBS, else build/examples/python/gen)")
-    p.add_argument("--admin-token", help="the node's admin token, if it has one")
+    p.add_argument("--token-file", metavar="FILE",
+                   help="file whose first line is the bearer token (parley token "
+                        "issue --agent ID); default: the token in $PARLEY_TOKEN, "
+                        "else the file named by $PARLEY_TOKEN_FILE; none for a "
+                        "development node")
     p.add_argument("--credit", type=int, default=16, help="deliveries in flight")
     p.add_argument("--max-per-turn", type=int, default=8, help="replies sent per turn")
     p.add_argument("--max-backlog", type=int, default=32,
@@ -360,7 +382,12 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     log = make_logger(args.json)
-    node = parley_client.connect(args.target, stubs=args.stubs, admin_token=args.admin_token)
+    try:
+        node = parley_client.connect(args.target, stubs=args.stubs, token_file=args.token_file,
+                                     agent=args.agent)
+    except parley_client.TokenError as e:
+        print("echo_agent: %s" % e, file=sys.stderr)
+        return 2
     agent = Agent(node, args.agent, EchoResponder(args.mentions_only), args, log)
 
     def stop(signum, _frame):
@@ -370,9 +397,16 @@ def main(argv=None) -> int:
     try:
         node.wait_ready(timeout=10)
         code = agent.run()
-    except grpc.RpcError as e:
-        log("error", code=e.code().name, details=e.details())
+    except (grpc.RpcError, parley_client.LinkClosed) as e:
+        status, details = ((e.code, e.details) if isinstance(e, parley_client.LinkClosed)
+                           else (e.code(), e.details()))
+        log("error", code=status.name, details=details)
         code = 1
+        hint = parley_client.auth_hint(status, details, agent=args.agent,
+                                       has_token=node.token is not None)
+        if hint:
+            print("echo_agent: %s: %s\nhint: %s" % (status.name, details, hint), file=sys.stderr)
+            code = 5
     except grpc.FutureTimeoutError:
         log("error", code="UNAVAILABLE", details="cannot reach " + args.target)
         code = 1

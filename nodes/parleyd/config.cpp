@@ -77,6 +77,7 @@ const std::map<std::string, setter>& keys() {
     {"limits.max_subscriptions", set_limit(&parley::node_limits::max_subscriptions)},
     {"limits.subscription_queue", set_limit(&parley::node_limits::subscription_queue)},
     {"limits.max_links", set_limit(&parley::node_limits::max_links)},
+    {"limits.max_members", set_limit(&parley::node_limits::max_members)},
     {"limits.history_max_age_ms", set_limit(&parley::node_limits::history_max_age_ms)},
     {"limits.history_max_per_dialogue", set_limit(&parley::node_limits::history_max_per_dialogue)},
     {"limits.idempotency_window_ms", set_limit(&parley::node_limits::idempotency_window_ms)},

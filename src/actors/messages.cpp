@@ -17,6 +17,11 @@ error from_caf(const caf::error& e, const caf::actor_system& sys) {
       text = e.context().get_as<std::string>(0);
     return error{static_cast<errc>(e.code()), std::move(text)};
   }
+  // No answer in time: the request may still take effect.
+  if (e == caf::sec::request_timeout)
+    return error{errc::deadline_exceeded, "no answer within the call timeout: the change may or may "
+                                          "not have happened (a send with an id may be retried to "
+                                          "learn its outcome)"};
   return error{errc::unavailable, "actor layer: " + sys.render(e)};
 }
 

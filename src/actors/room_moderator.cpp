@@ -423,10 +423,10 @@ caf::result<room> on_admit(self_ptr self, const agent_id& who) {
   if (member(st, who))
     return to_caf(errc::already_exists,
                   "agent '" + who + "' is already a member of room '" + st.r.id + "'");
-  if (st.r.members.size() >= limits::max_members)
+  if (st.r.members.size() >= st.rt->limits.max_members)
     return to_caf(errc::failed_precondition, "room '" + st.r.id + "' is full: it has "
-                                               + std::to_string(limits::max_members)
-                                               + " members, the most a room may have");
+                                               + std::to_string(st.r.members.size())
+                                               + " members, the most a room may have (limits.max_members)");
   auto role = room_role::member;
   const auto inv = st.invitations.find(who);
   if (inv != st.invitations.end())
@@ -564,10 +564,10 @@ caf::result<caf::ok_atom> on_invite(self_ptr self, const principal& p, const age
   if (member(st, who))
     return to_caf(errc::already_exists,
                   "agent '" + who + "' is already a member of room '" + st.r.id + "'");
-  if (st.invitations.size() >= limits::max_members)
+  if (st.invitations.size() >= st.rt->limits.max_members)
     return to_caf(errc::failed_precondition, "room '" + st.r.id + "' has "
-                                               + std::to_string(limits::max_members)
-                                               + " pending invitations, the most it may have");
+                                               + std::to_string(st.invitations.size())
+                                               + " pending invitations, the most it may have (limits.max_members)");
   storage::write_batch b;
   if (st.rt->store)
     b.put(storage::column::members, storage::member_key(st.r.id, who),

@@ -119,6 +119,8 @@ struct actor_limits {
   uint32_t read_ahead_limit = 4096;
   /// How long a send's idempotency key counts. Default: 24 h.
   int64_t idempotency_window_ms = 24LL * 3600 * 1000;
+  /// Members of one room (and pending invitations). Default: 100000.
+  uint32_t max_members = 100000;
 };
 
 class runtime {

@@ -14,6 +14,7 @@
 #include "actors/population_driver.hpp"
 #include "actors/storage_writer.hpp"
 #include "node/node_impl.hpp"
+#include "parley/model/limits.hpp"
 
 namespace parley {
 
@@ -43,6 +44,7 @@ actor_limits actor_limits_of(const node_limits& l) {
   a.backlog_limit = l.backlog;
   a.read_ahead_limit = l.read_ahead;
   a.idempotency_window_ms = l.idempotency_window_ms;
+  a.max_members = l.max_members;
   return a;
 }
 
@@ -62,6 +64,8 @@ expected<void> check_config(const node_config& cfg) {
                "be at least 1");
   if (l.history_max_age_ms < 0 || l.idempotency_window_ms < 0)
     return bad("limits.history_max_age_ms and limits.idempotency_window_ms must not be negative");
+  if (l.max_members == 0 || l.max_members > limits::max_members)
+    return bad("limits.max_members must be 1 to " + std::to_string(limits::max_members));
   if (l.retention_interval_ms < 100)
     return bad("limits.retention_interval_ms must be at least 100");
   if (cfg.call_timeout.count() <= 0)

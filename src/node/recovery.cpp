@@ -232,7 +232,7 @@ expected<void> node::impl::recover() {
     inboxes[who].push_back(std::move(m));
     ++got.inbox;
     return {};
-  });
+  }, [&](const std::string& what) { orphan(got, what); });
   if (!scanned)
     return failed("inboxes", scanned.error());
   for (auto& [who, entries] : inboxes)

@@ -140,7 +140,7 @@ struct event_stream::impl {
     }
     if (q->events.empty() && q->overflow_at != 0 && !end) {
       resume = q->overflow_at;
-      end = error{errc::out_of_range, "the subscriber fell more than "
+      end = error{errc::overloaded, "the subscriber fell more than "
                                         + std::to_string(q->limit)
                                         + " events behind; resume from offset "
                                         + std::to_string(q->overflow_at)};

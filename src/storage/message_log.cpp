@@ -208,7 +208,8 @@ expected<std::vector<message>> load_inbox_entries(const state_store& s, std::str
   return out;
 }
 
-expected<uint64_t> scan_inboxes(const state_store& s, const inbox_visit& visit) {
+expected<uint64_t> scan_inboxes(const state_store& s, const inbox_visit& visit,
+                                const std::function<void(const std::string&)>& orphan) {
   uint64_t highest = 0;
   std::optional<error> failure;
   auto scanned = s.scan(column::inbox, {}, {}, [&](std::string_view k, std::string_view v) {
@@ -216,6 +217,14 @@ expected<uint64_t> scan_inboxes(const state_store& s, const inbox_visit& visit) 
     if (sep == std::string_view::npos || k.size() != sep + 9) {
       failure = error{errc::storage_failure, "inbox entry with a malformed key"};
       return false;
+    }
+    auto present = s.get(column::messages, v);
+    if (present && !*present && orphan) {
+      auto shown = std::string{v};
+      std::replace(shown.begin(), shown.end(), '\0', '/');
+      orphan("inbox entry " + std::to_string(parse_u64_key(k.substr(sep + 1))) + " of agent '"
+             + std::string{k.substr(0, sep)} + "': its message '" + shown + "' is not stored");
+      return true;
     }
     auto m = load_message(s, v);
     if (!m) {

@@ -6,6 +6,12 @@ module, and checks what the examples did from the node's side.
 
     clients_test.py --parleyd build/nodes/parleyd --stubs build/examples/python/gen CASE
 
+The cases named *Token* start the daemon with a token key (--token-key-file,
+a random 48-byte key in a temporary file) and issue the bearer tokens with
+the real CLI (`parley token issue`, --parley; default: tools/parley next to
+parleyd's nodes/ directory in the build tree). The others run against a
+development node (no key: no token needed, every caller is the admin).
+
 Run by ctest (tests/clients/CMakeLists.txt), one case per ctest test. Exits
 77 (ctest's skip code here) when python3-grpcio or python3-protobuf cannot be
 imported, or, for the JavaScript case, when node/npm are missing or the npm
@@ -26,6 +32,7 @@ import threading
 import time
 import unittest
 from pathlib import Path
+from unittest import mock
 
 SKIP = 77
 REPO = Path(__file__).resolve().parents[2]
@@ -35,6 +42,12 @@ REPO = Path(__file__).resolve().parents[2]
 # that long for it to take the GOAWAY. Poll faster here and in the examples
 # started from here (read when grpc is imported).
 os.environ.setdefault("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "100")
+
+# Credentials from the caller's shell must not leak in: parleyd would read a
+# token key from them (no development node then), the clients a token (which
+# a development node refuses). The cases set what they need explicitly.
+for _var in ("PARLEY_TOKEN", "PARLEY_TOKEN_FILE", "PARLEY_TOKEN_KEY", "PARLEY_TOKEN_KEY_FILE"):
+    os.environ.pop(_var, None)
 
 try:
     import grpc
@@ -129,11 +142,12 @@ class Process:
 
 class Daemon(Process):
     """parleyd without the demo, with a store in `data_dir` (History and
-    Inbox need one) on `port` (0: any free port)."""
+    Inbox need one) on `port` (0: any free port); `extra` are more flags
+    (--token-key-file KEY)."""
 
-    def __init__(self, data_dir, port=0):
+    def __init__(self, data_dir, port=0, extra=()):
         super().__init__([ARGS.parleyd, "--listen", "127.0.0.1:%d" % port, "--no-demo",
-                          "--data-dir", data_dir], "parleyd")
+                          "--data-dir", data_dir, *extra], "parleyd")
         m = self.wait_for_line(r"gRPC API listening on 127\.0\.0\.1:(\d+)", 30)
         self.port = int(m.group(1))
         self.target = "127.0.0.1:%d" % self.port
@@ -172,13 +186,24 @@ class DaemonCase(unittest.TestCase):
         self.node = None
         # A cleanup, not tearDown: it runs when setUp fails too.
         self.addCleanup(self._clean_up)
+        self.prepare()
         self.daemon = self.start_daemon()
-        self.node = parley_client.connect(self.daemon.target, stubs=ARGS.stubs)
+        self.node = self.connect_main()
         self.pb = self.node.pb
         self.node.wait_ready(timeout=10)
 
+    def prepare(self):
+        """Runs before the daemon starts (TokenCase writes its key)."""
+
+    def daemon_flags(self):
+        return []
+
+    def connect_main(self):
+        """self.node: the channel the helpers below call through."""
+        return parley_client.connect(self.daemon.target, stubs=ARGS.stubs)
+
     def start_daemon(self, port=0):
-        d = Daemon(self.data_dir, port)
+        d = Daemon(self.data_dir, port, self.daemon_flags())
         self.children.append(d)
         return d
 
@@ -193,7 +218,7 @@ class DaemonCase(unittest.TestCase):
         port = self.daemon.port
         self.stop_daemon()
         self.daemon = self.start_daemon(port)
-        self.node = parley_client.connect(self.daemon.target, stubs=ARGS.stubs)
+        self.node = self.connect_main()
         self.node.wait_ready(timeout=10)
 
     def start(self, argv, name, **kw):
@@ -542,6 +567,311 @@ class JsEventsResume(DaemonCase):
         self.stop_daemon()
 
 
+# -- a node that wants bearer tokens ------------------------------------------
+
+class TokenCase(DaemonCase):
+    """A daemon with a token key (--token-key-file); tokens come from the
+    real `parley token issue`. self.node calls with an operator's token."""
+
+    def prepare(self):
+        self.key_file = os.path.join(self.tmp, "token.key")
+        with open(self.key_file, "wb") as f:
+            f.write(os.urandom(48))
+        os.chmod(self.key_file, 0o600)
+        self.operator_token = self.issue("--role", "operator")
+
+    def daemon_flags(self):
+        return ["--token-key-file", self.key_file]
+
+    def connect_main(self):
+        return parley_client.connect(self.daemon.target, stubs=ARGS.stubs,
+                                     token=self.operator_token)
+
+    def issue(self, *principal, ttl="10m"):
+        """A token from `parley token issue PRINCIPAL --ttl TTL --key-file KEY`."""
+        r = subprocess.run([ARGS.parley, "token", "issue", *principal, "--ttl", ttl,
+                            "--key-file", self.key_file], capture_output=True, text=True,
+                           timeout=30, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, "parley token issue %s: %s" % (
+            " ".join(principal), r.stderr))
+        token = r.stdout.strip()
+        self.assertEqual(token.count("."), 2, "not a JWT: %r" % r.stdout)
+        return token
+
+    def token_file(self, name, token, newline="\n"):
+        """Writes `token` (and a newline, as `parley token issue > FILE` does)
+        into a file of the test's directory; returns its path."""
+        path = os.path.join(self.tmp, name + ".token")
+        with open(path, "w") as f:
+            f.write(token + newline)
+        os.chmod(path, 0o600)
+        return path
+
+    def connect_as(self, **kw):
+        """Another channel (token=, token_file=, or the environment)."""
+        node = parley_client.connect(self.daemon.target, stubs=ARGS.stubs, **kw)
+        self.addCleanup(node.close)
+        return node
+
+    def inbox_as(self, agent):
+        """`agent`'s inbox, read with its own token (only the agent itself or
+        an admin may: not the operator of self.node)."""
+        node = self.connect_as(token=self.issue("--agent", agent))
+        return list(node.messages.Inbox(self.pb.InboxRequest(agent=agent), timeout=10).messages)
+
+    def assert_refused(self, call, code):
+        with self.assertRaises(grpc.RpcError) as e:
+            call()
+        self.assertEqual(e.exception.code(), code, e.exception.details())
+        return e.exception.details()
+
+    def run_example(self, argv, name, env=None, timeout=30):
+        """Runs an example to its end; returns (exit code, output)."""
+        p = self.start(argv, name, env=env)
+        return p.wait_exit(timeout), p.output()
+
+
+class PythonTokenAuthenticates(TokenCase):
+    # Verifies a node with a token key refuses calls without a valid token (UNAUTHENTICATED) and that an agent token from `parley token issue`, given as token=, token_file= or through PARLEY_TOKEN / PARLEY_TOKEN_FILE, authenticates as that agent (NodeInfo.caller).
+    def test_token_authenticates(self):
+        pb = self.pb
+        anonymous = self.connect_as(token="")
+        self.assertIsNone(anonymous.token)
+        self.assertEqual(anonymous.metadata, [])
+        details = self.assert_refused(
+            lambda: anonymous.admin.NodeInfo(pb.NodeInfoRequest(), timeout=10),
+            grpc.StatusCode.UNAUTHENTICATED)
+        self.assertIn("authorization", details)
+        self.assert_refused(lambda: anonymous.agents.ListAgents(pb.ListAgentsRequest(), timeout=10),
+                            grpc.StatusCode.UNAUTHENTICATED)
+        # Health needs no token.
+        self.assertEqual(parley_client.health_check(anonymous.channel), "SERVING")
+
+        token = self.issue("--agent", "echo-py")
+        by_value = self.connect_as(token=token)
+        self.assertEqual(by_value.metadata, [("authorization", "Bearer " + token)])
+        self.assertEqual(by_value.caller(), "agent:echo-py")
+        # A token file as `parley token issue > FILE` writes it (trailing
+        # newline, here with CRLF and blanks around it): trimmed.
+        path = self.token_file("echo-py", "  " + token, newline=" \r\n")
+        self.assertEqual(self.connect_as(token_file=path).caller(), "agent:echo-py")
+        with mock.patch.dict(os.environ, {"PARLEY_TOKEN_FILE": path}):
+            self.assertEqual(self.connect_as().caller(), "agent:echo-py")
+        with mock.patch.dict(os.environ, {"PARLEY_TOKEN": token + "\n"}):
+            self.assertEqual(self.connect_as().caller(), "agent:echo-py")
+        # PARLEY_TOKEN comes before PARLEY_TOKEN_FILE; an explicit token or
+        # token file before both.
+        other = self.token_file("observer", self.issue("--role", "observer"))
+        with mock.patch.dict(os.environ, {"PARLEY_TOKEN": token, "PARLEY_TOKEN_FILE": other}):
+            self.assertEqual(self.connect_as().caller(), "agent:echo-py")
+            self.assertEqual(self.connect_as(token_file=other).caller(), "observer")
+        self.assertEqual(self.node.caller(), "operator")
+
+        # A token signed with another key, or mangled: refused.
+        self.assert_refused(lambda: self.connect_as(token=token[:-2] + "xx").caller(),
+                            grpc.StatusCode.UNAUTHENTICATED)
+        # A named token file that cannot be read: a readable error, no call.
+        missing = os.path.join(self.tmp, "missing.token")
+        for kw, env in (({"token_file": missing}, {}), ({}, {"PARLEY_TOKEN_FILE": missing})):
+            with mock.patch.dict(os.environ, env), \
+                    self.assertRaises(parley_client.TokenError) as e:
+                self.connect_as(**kw)
+            self.assertIn("cannot read the token file", str(e.exception))
+            self.assertIn(missing, str(e.exception))
+        empty = self.token_file("empty", "")
+        with self.assertRaises(parley_client.TokenError) as e:
+            self.connect_as(token_file=empty)
+        self.assertIn("holds no token", str(e.exception))
+        self.stop_daemon()
+
+
+class PythonTokenConversation(TokenCase):
+    # Verifies the echo agent example, linked with its own agent token (--token-file), answers a driver calling with another agent's token (directly and as drive_conversation.py with PARLEY_TOKEN_FILE), after an operator introduced both and created the room.
+    def test_conversation_with_tokens(self):
+        pb = self.pb
+        op = self.node  # the operator: lifecycle on behalf of the agents
+        for agent in ("echo-py", "driver-py"):
+            op.ensure_external_agent(agent)
+        op.rooms.CreateGroup(pb.CreateGroupRequest(
+            creator="driver-py", id="standup", topic="with tokens",
+            rules=pb.SpeakerRules(policy=pb.SPEAKER_POLICY_FIFO)), timeout=10)
+
+        echo_file = self.token_file("echo-py", self.issue("--agent", "echo-py"))
+        driver_file = self.token_file("driver-py", self.issue("--agent", "driver-py"))
+        echo = self.start_echo_agent("echo-py", "--room", "standup", "--token-file", echo_file)
+        echo.wait_for_line(r'"event": "linked"', 30)
+        self.assertEqual(self.members("standup"), {"driver-py", "echo-py"})
+
+        driver = self.connect_as(token_file=driver_file, agent="driver-py")
+        self.assertEqual(driver.caller(), "agent:driver-py")
+        state = driver.turns.RequestTurn(pb.TurnRequest(room="standup", agent="driver-py"),
+                                         timeout=10)
+        self.assertEqual(state.current.speaker, "driver-py")
+        sent = driver.messages.Send(pb.SendRequest(message=pb.Message(
+            id="q1", to_room="standup", content="anyone there?", **{"from": "driver-py"})),
+            timeout=10)
+        self.assertEqual(sent.status, pb.MESSAGE_STATUS_DELIVERED)
+        driver.turns.YieldTurn(pb.TurnRequest(room="standup", agent="driver-py"), timeout=10)
+
+        def answer():
+            return [m for m in driver.messages.Inbox(pb.InboxRequest(agent="driver-py"),
+                                                     timeout=10).messages if m.reply_to == "q1"]
+        got = eventually(answer, 20, "echo-py's answer in driver-py's inbox")
+        self.assertEqual([(sender(m), m.to_room, m.content) for m in got],
+                         [("echo-py", "standup", "echo-py heard driver-py: anyone there?")])
+        driver.messages.MarkRead(pb.MarkReadRequest(agent="driver-py",
+                                                    deliveries=[m.delivery for m in got]),
+                                 timeout=10)
+        # A direct message, answered at once.
+        driver.messages.Send(pb.SendRequest(message=pb.Message(
+            id="d1", to_agent="echo-py", content="ping", **{"from": "driver-py"})), timeout=10)
+        direct = eventually(lambda: [m for m in driver.rooms.History(pb.HistoryRequest(
+            pair=pb.AgentPair(a="driver-py", b="echo-py"), oldest_first=True),
+            timeout=10).messages if sender(m) == "echo-py"], 20, "a direct reply")
+        self.assertEqual([m.content for m in direct], ["echo-py heard driver-py: ping"])
+
+        # The driver example, its token from PARLEY_TOKEN_FILE: it creates an
+        # invite-only room as itself, the agent joins on the invitation.
+        env = dict(os.environ, PARLEY_TOKEN_FILE=driver_file)
+        code, out = self.run_example(
+            [ARGS.python, REPO / "examples" / "python" / "drive_conversation.py",
+             "--target", self.daemon.target, "--stubs", ARGS.stubs, "--as", "driver-py",
+             "--with", "echo-py", "--room", "chat", "--timeout", "20"],
+            "drive_conversation.py", env=env, timeout=90)
+        self.assertEqual(code, 0, out)
+        self.assertIn("echo-py: echo-py heard driver-py: Thanks, bye.", out)
+        self.assertIn("-- history of chat (6 messages)", out)
+
+        eventually(lambda: not self.inbox_as("echo-py"), 10, "echo-py's inbox to empty")
+        echo.signal(signal.SIGTERM)
+        self.assertEqual(echo.wait_exit(15), 0)
+        self.assertEqual(agent_events(echo)[-1], {"event": "stopped", "code": 0})
+        self.stop_daemon()
+
+
+class PythonTokenImpersonationDenied(TokenCase):
+    # Verifies a token of agent mallory cannot act as echo-py (send, inbox, link: PERMISSION_DENIED), and that the examples refused their credentials exit 5 with a one-line hint, no traceback.
+    def test_impersonation_denied(self):
+        pb = self.pb
+        for agent in ("echo-py", "mallory"):
+            self.node.ensure_external_agent(agent)
+        mallory_token = self.issue("--agent", "mallory")
+        mallory = self.connect_as(token=mallory_token)
+        self.assertEqual(mallory.caller(), "agent:mallory")
+
+        def send_as(frm, msg_id):
+            return mallory.messages.Send(pb.SendRequest(message=pb.Message(
+                id=msg_id, to_agent="mallory" if frm == "echo-py" else "echo-py",
+                content="hello", **{"from": frm})), timeout=10)
+        details = self.assert_refused(lambda: send_as("echo-py", "imp-1"),
+                                      grpc.StatusCode.PERMISSION_DENIED)
+        self.assertIn("mallory", details)
+        self.assert_refused(lambda: mallory.messages.Inbox(pb.InboxRequest(agent="echo-py"),
+                                                           timeout=10),
+                            grpc.StatusCode.PERMISSION_DENIED)
+        link = mallory.open_link("echo-py")
+        with self.assertRaises(parley_client.LinkClosed) as e:
+            link.ready(timeout=10)
+        self.assertEqual(e.exception.code, grpc.StatusCode.PERMISSION_DENIED)
+        # Nothing was sent as echo-py; as itself mallory may send.
+        self.assertEqual(list(mallory.messages.Inbox(pb.InboxRequest(agent="mallory"),
+                                                     timeout=10).messages), [])
+        send_as("mallory", "own-1")
+        self.assertEqual([(sender(m), m.content) for m in self.inbox_as("echo-py")],
+                         [("mallory", "hello")])
+
+        echo_agent = [ARGS.python, REPO / "examples" / "python" / "echo_agent.py",
+                      "--target", self.daemon.target, "--stubs", ARGS.stubs,
+                      "--agent", "echo-py"]
+        # The echo agent with mallory's token (through PARLEY_TOKEN).
+        code, out = self.run_example(echo_agent, "echo_agent.py (mallory's token)",
+                                     env=dict(os.environ, PARLEY_TOKEN=mallory_token))
+        self.assertEqual(code, 5, out)
+        self.assertRegex(out, r"(?m)^echo_agent: PERMISSION_DENIED: agent 'mallory' may not")
+        self.assertRegex(out, r"(?m)^hint: .*parley token issue --agent echo-py")
+        self.assertNotIn("Traceback", out)
+        # Without a token.
+        code, out = self.run_example(echo_agent, "echo_agent.py (no token)")
+        self.assertEqual(code, 5, out)
+        self.assertRegex(out, r"(?m)^echo_agent: UNAUTHENTICATED: ")
+        self.assertRegex(out, r"(?m)^hint: the node wants a token: `parley token issue "
+                              r"--agent echo-py")
+        self.assertNotIn("Traceback", out)
+        # A token file that cannot be read.
+        missing = os.path.join(self.tmp, "missing.token")
+        code, out = self.run_example(echo_agent + ["--token-file", missing],
+                                     "echo_agent.py (missing token file)")
+        self.assertEqual(code, 2, out)
+        self.assertIn("echo_agent: cannot read the token file '%s'" % missing, out)
+        self.assertNotIn("Traceback", out)
+        # The driver example acting as echo-py with mallory's token.
+        code, out = self.run_example(
+            [ARGS.python, REPO / "examples" / "python" / "drive_conversation.py",
+             "--target", self.daemon.target, "--stubs", ARGS.stubs, "--as", "echo-py",
+             "--with", "mallory", "--timeout", "10",
+             "--token-file", self.token_file("mallory", mallory_token)],
+            "drive_conversation.py (mallory's token)")
+        self.assertEqual(code, 5, out)
+        self.assertRegex(out, r"(?m)^drive_conversation: PERMISSION_DENIED ")
+        self.assertRegex(out, r"(?m)^hint: .*parley token issue --agent echo-py")
+        self.assertNotIn("Traceback", out)
+        self.stop_daemon()
+
+
+class JsEventsToken(TokenCase):
+    # Verifies the JavaScript follower receives events with an observer token (--token-file or PARLEY_TOKEN), and that without a token (or with an agent's, for all events) it stops at once with exit 5 and a hint.
+    def setUp(self):
+        self.js = prepare_js()
+        super().setUp()
+
+    def follow(self, name, *extra, env=None):
+        env = dict(os.environ, NODE_PATH=str(self.js), **(env or {}))
+        return self.start([ARGS.node, REPO / "examples" / "js" / "follow_events.js",
+                           "--target", self.daemon.target, "--from", "1", "--json",
+                           "--give-up-after", "10", *extra], name, env=env)
+
+    def test_follow_with_token(self):
+        for a in ("a1", "a2"):
+            self.introduce_external(a)
+        observer = self.issue("--role", "observer")
+        follower = self.follow("follow_events.js (observer)", "--token-file",
+                               self.token_file("observer", observer))
+        follower.wait_for_line(r'"kind":"agent_introduced".*"agent":"a2"', 30)
+        self.introduce_external("a3")
+        follower.wait_for_line(r'"kind":"agent_introduced".*"agent":"a3"', 30)
+        follower.signal(signal.SIGTERM)
+        self.assertEqual(follower.wait_exit(10), 0, follower.output())
+        events = [json.loads(line) for line in follower.output().splitlines()
+                  if line.startswith("{")]
+        self.assertEqual([e["agent"] for e in events if e["kind"] == "agent_introduced"],
+                         ["a1", "a2", "a3"])
+
+        # The token from the environment.
+        by_env = self.follow("follow_events.js (PARLEY_TOKEN)", "--max-events", "3",
+                             env={"PARLEY_TOKEN": observer})
+        self.assertEqual(by_env.wait_exit(20), 0, by_env.output())
+        self.assertEqual(len([line for line in by_env.output().splitlines()
+                              if line.startswith("{")]), 3)
+
+        # No token: UNAUTHENTICATED, no event, exit 5 with a hint.
+        anonymous = self.follow("follow_events.js (no token)")
+        code = anonymous.wait_exit(20)
+        out = anonymous.output()
+        self.assertEqual(code, 5, out)
+        self.assertIn("follow_events: stopping: UNAUTHENTICATED", out)
+        self.assertRegex(out, r"(?m)^hint: the node wants a token")
+        self.assertFalse([line for line in out.splitlines() if line.startswith("{")], out)
+        self.assertNotIn("resubscribing", out)
+
+        # An agent's token may follow its own events, not all of them.
+        agent = self.follow("follow_events.js (agent a1)", "--token-file",
+                            self.token_file("a1", self.issue("--agent", "a1")))
+        code = agent.wait_exit(20)
+        self.assertEqual(code, 5, agent.output())
+        self.assertIn("follow_events: stopping: PERMISSION_DENIED", agent.output())
+        self.stop_daemon()
+
+
 def prepare_js() -> Path:
     """Installs the JavaScript example's locked dependencies (npm ci) into
     the build directory, once per lockfile; returns its node_modules."""
@@ -578,6 +908,9 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--parleyd", required=True)
     p.add_argument("--stubs", required=True, help="directory of the generated parley/v1 modules")
+    p.add_argument("--parley", default="",
+                   help="the CLI, for `parley token issue` (default: tools/parley beside "
+                        "parleyd's nodes/ in the build tree)")
     p.add_argument("--python", default=sys.executable, help="interpreter for the examples")
     p.add_argument("--node", default=shutil.which("node") or "")
     p.add_argument("--npm", default=shutil.which("npm") or "")
@@ -594,7 +927,12 @@ def main():
     if not Path(args.parleyd).is_file():
         print("FAIL: no parleyd at %s" % args.parleyd)
         return 1
-    if args.case == "JsEventsResume":
+    if not args.parley:
+        ARGS.parley = str(Path(args.parleyd).resolve().parents[1] / "tools" / "parley")
+    if "Token" in args.case and not Path(ARGS.parley).is_file():
+        print("FAIL: no parley CLI at %s (pass --parley)" % ARGS.parley)
+        return 1
+    if args.case.startswith("Js"):
         try:
             prepare_js()
         except SkipCase as e:

@@ -466,8 +466,11 @@ TEST(NodeDurableMessages, AttentionKnobsAreStored) {
   ASSERT_TRUE(succeeded(n->post(as_admin, keyed("stranger", "a", "2", "s1"))));
   ASSERT_TRUE(succeeded(n->post(as_admin, keyed("friend", "a", "3", "fr1"))));
   ASSERT_TRUE(rec.wait_count(test_support::is_event(event_kind::message_sent), 3));
-  // The senders pass each message on right after publishing message_sent.
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // A sender passes its message on in the handler that published
+  // message_sent, and answers a manifest read only after that handler: once
+  // both answered, both messages wait in a's mailbox (no sleep needed).
+  ASSERT_TRUE(succeeded(n->get_manifest(as_admin, "stranger")));
+  ASSERT_TRUE(succeeded(n->get_manifest(as_admin, "friend")));
   g->open();
   ASSERT_TRUE(recorder->wait_served(3));
   EXPECT_EQ(recorder->served(), (std::vector<std::string>{"first/f1", "friend/fr1", "stranger/s1"}));

@@ -60,7 +60,7 @@ struct global_options {
   /// Default: $PARLEY_AGENT. Who the node lets act is the token's principal.
   std::string as;
   /// File with the bearer token (`parley token issue` makes one). Default:
-  /// $PARLEY_TOKEN_FILE, else the token in $PARLEY_TOKEN, else none.
+  /// the token in $PARLEY_TOKEN, else the file $PARLEY_TOKEN_FILE, else none.
   std::string token_file;
   /// Use TLS (implied by ca_file and cert_file). Default: false.
   bool tls = false;

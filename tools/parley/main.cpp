@@ -51,8 +51,8 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app.add_option("--as", opt.as, "The agent verbs act as when they name none")->envname("PARLEY_AGENT");
   app.add_option("--token-file", opt.token_file,
-                 "File with the bearer token (else $PARLEY_TOKEN); `parley token issue` makes one")
-    ->envname("PARLEY_TOKEN_FILE");
+                 "File with the bearer token (else $PARLEY_TOKEN, else the file $PARLEY_TOKEN_FILE); "
+                 "`parley token issue` makes one");
   app.add_flag("--tls", opt.tls, "Connect with TLS (verified against the system roots or --ca-file)");
   app.add_option("--ca-file", opt.ca_file, "PEM roots to verify the node's certificate (implies --tls)");
   app.add_option("--client-cert", opt.cert_file, "Client certificate, PEM (mTLS; implies --tls)");

@@ -64,6 +64,12 @@ bool read_file(const std::string& path, std::string& out) {
 } // namespace
 
 int session::open() {
+  // The order every Parley client uses: --token-file, then the token in
+  // PARLEY_TOKEN, then the file named by PARLEY_TOKEN_FILE.
+  const char* env_token = std::getenv("PARLEY_TOKEN");
+  if (opt_.token_file.empty() && !(env_token && *env_token))
+    if (const char* f = std::getenv("PARLEY_TOKEN_FILE"); f && *f)
+      opt_.token_file = f;
   if (!opt_.token_file.empty()) {
     // The first line (`parley token issue > file` writes one).
     std::ifstream in{opt_.token_file};
@@ -71,8 +77,8 @@ int session::open() {
       std::cerr << "error: --token-file '" << opt_.token_file << "' cannot be read or is empty\n";
       return exit_usage;
     }
-  } else if (const char* env = std::getenv("PARLEY_TOKEN")) {
-    token_ = env;
+  } else if (env_token) {
+    token_ = env_token;
   }
   while (!token_.empty() && (token_.back() == '\r' || token_.back() == ' '))
     token_.pop_back();

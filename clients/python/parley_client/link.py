@@ -35,7 +35,8 @@ class Link:
         self._in: "queue.Queue" = queue.Queue()
         self._closed: Optional[LinkClosed] = None
         self._out.put(self.pb.LinkClient(open=self.pb.LinkOpen(agent=agent, credit=credit)))
-        self._call = node.link.Link(self._requests(), metadata=node.as_agent(agent))
+        # The node's channel adds the bearer token; the agent is named in LinkOpen.
+        self._call = node.link.Link(self._requests())
         self._reader = threading.Thread(target=self._read, name="link-" + agent, daemon=True)
         self._reader.start()
 

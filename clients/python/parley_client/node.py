@@ -1,5 +1,6 @@
-"""A channel to a node with the parley.v1 stubs and the caller metadata."""
+"""A channel to a node with the parley.v1 stubs and the caller's bearer token."""
 
+import collections
 import importlib
 import os
 import sys
@@ -7,6 +8,8 @@ from pathlib import Path
 from typing import Optional
 
 import grpc
+
+from .auth import bearer_metadata, resolve_token
 
 ENV_STUBS = "PARLEY_PY_STUBS"
 # Where the build puts the generated modules, relative to the repository.
@@ -33,22 +36,68 @@ def rpc_code(error: grpc.RpcError) -> grpc.StatusCode:
     return error.code()  # type: ignore[attr-defined]
 
 
+class _CallDetails(collections.namedtuple(
+        "_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready",
+                         "compression")), grpc.ClientCallDetails):
+    pass
+
+
+class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                   grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Adds `authorization: Bearer <token>` to every call of a channel."""
+
+    def __init__(self, token: str):
+        self._md = tuple(bearer_metadata(token))
+
+    def _details(self, d):
+        md = [kv for kv in (d.metadata or ()) if kv[0].lower() != "authorization"]
+        return _CallDetails(d.method, d.timeout, md + list(self._md),
+                            getattr(d, "credentials", None), getattr(d, "wait_for_ready", None),
+                            getattr(d, "compression", None))
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation, details, requests):
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation, details, requests):
+        return continuation(self._details(details), requests)
+
+
 class Node:
     """One channel to a node and a stub per service. Thread-safe (gRPC
-    channels and stubs are)."""
+    channels and stubs are).
+
+    Every call on `channel` (the stubs', health and reflection too) carries
+    the bearer token, if there is one: `token` (the token itself), else
+    `token_file` (its first line), else $PARLEY_TOKEN, else the file named by
+    $PARLEY_TOKEN_FILE (auth.resolve_token; token="" sends none). A token
+    file that cannot be read raises TokenError. A development node (started
+    without a token key) needs no token and refuses one.
+
+    `agent` is the agent this client acts as by default, for the request
+    fields that name it (join, open_link, ensure_external_agent); the node
+    knows the caller from the token alone."""
 
     def __init__(self, target: str, stubs: Optional[str] = None,
-                 admin_token: Optional[str] = None,
-                 channel: Optional[grpc.Channel] = None):
+                 token: Optional[str] = None, token_file: Optional[str] = None,
+                 agent: Optional[str] = None, channel: Optional[grpc.Channel] = None):
         self.pb, self.pb_grpc = load_stubs(stubs)
         self.target = target
-        self.admin_token = admin_token
+        self.agent = agent
+        self.token = resolve_token(token, token_file)
         # Reconnect within 2 s of a node coming back (gRPC's default backoff
         # grows to 2 minutes).
-        self.channel = channel or grpc.insecure_channel(target, options=[
+        self._plain = channel or grpc.insecure_channel(target, options=[
             ("grpc.initial_reconnect_backoff_ms", 200),
             ("grpc.max_reconnect_backoff_ms", 2000),
         ])
+        self.channel = (grpc.intercept_channel(self._plain, _BearerToken(self.token))
+                        if self.token else self._plain)
         g = self.pb_grpc
         self.agents = g.AgentsStub(self.channel)
         self.rooms = g.RoomsStub(self.channel)
@@ -58,29 +107,36 @@ class Node:
         self.admin = g.AdminStub(self.channel)
         self.link = g.AgentLinkStub(self.channel)
 
-    def as_agent(self, agent: str):
-        """Metadata for a call acting for `agent` (plus the admin token if set)."""
-        md = [("parley-agent", agent)]
-        if self.admin_token:
-            md.append(("parley-admin-token", self.admin_token))
-        return md
+    @property
+    def metadata(self):
+        """The call metadata the channel adds: [("authorization", "Bearer
+        ...")], or [] without a token (for calls on another channel)."""
+        return bearer_metadata(self.token)
 
-    def as_admin(self):
-        return [("parley-admin-token", self.admin_token)] if self.admin_token else []
+    def _who(self, agent: Optional[str]) -> str:
+        who = agent or self.agent
+        if not who:
+            raise ValueError("no agent named: pass one, or connect(..., agent=ID)")
+        return who
+
+    def caller(self, timeout: float = 10.0) -> str:
+        """The principal the node authenticated this client as (NodeInfo's
+        `caller`), e.g. "agent:echo-py"; "admin:local" on a development node."""
+        return self.admin.NodeInfo(self.pb.NodeInfoRequest(), timeout=timeout).caller
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         """Waits until the channel is connected; grpc.FutureTimeoutError after `timeout`."""
         grpc.channel_ready_future(self.channel).result(timeout=timeout)
 
-    def ensure_external_agent(self, agent: str, display_name: str = "", bio: str = "",
-                              skills=(), timeout: float = 10.0):
-        """Introduces `agent` with Behavior KIND_EXTERNAL unless it exists;
-        returns its manifest."""
+    def ensure_external_agent(self, agent: Optional[str] = None, display_name: str = "",
+                              bio: str = "", skills=(), timeout: float = 10.0):
+        """Introduces `agent` (default: this client's) with Behavior
+        KIND_EXTERNAL unless it exists; returns its manifest. The token must
+        allow it: the agent's own, an operator's or an admin's."""
         pb = self.pb
-        md = self.as_agent(agent)
+        agent = self._who(agent)
         try:
-            return self.agents.GetManifest(pb.GetManifestRequest(agent=agent), metadata=md,
-                                           timeout=timeout)
+            return self.agents.GetManifest(pb.GetManifestRequest(agent=agent), timeout=timeout)
         except grpc.RpcError as e:
             if rpc_code(e) != grpc.StatusCode.NOT_FOUND:
                 raise
@@ -89,31 +145,35 @@ class Node:
         request = pb.IntroduceRequest(manifest=manifest,
                                       behavior=pb.Behavior(kind=pb.Behavior.KIND_EXTERNAL))
         try:
-            return self.agents.Introduce(request, metadata=md, timeout=timeout)
+            return self.agents.Introduce(request, timeout=timeout)
         except grpc.RpcError as e:
             if rpc_code(e) != grpc.StatusCode.ALREADY_EXISTS:  # introduced meanwhile
                 raise
-            return self.agents.GetManifest(pb.GetManifestRequest(agent=agent), metadata=md,
-                                           timeout=timeout)
+            return self.agents.GetManifest(pb.GetManifestRequest(agent=agent), timeout=timeout)
 
-    def join(self, room: str, agent: str, timeout: float = 10.0) -> bool:
-        """Joins `room` as `agent`; False if it already was a member."""
+    def join(self, room: str, agent: Optional[str] = None, timeout: float = 10.0) -> bool:
+        """Joins `room` as `agent` (default: this client's); False if it
+        already was a member."""
         try:
-            self.rooms.Join(self.pb.JoinRequest(room=room, agent=agent),
-                            metadata=self.as_agent(agent), timeout=timeout)
+            self.rooms.Join(self.pb.JoinRequest(room=room, agent=self._who(agent)),
+                            timeout=timeout)
             return True
         except grpc.RpcError as e:
             if rpc_code(e) == grpc.StatusCode.ALREADY_EXISTS:
                 return False
             raise
 
-    def open_link(self, agent: str, credit: int = 16) -> "Link":
+    def open_link(self, agent: Optional[str] = None, credit: int = 16) -> "Link":
+        """Opens AgentLink.Link as `agent` (default: this client's): the token
+        must be that agent's own (or an admin's)."""
         from .link import Link
-        return Link(self, agent, credit)
+        return Link(self, self._who(agent), credit)
 
     def close(self) -> None:
         self.channel.close()
 
 
-def connect(target: str, stubs: Optional[str] = None, admin_token: Optional[str] = None) -> Node:
-    return Node(target, stubs=stubs, admin_token=admin_token)
+def connect(target: str, stubs: Optional[str] = None, token: Optional[str] = None,
+            token_file: Optional[str] = None, agent: Optional[str] = None) -> Node:
+    """A Node for `target`; see Node for where the token comes from."""
+    return Node(target, stubs=stubs, token=token, token_file=token_file, agent=agent)

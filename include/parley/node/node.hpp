@@ -56,6 +56,9 @@ struct node_limits {
   uint32_t subscription_queue = 65536;
   /// Open agent links on the node. Default: 4096.
   uint32_t max_links = 4096;
+  /// Members (and, apart, pending invitations) one room may have, at most
+  /// limits::max_members. Default: 100000.
+  uint32_t max_members = 100000;
   /// Messages older than this leave the history (unless still in an inbox);
   /// 0 = kept forever. Default: 0.
   int64_t history_max_age_ms = 0;
@@ -227,9 +230,10 @@ public:
   /// on timeout. After the stream ended (ended() is set), returns what was
   /// queued before the end, then nothing.
   std::vector<event> next(size_t max, std::chrono::milliseconds timeout);
-  /// Why the stream ended: out_of_range "fell behind; resume from offset N"
-  /// (resume_from() says N), or permission_denied (an agent left the room
-  /// it followed); nullopt while it runs.
+  /// Why the stream ended: overloaded "fell behind; resume from offset N"
+  /// (resume_from() says N), out_of_range (retention removed events it was
+  /// replaying), or permission_denied (an agent left the room it followed);
+  /// nullopt while it runs.
   std::optional<error> ended() const;
   /// Where to subscribe again to miss nothing: the offset after the last
   /// event next() returned.

@@ -62,9 +62,11 @@ expected<std::vector<message>> load_inbox_entries(const state_store& s, std::str
                                                   const std::vector<uint64_t>& deliveries);
 
 /// Visits every inbox entry of the store in (agent, delivery) order with
-/// its message; stops at the first failure. Returns the highest delivery
-/// number seen (0 if none).
+/// its message; stops at the first failure. An entry whose message is not
+/// stored goes to `orphan` (a sentence naming it) instead. Returns the
+/// highest delivery number seen (0 if none).
 using inbox_visit = std::function<expected<void>(const agent_id& agent, message m)>;
-expected<uint64_t> scan_inboxes(const state_store& s, const inbox_visit& visit);
+expected<uint64_t> scan_inboxes(const state_store& s, const inbox_visit& visit,
+                                const std::function<void(const std::string&)>& orphan = {});
 
 } // namespace parley::storage
