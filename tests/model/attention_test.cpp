@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -494,6 +495,33 @@ TEST(AttentionPolicy, RoundTripsAndRejectsUnknown) {
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code, errc::invalid_argument);
   EXPECT_NE(bad.error().message.find("strict_priority weighted_round_robin"), std::string::npos);
+}
+
+// Verifies dialogues without pending input are forgotten beyond
+// max_idle_dialogues (least recently active first), so a stream of new
+// peers cannot grow an agent without bound; dialogues with pending input
+// are all served exactly once although eviction renumbers the table, and a
+// dialogue with a knob set is kept.
+TEST_F(AttentionQueue, ForgetsIdleDialoguesBeyondTheLimit) {
+  params_.max_idle_dialogues = 4;
+  q_.set_importance(dialogue_key::room("important"), 0.5);
+  for (int i = 0; i < 40; ++i) {
+    auto peer = "peer" + std::to_string(i);
+    ASSERT_TRUE(q_.push(dialogue_key::direct(peer), direct_from(peer), t0 + i, 1000));
+  }
+  std::set<std::string> served;
+  while (auto b = q_.pop(t0 + 100)) {
+    EXPECT_TRUE(served.insert(to_string(b->key)).second) << to_string(b->key) << " served twice";
+    // Idle ones beyond the limit go as the others are served.
+    EXPECT_LE(q_.dialogues() - q_.active_dialogues(), 4u + 1 /* the knob */ + 1 /* focus */);
+  }
+  EXPECT_EQ(served.size(), 40u);
+  EXPECT_LE(q_.dialogues(), 6u);
+  // The knob survived: with weight 0.5 its dialogue ranks below a plain
+  // one pushed at the same time (a forgotten knob would tie at 1.0).
+  push_room("important", t0 + 200);
+  push_room("plain", t0 + 200);
+  EXPECT_EQ(drain(t0 + 200), (strings{"room:plain", "room:important"}));
 }
 
 } // namespace

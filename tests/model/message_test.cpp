@@ -129,5 +129,14 @@ TEST(MessageEnums, HaveStableNames) {
   EXPECT_EQ(to_string(message_status::read), "read");
 }
 
+// Verifies the media types clients send are taken for the content types
+// they mean, and that other names are still refused.
+TEST(MessageEnums, AcceptsMediaTypeNames) {
+  EXPECT_EQ(parse_content_type("text/plain").value(), content_type::text);
+  EXPECT_EQ(parse_content_type("application/json").value(), content_type::json);
+  EXPECT_EQ(parse_content_type("text").value(), content_type::text);
+  EXPECT_FALSE(parse_content_type("text/html").has_value());
+}
+
 } // namespace
 } // namespace parley

@@ -1,5 +1,9 @@
 // Rooms, roles and direct rooms through the node facade.
 
+#include <atomic>
+#include <map>
+#include <thread>
+
 #include "support/node_fixture.hpp"
 
 namespace parley {
@@ -312,6 +316,76 @@ TEST_F(NodeRooms, DirectRoomPostReachesThePeer) {
   ASSERT_TRUE(succeeded(sent));
   ASSERT_TRUE(rec.wait_for(delivered_to("bob", "alice", sent->id)));
   EXPECT_EQ(rec.count(delivered_to("alice", "alice", sent->id)), 0u);
+}
+
+// Verifies a member cannot leave a direct room (so the pair's room is
+// never closed under it and handed out again); it closes when one of the
+// two retires, and create_direct then refuses the retired agent.
+TEST_F(NodeRooms, DirectRoomCannotBeLeft) {
+  ASSERT_TRUE(add_agents({"alice", "bob"}));
+  auto dm = n().create_direct(as_admin, "alice", "bob");
+  ASSERT_TRUE(succeeded(dm));
+  EXPECT_TRUE(fails_with(n().leave(as_admin, dm->id, "alice"), errc::failed_precondition, {"direct"}));
+  auto still = n().get_room(as_admin, dm->id);
+  ASSERT_TRUE(succeeded(still));
+  EXPECT_TRUE(still->open);
+  EXPECT_EQ(still->members.size(), 2u);
+  ASSERT_TRUE(succeeded(n().retire(as_admin, "bob")));
+  auto closed = n().get_room(as_admin, dm->id);
+  ASSERT_TRUE(succeeded(closed));
+  EXPECT_FALSE(closed->open);
+  EXPECT_TRUE(fails_with(n().create_direct(as_admin, "alice", "bob"), errc::failed_precondition, {"retired"}));
+}
+
+// Verifies create_direct finds a pair's room by the pair, not by the id (a
+// 64-bit hash of it): a room already holding that id (here a group room
+// made on purpose with it) is not handed out as the pair's.
+TEST_F(NodeRooms, DirectRoomIsFoundByThePairNotTheId) {
+  ASSERT_TRUE(add_agents({"alice", "bob", "mallory"}));
+  const auto taken = direct_room_id("alice", "bob");
+  group_spec g;
+  g.id = taken;
+  ASSERT_TRUE(succeeded(n().create_group(as_admin, "mallory", g)));
+  auto dm = n().create_direct(as_admin, "alice", "bob");
+  ASSERT_TRUE(succeeded(dm));
+  EXPECT_NE(dm->id, taken);
+  EXPECT_EQ(dm->kind, room_kind::direct);
+  EXPECT_EQ(dm->pair, (std::vector<agent_id>{"alice", "bob"}));
+  auto again = n().create_direct(as_admin, "bob", "alice");
+  ASSERT_TRUE(succeeded(again));
+  EXPECT_EQ(again->id, dm->id);
+}
+
+// Verifies room_created comes before every other event of a room, also
+// when joins race the creation (before, the creator published room_created
+// after the moderator could already publish member_joined).
+TEST_F(NodeRooms, RoomCreatedComesFirst) {
+  event_recorder rec;
+  ASSERT_TRUE(succeeded(rec.attach(n(), mask_of(topic::room))));
+  ASSERT_TRUE(add_agents({"owner", "joiner"}));
+  constexpr int rooms = 30;
+  std::atomic<bool> done{false};
+  std::thread joiner{[&] {
+    for (int i = 0; i < rooms && !done; ++i)
+      while (!done && !n().join(as_admin, "race-" + std::to_string(i), "joiner"))
+        ;
+  }};
+  for (int i = 0; i < rooms; ++i) {
+    group_spec g;
+    g.id = "race-" + std::to_string(i);
+    ASSERT_TRUE(succeeded(n().create_group(as_admin, "owner", g)));
+  }
+  ASSERT_TRUE(rec.wait_count(is_event(event_kind::member_joined, "joiner"), rooms));
+  done = true;
+  joiner.join();
+  std::map<std::string, uint64_t> created;
+  for (auto& e : rec.events()) {
+    if (e.kind == event_kind::room_created)
+      created[e.room] = e.seq;
+    else
+      EXPECT_TRUE(created.count(e.room)) << to_string(e.kind) << " of " << e.room << " before room_created";
+  }
+  EXPECT_EQ(created.size(), static_cast<size_t>(rooms));
 }
 
 } // namespace

@@ -1,4 +1,5 @@
 #include "parley/storage/state_store.hpp"
+#include "parley/storage/records.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -327,4 +328,139 @@ TEST(StateStore, DurabilityNames) {
   auto bad = parse_durability("eventually");
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(bad.error().code, errc::invalid_argument);
+}
+
+// -- the outcome of a failed write is certain ---------------------------------------------------
+
+namespace {
+
+write_batch one_put(const std::string& key, const std::string& value) {
+  write_batch b;
+  b.put(column::messages, key, value);
+  return b;
+}
+
+std::optional<std::string> value_of(const state_store& s, const std::string& key) {
+  auto v = s.get(column::messages, key);
+  EXPECT_TRUE(v.has_value()) << (v ? "" : to_string(v.error()));
+  return v ? *v : std::nullopt;
+}
+
+} // namespace
+
+// Verifies a write whose log record was appended but whose sync failed is
+// settled before the store answers: the store reopens, finds the write's
+// marker, makes it durable and answers success; it is there after a
+// restart. Before, it answered storage_failure and the reopen brought the
+// write back anyway.
+TEST(StateStore, SyncFailingAfterTheAppendIsSettledAsWritten) {
+  test::temp_dir dir;
+  auto faults = std::make_shared<disk_faults>();
+  {
+    auto s = open_ok(dir.str(), durability::sync, faults);
+    ASSERT_TRUE(s);
+    faults->fail_next_syncs(1);
+    auto w = s->write(one_put("k", "v"));
+    ASSERT_TRUE(w.has_value()) << to_string(w.error());
+    EXPECT_EQ(value_of(*s, "k"), std::optional<std::string>{"v"});
+  }
+  auto again = open_ok(dir.str());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(value_of(*again, "k"), std::optional<std::string>{"v"});
+}
+
+// Verifies a write whose append failed answers storage_failure only when it
+// is certain nothing of it was stored: not after the disk is back, not after
+// a restart.
+TEST(StateStore, FailedAppendIsCertainlyNotWritten) {
+  test::temp_dir dir;
+  auto faults = std::make_shared<disk_faults>();
+  {
+    auto s = open_ok(dir.str(), durability::sync, faults);
+    ASSERT_TRUE(s);
+    faults->fail_writes(true);
+    auto w = s->write(one_put("k", "v"));
+    ASSERT_FALSE(w.has_value());
+    EXPECT_EQ(w.error().code, errc::storage_failure) << to_string(w.error());
+    faults->fail_writes(false);
+    ASSERT_TRUE(s->write(one_put("other", "x")).has_value());
+    EXPECT_EQ(value_of(*s, "k"), std::nullopt);
+  }
+  auto again = open_ok(dir.str());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(value_of(*again, "k"), std::nullopt);
+  EXPECT_EQ(value_of(*again, "other"), std::optional<std::string>{"x"});
+}
+
+// Verifies that when the sync keeps failing after the append (the store
+// cannot reopen to check), the answer is deadline_exceeded, "unknown", not
+// a storage_failure that a later reopen would contradict; and the write is
+// indeed there once the disk is back.
+TEST(StateStore, SyncFailingForGoodLeavesTheOutcomeUnknown) {
+  test::temp_dir dir;
+  auto faults = std::make_shared<disk_faults>();
+  auto s = open_ok(dir.str(), durability::sync, faults);
+  ASSERT_TRUE(s);
+  faults->fail_syncs(true);
+  auto w = s->write(one_put("k", "v"));
+  ASSERT_FALSE(w.has_value());
+  EXPECT_EQ(w.error().code, errc::deadline_exceeded) << to_string(w.error());
+  faults->fail_syncs(false);
+  ASSERT_TRUE(s->write(one_put("next", "n")).has_value());
+  EXPECT_EQ(value_of(*s, "k"), std::optional<std::string>{"v"});
+}
+
+// Verifies a schema 1 store (members and invitations inside the room
+// record) opens migrated: one member record per member in join order, one
+// per invitation, the room record without them, schema version 2.
+TEST(StateStore, MigratesASchemaOneStore) {
+  test::temp_dir dir;
+  {
+    auto s = open_ok(dir.str());
+    ASSERT_TRUE(s);
+    parley::v1::storage::RoomRecord old;
+    old.set_id("hall");
+    old.set_kind("group");
+    old.set_created_by("ada");
+    for (auto [who, role] : {std::pair{"ada", "owner"}, std::pair{"bob", "member"}, std::pair{"cy", "guest"}}) {
+      auto* m = old.add_members();
+      m->set_id(who);
+      m->set_role(role);
+      m->set_joined_at(7);
+    }
+    old.mutable_rules()->set_policy("fifo");
+    old.set_access("invite_only");
+    old.set_open(true);
+    (*old.mutable_invitations())["dan"] = "admin";
+    write_batch b;
+    b.put(column::rooms, "hall", old.SerializeAsString());
+    auto meta = s->get(column::meta, "store");
+    ASSERT_TRUE(meta.has_value() && meta->has_value());
+    parley::v1::storage::StoreMeta m;
+    ASSERT_TRUE(m.ParseFromString(**meta));
+    m.set_schema_version(1);
+    b.put(column::meta, "store", m.SerializeAsString());
+    ASSERT_TRUE(s->write(b).has_value());
+  }
+  auto s = open_ok(dir.str());
+  ASSERT_TRUE(s);
+  EXPECT_EQ(keys(*s, column::members, member_prefix("hall")),
+            (std::vector<std::string>{member_key("hall", "ada"), member_key("hall", "bob"),
+                                      member_key("hall", "cy"), member_key("hall", "dan")}));
+  auto bob = s->get(column::members, member_key("hall", "bob"));
+  ASSERT_TRUE(bob.has_value() && bob->has_value());
+  EXPECT_EQ(decode_member(**bob).value(), (member_record{room_role::member, 7, 1, false}));
+  auto dan = s->get(column::members, member_key("hall", "dan"));
+  ASSERT_TRUE(dan.has_value() && dan->has_value());
+  EXPECT_EQ(decode_member(**dan).value(), (member_record{room_role::admin, 0, 0, true}));
+  auto room = s->get(column::rooms, "hall");
+  ASSERT_TRUE(room.has_value() && room->has_value());
+  auto r = decode_room(**room);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->r.members.empty());
+  EXPECT_TRUE(r->invitations.empty());
+  auto meta = s->get(column::meta, "store");
+  parley::v1::storage::StoreMeta m;
+  ASSERT_TRUE(m.ParseFromString(**meta));
+  EXPECT_EQ(m.schema_version(), schema_version);
 }

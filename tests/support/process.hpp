@@ -16,8 +16,11 @@ namespace parley::test {
 
 class child_process {
 public:
-  /// Starts `argv[0]` with `argv`; stdout and stderr go to one pipe.
-  explicit child_process(std::vector<std::string> argv) {
+  /// Starts `argv[0]` with `argv` (in directory `cwd` if set, with `env`
+  /// entries "NAME=value" added to the environment); stdout and stderr go to
+  /// one pipe.
+  explicit child_process(std::vector<std::string> argv, std::string cwd = {},
+                         std::vector<std::string> env = {}) {
     int fds[2];
     if (pipe(fds) != 0)
       return;
@@ -27,6 +30,10 @@ public:
       dup2(fds[1], STDERR_FILENO);
       close(fds[0]);
       close(fds[1]);
+      if (!cwd.empty() && chdir(cwd.c_str()) != 0)
+        _exit(126);
+      for (auto& e : env)
+        putenv(e.data());
       std::vector<char*> args;
       for (auto& a : argv)
         args.push_back(a.data());
