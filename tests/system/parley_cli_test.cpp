@@ -785,6 +785,29 @@ TEST(ParleyCli, ShowsAndBacksUpTheNode) {
   EXPECT_TRUE(contains(again.out, "backup written to")) << again;
 }
 
+// Verifies node erase erases an agent's personal data and shows the
+// tombstone, node erasure shows it again, and an agent never erased is
+// NOT_FOUND (exit 3).
+TEST(ParleyCli, ErasesAnAgentsPersonalData) {
+  test::temp_dir dir;
+  daemon_process d{{"--data-dir", dir.sub("data")}};
+  ASSERT_STARTED(d);
+  introduce(d, "alice");
+  introduce(d, "bob");
+  ASSERT_EQ(d.cli({"send", "--from", "alice", "--to-agent", "bob", "personal words"}).code, 0);
+  auto erased = d.cli({"node", "erase", "alice"});
+  ASSERT_EQ(erased.code, 0) << erased;
+  EXPECT_EQ(row(erased.out, "AGENT"), (std::vector<std::string>{"AGENT", "alice"})) << erased;
+  EXPECT_EQ(row(erased.out, "MESSAGES"), (std::vector<std::string>{"MESSAGES", "1"})) << erased;
+  auto tomb = d.cli({"node", "erasure", "alice", "--json"});
+  ASSERT_EQ(tomb.code, 0) << tomb;
+  EXPECT_EQ(parse_json(tomb).value("agent", ""), "alice") << tomb;
+  auto history = d.cli({"rooms", "history", "--pair", "alice", "bob", "--json"});
+  ASSERT_EQ(history.code, 0) << history;
+  EXPECT_FALSE(contains(history.out, "personal words")) << history;
+  EXPECT_EQ(d.cli({"node", "erasure", "bob"}).code, 3);
+}
+
 // Verifies node drain: new calls then exit with 8, node info says draining, and a followed event stream gives up after its retries with 8 and the last offset.
 TEST(ParleyCli, DrainedNodeRefusesNewCalls) {
   daemon_process d;
