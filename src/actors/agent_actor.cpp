@@ -1017,6 +1017,15 @@ caf::behavior make_agent_behavior() {
     [](atoms::nudge) { on_nudge(agent_actor::current()); },
     [](atoms::joined_room, const room_id& r) {
       auto* self = agent_actor::current();
+      // A join (or a room creation) that raced this agent's retirement: the
+      // moderator admitted it after retire() left the rooms it knew of.
+      // Leave this one too, so no retired agent stays a member.
+      if (retired(self->state)) {
+        if (auto mod = self->state.rt->routes.room(r))
+          caf::anon_send(mod, atoms::remove_member::value, principal::agent(self->state.man.id),
+                         self->state.man.id, true);
+        return;
+      }
       auto& rooms = self->state.man.rooms;
       if (std::find(rooms.begin(), rooms.end(), r) == rooms.end())
         rooms.push_back(r);

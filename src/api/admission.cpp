@@ -2,21 +2,36 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace parley::api {
 
 void admission::forget_idle_buckets(clock::time_point now) {
-  // A bucket that has refilled completely holds nothing a new one would
-  // not: forget those first; if all are busy, forget the fullest half.
-  std::erase_if(buckets_, [&](auto& kv) {
-    auto& b = kv.second;
+  // Forgetting a bucket gives its principal a full one back, so forget
+  // those that lose least by it: first the ones refilled completely (they
+  // hold nothing a new one would not), then, if all are busy, the fuller
+  // half. A drained principal is never forgotten before a fuller one.
+  auto level = [&](const bucket& b) {
     const double elapsed = std::chrono::duration<double>(now - b.refilled).count();
-    return b.tokens + elapsed * limits_.requests_per_second >= limits_.request_burst;
+    return std::min(limits_.request_burst, b.tokens + elapsed * limits_.requests_per_second);
+  };
+  std::erase_if(buckets_, [&](auto& kv) { return level(kv.second) >= limits_.request_burst; });
+  if (buckets_.size() < limits_.tracked_principals || buckets_.empty())
+    return;
+  std::vector<double> levels;
+  levels.reserve(buckets_.size());
+  for (auto& kv : buckets_)
+    levels.push_back(level(kv.second));
+  auto mid = levels.begin() + static_cast<ptrdiff_t>(levels.size() / 2);
+  std::nth_element(levels.begin(), mid, levels.end());
+  const double median = *mid;
+  size_t forget = buckets_.size() - buckets_.size() / 2; // at least one
+  std::erase_if(buckets_, [&](auto& kv) {
+    if (forget == 0 || level(kv.second) < median)
+      return false;
+    --forget;
+    return true;
   });
-  if (buckets_.size() >= limits_.tracked_principals) {
-    size_t n = 0;
-    std::erase_if(buckets_, [&](auto&) { return n++ % 2 == 0; });
-  }
 }
 
 expected<void> admission::admit_request(const principal& p, int* retry_after_ms) {

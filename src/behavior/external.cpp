@@ -1,6 +1,7 @@
 #include "parley/behavior/external.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace parley {
 
@@ -101,28 +102,33 @@ std::optional<link_item> external_behavior::next(std::chrono::milliseconds timeo
 
 std::vector<message> external_behavior::acknowledge(const std::vector<uint64_t>& deliveries,
                                                     std::vector<uint64_t>* unknown) {
+  // One pass over each queue (an acknowledgement of thousands against a
+  // long queue would otherwise be quadratic). A number listed twice is
+  // unknown the second time: it was acknowledged already.
+  std::unordered_set<uint64_t> wanted;
+  wanted.reserve(deliveries.size());
+  for (auto d : deliveries)
+    if (!wanted.insert(d).second && unknown)
+      unknown->push_back(d);
   std::vector<message> out;
   std::lock_guard guard{mtx_};
-  for (auto d : deliveries) {
-    auto it = std::find_if(unacked_.begin(), unacked_.end(),
-                           [d](const message& m) { return m.delivery == d; });
-    if (it != unacked_.end()) {
-      out.push_back(std::move(*it));
-      unacked_.erase(it);
-      continue;
-    }
-    auto p = std::find_if(pending_.begin(), pending_.end(), [d](const link_item& i) {
-      return i.k == link_item::kind::message && i.msg.delivery == d;
-    });
-    if (p != pending_.end()) {
-      out.push_back(std::move(p->msg));
-      pending_.erase(p);
-      --queued_;
-      continue;
-    }
-    if (unknown)
-      unknown->push_back(d);
-  }
+  std::erase_if(unacked_, [&](message& m) {
+    if (!wanted.erase(m.delivery))
+      return false;
+    out.push_back(std::move(m));
+    return true;
+  });
+  std::erase_if(pending_, [&](link_item& i) {
+    if (i.k != link_item::kind::message || !wanted.erase(i.msg.delivery))
+      return false;
+    out.push_back(std::move(i.msg));
+    --queued_;
+    return true;
+  });
+  if (unknown)
+    for (auto d : deliveries)
+      if (wanted.erase(d))
+        unknown->push_back(d);
   return out;
 }
 

@@ -11,9 +11,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
+#include "support/hand_made_jwt.hpp"
 #include "support/temp_dir.hpp"
 
 namespace parley::auth {
@@ -32,44 +31,8 @@ verify_options options() {
 
 // -- crafting tokens by hand --------------------------------------------------------
 
-// base64url without padding, via OpenSSL's standard base64.
-std::string b64url(std::string_view in) {
-  std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n));
-  while (!out.empty() && out.back() == '=')
-    out.pop_back();
-  for (auto& c : out)
-    c = c == '+' ? '-' : c == '/' ? '_' : c;
-  return out;
-}
-
-// Standard base64 back to bytes (for reading a payload); the test only
-// feeds it what b64url or issue_token made.
-std::string b64url_decode(std::string in) {
-  for (auto& c : in)
-    c = c == '-' ? '+' : c == '_' ? '/' : c;
-  while (in.size() % 4 != 0)
-    in.push_back('=');
-  std::string out(in.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(static_cast<size_t>(n < 0 ? 0 : n));
-  while (!in.empty() && in.back() == '=') {
-    in.pop_back();
-    out.pop_back();
-  }
-  return out;
-}
-
-std::string mac(const EVP_MD* md, const std::string& k, const std::string& data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(md, k.data(), static_cast<int>(k.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), out, &len);
-  return std::string(reinterpret_cast<const char*>(out), len);
-}
+using test::b64url;
+using test::b64url_decode;
 
 const std::string hs256_header = R"({"alg":"HS256","typ":"JWT"})";
 
@@ -77,7 +40,7 @@ const std::string hs256_header = R"({"alg":"HS256","typ":"JWT"})";
 std::string craft(const std::string& header, const std::string& payload, const token_key& k = key,
                   const EVP_MD* md = EVP_sha256()) {
   std::string input = b64url(header) + "." + b64url(payload);
-  return input + "." + b64url(mac(md, k.secret, input));
+  return input + "." + b64url(test::hmac(md, k.secret, input));
 }
 
 // A good payload for `now`, with `extra` members appended (a later
@@ -399,7 +362,7 @@ TEST(Token, RefusesWrongNumberOfParts) {
 
 // Verifies parts that are not base64url (garbage, padding, standard base64, spaces) or not JSON objects are refused.
 TEST(Token, RefusesGarbageBase64AndJson) {
-  auto sig = [](const std::string& input) { return input + "." + b64url(mac(EVP_sha256(), key.secret, input)); };
+  auto sig = [](const std::string& input) { return input + "." + b64url(test::hmac(EVP_sha256(), key.secret, input)); };
   const std::string body = b64url(payload());
   expect_refused(sig("!!!!." + body), "header is not a base64url-encoded JSON object");
   expect_refused(sig("$%^&*()." + body), "header is not");
@@ -431,7 +394,7 @@ TEST(Token, RefusesGarbageBase64AndJson) {
 TEST(Token, FailsClosedWhenMisconfigured) {
   auto t = craft(hs256_header, payload());
   auto empty_key_token = b64url(hs256_header) + "." + b64url(payload());
-  empty_key_token += "." + b64url(mac(EVP_sha256(), "", empty_key_token));
+  empty_key_token += "." + b64url(test::hmac(EVP_sha256(), "", empty_key_token));
   auto r = verify_token(token_key{}, empty_key_token, options(), now);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, errc::internal);

@@ -60,8 +60,9 @@ struct api_limits {
   int max_threads = 512;
   /// Memory gRPC may use for buffers, bytes. Default: 512 MiB.
   size_t max_memory = size_t{512} << 20;
-  /// Principals whose request rate is tracked at once (least recently seen
-  /// forgotten first). Default: 100000.
+  /// Principals whose request rate is tracked at once; beyond it, those
+  /// with the fullest buckets are forgotten first (a forgotten principal
+  /// starts again with a full burst). Default: 100000.
   size_t tracked_principals = 100000;
 };
 
