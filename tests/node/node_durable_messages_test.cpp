@@ -266,6 +266,12 @@ TEST(NodeDurableMessages, UndeliveredMessagesAreRedeliveredInOrder) {
     }));
     // New deliveries are numbered after every earlier one.
     ASSERT_TRUE(succeeded(n->send(as_admin, direct_message("a", "slow", "new"))));
+    // Served before the stop (else the next start rightly offers it again).
+    ASSERT_TRUE(recorder->wait_served(expected_order.size() + 1));
+    EXPECT_TRUE(test_support::eventually([&] {
+      auto inbox = n->inbox(as_admin, "slow", 10);
+      return inbox && inbox->empty();
+    }));
   }
   // Served messages are not offered again by the next start.
   auto again = std::make_shared<recording_behavior>();
