@@ -51,13 +51,8 @@ std::optional<caf::error> denied(const principal& p, action a, const agent_id& a
 }
 
 const room_member* member(const room_moderator_state& st, const agent_id& who) {
-  auto it = st.index.find(who);
-  return it == st.index.end() ? nullptr : &st.r.members[it->second];
-}
-
-void reindex(room_moderator_state& st, size_t from = 0) {
-  for (size_t i = from; i < st.r.members.size(); ++i)
-    st.index[st.r.members[i].id] = i;
+  auto i = st.index.find(st.r.members, who);
+  return i ? &st.r.members[*i] : nullptr;
 }
 
 // The member's actor, resolved through the router when not known yet.
@@ -69,8 +64,8 @@ caf::actor handle_at(room_moderator_state& st, size_t i) {
 }
 
 caf::actor handle_of(room_moderator_state& st, const agent_id& who) {
-  auto it = st.index.find(who);
-  return it == st.index.end() ? caf::actor{} : handle_at(st, it->second);
+  auto i = st.index.find(st.r.members, who);
+  return i ? handle_at(st, *i) : caf::actor{};
 }
 
 // Side effects of a room that has just been marked closed.
@@ -450,8 +445,8 @@ caf::result<room> on_admit(self_ptr self, const agent_id& who) {
                  }
                  auto& st = self->state;
                  st.invitations.erase(joined.id);
-                 st.index[joined.id] = st.r.members.size();
                  st.r.members.push_back(joined);
+                 st.index.add(st.r.members, st.r.members.size() - 1);
                  st.r.last_activity = now;
                  st.next_position = position + 1;
                  st.handles.push_back(st.rt->routes.agent(joined.id));
@@ -469,10 +464,10 @@ caf::result<caf::ok_atom> on_remove(self_ptr self, const principal& p, const age
   auto& st = self->state;
   if (auto no = denied(p, action::leave, who, &st.r))
     return *no;
-  auto it = st.index.find(who);
-  if (it == st.index.end())
+  const auto found = st.index.find(st.r.members, who);
+  if (!found)
     return not_member(st, who);
-  const size_t i = it->second;
+  const size_t i = *found;
   // An agent leaves a direct room only by retiring (which closes it): the
   // pair's room stays theirs, so create_direct never returns a closed one.
   if (st.r.kind == room_kind::direct && !retiring)
@@ -524,8 +519,7 @@ caf::result<caf::ok_atom> on_remove(self_ptr self, const principal& p, const age
     auto& st = self->state;
     auto h = handle_at(st, i); // before the member list changes
     st.r = std::move(next);
-    st.index.erase(who);
-    reindex(st, i);
+    st.index.rebuild(st.r.members);
     st.handles.erase(st.handles.begin() + static_cast<ptrdiff_t>(i));
     st.saturated.erase(who);
     if (h)
@@ -613,7 +607,8 @@ caf::result<caf::ok_atom> on_set_role(self_ptr self, const principal& p, const a
              });
   return persist_change(self, std::move(b), [self, by, target, role] {
     auto& st = self->state;
-    st.r.members[st.index.at(target)].role = role;
+    if (auto i = st.index.find(st.r.members, target))
+      st.r.members[*i].role = role;
     if (role == room_role::guest)
       if (auto ended = st.turns.withdraw(target))
         end_turn(self, event_kind::turn_yielded, *ended, "speaker became a guest");
@@ -668,7 +663,7 @@ void start(self_ptr self, moderator_seed& seed) {
   st.r = std::move(seed.r);
   st.invitations = std::move(seed.invitations);
   st.next_position = std::max<uint64_t>(seed.next_position, st.r.members.size());
-  reindex(st);
+  st.index.rebuild(st.r.members);
   st.handles.resize(st.r.members.size());
   if (seed.turns) {
     st.turns.restore(std::move(*seed.turns), st.r, st.rt->now());

@@ -4,12 +4,12 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "actors/messages.hpp"
 #include "actors/runtime.hpp"
+#include "parley/model/member_index.hpp"
 
 namespace parley {
 
@@ -21,7 +21,7 @@ struct room_moderator_state {
   room r;
   turn_scheduler turns{speaker_rules{}};
   /// Position of each member in r.members (lookups stay O(1) in big rooms).
-  std::unordered_map<agent_id, size_t> index;
+  member_index index;
   /// Each member's actor, parallel to r.members: resolved through the
   /// router (an invalid handle is resolved again when needed).
   std::vector<caf::actor> handles;
