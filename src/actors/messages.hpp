@@ -39,6 +39,12 @@ struct send_receipt {
 /// then drops the subscription.
 using event_sink = std::shared_ptr<std::function<bool(const event&)>>;
 
+/// Work a thread outside the actor system hands to a call relay: it sends
+/// requests as the relay and handles their answers there.
+struct relay_job {
+  std::function<void(caf::event_based_actor*)> run;
+};
+
 /// What the storage writer answers a commit: applied, or (for a batch with
 /// a precondition) the value already present under the guarded key, in
 /// which case nothing of the batch was written.
@@ -192,6 +198,10 @@ using find_event_cutoff = caf::atom_constant<caf::atom("evcutoff")>;
 using drive = caf::atom_constant<caf::atom("drive")>;
 using sweep = caf::atom_constant<caf::atom("sweep")>;
 
+// -- call relay ---------------------------------------------------------------
+/// (relay, relay_job): run the job as the relay (actors/call_relay.hpp).
+using relay = caf::atom_constant<caf::atom("relay")>;
+
 } // namespace parley::atoms
 
 namespace parley {
@@ -221,6 +231,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::send_receipt)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::commit_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::turn_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::event_sink)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::relay_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<parley::event>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<parley::message>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<uint64_t>)

@@ -9,7 +9,7 @@
 
 namespace parley::api {
 
-expected<principal> caller_of(const grpc::ServerContext& ctx, api_state& st) {
+expected<principal> caller_of(const grpc::ServerContextBase& ctx, api_state& st) {
   auto& md = ctx.client_metadata();
   std::string_view authorization;
   if (auto it = md.find("authorization"); it != md.end())
@@ -33,9 +33,27 @@ void api_state::begin_drain() {
 
 namespace {
 
+grpc::Status room_result(const api_state& st, grpc::ServerContextBase* ctx, const expected<room>& r,
+                         pb::Room* out) {
+  if (!r)
+    return fail(st, ctx, r.error());
+  to_pb(*r, *out);
+  return grpc::Status::OK;
+}
+
+grpc::Status turns_result(const api_state& st, grpc::ServerContextBase* ctx,
+                          const expected<turn_state>& t, pb::TurnState* out) {
+  if (!t)
+    return fail(st, ctx, t.error());
+  to_pb(*t, *out);
+  return grpc::Status::OK;
+}
+
 // -- agents -------------------------------------------------------------------
 
-class agents_service final : public pb::Agents::Service {
+class agents_service final
+  : public pb::Agents::WithCallbackMethod_Retire<
+      pb::Agents::WithCallbackMethod_GetManifest<pb::Agents::WithCallbackMethod_UpdateManifest<pb::Agents::Service>>> {
 public:
   explicit agents_service(api_state& st) : st_(st) {}
 
@@ -62,37 +80,42 @@ public:
     });
   }
 
-  grpc::Status Retire(grpc::ServerContext* ctx, const pb::RetireRequest* req,
-                      pb::RetireResponse*) override {
-    return handle(st_, ctx, [&](const principal& p) {
-      if (auto ok = st_.n.retire(p, req->agent()); !ok)
-        return fail(st_, ctx, ok.error());
-      return grpc::Status::OK;
+  grpc::ServerUnaryReactor* Retire(grpc::CallbackServerContext* ctx, const pb::RetireRequest* req,
+                                   pb::RetireResponse* out) override {
+    return handle_async(st_, ctx, req, out,
+                        [](api_state& st, principal p, auto* ctx, auto* req, auto*) -> task<grpc::Status> {
+      auto ok = co_await st.n.retire_async(std::move(p), req->agent());
+      if (!ok)
+        co_return fail(st, ctx, ok.error());
+      co_return grpc::Status::OK;
     });
   }
 
-  grpc::Status GetManifest(grpc::ServerContext* ctx, const pb::GetManifestRequest* req,
-                           pb::Manifest* out) override {
-    return handle(st_, ctx, [&](const principal& p) {
-      auto m = st_.n.get_manifest(p, req->agent());
+  grpc::ServerUnaryReactor* GetManifest(grpc::CallbackServerContext* ctx,
+                                        const pb::GetManifestRequest* req, pb::Manifest* out) override {
+    return handle_async(st_, ctx, req, out,
+                        [](api_state& st, principal p, auto* ctx, auto* req, auto* out) -> task<grpc::Status> {
+      auto m = co_await st.n.get_manifest_async(std::move(p), req->agent());
       if (!m)
-        return fail(st_, ctx, m.error());
+        co_return fail(st, ctx, m.error());
       to_pb(*m, *out);
-      return grpc::Status::OK;
+      co_return grpc::Status::OK;
     });
   }
 
-  grpc::Status UpdateManifest(grpc::ServerContext* ctx, const pb::UpdateManifestRequest* req,
-                              pb::Manifest* out) override {
-    return handle(st_, ctx, [&](const principal& p) {
+  grpc::ServerUnaryReactor* UpdateManifest(grpc::CallbackServerContext* ctx,
+                                           const pb::UpdateManifestRequest* req,
+                                           pb::Manifest* out) override {
+    return handle_async(st_, ctx, req, out,
+                        [](api_state& st, principal p, auto* ctx, auto* req, auto* out) -> task<grpc::Status> {
       auto m = from_pb(req->manifest(), false);
       if (!m)
-        return fail(st_, ctx, m.error());
-      auto updated = st_.n.update_manifest(p, std::move(*m));
+        co_return fail(st, ctx, m.error());
+      auto updated = co_await st.n.update_manifest_async(std::move(p), std::move(*m));
       if (!updated)
-        return fail(st_, ctx, updated.error());
+        co_return fail(st, ctx, updated.error());
       to_pb(*updated, *out);
-      return grpc::Status::OK;
+      co_return grpc::Status::OK;
     });
   }
 
@@ -122,14 +145,17 @@ private:
 
 // -- rooms --------------------------------------------------------------------
 
-class rooms_service final : public pb::Rooms::Service {
+class rooms_service final
+  : public pb::Rooms::WithCallbackMethod_Join<pb::Rooms::WithCallbackMethod_Leave<
+      pb::Rooms::WithCallbackMethod_Invite<pb::Rooms::WithCallbackMethod_SetRole<
+        pb::Rooms::WithCallbackMethod_Close<pb::Rooms::WithCallbackMethod_GetRoom<pb::Rooms::Service>>>>>> {
 public:
   explicit rooms_service(api_state& st) : st_(st) {}
 
   grpc::Status CreateDirect(grpc::ServerContext* ctx, const pb::CreateDirectRequest* req,
                             pb::Room* out) override {
     return handle(st_, ctx, [&](const principal& p) {
-      return room_result(ctx, st_.n.create_direct(p, req->a(), req->b()), out);
+      return room_result(st_, ctx, st_.n.create_direct(p, req->a(), req->b()), out);
     });
   }
 
@@ -144,61 +170,73 @@ public:
       g.topic = req->topic();
       g.rules = std::move(*rules);
       g.access = req->invite_only() ? room_access::invite_only : room_access::open;
-      return room_result(ctx, st_.n.create_group(p, req->creator(), std::move(g)), out);
+      return room_result(st_, ctx, st_.n.create_group(p, req->creator(), std::move(g)), out);
     });
   }
 
-  grpc::Status Join(grpc::ServerContext* ctx, const pb::JoinRequest* req, pb::Room* out) override {
-    return handle(st_, ctx, [&](const principal& p) {
-      return room_result(ctx, st_.n.join(p, req->room(), req->agent()), out);
+  grpc::ServerUnaryReactor* Join(grpc::CallbackServerContext* ctx, const pb::JoinRequest* req,
+                                 pb::Room* out) override {
+    return handle_async(st_, ctx, req, out,
+                        [](api_state& st, principal p, auto* ctx, auto* req, auto* out) -> task<grpc::Status> {
+      co_return room_result(st, ctx, co_await st.n.join_async(std::move(p), req->room(), req->agent()), out);
     });
   }
 
-  grpc::Status Leave(grpc::ServerContext* ctx, const pb::LeaveRequest* req,
-                     pb::LeaveResponse*) override {
-    return handle(st_, ctx, [&](const principal& p) {
-      if (auto ok = st_.n.leave(p, req->room(), req->agent()); !ok)
-        return fail(st_, ctx, ok.error());
-      return grpc::Status::OK;
+  grpc::ServerUnaryReactor* Leave(grpc::CallbackServerContext* ctx, const pb::LeaveRequest* req,
+                                  pb::LeaveResponse* out) override {
+    return handle_async(st_, ctx, req, out,
+                        [](api_state& st, principal p, auto* ctx, auto* req, auto*) -> task<grpc::Status> {
+      auto ok = co_await st.n.leave_async(std::move(p), req->room(), req->agent());
+      if (!ok)
+        co_return fail(st, ctx, ok.error());
+      co_return grpc::Status::OK;
     });
   }
 
-  grpc::Status Invite(grpc::ServerContext* ctx, const pb::InviteRequest* req,
-                      pb::InviteResponse*) override {
-    return handle(st_, ctx, [&](const principal& p) {
+  grpc::ServerUnaryReactor* Invite(grpc::CallbackServerContext* ctx, const pb::InviteRequest* req,
+                                   pb::InviteResponse* out) override {
+    return handle_async(st_, ctx, req, out,
+                        [](api_state& st, principal p, auto* ctx, auto* req, auto*) -> task<grpc::Status> {
       auto role = from_pb(req->role(), room_role::member);
       if (!role)
-        return fail(st_, ctx, role.error());
-      if (auto ok = st_.n.invite(p, req->room(), req->by(), req->agent(), *role); !ok)
-        return fail(st_, ctx, ok.error());
-      return grpc::Status::OK;
+        co_return fail(st, ctx, role.error());
+      auto ok = co_await st.n.invite_async(std::move(p), req->room(), req->by(), req->agent(), *role);
+      if (!ok)
+        co_return fail(st, ctx, ok.error());
+      co_return grpc::Status::OK;
     });
   }
 
-  grpc::Status SetRole(grpc::ServerContext* ctx, const pb::SetRoleRequest* req,
-                       pb::Room* out) override {
-    return handle(st_, ctx, [&](const principal& p) {
+  grpc::ServerUnaryReactor* SetRole(grpc::CallbackServerContext* ctx, const pb::SetRoleRequest* req,
+                                    pb::Room* out) override {
+    return handle_async(st_, ctx, req, out,
+                        [](api_state& st, principal p, auto* ctx, auto* req, auto* out) -> task<grpc::Status> {
       auto role = from_pb(req->role(), room_role::member);
       if (!role)
-        return fail(st_, ctx, role.error());
-      if (auto ok = st_.n.set_role(p, req->room(), req->by(), req->agent(), *role); !ok)
-        return fail(st_, ctx, ok.error());
-      return room_result(ctx, st_.n.get_room(p, req->room()), out);
+        co_return fail(st, ctx, role.error());
+      auto ok = co_await st.n.set_role_async(p, req->room(), req->by(), req->agent(), *role);
+      if (!ok)
+        co_return fail(st, ctx, ok.error());
+      co_return room_result(st, ctx, co_await st.n.get_room_async(std::move(p), req->room()), out);
     });
   }
 
-  grpc::Status Close(grpc::ServerContext* ctx, const pb::CloseRequest* req, pb::Room* out) override {
-    return handle(st_, ctx, [&](const principal& p) {
-      if (auto ok = st_.n.close_room(p, req->room(), req->by()); !ok)
-        return fail(st_, ctx, ok.error());
-      return room_result(ctx, st_.n.get_room(p, req->room()), out);
+  grpc::ServerUnaryReactor* Close(grpc::CallbackServerContext* ctx, const pb::CloseRequest* req,
+                                  pb::Room* out) override {
+    return handle_async(st_, ctx, req, out,
+                        [](api_state& st, principal p, auto* ctx, auto* req, auto* out) -> task<grpc::Status> {
+      auto ok = co_await st.n.close_room_async(p, req->room(), req->by());
+      if (!ok)
+        co_return fail(st, ctx, ok.error());
+      co_return room_result(st, ctx, co_await st.n.get_room_async(std::move(p), req->room()), out);
     });
   }
 
-  grpc::Status GetRoom(grpc::ServerContext* ctx, const pb::GetRoomRequest* req,
-                       pb::Room* out) override {
-    return handle(st_, ctx, [&](const principal& p) {
-      return room_result(ctx, st_.n.get_room(p, req->room()), out);
+  grpc::ServerUnaryReactor* GetRoom(grpc::CallbackServerContext* ctx, const pb::GetRoomRequest* req,
+                                    pb::Room* out) override {
+    return handle_async(st_, ctx, req, out,
+                        [](api_state& st, principal p, auto* ctx, auto* req, auto* out) -> task<grpc::Status> {
+      co_return room_result(st, ctx, co_await st.n.get_room_async(std::move(p), req->room()), out);
     });
   }
 
@@ -242,80 +280,69 @@ public:
   }
 
 private:
-  grpc::Status room_result(grpc::ServerContext* ctx, const expected<room>& r, pb::Room* out) {
-    if (!r)
-      return fail(st_, ctx, r.error());
-    to_pb(*r, *out);
-    return grpc::Status::OK;
-  }
-
   api_state& st_;
 };
 
 // -- turns --------------------------------------------------------------------
 
-class turns_service final : public pb::Turns::Service {
+class turns_service final : public pb::Turns::CallbackService {
 public:
   explicit turns_service(api_state& st) : st_(st) {}
 
-  grpc::Status RequestTurn(grpc::ServerContext* ctx, const pb::TurnRequest* req,
-                           pb::TurnState* out) override {
-    return change(ctx, req, out, true);
-  }
-
-  grpc::Status YieldTurn(grpc::ServerContext* ctx, const pb::TurnRequest* req,
-                         pb::TurnState* out) override {
-    return change(ctx, req, out, false);
-  }
-
-  grpc::Status GetTurns(grpc::ServerContext* ctx, const pb::GetTurnsRequest* req,
-                        pb::TurnState* out) override {
-    return handle(st_, ctx, [&](const principal& p) { return state(ctx, p, req->room(), out); });
-  }
-
-private:
-  grpc::Status change(grpc::ServerContext* ctx, const pb::TurnRequest* req, pb::TurnState* out,
-                      bool request) {
-    return handle(st_, ctx, [&](const principal& p) {
-      auto ok = request ? st_.n.request_turn(p, req->room(), req->agent())
-                        : st_.n.yield_turn(p, req->room(), req->agent());
+  grpc::ServerUnaryReactor* RequestTurn(grpc::CallbackServerContext* ctx, const pb::TurnRequest* req,
+                                        pb::TurnState* out) override {
+    return handle_async(st_, ctx, req, out,
+                        [](api_state& st, principal p, auto* ctx, auto* req, auto* out) -> task<grpc::Status> {
+      auto ok = co_await st.n.request_turn_async(p, req->room(), req->agent());
       if (!ok)
-        return fail(st_, ctx, ok.error());
-      return state(ctx, p, req->room(), out);
+        co_return fail(st, ctx, ok.error());
+      co_return turns_result(st, ctx, co_await st.n.turns_async(std::move(p), req->room()), out);
     });
   }
 
-  grpc::Status state(grpc::ServerContext* ctx, const principal& p, const std::string& room,
-                     pb::TurnState* out) {
-    auto t = st_.n.turns(p, room);
-    if (!t)
-      return fail(st_, ctx, t.error());
-    to_pb(*t, *out);
-    return grpc::Status::OK;
+  grpc::ServerUnaryReactor* YieldTurn(grpc::CallbackServerContext* ctx, const pb::TurnRequest* req,
+                                      pb::TurnState* out) override {
+    return handle_async(st_, ctx, req, out,
+                        [](api_state& st, principal p, auto* ctx, auto* req, auto* out) -> task<grpc::Status> {
+      auto ok = co_await st.n.yield_turn_async(p, req->room(), req->agent());
+      if (!ok)
+        co_return fail(st, ctx, ok.error());
+      co_return turns_result(st, ctx, co_await st.n.turns_async(std::move(p), req->room()), out);
+    });
   }
 
+  grpc::ServerUnaryReactor* GetTurns(grpc::CallbackServerContext* ctx, const pb::GetTurnsRequest* req,
+                                     pb::TurnState* out) override {
+    return handle_async(st_, ctx, req, out,
+                        [](api_state& st, principal p, auto* ctx, auto* req, auto* out) -> task<grpc::Status> {
+      co_return turns_result(st, ctx, co_await st.n.turns_async(std::move(p), req->room()), out);
+    });
+  }
+
+private:
   api_state& st_;
 };
 
 // -- messages -----------------------------------------------------------------
 
-class messages_service final : public pb::Messages::Service {
+class messages_service final : public pb::Messages::WithCallbackMethod_Send<pb::Messages::Service> {
 public:
   explicit messages_service(api_state& st) : st_(st) {}
 
-  grpc::Status Send(grpc::ServerContext* ctx, const pb::SendRequest* req,
-                    pb::SendResponse* out) override {
-    return handle(st_, ctx, [&](const principal& p) {
+  grpc::ServerUnaryReactor* Send(grpc::CallbackServerContext* ctx, const pb::SendRequest* req,
+                                 pb::SendResponse* out) override {
+    return handle_async(st_, ctx, req, out,
+                        [](api_state& st, principal p, auto* ctx, auto* req, auto* out) -> task<grpc::Status> {
       auto m = from_pb(req->message());
       if (!m)
-        return fail(st_, ctx, m.error());
-      auto sent = st_.n.send(p, std::move(*m));
+        co_return fail(st, ctx, m.error());
+      auto sent = co_await st.n.send_async(std::move(p), std::move(*m));
       if (!sent)
-        return fail(st_, ctx, sent.error());
+        co_return fail(st, ctx, sent.error());
       out->set_id(sent->id);
       out->set_status(to_pb(sent->status));
       out->set_sent_at(sent->sent_at);
-      return grpc::Status::OK;
+      co_return grpc::Status::OK;
     });
   }
 

@@ -41,7 +41,7 @@ struct api_state {
 
 /// The call's principal (the transport's processor verified it before the
 /// handler ran; this finds it again), or UNAUTHENTICATED.
-expected<principal> caller_of(const grpc::ServerContext& ctx, api_state& st);
+expected<principal> caller_of(const grpc::ServerContextBase& ctx, api_state& st);
 
 /// UNAVAILABLE while draining.
 grpc::Status open_for_calls(const api_state& st);

@@ -28,7 +28,7 @@ grpc::Status to_status(const error& e) {
   return {status_code(e.code), e.message};
 }
 
-grpc::Status to_status(const error& e, grpc::ServerContext* ctx, int retry_after_ms) {
+grpc::Status to_status(const error& e, grpc::ServerContextBase* ctx, int retry_after_ms) {
   if (e.code == errc::overloaded && ctx)
     ctx->AddTrailingMetadata("retry-after-ms", std::to_string(retry_after_ms));
   return to_status(e);

@@ -17,7 +17,7 @@ grpc::Status to_status(const error& e);
 
 /// A status for a call that may carry a retry hint: for overloaded, adds
 /// the trailer retry-after-ms to `ctx`.
-grpc::Status to_status(const error& e, grpc::ServerContext* ctx, int retry_after_ms);
+grpc::Status to_status(const error& e, grpc::ServerContextBase* ctx, int retry_after_ms);
 
 /// The errc a status code maps back to (clients, tests).
 errc from_status_code(grpc::StatusCode c) noexcept;

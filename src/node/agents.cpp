@@ -125,29 +125,41 @@ expected<size_t> node::introduce_many(const principal& p, std::vector<agent_spec
   return impl_->introduce(p, specs);
 }
 
-expected<void> node::retire(const principal& p, const agent_id& id) {
+task<expected<void>> node::retire_async(principal p, agent_id id) {
   auto a = impl_->agent(id);
   if (!a)
-    return unexpected{a.error()};
-  return impl_->ask_ok(*a, atoms::retire::value, p);
+    co_return unexpected{a.error()};
+  co_return co_await impl_->ask_async<caf::ok_atom>(*a, atoms::retire::value, p);
+}
+
+expected<void> node::retire(const principal& p, const agent_id& id) {
+  return wait(retire_async(p, id));
+}
+
+task<expected<manifest>> node::get_manifest_async(principal p, agent_id id) {
+  if (auto ok = authorize(p, action::read_manifest, {id}); !ok)
+    co_return unexpected{ok.error()};
+  auto a = impl_->agent(id);
+  if (!a)
+    co_return unexpected{a.error()};
+  co_return co_await impl_->ask_async<manifest>(*a, atoms::read_manifest::value);
 }
 
 expected<manifest> node::get_manifest(const principal& p, const agent_id& id) {
-  if (auto ok = authorize(p, action::read_manifest, {id}); !ok)
-    return unexpected{ok.error()};
-  auto a = impl_->agent(id);
+  return wait(get_manifest_async(p, id));
+}
+
+task<expected<manifest>> node::update_manifest_async(principal p, manifest m) {
+  if (auto ok = validate(m); !ok)
+    co_return unexpected{ok.error()};
+  auto a = impl_->agent(m.id);
   if (!a)
-    return unexpected{a.error()};
-  return impl_->ask<manifest>(*a, atoms::read_manifest::value);
+    co_return unexpected{a.error()};
+  co_return co_await impl_->ask_async<manifest>(*a, atoms::update_manifest::value, p, std::move(m));
 }
 
 expected<manifest> node::update_manifest(const principal& p, manifest m) {
-  if (auto ok = validate(m); !ok)
-    return unexpected{ok.error()};
-  auto a = impl_->agent(m.id);
-  if (!a)
-    return unexpected{a.error()};
-  return impl_->ask<manifest>(*a, atoms::update_manifest::value, p, std::move(m));
+  return wait(update_manifest_async(p, m));
 }
 
 expected<std::vector<agent_id>> node::list_agents(const principal& p) const {
@@ -243,22 +255,30 @@ expected<agent_page> node::find_agents(const principal& p, const agent_filter& f
   return page;
 }
 
-expected<void> node::set_importance(const principal& p, const agent_id& id, const dialogue_key& k,
-                                    double w) {
+task<expected<void>> node::set_importance_async(principal p, agent_id id, dialogue_key k, double w) {
   auto a = impl_->agent(id);
   if (!a)
-    return unexpected{a.error()};
-  return impl_->ask_ok(*a, atoms::set_importance::value, p, static_cast<uint8_t>(k.k), k.id, w);
+    co_return unexpected{a.error()};
+  co_return co_await impl_->ask_async<caf::ok_atom>(*a, atoms::set_importance::value, p, static_cast<uint8_t>(k.k), k.id, w);
+}
+
+expected<void> node::set_importance(const principal& p, const agent_id& id, const dialogue_key& k,
+                                    double w) {
+  return wait(set_importance_async(p, id, k, w));
+}
+
+task<expected<void>> node::set_relationship_async(principal p, agent_id id, agent_id peer, double w) {
+  auto a = impl_->agent(id);
+  if (!a)
+    co_return unexpected{a.error()};
+  if (auto ok = validate_agent_id(peer); !ok)
+    co_return ok;
+  co_return co_await impl_->ask_async<caf::ok_atom>(*a, atoms::set_relationship::value, p, peer, w);
 }
 
 expected<void> node::set_relationship(const principal& p, const agent_id& id, const agent_id& peer,
                                       double w) {
-  auto a = impl_->agent(id);
-  if (!a)
-    return unexpected{a.error()};
-  if (auto ok = validate_agent_id(peer); !ok)
-    return ok;
-  return impl_->ask_ok(*a, atoms::set_relationship::value, p, peer, w);
+  return wait(set_relationship_async(p, id, peer, w));
 }
 
 expected<void> node::nudge(const principal& p, const agent_id& id) {

@@ -33,18 +33,22 @@ expected<caf::actor> sender(node::impl& im, const message& m) {
 
 } // namespace
 
-expected<message> node::send(const principal& p, message m) {
+task<expected<message>> node::send_async(principal p, message m) {
   if (auto ok = prepare(*impl_, m); !ok)
-    return unexpected{ok.error()};
+    co_return unexpected{ok.error()};
   auto a = sender(*impl_, m);
   if (!a)
-    return unexpected{a.error()};
-  auto r = impl_->ask<send_receipt>(*a, atoms::send_as::value, p, m);
+    co_return unexpected{a.error()};
+  auto r = co_await impl_->ask_async<send_receipt>(*a, atoms::send_as::value, p, m);
   if (!r)
-    return unexpected{r.error()};
+    co_return unexpected{r.error()};
   m.status = r->status;
   m.sent_at = r->sent_at;
-  return m;
+  co_return m;
+}
+
+expected<message> node::send(const principal& p, message m) {
+  return wait(send_async(p, m));
 }
 
 expected<void> node::post(const principal& p, message m) {
@@ -99,11 +103,15 @@ std::vector<expected<message>> node::send_many(const principal& p, std::vector<m
   return out;
 }
 
-expected<message_status> node::status(const principal& p, const agent_id& from, const message_id& id) {
+task<expected<message_status>> node::status_async(principal p, agent_id from, message_id id) {
   auto a = impl_->agent(from);
   if (!a)
-    return unexpected{a.error()};
-  return impl_->ask<message_status>(*a, atoms::message_status_of::value, p, id);
+    co_return unexpected{a.error()};
+  co_return co_await impl_->ask_async<message_status>(*a, atoms::message_status_of::value, p, id);
+}
+
+expected<message_status> node::status(const principal& p, const agent_id& from, const message_id& id) {
+  return wait(status_async(p, from, id));
 }
 
 expected<history_page> node::room_history(const principal& p, const room_id& r, const history_query& q) {

@@ -86,6 +86,10 @@ node::impl::impl(node_config c, std::unique_ptr<storage::state_store> s)
     rt.reader = sys.spawn<caf::detached>(storage_reader, static_cast<const storage::state_store*>(store.get()));
   }
   rt.record_message_events = cfg.record_message_events;
+  // One relay per scheduler thread: a relay only sends requests and
+  // resumes callers, so a few keep up with any number of calls.
+  for (unsigned i = 0; i < std::max(1u, cfg.scheduler_threads); ++i)
+    relays.push_back(sys.spawn(call_relay));
 }
 
 void node::impl::stop() {
@@ -125,6 +129,9 @@ void node::impl::stop() {
   kill(rt.bus);
   kill(rt.writer);
   kill(rt.reader);
+  // Calls still waiting in a relay end with `stopped` (ask_awaiter).
+  for (auto& r : relays)
+    kill(r);
   sys.await_all_actors_done();
   // Every actor is gone: close the store so that its directory is free.
   rt.store = nullptr;

@@ -6,6 +6,8 @@
 // the router, commit a batch, authorize).
 
 #include <atomic>
+#include <coroutine>
+#include <tuple>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -13,6 +15,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/call_relay.hpp"
 #include "actors/messages.hpp"
 #include "actors/runtime.hpp"
 #include "parley/auth/access.hpp"
@@ -50,6 +53,81 @@ struct node::impl {
       .receive([&](T& v) { out.emplace(std::move(v)); },
                [&](caf::error& e) { out.emplace(unexpected{from_caf(e, sys)}); });
     return std::move(*out);
+  }
+
+  /// The asynchronous ask: `co_await im.ask_async<T>(dest, xs...)` gives
+  /// expected<T> (expected<void> for T = caf::ok_atom) without holding a
+  /// thread. A call relay (actors/call_relay.hpp) sends the request and
+  /// resumes the awaiting coroutine from the answer, on a scheduler thread
+  /// (so what follows must not block). Await it straight from the call:
+  /// g++ 12 destroys a braced temporary in a co_await twice.
+  template <class T, class... Ts>
+  class ask_awaiter {
+  public:
+    using result = std::conditional_t<std::is_same_v<T, caf::ok_atom>, expected<void>, expected<T>>;
+
+    ask_awaiter(impl& im, caf::actor dest, Ts... xs)
+      : im_(im), dest_(std::move(dest)), args_(std::move(xs)...) {}
+
+    bool await_ready() {
+      if (!im_.stopping)
+        return false;
+      out_.emplace(stopped());
+      return true;
+    }
+    void await_suspend(std::coroutine_handle<> h) {
+      auto call = std::make_shared<pending>(this, h);
+      relay_job job{[call, dest = dest_, timeout = caf::timespan{im_.cfg.call_timeout},
+                     args = std::move(args_)](caf::event_based_actor* self) mutable {
+        std::apply(
+          [&](auto&... xs) {
+            self->request(dest, timeout, std::move(xs)...)
+              .then(
+                [call](T& v) {
+                  if constexpr (std::is_same_v<T, caf::ok_atom>)
+                    call->finish(expected<void>{});
+                  else
+                    call->finish(std::move(v));
+                },
+                [call, self](caf::error& e) { call->finish(unexpected{from_caf(e, self->system())}); });
+          },
+          args);
+      }};
+      caf::anon_send(im_.next_relay(), atoms::relay::value, std::move(job));
+    }
+    result await_resume() { return std::move(*out_); }
+
+  private:
+    // Shared by the job and the answer's handlers: whichever finishes the
+    // call first resumes it. If none does (the node stopped and its relay
+    // dropped the job or the pending answer), the last copy to go resumes
+    // it with `stopped`, so no caller waits forever.
+    struct pending {
+      pending(ask_awaiter* aw, std::coroutine_handle<> h) : aw(aw), h(h) {}
+      ~pending() {
+        if (!finished)
+          finish(stopped());
+      }
+      void finish(result r) {
+        if (std::exchange(finished, true))
+          return;
+        aw->out_.emplace(std::move(r));
+        h.resume(); // may end the coroutine, and the awaiter with it
+      }
+      ask_awaiter* aw;
+      std::coroutine_handle<> h;
+      bool finished = false;
+    };
+
+    impl& im_;
+    caf::actor dest_;
+    std::tuple<Ts...> args_;
+    std::optional<result> out_;
+  };
+
+  template <class T, class... Ts>
+  ask_awaiter<T, std::decay_t<Ts>...> ask_async(caf::actor dest, Ts&&... xs) {
+    return ask_awaiter<T, std::decay_t<Ts>...>(*this, std::move(dest), std::forward<Ts>(xs)...);
   }
 
   template <class... Ts>
@@ -92,6 +170,13 @@ struct node::impl {
   caf::actor_system sys;
   runtime rt;
   std::atomic<bool> stopping{false};
+  // Relays for the asynchronous calls (ask_async), taken in turn.
+  std::vector<caf::actor> relays;
+  std::atomic<size_t> relay_turn{0};
+  // (The handles stay after stop: a racing call then meets a dead relay.)
+  const caf::actor& next_relay() {
+    return relays[relay_turn.fetch_add(1, std::memory_order_relaxed) % relays.size()];
+  }
   std::atomic<uint64_t> next_room{1};
   std::atomic<uint64_t> next_message{1};
   size_t recovered_turns = 0;

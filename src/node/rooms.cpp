@@ -132,13 +132,17 @@ expected<room> node::create_group(const principal& p, const agent_id& creator, g
   return impl_->make_room(std::move(r));
 }
 
-expected<room> node::join(const principal& p, const room_id& r, const agent_id& who) {
+task<expected<room>> node::join_async(principal p, room_id r, agent_id who) {
   auto a = impl_->agent(who);
   if (!a)
-    return unexpected{a.error()};
+    co_return unexpected{a.error()};
   if (auto ok = validate_room_id(r); !ok)
-    return unexpected{ok.error()};
-  return impl_->ask<room>(*a, atoms::join_as::value, p, r);
+    co_return unexpected{ok.error()};
+  co_return co_await impl_->ask_async<room>(*a, atoms::join_as::value, p, r);
+}
+
+expected<room> node::join(const principal& p, const room_id& r, const agent_id& who) {
+  return wait(join_async(p, r, who));
 }
 
 expected<size_t> node::join_many(const principal& p, const room_id& r, const std::vector<agent_id>& who) {
@@ -177,49 +181,69 @@ expected<size_t> node::join_many(const principal& p, const room_id& r, const std
   return joined;
 }
 
-expected<void> node::leave(const principal& p, const room_id& r, const agent_id& who) {
+task<expected<void>> node::leave_async(principal p, room_id r, agent_id who) {
   auto m = impl_->room_actor(r);
   if (!m)
-    return unexpected{m.error()};
+    co_return unexpected{m.error()};
   if (auto ok = validate_agent_id(who); !ok)
-    return ok;
-  return impl_->ask_ok(*m, atoms::remove_member::value, p, who, false);
+    co_return ok;
+  co_return co_await impl_->ask_async<caf::ok_atom>(*m, atoms::remove_member::value, p, who, false);
+}
+
+expected<void> node::leave(const principal& p, const room_id& r, const agent_id& who) {
+  return wait(leave_async(p, r, who));
+}
+
+task<expected<void>> node::invite_async(principal p, room_id r, agent_id by, agent_id who, room_role role) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    co_return unexpected{m.error()};
+  if (auto ok = validate_agent_id(by); !ok)
+    co_return ok;
+  if (auto ok = authorize(p, action::invite, {by}); !ok)
+    co_return ok;
+  if (auto h = impl_->live_agent(who); !h)
+    co_return unexpected{h.error()};
+  co_return co_await impl_->ask_async<caf::ok_atom>(*m, atoms::invite_member::value, p, by, who, role);
 }
 
 expected<void> node::invite(const principal& p, const room_id& r, const agent_id& by,
                             const agent_id& who, room_role role) {
+  return wait(invite_async(p, r, by, who, role));
+}
+
+task<expected<void>> node::set_role_async(principal p, room_id r, agent_id by, agent_id target, room_role role) {
   auto m = impl_->room_actor(r);
   if (!m)
-    return unexpected{m.error()};
-  if (auto ok = validate_agent_id(by); !ok)
-    return ok;
-  if (auto ok = authorize(p, action::invite, {by}); !ok)
-    return ok;
-  if (auto h = impl_->live_agent(who); !h)
-    return unexpected{h.error()};
-  return impl_->ask_ok(*m, atoms::invite_member::value, p, by, who, role);
+    co_return unexpected{m.error()};
+  co_return co_await impl_->ask_async<caf::ok_atom>(*m, atoms::set_member_role::value, p, by, target, role);
 }
 
 expected<void> node::set_role(const principal& p, const room_id& r, const agent_id& by,
                               const agent_id& target, room_role role) {
+  return wait(set_role_async(p, r, by, target, role));
+}
+
+task<expected<void>> node::close_room_async(principal p, room_id r, agent_id by) {
   auto m = impl_->room_actor(r);
   if (!m)
-    return unexpected{m.error()};
-  return impl_->ask_ok(*m, atoms::set_member_role::value, p, by, target, role);
+    co_return unexpected{m.error()};
+  co_return co_await impl_->ask_async<caf::ok_atom>(*m, atoms::close_room::value, p, by);
 }
 
 expected<void> node::close_room(const principal& p, const room_id& r, const agent_id& by) {
+  return wait(close_room_async(p, r, by));
+}
+
+task<expected<room>> node::get_room_async(principal p, room_id r) {
   auto m = impl_->room_actor(r);
   if (!m)
-    return unexpected{m.error()};
-  return impl_->ask_ok(*m, atoms::close_room::value, p, by);
+    co_return unexpected{m.error()};
+  co_return co_await impl_->ask_async<room>(*m, atoms::read_room::value, p);
 }
 
 expected<room> node::get_room(const principal& p, const room_id& r) {
-  auto m = impl_->room_actor(r);
-  if (!m)
-    return unexpected{m.error()};
-  return impl_->ask<room>(*m, atoms::read_room::value, p);
+  return wait(get_room_async(p, r));
 }
 
 namespace {
@@ -298,27 +322,39 @@ expected<room_page> node::find_rooms(const principal& p, const agent_id& member,
 
 // -- turns --------------------------------------------------------------------
 
-expected<void> node::request_turn(const principal& p, const room_id& r, const agent_id& who) {
+task<expected<void>> node::request_turn_async(principal p, room_id r, agent_id who) {
   auto m = impl_->room_actor(r);
   if (!m)
-    return unexpected{m.error()};
+    co_return unexpected{m.error()};
   if (auto ok = validate_agent_id(who); !ok)
-    return ok;
-  return impl_->ask_ok(*m, atoms::request_turn::value, p, who);
+    co_return ok;
+  co_return co_await impl_->ask_async<caf::ok_atom>(*m, atoms::request_turn::value, p, who);
+}
+
+expected<void> node::request_turn(const principal& p, const room_id& r, const agent_id& who) {
+  return wait(request_turn_async(p, r, who));
+}
+
+task<expected<void>> node::yield_turn_async(principal p, room_id r, agent_id who) {
+  auto m = impl_->room_actor(r);
+  if (!m)
+    co_return unexpected{m.error()};
+  co_return co_await impl_->ask_async<caf::ok_atom>(*m, atoms::yield_turn::value, p, who);
 }
 
 expected<void> node::yield_turn(const principal& p, const room_id& r, const agent_id& who) {
+  return wait(yield_turn_async(p, r, who));
+}
+
+task<expected<turn_state>> node::turns_async(principal p, room_id r) {
   auto m = impl_->room_actor(r);
   if (!m)
-    return unexpected{m.error()};
-  return impl_->ask_ok(*m, atoms::yield_turn::value, p, who);
+    co_return unexpected{m.error()};
+  co_return co_await impl_->ask_async<turn_state>(*m, atoms::read_turns::value, p);
 }
 
 expected<turn_state> node::turns(const principal& p, const room_id& r) {
-  auto m = impl_->room_actor(r);
-  if (!m)
-    return unexpected{m.error()};
-  return impl_->ask<turn_state>(*m, atoms::read_turns::value, p);
+  return wait(turns_async(p, r));
 }
 
 } // namespace parley

@@ -69,13 +69,16 @@ public:
     return check() ? target()->Append(d, o, v, dbg) : injected();
   }
   rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
+    faults_->before_sync();
     return faults_->sync_fails() ? injected() : target()->Sync(o, dbg);
   }
   rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
+    faults_->before_sync();
     return faults_->sync_fails() ? injected() : target()->Fsync(o, dbg);
   }
   rocksdb::IOStatus RangeSync(uint64_t offset, uint64_t nbytes, const rocksdb::IOOptions& o,
                               rocksdb::IODebugContext* dbg) override {
+    faults_->before_sync();
     return faults_->sync_fails() ? injected() : target()->RangeSync(offset, nbytes, o, dbg);
   }
 

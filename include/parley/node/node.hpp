@@ -1,8 +1,11 @@
 #pragma once
 
 // A Parley node: the agents, rooms and event bus of one process. Every
-// public function is thread-safe and blocking (it waits for the actor that
-// owns the state to answer), returns an expected value, and never throws.
+// public function is thread-safe, returns an expected value, and never
+// throws. The calls that go to an actor come in two forms: `x_async`
+// returns a task (parley/task.hpp) that finishes from the actor's answer
+// without holding a thread (the API server uses these), and `x` waits for
+// it (tests, tools, embedders).
 // Every request names the principal it acts for (parley/auth/principal.hpp):
 // the node authorizes it in one place (parley/auth/access.hpp), also for
 // its own callers (the daemon's demo, simulations, federation). No CAF,
@@ -28,6 +31,7 @@
 #include "parley/model/manifest.hpp"
 #include "parley/model/message.hpp"
 #include "parley/model/room.hpp"
+#include "parley/task.hpp"
 #include "parley/model/turns.hpp"
 
 namespace parley {
@@ -243,6 +247,24 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
+/// Blocks until `t` finishes. An exception inside the task (a bug or
+/// bad_alloc) becomes errc::internal.
+template <class T>
+expected<T> wait(task<expected<T>> t) {
+  return wait(std::move(t), [](const std::exception& e) -> expected<T> {
+    return unexpected{errc::internal, std::string{"internal error: "} + e.what()};
+  });
+}
+
+/// Runs `t`; `done(expected<T>)` runs once it finishes, on the thread that
+/// finishes it (an actor's: do not block in it), maybe before start returns.
+template <class T, class Done>
+void start(task<expected<T>> t, Done done) {
+  start(std::move(t), std::move(done), [](const std::exception& e) -> expected<T> {
+    return unexpected{errc::internal, std::string{"internal error: "} + e.what()};
+  });
+}
+
 /// The largest credit window of an agent link.
 inline constexpr uint32_t max_link_credit = 1u << 20;
 
@@ -274,6 +296,9 @@ public:
   /// Replaces the changeable fields (display name, bio, status but not
   /// retired, activities, skills, capacity, online, last seen).
   expected<manifest> update_manifest(const principal& p, manifest m);
+  task<expected<void>> retire_async(principal p, agent_id id);
+  task<expected<manifest>> get_manifest_async(principal p, agent_id id);
+  task<expected<manifest>> update_manifest_async(principal p, manifest m);
   /// All agent ids, sorted.
   expected<std::vector<agent_id>> list_agents(const principal& p) const;
   /// A page of manifests, by id, after id `after` (empty: from the start),
@@ -287,6 +312,8 @@ public:
                                 double w);
   expected<void> set_relationship(const principal& p, const agent_id& id, const agent_id& peer,
                                   double w);
+  task<expected<void>> set_importance_async(principal p, agent_id id, dialogue_key k, double w);
+  task<expected<void>> set_relationship_async(principal p, agent_id id, agent_id peer, double w);
   /// A stimulus for the agent's behaviour (no reply).
   expected<void> nudge(const principal& p, const agent_id& id);
   /// Erases agent `id`'s personal data (privacy law): its manifest's
@@ -322,6 +349,13 @@ public:
   /// `by` empty as staff (an operator or admin).
   expected<void> close_room(const principal& p, const room_id& r, const agent_id& by);
   expected<room> get_room(const principal& p, const room_id& r);
+  task<expected<room>> join_async(principal p, room_id r, agent_id who);
+  task<expected<void>> leave_async(principal p, room_id r, agent_id who);
+  task<expected<void>> invite_async(principal p, room_id r, agent_id by, agent_id who, room_role role);
+  task<expected<void>> set_role_async(principal p, room_id r, agent_id by, agent_id target,
+                                      room_role role);
+  task<expected<void>> close_room_async(principal p, room_id r, agent_id by);
+  task<expected<room>> get_room_async(principal p, room_id r);
   /// All room ids `p` may see, sorted.
   expected<std::vector<room_id>> list_rooms(const principal& p) const;
   /// A page of the rooms `p` may see, by id after `after`; only rooms of
@@ -334,6 +368,9 @@ public:
   expected<void> request_turn(const principal& p, const room_id& r, const agent_id& who);
   expected<void> yield_turn(const principal& p, const room_id& r, const agent_id& who);
   expected<turn_state> turns(const principal& p, const room_id& r);
+  task<expected<void>> request_turn_async(principal p, room_id r, agent_id who);
+  task<expected<void>> yield_turn_async(principal p, room_id r, agent_id who);
+  task<expected<turn_state>> turns_async(principal p, room_id r);
 
   // -- messages --------------------------------------------------------------
 
@@ -347,6 +384,7 @@ public:
   /// same id; deadline_exceeded means the outcome is unknown (retry with the
   /// same id to find out).
   expected<message> send(const principal& p, message m);
+  task<expected<message>> send_async(principal p, message m);
   /// Sends many messages at once, pipelined (a batch from an agent link);
   /// one result per message, in order.
   std::vector<expected<message>> send_many(const principal& p, std::vector<message> ms);
@@ -364,6 +402,7 @@ public:
   expected<void> post(const principal& p, message m);
   /// Status of a message sent with receipt = true (the newest 64 per sender).
   expected<message_status> status(const principal& p, const agent_id& from, const message_id& id);
+  task<expected<message_status>> status_async(principal p, agent_id from, message_id id);
   /// A page of a room's messages (durable nodes; failed_precondition in
   /// memory mode). Newest first by default; cursors continue a listing.
   expected<history_page> room_history(const principal& p, const room_id& r, const history_query& q);

@@ -1,6 +1,9 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <chrono>
+#include <thread>
 
 namespace parley::storage {
 
@@ -28,8 +31,17 @@ public:
     return false;
   }
 
+  /// Every sync first waits `d` (a slow disk: calls stay in flight).
+  void slow_syncs(std::chrono::milliseconds d) noexcept { sync_delay_ms_.store(d.count()); }
+  /// Waits as slow_syncs says (called by the store before each sync).
+  void before_sync() const {
+    if (auto ms = sync_delay_ms_.load(); ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  }
+
 private:
   std::atomic<bool> fail_{false};
+  std::atomic<int64_t> sync_delay_ms_{0};
   std::atomic<bool> fail_syncs_{false};
   std::atomic<int> next_syncs_{0};
 };

@@ -1,0 +1,19 @@
+#pragma once
+
+// The door through which threads outside the actor system (gRPC's, an
+// embedder's) make asynchronous calls: a call hands the relay a job that
+// sends the request as the relay, and the answer comes back to the relay,
+// which completes the call. No thread waits for it.
+//
+// Why not an actor spawned per call: spawning from a foreign thread makes
+// CAF 0.17 keep a thread-local reference to its logger in that thread, and
+// the actor system's destructor waits for that reference until the thread
+// ends (a gRPC thread outlives the node: the node would never stop).
+
+#include "actors/messages.hpp"
+
+namespace parley {
+
+caf::behavior call_relay(caf::event_based_actor* self);
+
+} // namespace parley
