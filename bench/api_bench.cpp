@@ -8,6 +8,8 @@
 //   api_bench unary   Messages.Send calls/s: one client thread, sequential
 //                     calls from agent 0 to agent 1 (both silent), a fresh
 //                     id each
+//   api_bench unary16 the same with 16 client threads, each on its own
+//                     connection, thread t from agent 2t to agent 2t+1
 //   api_bench link    messages/s into the network through agent links: 2
 //                     external agents (introduced with Agents.Introduce,
 //                     KIND_EXTERNAL), each with its own link on its own
@@ -180,6 +182,41 @@ std::vector<std::string> contents() {
                     + " deliveries; process CPU " + bench::human(cpu / elapsed) + " cores, "
                     + bench::human(cpu / static_cast<double>(calls) * 1e6) + " us and "
                     + bench::human(switches / static_cast<double>(calls))
+                    + " context switches per call");
+  bench::deliver(s);
+}
+
+// -- 1b. unary Messages.Send from many client threads ------------------------------------
+
+[[noreturn]] void run_unary_threads(const bench::options& o) {
+  const double secs = o.duration(bench::seconds_full, bench::seconds_quick);
+  const unsigned threads = o.threads != 0 ? o.threads : bench::api_unary_clients;
+  api_node an{2 * threads};
+  const auto texts = contents();
+  const auto s0 = an.n->stats();
+  auto r = bench::run_unary_threads(threads, bench::warmup_s, secs, [&](unsigned t) {
+    auto stub = std::shared_ptr<pb::Messages::Stub>(pb::Messages::NewStub(an.channel()));
+    return [stub, t, &texts, n = uint64_t{0}]() mutable {
+      grpc::ClientContext ctx;
+      pb::SendRequest req;
+      req.mutable_message()->set_from(agent_name(2 * t));
+      req.mutable_message()->set_to_agent(agent_name(2 * t + 1));
+      req.mutable_message()->set_id("u-" + std::to_string(t) + "-" + std::to_string(n));
+      req.mutable_message()->set_content(texts[n++ % texts.size()]);
+      pb::SendResponse resp;
+      if (auto s = stub->Send(&ctx, req, &resp); !s.ok())
+        fail("Messages.Send", s.error_message());
+    };
+  });
+  const auto s1 = an.n->stats();
+  bench::sample s;
+  s.value = static_cast<double>(r.calls) / r.secs;
+  s.notes.push_back(std::to_string(threads) + " client threads, each on its own connection sending "
+                    "from agent 2t to 2t+1 (silent): " + std::to_string(r.calls) + " calls, "
+                    + std::to_string(s1.deliveries - s0.deliveries) + " deliveries in all; process CPU "
+                    + bench::human(r.cpu_s / r.secs) + " cores, "
+                    + bench::human(r.cpu_s / static_cast<double>(r.calls) * 1e6) + " us and "
+                    + bench::human(static_cast<double>(r.switches) / static_cast<double>(r.calls))
                     + " context switches per call");
   bench::deliver(s);
 }
@@ -432,6 +469,7 @@ std::vector<std::string> contents() {
 
 const bench::figure_def figures[] = {
   {"unary", "unary_sends_per_s", "sends/s", bench::goal::at_least_baseline, 0.8, run_unary},
+  {"unary16", "unary_16_sends_per_s", "sends/s", bench::goal::at_least_baseline, 0.8, run_unary_threads},
   {"link", "link_msgs_per_s", "msgs/s", bench::goal::at_least_absolute, 200'000, run_link},
   // The p50 is the sample's value, the p99 its further value (with the
   // second baseline, the raw unary p99).
@@ -449,7 +487,7 @@ int main(int argc, char** argv) {
   // No gRPC server and no node before the fork: every run starts its own.
   if (bench::run_figure(o, figures))
     return 0;
-  std::cerr << "usage: api_bench unary|link|rtt|node_send|node_batch [--quick] [--json FILE] "
+  std::cerr << "usage: api_bench unary|unary16|link|rtt|node_send|node_batch [--quick] [--json FILE] "
                "[--seconds S] [--repeats R] [--threads LINKS] [--n BATCH] --baseline-name NAME "
                "--baseline-value V --baseline-unit UNIT "
                "[--baseline2-name NAME --baseline2-value V --baseline2-unit UNIT]\n";

@@ -105,6 +105,11 @@ inline constexpr size_t message_key_bytes = 24;
 
 // -- API figures (api_bench, raw_grpc) ---------------------------------------------
 
+/// Unary Send with many clients: client threads, each with its own
+/// connection, calling one after the other (thread t from agent 2t to
+/// agent 2t+1).
+inline constexpr unsigned api_unary_clients = 16;
+
 /// Link throughput: external agents, each pushing send_batch over its own
 /// link on its own connection (raw: one stream per client), batches of
 /// `api_batch` messages, `api_batches_in_flight` of them written and not

@@ -6,6 +6,8 @@
 // window of batches in flight on a bidirectional stream.
 
 #include <grpcpp/grpcpp.h>
+
+#include "bench_report.hpp"
 #include <sys/resource.h>
 
 #include <atomic>
@@ -35,6 +37,55 @@ inline long context_switches() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return ru.ru_nvcsw + ru.ru_nivcsw;
+}
+
+/// What a unary load measured.
+struct unary_load {
+  uint64_t calls = 0;
+  double secs = 0;
+  double cpu_s = 0;
+  long switches = 0;
+};
+
+/// `threads` client threads, each calling its own `make_caller(t)()` one
+/// call after the other (a sequential client each, as separate processes
+/// would be): `warmup` seconds first, then `secs` measured.
+template <class MakeCaller>
+unary_load run_unary_threads(unsigned threads, double warmup, double secs, MakeCaller make_caller) {
+  struct alignas(64) counter {
+    std::atomic<uint64_t> n{0};
+  };
+  std::vector<counter> done(threads);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> clients;
+  for (unsigned t = 0; t < threads; ++t)
+    clients.emplace_back([&, t, call = make_caller(t)]() mutable {
+      while (!stop.load(std::memory_order_relaxed)) {
+        call();
+        done[t].n.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  auto total = [&] {
+    uint64_t sum = 0;
+    for (auto& c : done)
+      sum += c.n.load(std::memory_order_relaxed);
+    return sum;
+  };
+  std::this_thread::sleep_for(std::chrono::duration<double>(warmup));
+  unary_load r;
+  const uint64_t first = total();
+  const double cpu0 = process_cpu_s();
+  const long cs0 = context_switches();
+  const auto t0 = clock_type::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(secs));
+  r.calls = total() - first;
+  r.secs = seconds_since(t0);
+  r.cpu_s = process_cpu_s() - cpu0;
+  r.switches = context_switches() - cs0;
+  stop = true;
+  for (auto& c : clients)
+    c.join();
+  return r;
 }
 
 /// What a pump makes of one message the server streams back.

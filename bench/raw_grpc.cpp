@@ -14,6 +14,8 @@
 //                      small results, one stream message each, with 4
 //                      batches in flight per stream (the shape of an agent
 //                      link's send_batch)
+//   raw_grpc unary16   requests/s of 16 client threads (--threads), each on
+//                      its own connection, as api_bench unary16
 //   raw_grpc latency   p50 and p99 of the unary call, ms
 //   raw_grpc stream_coalesced
 //                      analysis only: stream, with the results of a batch
@@ -200,6 +202,38 @@ unary_result call_unary(const bench::options& o, bool timed, bool health = false
 [[noreturn]] void run_unary(const bench::options& o) {
   unary_rate(o, false, "unary");
 }
+/// Unary with api_unary_clients (or --threads) client threads, each on its
+/// own connection, as api_bench unary16.
+[[noreturn]] void run_unary_threads(const bench::options& o) {
+  const double secs = o.duration(bench::seconds_full, bench::seconds_quick);
+  const unsigned threads = o.threads != 0 ? o.threads : bench::api_unary_clients;
+  raw_server srv{false, false};
+  std::vector<std::string> contents;
+  for (uint64_t i = 0; i < bench::api_contents; ++i)
+    contents.push_back(bench::message_content(i));
+  auto r = bench::run_unary_threads(threads, bench::warmup_s, secs, [&](unsigned t) {
+    auto stub = std::shared_ptr<pb::RawEcho::Stub>(pb::RawEcho::NewStub(bench::own_channel(srv.address())));
+    return [stub, t, &contents, n = uint64_t{0}]() mutable {
+      grpc::ClientContext ctx;
+      pb::EchoRequest req;
+      req.mutable_message()->set_from(agent_name(2 * t));
+      req.mutable_message()->set_to(agent_name(2 * t + 1));
+      req.mutable_message()->set_id("u-" + std::to_string(t) + "-" + std::to_string(n));
+      req.mutable_message()->set_content(contents[n++ % contents.size()]);
+      pb::EchoResponse resp;
+      if (auto s = stub->Send(&ctx, req, &resp); !s.ok()) {
+        std::cerr << "raw_grpc: Send failed: " << s.error_message() << "\n";
+        bench::fast_exit(1);
+      }
+    };
+  });
+  const double rate = static_cast<double>(r.calls) / r.secs;
+  std::cerr << "raw_grpc unary16: " << threads << " client threads, " << r.calls << " calls in "
+            << r.secs << " s, " << rate << " requests/s, process CPU " << r.cpu_s / r.secs
+            << " cores, " << r.cpu_s / static_cast<double>(r.calls) * 1e6 << " us per call\n";
+  bench::deliver({rate, {}});
+}
+
 /// Analysis only: unary with gRPC's default health service enabled, as in
 /// parley::api::server (gRPC 1.51 then runs callback-queue threads,
 /// "nexting_thread", that poll beside the sync server's).
@@ -291,6 +325,7 @@ struct baseline_def {
 
 const baseline_def baselines[] = {
   {"unary", "raw_grpc.unary", "requests/s", run_unary},
+  {"unary16", "raw_grpc.unary_16", "requests/s", run_unary_threads},
   {"stream", "raw_grpc.stream_batches", "results/s", run_stream},
   {"stream_coalesced", "raw_grpc.stream_coalesced", "results/s", run_stream_coalesced},
   {"unary_health", "raw_grpc.unary_health", "requests/s", run_unary_health},
@@ -317,7 +352,7 @@ int main(int argc, char** argv) {
       bench::print_baseline(def.name2, bench::median_of_more(samples, 0), def.unit);
     return 0;
   }
-  std::cerr << "usage: raw_grpc unary|stream|latency|stream_coalesced|unary_health [--quick] "
+  std::cerr << "usage: raw_grpc unary|unary16|stream|latency|stream_coalesced|unary_health [--quick] "
                "[--seconds S] [--repeats R] "
                "[--threads CLIENTS] [--n BATCH]\n";
   return 2;

@@ -2,9 +2,9 @@
 
 namespace parley {
 
-caf::behavior call_relay(caf::event_based_actor* self) {
+caf::behavior call_relay::make_behavior() {
   return {
-    [self](atoms::relay, relay_job& job) { job.run(self); },
+    [this](atoms::relay, relay_job& job) { job.run(this); },
   };
 }
 

@@ -14,6 +14,12 @@
 
 namespace parley {
 
-caf::behavior call_relay(caf::event_based_actor* self);
+// A class, not a function: CAF 0.17 spawns a function actor without
+// arguments through a null shared_ptr<tuple<>> (harmless, but UBSan stops).
+class call_relay : public caf::event_based_actor {
+public:
+  explicit call_relay(caf::actor_config& cfg) : caf::event_based_actor(cfg) {}
+  caf::behavior make_behavior() override;
+};
 
 } // namespace parley

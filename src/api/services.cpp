@@ -52,31 +52,32 @@ grpc::Status turns_result(const api_state& st, grpc::ServerContextBase* ctx,
 // -- agents -------------------------------------------------------------------
 
 class agents_service final
-  : public pb::Agents::WithCallbackMethod_Retire<
-      pb::Agents::WithCallbackMethod_GetManifest<pb::Agents::WithCallbackMethod_UpdateManifest<pb::Agents::Service>>> {
+  : public pb::Agents::WithCallbackMethod_Introduce<pb::Agents::WithCallbackMethod_Retire<
+      pb::Agents::WithCallbackMethod_GetManifest<pb::Agents::WithCallbackMethod_UpdateManifest<pb::Agents::Service>>>> {
 public:
   explicit agents_service(api_state& st) : st_(st) {}
 
-  grpc::Status Introduce(grpc::ServerContext* ctx, const pb::IntroduceRequest* req,
-                         pb::Manifest* out) override {
-    return handle(st_, ctx, [&](const principal& p) {
+  grpc::ServerUnaryReactor* Introduce(grpc::CallbackServerContext* ctx, const pb::IntroduceRequest* req,
+                                      pb::Manifest* out) override {
+    return handle_async(st_, ctx, req, out,
+                        [](api_state& st, principal p, auto* ctx, auto* req, auto* out) -> task<grpc::Status> {
       auto m = from_pb(req->manifest(), true);
       if (!m)
-        return fail(st_, ctx, m.error());
+        co_return fail(st, ctx, m.error());
       auto b = from_pb(req->behavior());
       if (!b)
-        return fail(st_, ctx, b.error());
+        co_return fail(st, ctx, b.error());
       agent_spec spec;
       spec.man = std::move(*m);
       spec.behavior = *b;
       auto id = spec.man.id;
-      if (auto ok = st_.n.introduce(p, std::move(spec)); !ok)
-        return fail(st_, ctx, ok.error());
-      auto got = st_.n.get_manifest(p, id);
+      if (auto ok = co_await st.n.introduce_async(p, std::move(spec)); !ok)
+        co_return fail(st, ctx, ok.error());
+      auto got = co_await st.n.get_manifest_async(std::move(p), id);
       if (!got)
-        return fail(st_, ctx, got.error());
+        co_return fail(st, ctx, got.error());
       to_pb(*got, *out);
-      return grpc::Status::OK;
+      co_return grpc::Status::OK;
     });
   }
 
@@ -146,9 +147,9 @@ private:
 // -- rooms --------------------------------------------------------------------
 
 class rooms_service final
-  : public pb::Rooms::WithCallbackMethod_Join<pb::Rooms::WithCallbackMethod_Leave<
+  : public pb::Rooms::WithCallbackMethod_CreateGroup<pb::Rooms::WithCallbackMethod_Join<pb::Rooms::WithCallbackMethod_Leave<
       pb::Rooms::WithCallbackMethod_Invite<pb::Rooms::WithCallbackMethod_SetRole<
-        pb::Rooms::WithCallbackMethod_Close<pb::Rooms::WithCallbackMethod_GetRoom<pb::Rooms::Service>>>>>> {
+        pb::Rooms::WithCallbackMethod_Close<pb::Rooms::WithCallbackMethod_GetRoom<pb::Rooms::Service>>>>>>> {
 public:
   explicit rooms_service(api_state& st) : st_(st) {}
 
@@ -159,18 +160,20 @@ public:
     });
   }
 
-  grpc::Status CreateGroup(grpc::ServerContext* ctx, const pb::CreateGroupRequest* req,
-                           pb::Room* out) override {
-    return handle(st_, ctx, [&](const principal& p) {
+  grpc::ServerUnaryReactor* CreateGroup(grpc::CallbackServerContext* ctx,
+                                        const pb::CreateGroupRequest* req, pb::Room* out) override {
+    return handle_async(st_, ctx, req, out,
+                        [](api_state& st, principal p, auto* ctx, auto* req, auto* out) -> task<grpc::Status> {
       auto rules = from_pb(req->rules());
       if (!rules)
-        return fail(st_, ctx, rules.error());
+        co_return fail(st, ctx, rules.error());
       group_spec g;
       g.id = req->id();
       g.topic = req->topic();
       g.rules = std::move(*rules);
       g.access = req->invite_only() ? room_access::invite_only : room_access::open;
-      return room_result(st_, ctx, st_.n.create_group(p, req->creator(), std::move(g)), out);
+      co_return room_result(st, ctx, co_await st.n.create_group_async(std::move(p), req->creator(), std::move(g)),
+                            out);
     });
   }
 

@@ -55,6 +55,35 @@ expected<void> prepare_spec(agent_spec& spec, timestamp now) {
 
 } // namespace
 
+// Checks `spec`, reserves its id and adds its record to `batch`; the agent
+// starts (start_agents) only once the batch is committed.
+expected<void> node::impl::reserve_agent(const principal& p, agent_spec& spec, timestamp now,
+                                         storage::write_batch& batch) {
+  if (auto ok = authorize(p, action::introduce, {spec.man.id}); !ok)
+    return ok;
+  if (auto ok = prepare_spec(spec, now); !ok)
+    return ok;
+  if (!rt.routes.agents().try_reserve(spec.man.id))
+    return unexpected{errc::already_exists, "agent '" + spec.man.id + "' already exists"};
+  if (store)
+    batch.put(storage::column::agents, spec.man.id,
+              storage::encode(storage::agent_record{spec.man, spec.behavior, 1}));
+  return {};
+}
+
+// Starts agents whose records are committed, with one message to the bus.
+void node::impl::start_agents(std::vector<agent_spec*> specs) {
+  std::vector<event> introduced(specs.size());
+  for (size_t k = 0; k < specs.size(); ++k) {
+    auto& spec = *specs[k];
+    introduced[k].kind = event_kind::agent_introduced;
+    introduced[k].agent = spec.man.id;
+    auto behavior = spec.custom ? spec.custom : make_behavior(spec.behavior, spec.man.id);
+    spawn_agent(std::move(spec.man), std::move(behavior));
+  }
+  rt.publish_all(std::move(introduced));
+}
+
 // Reserves, commits and starts `specs` in chunks (one fsync each). An agent
 // is visible to other calls only once its record is committed: a failed
 // commit (or a crash) leaves nothing behind. Stops at the first failure;
@@ -67,57 +96,45 @@ expected<size_t> node::impl::introduce(const principal& p, std::vector<agent_spe
     if (stopping)
       return stopped();
     storage::write_batch batch;
-    std::vector<size_t> reserved;
+    std::vector<agent_spec*> reserved;
     const auto now = rt.now();
     for (size_t j = i; j < std::min(specs.size(), i + chunk); ++j) {
-      auto& spec = specs[j];
-      if (auto ok = authorize(p, action::introduce, {spec.man.id}); !ok) {
+      if (auto ok = reserve_agent(p, specs[j], now, batch); !ok) {
         failure = ok.error();
         break;
       }
-      if (auto ok = prepare_spec(spec, now); !ok) {
-        failure = ok.error();
-        break;
-      }
-      if (!rt.routes.agents().try_reserve(spec.man.id)) {
-        failure = error{errc::already_exists, "agent '" + spec.man.id + "' already exists"};
-        break;
-      }
-      reserved.push_back(j);
-      if (store)
-        batch.put(storage::column::agents, spec.man.id,
-                  storage::encode(storage::agent_record{spec.man, spec.behavior, 1}));
+      reserved.push_back(&specs[j]);
     }
     if (auto ok = commit(std::move(batch)); !ok) {
-      for (auto j : reserved)
-        rt.routes.agents().erase(specs[j].man.id);
+      for (auto* spec : reserved)
+        rt.routes.agents().erase(spec->man.id);
       return unexpected{errc::storage_failure, "introducing " + std::to_string(reserved.size())
                                                  + " agents: " + ok.error().message};
     }
-    std::vector<event> introduced(reserved.size());
-    for (size_t k = 0; k < reserved.size(); ++k) {
-      auto& spec = specs[reserved[k]];
-      introduced[k].kind = event_kind::agent_introduced;
-      introduced[k].agent = spec.man.id;
-      auto behavior = spec.custom ? spec.custom : make_behavior(spec.behavior, spec.man.id);
-      spawn_agent(std::move(spec.man), std::move(behavior));
-    }
-    // One message to the bus for the whole chunk.
-    rt.publish_all(std::move(introduced));
     done += reserved.size();
+    start_agents(std::move(reserved));
   }
   if (failure)
     return unexpected{*failure};
   return done;
 }
 
+task<expected<void>> node::introduce_async(principal p, agent_spec spec) {
+  if (impl_->stopping)
+    co_return stopped();
+  storage::write_batch batch;
+  if (auto ok = impl_->reserve_agent(p, spec, impl_->rt.now(), batch); !ok)
+    co_return ok;
+  if (auto ok = co_await impl_->commit_async(std::move(batch)); !ok) {
+    impl_->rt.routes.agents().erase(spec.man.id);
+    co_return unexpected{errc::storage_failure, "introducing agent '" + spec.man.id + "': " + ok.error().message};
+  }
+  impl_->start_agents({&spec});
+  co_return expected<void>{};
+}
+
 expected<void> node::introduce(const principal& p, agent_spec spec) {
-  std::vector<agent_spec> one;
-  one.push_back(std::move(spec));
-  auto n = impl_->introduce(p, one);
-  if (!n)
-    return unexpected{n.error()};
-  return {};
+  return wait(introduce_async(p, std::move(spec)));
 }
 
 expected<size_t> node::introduce_many(const principal& p, std::vector<agent_spec> specs) {

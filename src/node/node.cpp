@@ -89,7 +89,7 @@ node::impl::impl(node_config c, std::unique_ptr<storage::state_store> s)
   // One relay per scheduler thread: a relay only sends requests and
   // resumes callers, so a few keep up with any number of calls.
   for (unsigned i = 0; i < std::max(1u, cfg.scheduler_threads); ++i)
-    relays.push_back(sys.spawn(call_relay));
+    relays.push_back(sys.spawn<call_relay>());
 }
 
 void node::impl::stop() {
@@ -184,6 +184,12 @@ expected<commit_outcome> node::impl::commit(storage::write_batch b) {
   if (!rt.writer || b.empty())
     return commit_outcome{};
   return ask<commit_outcome>(rt.writer, atoms::commit::value, std::move(b));
+}
+
+task<expected<commit_outcome>> node::impl::commit_async(storage::write_batch b) {
+  if (!rt.writer || b.empty())
+    co_return commit_outcome{};
+  co_return co_await ask_async<commit_outcome>(rt.writer, atoms::commit::value, std::move(b));
 }
 
 expected<void> node::impl::need_store(const char* what) const {

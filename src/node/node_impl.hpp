@@ -148,6 +148,7 @@ struct node::impl {
 
   /// Commits `b` through the node's writer and waits until it is durable.
   expected<commit_outcome> commit(storage::write_batch b);
+  task<expected<commit_outcome>> commit_async(storage::write_batch b);
 
   /// failed_precondition on a node without a store, naming what needs one.
   expected<void> need_store(const char* what) const;
@@ -157,8 +158,11 @@ struct node::impl {
 
   // -- parts (see their files) --------------------------------------------------
   expected<size_t> introduce(const principal& p, std::vector<agent_spec>& specs);   // agents.cpp
+  expected<void> reserve_agent(const principal& p, agent_spec& spec, timestamp now,
+                               storage::write_batch& batch);                       // agents.cpp
+  void start_agents(std::vector<agent_spec*> specs);                               // agents.cpp
   void spawn_agent(manifest m, std::shared_ptr<agent_behavior> behavior);          // agents.cpp
-  expected<room> make_room(room r);                                                // rooms.cpp
+  task<expected<room>> make_room(room r);                                          // rooms.cpp
   void remember_room(const room& r);                                               // rooms.cpp
   expected<void> recover();                                                        // recovery.cpp
   expected<uint64_t> retention_pass();                                             // retention.cpp

@@ -18,7 +18,7 @@ void node::impl::remember_room(const room& r) {
 // Commits a new room (its record and its first members) under a reserved
 // id, then starts its moderator, which announces it before any other event
 // of the room. The room is visible to other calls only once committed.
-expected<room> node::impl::make_room(room r) {
+task<expected<room>> node::impl::make_room(room r) {
   auto now = rt.now();
   r.created_at = now;
   r.last_activity = now;
@@ -31,9 +31,9 @@ expected<room> node::impl::make_room(room r) {
       b.put(storage::column::members, storage::member_key(r.id, r.members[i].id),
             storage::encode(storage::member_record{r.members[i].role, now, i, false}));
   }
-  if (auto ok = commit(std::move(b)); !ok) {
+  if (auto ok = co_await commit_async(std::move(b)); !ok) {
     rt.routes.rooms().erase(r.id);
-    return unexpected{errc::storage_failure, "creating room '" + r.id + "': " + ok.error().message};
+    co_return unexpected{errc::storage_failure, "creating room '" + r.id + "': " + ok.error().message};
   }
   // Announced before anyone can reach the room (its id is only reserved
   // yet), so room_created precedes every other event of the room.
@@ -60,7 +60,7 @@ expected<room> node::impl::make_room(room r) {
   for (auto& m : r.members)
     if (auto a = rt.routes.agent(m.id))
       caf::anon_send(a, atoms::joined_room::value, r.id);
-  return r;
+  co_return r;
 }
 
 expected<room> node::create_direct(const principal& p, const agent_id& a, const agent_id& b) {
@@ -102,19 +102,19 @@ expected<room> node::create_direct(const principal& p, const agent_id& a, const 
     r.pair = pair;
     r.rules.policy = speaker_policy::none;
     r.members = {{a, room_role::member, 0}, {b, room_role::member, 0}};
-    return impl_->make_room(std::move(r));
+    return wait(impl_->make_room(std::move(r)));
   }
 }
 
-expected<room> node::create_group(const principal& p, const agent_id& creator, group_spec spec) {
+task<expected<room>> node::create_group_async(principal p, agent_id creator, group_spec spec) {
   if (auto ok = authorize(p, action::create_room, {creator}); !ok)
-    return unexpected{ok.error()};
+    co_return unexpected{ok.error()};
   if (!spec.id.empty() && is_generated_room_id(spec.id))
-    return unexpected{errc::invalid_argument,
+    co_return unexpected{errc::invalid_argument,
                       "room id '" + spec.id + "' has the form of the ids the node generates "
                       "(room-<n>); leave it empty to get one, or choose another"};
   if (auto h = impl_->live_agent(creator); !h)
-    return unexpected{h.error()};
+    co_return unexpected{h.error()};
   room r;
   r.id = spec.id.empty() ? "room-" + std::to_string(impl_->next_room++) : std::move(spec.id);
   r.kind = room_kind::group;
@@ -124,12 +124,16 @@ expected<room> node::create_group(const principal& p, const agent_id& creator, g
   r.access = spec.access;
   r.members = {{creator, room_role::owner, 0}};
   if (auto ok = validate(r); !ok)
-    return unexpected{ok.error()};
+    co_return unexpected{ok.error()};
   if (impl_->stopping)
-    return stopped();
+    co_return stopped();
   if (!impl_->rt.routes.rooms().try_reserve(r.id))
-    return unexpected{errc::already_exists, "room '" + r.id + "' already exists"};
-  return impl_->make_room(std::move(r));
+    co_return unexpected{errc::already_exists, "room '" + r.id + "' already exists"};
+  co_return co_await impl_->make_room(std::move(r));
+}
+
+expected<room> node::create_group(const principal& p, const agent_id& creator, group_spec spec) {
+  return wait(create_group_async(p, creator, std::move(spec)));
 }
 
 task<expected<room>> node::join_async(principal p, room_id r, agent_id who) {

@@ -285,6 +285,7 @@ public:
   /// Validates and starts an agent. already_exists for a taken id. The
   /// agent is visible to other calls only once its record is committed.
   expected<void> introduce(const principal& p, agent_spec spec);
+  task<expected<void>> introduce_async(principal p, agent_spec spec);
   /// Introduces many agents without a round trip each (simulations, the
   /// benchmarks). Stops at the first failure; returns how many succeeded
   /// before it, or the failure.
@@ -332,6 +333,7 @@ public:
   expected<room> create_direct(const principal& p, const agent_id& a, const agent_id& b);
   /// A group room with `creator` as owner.
   expected<room> create_group(const principal& p, const agent_id& creator, group_spec spec);
+  task<expected<room>> create_group_async(principal p, agent_id creator, group_spec spec);
   /// Joins `who` to `r`; answers the room without its member list (`who`
   /// alone, and room::member_count), so a join costs the same in any room.
   expected<room> join(const principal& p, const room_id& r, const agent_id& who);
