@@ -215,6 +215,7 @@ unary_result call_unary(const bench::options& o, bool timed, bool health = false
     auto stub = std::shared_ptr<pb::RawEcho::Stub>(pb::RawEcho::NewStub(bench::own_channel(srv.address())));
     return [stub, t, &contents, n = uint64_t{0}]() mutable {
       grpc::ClientContext ctx;
+      ctx.set_wait_for_ready(true); // a connect that fails once is retried, not fatal
       pb::EchoRequest req;
       req.mutable_message()->set_from(agent_name(2 * t));
       req.mutable_message()->set_to(agent_name(2 * t + 1));
