@@ -176,7 +176,7 @@ task<expected<manifest>> node::update_manifest_async(principal p, manifest m) {
 }
 
 expected<manifest> node::update_manifest(const principal& p, manifest m) {
-  return wait(update_manifest_async(p, m));
+  return wait(update_manifest_async(p, std::move(m)));
 }
 
 expected<std::vector<agent_id>> node::list_agents(const principal& p) const {

@@ -48,7 +48,7 @@ task<expected<message>> node::send_async(principal p, message m) {
 }
 
 expected<message> node::send(const principal& p, message m) {
-  return wait(send_async(p, m));
+  return wait(send_async(p, std::move(m)));
 }
 
 expected<void> node::post(const principal& p, message m) {

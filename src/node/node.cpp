@@ -181,9 +181,7 @@ expected<room> node::impl::room_facts(const room_id& id) {
 }
 
 expected<commit_outcome> node::impl::commit(storage::write_batch b) {
-  if (!rt.writer || b.empty())
-    return commit_outcome{};
-  return ask<commit_outcome>(rt.writer, atoms::commit::value, std::move(b));
+  return wait(commit_async(std::move(b)));
 }
 
 task<expected<commit_outcome>> node::impl::commit_async(storage::write_batch b) {

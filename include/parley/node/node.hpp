@@ -247,22 +247,23 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
-/// Blocks until `t` finishes. An exception inside the task (a bug or
-/// bad_alloc) becomes errc::internal.
+/// What a task that threw (a bug or bad_alloc) finishes with.
+template <class T>
+expected<T> internal_failure(const std::exception& e) {
+  return unexpected{errc::internal, std::string{"internal error: "} + e.what()};
+}
+
+/// Blocks until `t` finishes.
 template <class T>
 expected<T> wait(task<expected<T>> t) {
-  return wait(std::move(t), [](const std::exception& e) -> expected<T> {
-    return unexpected{errc::internal, std::string{"internal error: "} + e.what()};
-  });
+  return wait(std::move(t), internal_failure<T>);
 }
 
 /// Runs `t`; `done(expected<T>)` runs once it finishes, on the thread that
 /// finishes it (an actor's: do not block in it), maybe before start returns.
 template <class T, class Done>
 void start(task<expected<T>> t, Done done) {
-  start(std::move(t), std::move(done), [](const std::exception& e) -> expected<T> {
-    return unexpected{errc::internal, std::string{"internal error: "} + e.what()};
-  });
+  start(std::move(t), std::move(done), internal_failure<T>);
 }
 
 /// The largest credit window of an agent link.
