@@ -120,14 +120,13 @@ std::string record_sizes() {
   m.status = message_status::delivered;
   m.delivery = (uint64_t{1} << 40) + 123456;
   storage::write_batch b;
-  const storage::send_outcome outcome{true, message_status::delivered, {}, m.sent_at};
-  storage::add_message(b, m, {m.to.id}, m.delivery, &outcome);
+  storage::add_message(b, m, {m.to.id}, m.delivery);
   size_t total = 0;
   for (auto& op : b.ops())
     total += op.key.size() + op.value.size();
   return "a message writes " + std::to_string(b.size()) + " entries, "
          + std::to_string(total) + " bytes (its record " + std::to_string(storage::encode(m).size())
-         + " + key " + std::to_string(storage::message_key(m.from, m.id).size())
+         + " + key " + std::to_string(storage::message_key(m.to, m.from, m.id).size())
          + " bytes; the raw records are " + std::to_string(bench::message_record_bytes) + " + "
          + std::to_string(bench::message_key_bytes) + "), then 1 delete when it is served";
 }
@@ -466,7 +465,7 @@ int build_store(const bench::options& o) {
         auto spec = bench::make_spec(i, catalogue, behavior_spec::kind::silent);
         spec.man.last_updated = now;
         spec.man.last_seen = now;
-        batch.put(storage::column::agents, spec.man.id,
+        batch.put(storage::column::agents, storage::agent_key(spec.man.id),
                   storage::encode(storage::agent_record{spec.man, spec.behavior, 1}));
       }
       store.write(batch);
@@ -494,10 +493,10 @@ int build_store(const bench::options& o) {
           if (i % bench::recovery_inbox_every == bench::recovery_inbox_every / 2) {
             // Delivery numbers of incarnation 0: below any the node issues.
             m.delivery = i + 1;
-            storage::add_message(batch, m, {m.to.id}, m.delivery, nullptr);
+            storage::add_message(batch, m, {m.to.id}, m.delivery);
             inbox.fetch_add(1, std::memory_order_relaxed);
           } else {
-            storage::add_message(batch, m, {}, 0, nullptr);
+            storage::add_message(batch, m, {}, 0);
           }
         }
         store.write(batch);
@@ -621,7 +620,7 @@ int build_store(const bench::options& o) {
   std::string per_cf;
   for (auto& [name, bytes] : sizes) {
     all_bytes += bytes;
-    if (name == "messages" || name == "message_index" || name == "idempotency" || name == "inbox") {
+    if (name == "messages" || name == "message_index" || name == "inbox") {
       msg_bytes += bytes;
       per_cf += " " + name + " " + bench::human(static_cast<double>(bytes) / static_cast<double>(sent));
     }

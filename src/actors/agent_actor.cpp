@@ -450,10 +450,9 @@ void deliver(self_ptr self, message m, bool record_outcome, Done done) {
   m.delivery = st.rt->next_delivery();
   m.status = message_status::delivered;
   storage::write_batch b;
-  const storage::send_outcome outcome{true, message_status::delivered, {}, m.sent_at};
-  storage::add_message(b, m, {st.man.id}, m.delivery, record_outcome ? &outcome : nullptr);
+  storage::add_message(b, m, {st.man.id}, m.delivery);
   if (record_outcome)
-    storage::guard_idempotency(b, m.from, m.id, st.rt->now() - st.rt->limits.idempotency_window_ms);
+    storage::guard_idempotency(b, m, st.rt->now() - st.rt->limits.idempotency_window_ms);
   persist_then(self, *st.rt, std::move(b),
                [self, m = std::move(m), done](const error* failure, commit_outcome& out) mutable {
                  if (failure) {
@@ -461,7 +460,7 @@ void deliver(self_ptr self, message m, bool record_outcome, Done done) {
                    return;
                  }
                  if (out.already_present) {
-                   auto first = storage::decode_outcome(*out.already_present);
+                   auto first = storage::outcome_of_record(*out.already_present);
                    if (!first)
                      done(&first.error(), std::optional<storage::send_outcome>{});
                    else
@@ -627,9 +626,8 @@ caf::result<send_receipt> on_send_as(self_ptr self, const principal& p, message&
   }
   inflight[m.id];
   send_finisher finish{self, rp, m.id, true};
-  auto from = m.from;
-  auto id = m.id;
-  self->request(st.rt->reader, caf::infinite, atoms::find_outcome::value, from, id)
+  auto key = storage::message_key(m.to, m.from, m.id);
+  self->request(st.rt->reader, caf::infinite, atoms::find_outcome::value, std::move(key))
     .then(
       [self, m = std::move(m), finish, refuse](std::optional<storage::send_outcome>& first) mutable {
         if (first && first->ok && first->at >= self->state.rt->now() - self->state.rt->limits.idempotency_window_ms)
@@ -649,7 +647,7 @@ storage::write_batch agent_record_update(const agent_state& st, manifest next) {
   next.focus.clear();
   next.rooms.clear(); // derived from the rooms, not stored with the agent
   storage::write_batch b;
-  b.modify(storage::column::agents, st.man.id,
+  b.modify(storage::column::agents, storage::agent_key(st.man.id),
            [next = std::move(next)](const std::optional<std::string>& old) -> std::optional<std::string> {
              storage::agent_record rec;
              if (old)
@@ -924,7 +922,7 @@ caf::result<caf::ok_atom> on_knob(self_ptr self, const principal& p, std::string
   if (auto no = denied(st, p, action::tune_attention))
     return *no;
   storage::write_batch b;
-  b.modify(storage::column::attention, st.man.id,
+  b.modify(storage::column::attention, storage::agent_key(st.man.id),
            [key, w, relationship](const std::optional<std::string>& old) -> std::optional<std::string> {
              storage::attention_record rec;
              if (old)

@@ -188,8 +188,8 @@ using load_inbox = caf::atom_constant<caf::atom("loadinbox")>;
 using read_events = caf::atom_constant<caf::atom("readevents")>;
 /// (find_event_cutoff, timestamp) -> uint64_t: the first offset at or after
 /// the time (the event log's age limit).
-/// (find_outcome, from, id) -> std::optional<storage::send_outcome>: the
-/// stored outcome of a send under its idempotency key.
+/// (find_outcome, message key) -> std::optional<storage::send_outcome>: the
+/// stored outcome of a send under its idempotency key (storage::message_key).
 using find_outcome = caf::atom_constant<caf::atom("findoutcm")>;
 using find_event_cutoff = caf::atom_constant<caf::atom("evcutoff")>;
 

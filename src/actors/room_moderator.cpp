@@ -111,7 +111,7 @@ caf::result<caf::ok_atom> persist_change(self_ptr self, storage::write_batch b, 
 // The room's own record (rules, open, last activity), without members.
 void put_room(const room_moderator_state& st, storage::write_batch& b) {
   if (st.rt->store)
-    b.put(storage::column::rooms, st.r.id, storage::encode(storage::room_record{st.r, {}}));
+    b.put(storage::column::rooms, storage::room_key(st.r.id), storage::encode(storage::room_record{st.r, {}}));
 }
 
 // Durable nodes: writes the turn state if it changed since it was last
@@ -125,7 +125,7 @@ void write_turns_if_changed(self_ptr self) {
   if (turns == st.stored_turns)
     return;
   storage::write_batch b;
-  b.put(storage::column::moderators, st.r.id, turns);
+  b.put(storage::column::moderators, storage::room_key(st.r.id), turns);
   st.stored_turns = std::move(turns);
   commit_later(*st.rt, std::move(b));
 }
@@ -163,7 +163,7 @@ void finish_change(self_ptr self, turn_change& c, storage::write_batch b, Done d
   st.effects.clear();
   auto turns = storage::encode(st.turns.save());
   if (turns != st.stored_turns)
-    b.put(storage::column::moderators, st.r.id, turns);
+    b.put(storage::column::moderators, storage::room_key(st.r.id), turns);
   if (st.r.open != c.open_before)
     put_room(st, b);
   if (b.empty()) {
@@ -281,10 +281,9 @@ caf::result<send_receipt> on_post(self_ptr self, message& m, bool record_outcome
     for (auto& member : st.r.members)
       if (member.id != speaker)
         recipients.push_back(member.id);
-    const storage::send_outcome outcome{true, message_status::delivered, {}, m.sent_at};
-    storage::add_message(b, m, recipients, m.delivery, record_outcome ? &outcome : nullptr);
+    storage::add_message(b, m, recipients, m.delivery);
     if (record_outcome)
-      storage::guard_idempotency(b, m.from, m.id, now - st.rt->limits.idempotency_window_ms);
+      storage::guard_idempotency(b, m, now - st.rt->limits.idempotency_window_ms);
   }
   // One payload shared by every member's copy.
   effect(self, [self, speaker, out = caf::make_message(atoms::deliver_post::value, std::move(m))] {
@@ -313,7 +312,7 @@ caf::result<send_receipt> on_post(self_ptr self, message& m, bool record_outcome
       rp.deliver(delivered);
       return;
     }
-    auto first = storage::decode_outcome(*out.already_present);
+    auto first = storage::outcome_of_record(*out.already_present);
     if (!first)
       rp.deliver(to_caf(first.error()));
     else
@@ -512,7 +511,7 @@ caf::result<caf::ok_atom> on_remove(self_ptr self, const principal& p, const age
     if (!closes.empty()) {
       auto closed_room = st.r;
       closed_room.open = false;
-      b.put(storage::column::rooms, st.r.id, storage::encode(storage::room_record{closed_room, {}}));
+      b.put(storage::column::rooms, storage::room_key(st.r.id), storage::encode(storage::room_record{closed_room, {}}));
     }
   }
   return persist_change(self, std::move(b), [self, who, i, closes, heir, was_open, next]() mutable {
@@ -640,7 +639,7 @@ caf::result<caf::ok_atom> on_close(self_ptr self, const principal& p, const agen
   next.open = false;
   storage::write_batch b;
   if (st.rt->store)
-    b.put(storage::column::rooms, st.r.id, storage::encode(storage::room_record{next, {}}));
+    b.put(storage::column::rooms, storage::room_key(st.r.id), storage::encode(storage::room_record{next, {}}));
   auto why = "closed by " + (by.empty() ? to_string(p) : by);
   return persist_change(self, std::move(b), [self, why] {
     self->state.r.open = false;

@@ -133,9 +133,8 @@ caf::behavior storage_reader(storage_reader_actor* self, const storage::state_st
         return to_caf(got.error());
       return std::move(*got);
     },
-    [self](atoms::find_outcome, const agent_id& from,
-           const message_id& id) -> caf::result<std::optional<storage::send_outcome>> {
-      auto got = storage::find_outcome(*self->state.store, from, id);
+    [self](atoms::find_outcome, const std::string& key) -> caf::result<std::optional<storage::send_outcome>> {
+      auto got = storage::find_outcome(*self->state.store, key);
       if (!got)
         return to_caf(got.error());
       return std::move(*got);

@@ -66,7 +66,7 @@ expected<void> node::impl::reserve_agent(const principal& p, agent_spec& spec, t
   if (!rt.routes.agents().try_reserve(spec.man.id))
     return unexpected{errc::already_exists, "agent '" + spec.man.id + "' already exists"};
   if (store)
-    batch.put(storage::column::agents, spec.man.id,
+    batch.put(storage::column::agents, storage::agent_key(spec.man.id),
               storage::encode(storage::agent_record{spec.man, spec.behavior, 1}));
   return {};
 }
@@ -372,8 +372,7 @@ expected<erasure> node::erase(const principal& p, const agent_id& id) {
                                   return !w.failure;
                                 });
   if (scanned)
-    scanned = im.store->scan(storage::column::messages, storage::message_key(id, {}), {},
-                             [&](std::string_view k, std::string_view v) {
+    scanned = storage::scan_sent_messages(*im.store, id, [&](std::string_view k, std::string_view v) {
                                auto m = storage::decode_message(v);
                                if (!m || m->erased)
                                  return !w.failure;
@@ -398,7 +397,7 @@ expected<erasure> node::erase(const principal& p, const agent_id& id) {
     });
   if (!scanned)
     return unexpected{scanned.error()};
-  w.b.put(storage::column::erasures, id, storage::encode(out));
+  w.b.put(storage::column::erasures, storage::agent_key(id), storage::encode(out));
   w.flush();
   if (w.failure)
     return unexpected{errc::storage_failure,
@@ -429,7 +428,7 @@ expected<erasure> node::erasure_of(const principal& p, const agent_id& id) {
       return none;
     return it->second;
   }
-  auto raw = impl_->store->get(storage::column::erasures, id);
+  auto raw = impl_->store->get(storage::column::erasures, storage::agent_key(id));
   if (!raw)
     return unexpected{raw.error()};
   if (!*raw)

@@ -123,7 +123,7 @@ expected<history_page> node::room_history(const principal& p, const room_id& r, 
     return unexpected{ok.error()};
   if (auto ok = impl_->need_store("room history"); !ok)
     return unexpected{ok.error()};
-  return storage::read_history(*impl_->store, storage::room_dialogue(r), q);
+  return storage::read_room_history(*impl_->store, r, q);
 }
 
 expected<history_page> node::direct_history(const principal& p, const agent_id& a, const agent_id& b,
@@ -135,7 +135,7 @@ expected<history_page> node::direct_history(const principal& p, const agent_id& 
       return unexpected{ok.error()};
   if (auto ok = impl_->need_store("direct history"); !ok)
     return unexpected{ok.error()};
-  return storage::read_history(*impl_->store, storage::direct_dialogue(a, b), q);
+  return storage::read_direct_history(*impl_->store, a, b, q);
 }
 
 expected<std::vector<message>> node::inbox(const principal& p, const agent_id& id, size_t limit) {

@@ -150,9 +150,10 @@ expected<void> node::impl::recover() {
   // -- attention knobs
   auto knobs = recover_each(*store, storage::column::attention, storage::decode_attention,
                             [&](std::string_view key, storage::attention_record& rec) -> expected<void> {
-                              auto a = rt.routes.agent(std::string{key});
+                              const std::string who{storage::owner_of_key(key)};
+                              auto a = rt.routes.agent(who);
                               if (!a) {
-                                orphan(got, "attention knobs of agent '" + std::string{key} + "', who is not stored");
+                                orphan(got, "attention knobs of agent '" + who + "', who is not stored");
                                 return {};
                               }
                               caf::anon_send(a, atoms::restore_knobs::value, std::move(rec));
@@ -179,7 +180,7 @@ expected<void> node::impl::recover() {
                                      bad = m.error();
                                      return false;
                                    }
-                                   agent_id who{k.substr(r.id.size() + 1)};
+                                   agent_id who{k.substr(r.id.size() + 3)};
                                    if (m->invited) {
                                      ms.invitations[who] = m->role;
                                    } else if (!rt.routes.agent(who)) {
@@ -199,7 +200,7 @@ expected<void> node::impl::recover() {
         r.members.push_back(std::move(m));
       if (is_generated_room_id(r.id))
         highest = std::max<uint64_t>(highest, std::strtoull(r.id.c_str() + 5, nullptr, 10));
-      auto turns = store->get(storage::column::moderators, r.id);
+      auto turns = store->get(storage::column::moderators, storage::room_key(r.id));
       if (!turns)
         return unexpected{turns.error()};
       if (*turns) {

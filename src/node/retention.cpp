@@ -3,12 +3,15 @@
 // caller's, for run_retention), never on the scheduler's: it scans the store.
 //   - history: messages older than limits.history_max_age_ms, or beyond the
 //     newest limits.history_max_per_dialogue of their dialogue, leave the
-//     history (index entry and record, with their idempotency record), unless
-//     an inbox still holds them;
-//   - idempotency keys older than limits.idempotency_window_ms (a retry
-//     after the window is a new message);
+//     history (index entry and record, which is also the send's idempotency
+//     record), unless an inbox still holds them;
 //   - skills no agent holds any more.
+// Idempotency keys need no pass of their own: a record older than
+// limits.idempotency_window_ms no longer counts (the writer's guard checks
+// its time), and history retention removes it with its message.
 
+#include <algorithm>
+#include <map>
 #include <unordered_set>
 
 #include "node/node_impl.hpp"
@@ -21,21 +24,22 @@ namespace {
 
 constexpr size_t chunk = 10000;
 
-// The messages-column key inside an index key: dialogue \0 time(8) \0 key.
-std::string_view message_key_of(std::string_view index_key) {
-  auto sep = index_key.find('\0');
-  if (sep == std::string_view::npos || index_key.size() < sep + 10)
-    return {};
-  return index_key.substr(sep + 10);
-}
+// An index entry and what it points at, in history order.
+struct entry {
+  timestamp at;
+  std::string from;
+  std::string id;
+  std::string index_key;
 
-std::string_view dialogue_of_index(std::string_view index_key) {
-  return index_key.substr(0, index_key.find('\0'));
-}
+  bool operator<(const entry& o) const { return std::tie(at, from, id) < std::tie(o.at, o.from, o.id); }
+};
 
-timestamp time_of_index(std::string_view index_key) {
-  auto sep = index_key.find('\0');
-  return static_cast<timestamp>(storage::parse_u64_key(index_key.substr(sep + 1, 8)));
+// The direct dialogue an index entry belongs to (its two agents, sorted).
+std::pair<std::string, std::string> pair_of(const storage::index_entry& e) {
+  std::string a{e.from}, b = e.to.id;
+  if (b < a)
+    std::swap(a, b);
+  return {std::move(a), std::move(b)};
 }
 
 } // namespace
@@ -45,6 +49,8 @@ expected<uint64_t> node::impl::retention_pass() {
   if (!store || stopping)
     return removed;
   const auto& l = cfg.limits;
+  if (l.history_max_age_ms <= 0 && l.history_max_per_dialogue == 0)
+    return removed;
   const auto now = rt.now();
   storage::write_batch b;
   std::optional<error> failure;
@@ -55,63 +61,88 @@ expected<uint64_t> node::impl::retention_pass() {
       failure = ok.error();
     b.clear();
   };
-  // -- history
-  if (l.history_max_age_ms > 0 || l.history_max_per_dialogue > 0) {
-    // Messages an inbox still holds stay (their entries point at them).
-    std::unordered_set<std::string> held;
-    auto ok = store->scan(storage::column::inbox, {}, {}, [&](std::string_view, std::string_view v) {
-      held.emplace(v);
+  // Messages an inbox still holds stay (their entries point at them).
+  std::unordered_set<std::string> held;
+  auto ok = store->scan(storage::column::inbox, {}, {}, [&](std::string_view, std::string_view v) {
+    held.emplace(v);
+    return true;
+  });
+  if (!ok)
+    return unexpected{ok.error()};
+  // Removes an index entry and its record, unless held. The record goes
+  // only if it is still this entry's message: a send under the same key
+  // after the idempotency window replaced it.
+  auto drop = [&](std::string_view index_key, const storage::index_entry& e) {
+    auto key = storage::message_key(e.to, e.from, e.id);
+    if (held.count(key))
+      return false;
+    b.erase(storage::column::message_index, std::string{index_key});
+    auto raw = store->get(storage::column::messages, key);
+    if (raw && *raw)
+      if (auto m = storage::decode_message(**raw); m && m->sent_at == e.at)
+        b.erase(storage::column::messages, std::move(key));
+    ++removed;
+    if (b.size() >= chunk)
+      flush();
+    return true;
+  };
+  const timestamp cutoff = l.history_max_age_ms > 0 ? now - l.history_max_age_ms : 0;
+  // A room's entries are one range, newest last: the count runs from the
+  // newest. A direct dialogue is two ranges (one per sender): counted here,
+  // trimmed below in their merged order.
+  std::string room;
+  uint64_t kept = 0;
+  std::map<std::pair<std::string, std::string>, uint64_t> pairs;
+  ok = store->scan_reverse(storage::column::message_index, {}, {}, [&](std::string_view k, std::string_view) {
+    auto e = storage::parse_index_key(k);
+    if (!e)
       return true;
-    });
-    if (!ok)
-      return unexpected{ok.error()};
-    const timestamp cutoff = l.history_max_age_ms > 0 ? now - l.history_max_age_ms : 0;
-    std::string dialogue;
-    uint64_t kept = 0;
-    // Newest first within each dialogue: the count runs from the newest.
-    ok = store->scan_reverse(storage::column::message_index, {}, {}, [&](std::string_view k, std::string_view) {
-      auto d = dialogue_of_index(k);
-      if (d != dialogue) {
-        dialogue = std::string{d};
-        kept = 0;
-      }
-      const bool too_old = cutoff > 0 && time_of_index(k) < cutoff;
-      const bool too_many = l.history_max_per_dialogue > 0 && kept >= l.history_max_per_dialogue;
-      if (!too_old && !too_many) {
-        ++kept;
-        return true;
-      }
-      auto key = message_key_of(k);
-      if (held.count(std::string{key})) {
-        ++kept;
-        return true;
-      }
-      b.erase(storage::column::message_index, std::string{k});
-      b.erase(storage::column::messages, std::string{key});
-      b.erase(storage::column::idempotency, std::string{key});
-      ++removed;
-      if (b.size() >= chunk)
-        flush();
+    const bool too_old = cutoff > 0 && e->at < cutoff;
+    if (!e->to.is_room()) {
+      if (!too_old || !drop(k, *e))
+        ++pairs[pair_of(*e)];
       return !failure && !stopping;
-    });
-    if (!ok)
-      return unexpected{ok.error()};
-  }
-  // -- idempotency keys
-  if (l.idempotency_window_ms > 0) {
-    const timestamp cutoff = now - l.idempotency_window_ms;
-    auto ok = store->scan(storage::column::idempotency, {}, {}, [&](std::string_view k, std::string_view v) {
-      auto o = storage::decode_outcome(v);
-      if (o && o->at >= cutoff)
-        return true;
-      b.erase(storage::column::idempotency, std::string{k});
-      ++removed;
-      if (b.size() >= chunk)
-        flush();
-      return !failure && !stopping;
-    });
-    if (!ok)
-      return unexpected{ok.error()};
+    }
+    if (e->to.id != room) {
+      room = e->to.id;
+      kept = 0;
+    }
+    const bool too_many = l.history_max_per_dialogue > 0 && kept >= l.history_max_per_dialogue;
+    if ((!too_old && !too_many) || !drop(k, *e))
+      ++kept;
+    return !failure && !stopping;
+  });
+  if (!ok)
+    return unexpected{ok.error()};
+  for (auto& [pair, count] : pairs) {
+    if (l.history_max_per_dialogue == 0 || count <= l.history_max_per_dialogue || failure || stopping)
+      continue;
+    std::vector<entry> all;
+    for (auto [to, from] : {std::pair{pair.second, pair.first}, {pair.first, pair.second}}) {
+      ok = store->scan(storage::column::message_index, storage::direct_index_prefix(to, from), {},
+                       [&](std::string_view k, std::string_view) {
+                         if (auto e = storage::parse_index_key(k))
+                           all.push_back({e->at, std::string{e->from}, std::string{e->id}, std::string{k}});
+                         return true;
+                       });
+      if (!ok)
+        return unexpected{ok.error()};
+      if (pair.first == pair.second)
+        break;
+    }
+    std::sort(all.rbegin(), all.rend()); // newest first
+    uint64_t left = 0;
+    for (auto& x : all) {
+      auto e = storage::parse_index_key(x.index_key);
+      if (cutoff > 0 && x.at < cutoff) {
+        // Dropped above for its age, unless an inbox holds it (then it stays).
+        left += held.count(storage::message_key(e->to, e->from, e->id));
+        continue;
+      }
+      if (left >= l.history_max_per_dialogue && drop(x.index_key, *e))
+        continue;
+      ++left;
+    }
   }
   flush();
   if (failure)

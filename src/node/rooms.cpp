@@ -26,7 +26,7 @@ task<expected<room>> node::impl::make_room(room r) {
     m.joined_at = now;
   storage::write_batch b;
   if (store) {
-    b.put(storage::column::rooms, r.id, storage::encode(storage::room_record{r, {}}));
+    b.put(storage::column::rooms, storage::room_key(r.id), storage::encode(storage::room_record{r, {}}));
     for (size_t i = 0; i < r.members.size(); ++i)
       b.put(storage::column::members, storage::member_key(r.id, r.members[i].id),
             storage::encode(storage::member_record{r.members[i].role, now, i, false}));

@@ -41,124 +41,239 @@ std::optional<std::string> from_hex(std::string_view text) {
   return out;
 }
 
-// The messages-column key inside an index key: prefix, time(8), \0, key.
-std::string_view message_key_of(std::string_view index_key, size_t prefix_size) {
-  const size_t skip = prefix_size + 8 + 1;
-  return index_key.size() > skip ? index_key.substr(skip) : std::string_view{};
+// Shows a key with its \0 separators as '/' and its shard as a number.
+std::string shown(std::string_view key) {
+  std::string out = std::to_string(shard_of_key(key)) + ":";
+  out.append(key.substr(std::min<size_t>(2, key.size())));
+  std::replace(out.begin(), out.end(), '\0', '/');
+  return out;
 }
 
 expected<message> load_message(const state_store& s, std::string_view key) {
   auto raw = s.get(column::messages, key);
   if (!raw)
     return unexpected{raw.error()};
-  if (!*raw) {
-    auto shown = std::string{key};
-    std::replace(shown.begin(), shown.end(), '\0', '/');
-    return unexpected{errc::storage_failure, "message '" + shown
-                                               + "' is referenced but missing from the store"};
-  }
+  if (!*raw)
+    return unexpected{errc::storage_failure,
+                      "message '" + shown(key) + "' is referenced but missing from the store"};
   return decode_message(**raw);
 }
 
-} // namespace
+// -- history ------------------------------------------------------------------
+// A history position is (time, from, id): the order of a room's index and
+// of a direct dialogue's two merged directions. A cursor is the hex of
+// dialogue \0 time(8) from \0 id, so a cursor of another dialogue is told.
 
-std::string room_dialogue(std::string_view room) {
+struct position {
+  timestamp at = 0;
+  std::string from;
+  std::string id;
+
+  friend auto operator<=>(const position&, const position&) = default;
+};
+
+std::string dialogue_name(std::string_view room) {
   std::string d = "room:";
-  d.append(room);
-  return d;
+  return d.append(room);
 }
 
-std::string history_dialogue(const message& m) {
-  return m.to.is_room() ? room_dialogue(m.to.id) : direct_dialogue(m.from, m.to.id);
+std::string dialogue_name(std::string_view a, std::string_view b) {
+  if (b < a)
+    std::swap(a, b);
+  std::string d = "direct:";
+  d.append(a).push_back('|');
+  return d.append(b);
 }
 
-void add_message(write_batch& b, const message& m, const std::vector<agent_id>& recipients,
-                 uint64_t delivery, const send_outcome* outcome) {
-  auto key = message_key(m.from, m.id);
-  b.put(column::messages, key, encode(m));
-  b.put(column::message_index, index_key(history_dialogue(m), m.sent_at, m.from, m.id), {});
-  for (auto& r : recipients)
-    b.put(column::inbox, inbox_key(r, delivery), key);
-  if (outcome)
-    b.put(column::idempotency, std::move(key), encode(*outcome));
+std::string encode_cursor(std::string_view dialogue, const position& p) {
+  std::string raw{dialogue};
+  raw.push_back('\0');
+  raw.append(u64_key(static_cast<uint64_t>(p.at))).append(p.from).push_back('\0');
+  raw.append(p.id);
+  return to_hex(raw);
 }
 
-void guard_idempotency(write_batch& b, std::string_view from, std::string_view id, timestamp not_before) {
-  b.require_absent(column::idempotency, message_key(from, id), [not_before](std::string_view v) {
-    auto o = decode_outcome(v);
-    return !o || o->at >= not_before;
-  });
+expected<std::optional<position>> decode_cursor(std::string_view dialogue, const std::string& text) {
+  if (text.empty())
+    return std::optional<position>{};
+  auto bad = [&] {
+    return unexpected{errc::invalid_argument, "history cursor '" + text + "' is not a cursor of this dialogue"};
+  };
+  auto raw = from_hex(text);
+  if (!raw || raw->size() < dialogue.size() + 1 + 8 + 2 || std::string_view{*raw}.substr(0, dialogue.size()) != dialogue
+      || (*raw)[dialogue.size()] != '\0')
+    return bad();
+  std::string_view rest{*raw};
+  rest.remove_prefix(dialogue.size() + 1);
+  position p;
+  p.at = static_cast<timestamp>(parse_u64_key(rest.substr(0, 8)));
+  rest.remove_prefix(8);
+  auto sep = rest.find('\0');
+  if (sep == std::string_view::npos || sep + 1 == rest.size())
+    return bad();
+  p.from = rest.substr(0, sep);
+  p.id = rest.substr(sep + 1);
+  return std::optional<position>{std::move(p)};
 }
 
-void add_inbox_removal(write_batch& b, std::string_view agent, uint64_t delivery) {
-  b.erase(column::inbox, inbox_key(agent, delivery));
-}
-
-expected<std::optional<send_outcome>> find_outcome(const state_store& s, std::string_view from,
-                                                   std::string_view id) {
-  auto raw = s.get(column::idempotency, message_key(from, id));
-  if (!raw)
-    return unexpected{raw.error()};
-  if (!*raw)
-    return std::optional<send_outcome>{};
-  auto out = decode_outcome(**raw);
-  if (!out)
-    return unexpected{out.error()};
-  return std::optional<send_outcome>{std::move(*out)};
-}
-
-expected<history_page> read_history(const state_store& s, std::string_view dialogue,
-                                    const history_query& q) {
+expected<void> check_query(const history_query& q) {
   if (q.limit == 0 || q.limit > max_page_size)
     return unexpected{errc::invalid_argument, "history limit must be 1 to "
                                                 + std::to_string(max_page_size) + ", not "
                                                 + std::to_string(q.limit)};
   if (q.since < 0)
     return unexpected{errc::invalid_argument, "history since must not be negative"};
-  const auto prefix = index_prefix(dialogue);
-  std::string cursor;
-  if (!q.cursor.empty()) {
-    auto raw = from_hex(q.cursor);
-    if (!raw || !raw->starts_with(prefix) || raw->size() <= prefix.size() + 9)
-      return unexpected{errc::invalid_argument,
-                        "history cursor '" + q.cursor + "' is not a cursor of this dialogue"};
-    cursor = std::move(*raw);
+  return {};
+}
+
+// One index range of a dialogue: a room's, or one direction of a direct
+// dialogue (its sender fixed). Reads up to `want` entries past the cursor
+// in the query's direction.
+struct index_range {
+  std::string prefix;
+  bool room = true;
+  std::string from; // the fixed sender of a direct range
+
+  // The key of position `p` in this range, or where it would be.
+  std::string key_at(timestamp at, std::string_view from_, std::string_view id) const {
+    auto k = prefix + u64_key(static_cast<uint64_t>(at));
+    if (room)
+      k.append(from_).push_back('\0');
+    return k.append(id);
   }
-  std::vector<std::string> keys;
-  bool more = false;
-  auto take = [&](std::string_view k, std::string_view) {
-    if (keys.size() == q.limit) {
-      more = true;
-      return false;
+
+  expected<void> read(const state_store& s, const history_query& q, const std::optional<position>& c,
+                      size_t want, std::vector<std::pair<position, std::string>>& out) const {
+    auto take = [&](std::string_view k, std::string_view) {
+      auto e = parse_index_key(k);
+      if (!e)
+        return true; // not ours (cannot happen within the prefix)
+      if (e->at < q.since) // newest first: everything after is older still
+        return false;
+      out.push_back({position{e->at, std::string{e->from}, std::string{e->id}}, std::string{k}});
+      return out.size() < want;
+    };
+    const auto since = static_cast<uint64_t>(q.since);
+    const auto t = c ? static_cast<uint64_t>(c->at) : 0;
+    if (q.direction == history_query::order::newest_first) {
+      // The last key before the cursor's position in (time, from, id) order.
+      std::string before;
+      if (c) {
+        if (room || from == c->from)
+          before = key_at(c->at, c->from, c->id);
+        else if (from < c->from)
+          before = prefix + u64_key(t + 1); // same time, earlier sender: still before
+        else
+          before = prefix + u64_key(t);
+      }
+      return s.scan_reverse(column::message_index, prefix, before, take);
     }
-    keys.emplace_back(k);
-    return true;
-  };
-  expected<void> scanned;
-  if (q.direction == history_query::order::newest_first) {
-    const auto oldest = prefix + u64_key(static_cast<uint64_t>(q.since));
-    scanned = s.scan_reverse(column::message_index, prefix, cursor,
-                             [&](std::string_view k, std::string_view v) {
-                               return k >= std::string_view{oldest} && take(k, v);
-                             });
-  } else {
-    // Strictly after the cursor: the smallest key greater than it.
-    auto start = cursor.empty() ? prefix + u64_key(static_cast<uint64_t>(q.since)) : cursor + '\0';
-    scanned = s.scan(column::message_index, prefix, start, take);
+    // Oldest first: the first key after the cursor's position.
+    std::string start = prefix + u64_key(since);
+    if (c) {
+      if (room || from == c->from)
+        start = key_at(c->at, c->from, c->id) + '\0';
+      else if (from < c->from)
+        start = prefix + u64_key(t + 1);
+      else
+        start = prefix + u64_key(t);
+    }
+    return s.scan(column::message_index, prefix, start, take);
   }
-  if (!scanned)
-    return unexpected{scanned.error()};
+};
+
+// A page from `ranges` merged in (time, from, id) order.
+expected<history_page> read_ranges(const state_store& s, std::string_view dialogue,
+                                   const std::vector<index_range>& ranges, const history_query& q) {
+  if (auto ok = check_query(q); !ok)
+    return unexpected{ok.error()};
+  auto c = decode_cursor(dialogue, q.cursor);
+  if (!c)
+    return unexpected{c.error()};
+  std::vector<std::pair<position, std::string>> found;
+  for (auto& r : ranges) {
+    std::vector<std::pair<position, std::string>> part;
+    if (auto ok = r.read(s, q, *c, q.limit + 1, part); !ok)
+      return unexpected{ok.error()};
+    found.insert(found.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+  }
+  const bool newest_first = q.direction == history_query::order::newest_first;
+  std::sort(found.begin(), found.end(), [&](auto& x, auto& y) {
+    return newest_first ? y.first < x.first : x.first < y.first;
+  });
+  const bool more = found.size() > q.limit;
+  if (more)
+    found.resize(q.limit);
   history_page page;
-  page.messages.reserve(keys.size());
-  for (auto& k : keys) {
-    auto m = load_message(s, message_key_of(k, prefix.size()));
+  page.messages.reserve(found.size());
+  for (auto& [pos, key] : found) {
+    auto e = parse_index_key(key);
+    auto m = load_message(s, message_key(e->to, e->from, e->id));
     if (!m)
       return unexpected{m.error()};
+    // A record whose time differs was replaced by a later send under the
+    // same key (after the idempotency window): this entry is stale.
+    if (m->sent_at != pos.at)
+      continue;
     page.messages.push_back(std::move(*m));
   }
-  if (more && !keys.empty())
-    page.next_cursor = to_hex(keys.back());
+  if (more && !found.empty())
+    page.next_cursor = encode_cursor(dialogue, found.back().first);
   return page;
+}
+
+} // namespace
+
+void add_message(write_batch& b, const message& m, const std::vector<agent_id>& recipients,
+                 uint64_t delivery) {
+  auto key = message_key(m.to, m.from, m.id);
+  b.put(column::message_index, index_key(m), {});
+  for (auto& r : recipients)
+    b.put(column::inbox, inbox_key(r, delivery), key);
+  b.put(column::messages, std::move(key), encode(m));
+}
+
+void guard_idempotency(write_batch& b, const message& m, timestamp not_before) {
+  b.require_absent(column::messages, message_key(m.to, m.from, m.id), [not_before](std::string_view v) {
+    auto o = outcome_of_record(v);
+    return !o || o->at >= not_before;
+  });
+}
+
+expected<send_outcome> outcome_of_record(std::string_view record) {
+  auto m = decode_message(record);
+  if (!m)
+    return unexpected{m.error()};
+  return send_outcome{true, message_status::delivered, {}, m->sent_at};
+}
+
+void add_inbox_removal(write_batch& b, std::string_view agent, uint64_t delivery) {
+  b.erase(column::inbox, inbox_key(agent, delivery));
+}
+
+expected<std::optional<send_outcome>> find_outcome(const state_store& s, std::string_view key) {
+  auto raw = s.get(column::messages, key);
+  if (!raw)
+    return unexpected{raw.error()};
+  if (!*raw)
+    return std::optional<send_outcome>{};
+  auto out = outcome_of_record(**raw);
+  if (!out)
+    return unexpected{out.error()};
+  return std::optional<send_outcome>{std::move(*out)};
+}
+
+expected<history_page> read_room_history(const state_store& s, std::string_view room,
+                                         const history_query& q) {
+  return read_ranges(s, dialogue_name(room), {index_range{room_index_prefix(room), true, {}}}, q);
+}
+
+expected<history_page> read_direct_history(const state_store& s, std::string_view a, std::string_view b,
+                                           const history_query& q) {
+  std::vector<index_range> ranges{index_range{direct_index_prefix(b, a), false, std::string{a}}};
+  if (a != b)
+    ranges.push_back(index_range{direct_index_prefix(a, b), false, std::string{b}});
+  return read_ranges(s, dialogue_name(a, b), ranges, q);
 }
 
 expected<std::vector<message>> read_inbox(const state_store& s, std::string_view agent,
@@ -213,28 +328,37 @@ expected<uint64_t> scan_inboxes(const state_store& s, const inbox_visit& visit,
   uint64_t highest = 0;
   std::optional<error> failure;
   auto scanned = s.scan(column::inbox, {}, {}, [&](std::string_view k, std::string_view v) {
-    auto sep = k.find('\0');
-    if (sep == std::string_view::npos || k.size() != sep + 9) {
+    // shard(2) agent \0 delivery(8); the shard bytes may hold a \0.
+    auto sep = k.find('\0', 2);
+    if (k.size() < 3 || sep == std::string_view::npos || k.size() != sep + 9) {
       failure = error{errc::storage_failure, "inbox entry with a malformed key"};
       return false;
     }
-    auto present = s.get(column::messages, v);
-    if (present && !*present && orphan) {
-      auto shown = std::string{v};
-      std::replace(shown.begin(), shown.end(), '\0', '/');
-      orphan("inbox entry " + std::to_string(parse_u64_key(k.substr(sep + 1))) + " of agent '"
-             + std::string{k.substr(0, sep)} + "': its message '" + shown + "' is not stored");
-      return true;
+    const auto delivery = parse_u64_key(k.substr(sep + 1));
+    const agent_id who{k.substr(2, sep - 2)};
+    auto raw = s.get(column::messages, v);
+    if (!raw) {
+      failure = raw.error();
+      return false;
     }
-    auto m = load_message(s, v);
+    if (!*raw) {
+      if (orphan) {
+        orphan("inbox entry " + std::to_string(delivery) + " of agent '" + who + "': its message '"
+               + shown(v) + "' is not stored");
+        return true;
+      }
+      failure = error{errc::storage_failure, "message '" + shown(v) + "' is referenced but missing from the store"};
+      return false;
+    }
+    auto m = decode_message(**raw);
     if (!m) {
       failure = m.error();
       return false;
     }
-    m->delivery = parse_u64_key(k.substr(sep + 1));
+    m->delivery = delivery;
     m->status = message_status::delivered;
     highest = std::max(highest, m->delivery);
-    if (auto ok = visit(agent_id{k.substr(0, sep)}, std::move(*m)); !ok) {
+    if (auto ok = visit(who, std::move(*m)); !ok) {
       failure = ok.error();
       return false;
     }
@@ -245,6 +369,13 @@ expected<uint64_t> scan_inboxes(const state_store& s, const inbox_visit& visit,
   if (failure)
     return unexpected{*failure};
   return highest;
+}
+
+expected<void> scan_sent_messages(const state_store& s, std::string_view from, const scan_fn& fn) {
+  return s.scan(column::messages, {}, {}, [&](std::string_view k, std::string_view v) {
+    auto parts = parse_message_key(k);
+    return !parts || parts->from != from || fn(k, v);
+  });
 }
 
 } // namespace parley::storage

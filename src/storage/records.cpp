@@ -50,50 +50,81 @@ uint64_t parse_u64_key(std::string_view bytes) noexcept {
   return x;
 }
 
-std::string message_key(std::string_view from, std::string_view id) {
+namespace {
+
+constexpr char direct_kind = 'a';
+constexpr char room_kind_tag = 'r';
+
+// shard(owner) [kind] owner, with room for `extra` more bytes.
+std::string owned(std::string_view owner, size_t extra = 0, char kind = 0) {
+  const auto s = shard_of(owner);
   std::string k;
-  k.reserve(from.size() + 1 + id.size());
-  k.append(from).push_back('\0');
-  k.append(id);
+  k.reserve(3 + owner.size() + extra);
+  k.push_back(static_cast<char>(s >> 8));
+  k.push_back(static_cast<char>(s & 0xff));
+  if (kind)
+    k.push_back(kind);
+  k.append(owner);
   return k;
 }
 
-std::string inbox_prefix(std::string_view agent) {
-  std::string k{agent};
+// shard(owner) kind owner \0: the head of message and index keys.
+std::string dialogue_head(char kind, std::string_view owner, size_t extra) {
+  auto k = owned(owner, extra + 1, kind);
   k.push_back('\0');
   return k;
 }
 
-std::string inbox_key(std::string_view agent, uint64_t seq) {
-  return inbox_prefix(agent) + u64_key(seq);
+// Splits `rest` at its first \0: the part before, and `rest` moves past it.
+std::optional<std::string_view> take_part(std::string_view& rest) {
+  auto sep = rest.find('\0');
+  if (sep == std::string_view::npos)
+    return std::nullopt;
+  auto part = rest.substr(0, sep);
+  rest.remove_prefix(sep + 1);
+  return part;
 }
 
-std::string index_prefix(std::string_view dialogue) {
-  std::string k{dialogue};
-  k.push_back('\0');
+// The kind and owner of a message or index key; `rest` is what follows.
+std::optional<address> parse_head(std::string_view key, std::string_view& rest) {
+  if (key.size() < 4 || (key[2] != direct_kind && key[2] != room_kind_tag))
+    return std::nullopt;
+  rest = key.substr(3);
+  auto owner = take_part(rest);
+  if (!owner || owner->empty())
+    return std::nullopt;
+  return key[2] == room_kind_tag ? address::room(std::string{*owner}) : address::agent(std::string{*owner});
+}
+
+} // namespace
+
+std::string shard_begin(uint32_t s) {
+  std::string k(2, '\0');
+  k[0] = static_cast<char>((s >> 8) & 0xff);
+  k[1] = static_cast<char>(s & 0xff);
   return k;
 }
 
-std::string index_key(std::string_view dialogue, timestamp t, std::string_view from,
-                      std::string_view id) {
-  // Time as unsigned big-endian: timestamps are positive ms since the epoch.
-  auto k = index_prefix(dialogue) + u64_key(static_cast<uint64_t>(t));
-  k.push_back('\0');
-  k += message_key(from, id);
-  return k;
+shard_id shard_of_key(std::string_view key) noexcept {
+  if (key.size() < 2)
+    return 0;
+  return static_cast<shard_id>(static_cast<unsigned char>(key[0]) << 8 | static_cast<unsigned char>(key[1]));
 }
 
-std::string direct_dialogue(std::string_view a, std::string_view b) {
-  if (b < a)
-    std::swap(a, b);
-  std::string d = "direct:";
-  d.append(a).push_back('|');
-  d.append(b);
-  return d;
+std::string agent_key(std::string_view agent) {
+  return owned(agent);
+}
+
+std::string room_key(std::string_view room) {
+  return owned(room);
+}
+
+std::string_view owner_of_key(std::string_view key) noexcept {
+  return key.size() > 2 ? key.substr(2) : std::string_view{};
 }
 
 std::string member_prefix(std::string_view room) {
-  std::string k{room};
+  auto k = owned(room, 1);
   k.push_back('\0');
   return k;
 }
@@ -102,6 +133,88 @@ std::string member_key(std::string_view room, std::string_view agent) {
   auto k = member_prefix(room);
   k.append(agent);
   return k;
+}
+
+std::string message_key(const address& to, std::string_view from, std::string_view id) {
+  auto k = dialogue_head(to.is_room() ? room_kind_tag : direct_kind, to.id, from.size() + 1 + id.size());
+  k.append(from).push_back('\0');
+  k.append(id);
+  return k;
+}
+
+std::optional<message_key_parts> parse_message_key(std::string_view key) {
+  std::string_view rest;
+  auto to = parse_head(key, rest);
+  if (!to)
+    return std::nullopt;
+  auto from = take_part(rest);
+  if (!from || rest.empty())
+    return std::nullopt;
+  return message_key_parts{std::move(*to), *from, rest};
+}
+
+std::string inbox_prefix(std::string_view agent) {
+  auto k = owned(agent, 9);
+  k.push_back('\0');
+  return k;
+}
+
+std::string inbox_key(std::string_view agent, uint64_t delivery) {
+  return inbox_prefix(agent) + u64_key(delivery);
+}
+
+std::string room_index_prefix(std::string_view room) {
+  return dialogue_head(room_kind_tag, room, 0);
+}
+
+std::string direct_index_prefix(std::string_view to, std::string_view from) {
+  auto k = dialogue_head(direct_kind, to, from.size() + 1);
+  k.append(from).push_back('\0');
+  return k;
+}
+
+std::string index_key(const message& m) {
+  // Time as unsigned big-endian: timestamps are positive ms since the epoch.
+  const auto t = u64_key(static_cast<uint64_t>(m.sent_at));
+  if (m.to.is_room()) {
+    auto k = room_index_prefix(m.to.id);
+    k.append(t).append(m.from).push_back('\0');
+    k.append(m.id);
+    return k;
+  }
+  auto k = direct_index_prefix(m.to.id, m.from);
+  k.append(t).append(m.id);
+  return k;
+}
+
+std::optional<index_entry> parse_index_key(std::string_view key) {
+  std::string_view rest;
+  auto to = parse_head(key, rest);
+  if (!to)
+    return std::nullopt;
+  index_entry e;
+  if (to->is_room()) {
+    if (rest.size() < 8)
+      return std::nullopt;
+    e.at = static_cast<timestamp>(parse_u64_key(rest.substr(0, 8)));
+    rest.remove_prefix(8);
+    auto from = take_part(rest);
+    if (!from)
+      return std::nullopt;
+    e.from = *from;
+  } else {
+    auto from = take_part(rest);
+    if (!from || rest.size() < 8)
+      return std::nullopt;
+    e.from = *from;
+    e.at = static_cast<timestamp>(parse_u64_key(rest.substr(0, 8)));
+    rest.remove_prefix(8);
+  }
+  if (rest.empty())
+    return std::nullopt;
+  e.id = rest;
+  e.to = std::move(*to);
+  return e;
 }
 
 // -- agent --------------------------------------------------------------------
@@ -444,36 +557,6 @@ expected<event> decode_event(std::string_view bytes) {
   e.room = r.room();
   e.detail = r.detail();
   return e;
-}
-
-// -- send outcome -------------------------------------------------------------
-
-std::string encode(const send_outcome& x) {
-  pb::IdempotencyRecord r;
-  if (x.ok) {
-    r.set_status(std::string{to_string(x.status)});
-  } else {
-    r.set_error_code(std::string{to_string(x.err.code)});
-    r.set_error_message(x.err.message);
-  }
-  r.set_at(x.at);
-  return r.SerializeAsString();
-}
-
-expected<send_outcome> decode_outcome(std::string_view bytes) {
-  pb::IdempotencyRecord r;
-  if (!r.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
-    return corrupt("idempotency record");
-  send_outcome x;
-  x.at = r.at();
-  if (!r.error_code().empty()) {
-    x.ok = false;
-    x.err = {parse_errc(r.error_code()), r.error_message()};
-    return x;
-  }
-  if (!parse_into(parse_message_status(r.status()), x.status))
-    return corrupt("idempotency record", "unknown status '" + r.status() + "'");
-  return x;
 }
 
 } // namespace parley::storage

@@ -3,6 +3,7 @@
 
 #include "storage/rocksdb_store.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <mutex>
@@ -19,6 +20,7 @@
 
 #include "parley/storage/records.hpp"
 #include "parley/v1/storage.pb.h"
+#include "storage/migrate.hpp"
 #include "storage/status.hpp"
 
 namespace fs = std::filesystem;
@@ -187,10 +189,12 @@ constexpr std::string_view write_seq_key = "write_seq";
 
 // Schema 1 kept a room's members and invitations inside its record; schema
 // 2 keeps one member record each (a join writes one small record). The
-// rewrite is one atomic batch, with the new schema version in it.
+// rewrite is one atomic batch, with schema version 2 in it.
 rocksdb::Status migrate_v1(rocksdb::DB& db, const std::vector<rocksdb::ColumnFamilyHandle*>& cfs,
                            v1::storage::StoreMeta meta) {
   auto cf = [&](column c) { return cfs[static_cast<size_t>(c)]; };
+  // Schema 2 member keys: room \0 agent (schema 3 adds the shard).
+  auto member_key = [](const std::string& room, const std::string& agent) { return room + '\0' + agent; };
   rocksdb::WriteBatch wb;
   std::unique_ptr<rocksdb::Iterator> it{db.NewIterator(rocksdb::ReadOptions{}, cf(column::rooms))};
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -226,7 +230,7 @@ rocksdb::Status migrate_v1(rocksdb::DB& db, const std::vector<rocksdb::ColumnFam
   }
   if (!it->status().ok())
     return it->status();
-  meta.set_schema_version(schema_version);
+  meta.set_schema_version(2);
   auto s = wb.Put(cf(column::meta), rocksdb::Slice{meta_key.data(), meta_key.size()}, meta.SerializeAsString());
   if (!s.ok())
     return s;
@@ -248,6 +252,7 @@ struct rocksdb_store::impl {
   rocksdb::Options opts;
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs; // indexed by column
+  std::vector<rocksdb::ColumnFamilyHandle*> legacy; // of older schemas, dropped once migrated
   rocksdb::WriteOptions wopts;
   durability mode = durability::sync;
   std::string node_id;
@@ -267,7 +272,10 @@ struct rocksdb_store::impl {
       return;
     for (auto* h : cfs)
       db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    for (auto* h : legacy)
+      db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     cfs.clear();
+    legacy.clear();
     db->Close().PermitUncheckedError();
     db.reset();
   }
@@ -275,8 +283,16 @@ struct rocksdb_store::impl {
   rocksdb::Status open_db(bool read_only = false) {
     std::vector<rocksdb::ColumnFamilyDescriptor> descs;
     descs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{opts});
-    for (auto& name : column_names())
+    const auto known = column_names();
+    for (auto& name : known)
       descs.emplace_back(name, rocksdb::ColumnFamilyOptions{opts});
+    // RocksDB opens a database only with all its families: those of older
+    // schemas (migrated, then dropped) too.
+    std::vector<std::string> existing;
+    if (rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions{}, path, &existing).ok())
+      for (auto& name : existing)
+        if (name != rocksdb::kDefaultColumnFamilyName && std::find(known.begin(), known.end(), name) == known.end())
+          descs.emplace_back(name, rocksdb::ColumnFamilyOptions{opts});
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     auto s = read_only ? rocksdb::DB::OpenForReadOnly(opts, path, descs, &handles, &raw)
@@ -286,8 +302,21 @@ struct rocksdb_store::impl {
     db.reset(raw);
     // handles[0] is the default family, which Parley does not use.
     raw->DestroyColumnFamilyHandle(handles[0]).PermitUncheckedError();
-    cfs.assign(handles.begin() + 1, handles.end());
+    cfs.assign(handles.begin() + 1, handles.begin() + 1 + column_count);
+    legacy.assign(handles.begin() + 1 + column_count, handles.end());
     return s;
+  }
+
+  // Drops the families of older schemas (after their migration).
+  rocksdb::Status drop_legacy() {
+    for (auto* h : legacy) {
+      auto s = db->DropColumnFamily(h);
+      db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+      if (!s.ok())
+        return s;
+    }
+    legacy.clear();
+    return rocksdb::Status::OK();
   }
 
   rocksdb::ColumnFamilyHandle* cf(column c) const { return cfs[static_cast<size_t>(c)]; }
@@ -333,11 +362,25 @@ expected<std::unique_ptr<state_store>> rocksdb_store::open(const store_options& 
     return unexpected{status_error(s, "open store '" + opt.path + "'")};
   if (meta) {
     p->node_id = meta->node_id();
-    if (meta->schema_version() < schema_version)
+    auto migration_failed = [&](const std::string& why) {
+      return unexpected{errc::storage_failure, "migrate store '" + opt.path + "' from schema version "
+                                                 + std::to_string(meta->schema_version()) + ": " + why};
+    };
+    if (meta->schema_version() < 2)
       if (auto s = migrate_v1(*p->db, p->cfs, *meta); !s.ok())
-        return unexpected{status_error(s, "migrate store '" + opt.path + "' from schema version "
-                                            + std::to_string(meta->schema_version()))};
+        return migration_failed(s.ToString());
     p->write_seq = read_write_seq(*p->db, p->cf(column::meta));
+    auto* raw = p.get();
+    std::unique_ptr<rocksdb_store> store{new rocksdb_store(std::move(p))};
+    if (meta->schema_version() < 3) {
+      auto m = *meta;
+      m.set_schema_version(3);
+      if (auto ok = migrate_v2(*store, m.SerializeAsString()); !ok)
+        return migration_failed(ok.error().message);
+    }
+    if (auto s = raw->drop_legacy(); !s.ok())
+      return unexpected{status_error(s, "drop the column families of older schemas in '" + opt.path + "'")};
+    return std::unique_ptr<state_store>{std::move(store)};
   } else {
     v1::storage::StoreMeta m;
     m.set_schema_version(schema_version);

@@ -17,7 +17,6 @@ constexpr detail::enum_table<column, column_count> column_names{{
   {column::messages, "messages"},
   {column::message_index, "message_index"},
   {column::inbox, "inbox"},
-  {column::idempotency, "idempotency"},
   {column::events, "events"},
   {column::members, "members"},
   {column::erasures, "erasures"},

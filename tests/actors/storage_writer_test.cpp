@@ -107,9 +107,9 @@ TEST_F(StorageWriter, PreconditionRefusesAPresentKey) {
   caf::scoped_actor self{*sys};
   auto guarded = [](const std::string& tag) {
     storage::write_batch b;
-    b.put(storage::column::idempotency, "key", "first-" + tag);
+    b.put(storage::column::attention, "key", "first-" + tag);
     b.put(storage::column::messages, "msg-" + tag, tag);
-    b.require_absent(storage::column::idempotency, "key");
+    b.require_absent(storage::column::attention, "key");
     return b;
   };
   // Queued together: one group, the second sees the first's put.
@@ -127,12 +127,12 @@ TEST_F(StorageWriter, PreconditionRefusesAPresentKey) {
   EXPECT_FALSE(store->get(storage::column::messages, "msg-b").value().has_value());
   // A predicate may say a value found does not count (an expired key).
   storage::write_batch late;
-  late.put(storage::column::idempotency, "key", "second");
-  late.require_absent(storage::column::idempotency, "key", [](std::string_view v) { return v != "first-a"; });
+  late.put(storage::column::attention, "key", "second");
+  late.require_absent(storage::column::attention, "key", [](std::string_view v) { return v != "first-a"; });
   self->request(writer, caf::infinite, atoms::commit::value, std::move(late))
     .receive([](commit_outcome& o) { EXPECT_EQ(o.already_present, std::nullopt); },
              [&](caf::error& e) { ADD_FAILURE() << sys->render(e); });
-  EXPECT_EQ(store->get(storage::column::idempotency, "key").value(), std::optional<std::string>{"second"});
+  EXPECT_EQ(store->get(storage::column::attention, "key").value(), std::optional<std::string>{"second"});
 }
 
 // Verifies read-modify-writes see the batches committed before them (also

@@ -95,7 +95,7 @@ TEST(NodeRetention, HistoryDropsMessagesPastTheirAge) {
 
 // Verifies an idempotency key counts within idempotency_window_ms (a retry
 // returns the first result and delivers nothing) and not after it (a retry
-// is a new message), and that retention then deletes the old key.
+// is a new message, whose record is the key's record from then on).
 TEST(NodeRetention, IdempotencyKeysLastTheirWindow) {
   test::temp_dir dir;
   auto [cfg, clk] = clocked_config(dir.str());
@@ -118,7 +118,7 @@ TEST(NodeRetention, IdempotencyKeysLastTheirWindow) {
   ASSERT_TRUE(succeeded(later));
   EXPECT_GT(later->sent_at, first->sent_at);
   EXPECT_EQ(n->inbox(as_admin, "b", 10)->size(), 2u);
-  // Retention deletes keys past the window (the new one stays).
+  // Retention keeps the new record (it is the key's outcome now).
   clk->advance(30'000);
   ASSERT_TRUE(succeeded(n->run_retention(as_admin)));
   n->stop();
@@ -127,7 +127,7 @@ TEST(NodeRetention, IdempotencyKeysLastTheirWindow) {
   o.create_if_missing = false;
   auto s = storage::open_store(o);
   ASSERT_TRUE(succeeded(s));
-  auto key = storage::find_outcome(**s, "a", "k1");
+  auto key = storage::find_outcome(**s, storage::message_key(address::agent("b"), "a", "k1"));
   ASSERT_TRUE(succeeded(key));
   ASSERT_TRUE(key->has_value());
   EXPECT_EQ((*key)->at, later->sent_at);
@@ -187,8 +187,8 @@ TEST(NodeRecovery, OrphanRecordsAreSkipped) {
     storage::write_batch b;
     b.put(storage::column::members, storage::member_key("hall", "ghost"),
           storage::encode(storage::member_record{room_role::member, 1, 5, false}));
-    b.put(storage::column::attention, "ghost", storage::encode(storage::attention_record{{{"room:hall", 2.0}}, {}}));
-    b.put(storage::column::inbox, storage::inbox_key("ghost", 42), storage::message_key("a", "whatever"));
+    b.put(storage::column::attention, storage::agent_key("ghost"), storage::encode(storage::attention_record{{{"room:hall", 2.0}}, {}}));
+    b.put(storage::column::inbox, storage::inbox_key("ghost", 42), storage::message_key(address::agent("ghost"), "a", "whatever"));
     ASSERT_TRUE(succeeded((*s)->write(b)));
   }
   auto n = start_ok(cfg);

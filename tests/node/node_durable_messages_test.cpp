@@ -26,6 +26,7 @@ using test_support::gate;
 using test_support::gate_opener;
 using test_support::make_spec;
 using test_support::moderated;
+using test_support::open_stopped;
 using test_support::room_message;
 using test_support::start_ok;
 using test_support::succeeded;
@@ -83,15 +84,6 @@ std::vector<std::string> contents(const std::vector<message>& ms) {
 }
 
 /// The store of a stopped node, opened directly.
-std::unique_ptr<storage::state_store> open_stopped(const std::string& dir) {
-  storage::store_options o;
-  o.path = dir;
-  o.create_if_missing = false;
-  auto s = storage::open_store(o);
-  EXPECT_TRUE(succeeded(s));
-  return s ? std::move(*s) : nullptr;
-}
-
 size_t history_size(node& n, const agent_id& a, const agent_id& b) {
   history_query q;
   q.limit = max_page_size;
@@ -238,13 +230,13 @@ TEST(NodeDurableMessages, UndeliveredMessagesAreRedeliveredInOrder) {
     for (int i = 0; i < 4; ++i) {
       auto m = keyed("a", "slow", "d" + std::to_string(i), "d" + std::to_string(i));
       m.sent_at = 1000 + i;
-      storage::add_message(b, m, {"slow"}, delivery++, nullptr);
+      storage::add_message(b, m, {"slow"}, delivery++);
       expected_order.push_back("a/" + m.id);
     }
     auto post = room_message("a", "hall", "to the hall");
     post.id = "r0";
     post.sent_at = 2000;
-    storage::add_message(b, post, {"slow"}, delivery++, nullptr);
+    storage::add_message(b, post, {"slow"}, delivery++);
     expected_order.push_back("a/r0");
     ASSERT_TRUE(succeeded(s->write(b)));
     auto inbox = storage::read_inbox(*s, "slow", 10);
@@ -445,7 +437,7 @@ TEST(NodeDurableMessages, AttentionKnobsAreStored) {
   {
     auto s = open_stopped(dir.str());
     ASSERT_TRUE(s);
-    auto raw = s->get(storage::column::attention, "a");
+    auto raw = s->get(storage::column::attention, storage::agent_key("a"));
     ASSERT_TRUE(succeeded(raw));
     ASSERT_TRUE(raw->has_value());
     auto rec = storage::decode_attention(**raw);

@@ -453,7 +453,7 @@ TEST(StateStore, MigratesASchemaOneStore) {
   auto dan = s->get(column::members, member_key("hall", "dan"));
   ASSERT_TRUE(dan.has_value() && dan->has_value());
   EXPECT_EQ(decode_member(**dan).value(), (member_record{room_role::admin, 0, 0, true}));
-  auto room = s->get(column::rooms, "hall");
+  auto room = s->get(column::rooms, room_key("hall"));
   ASSERT_TRUE(room.has_value() && room->has_value());
   auto r = decode_room(**room);
   ASSERT_TRUE(r.has_value());

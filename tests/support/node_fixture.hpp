@@ -419,6 +419,17 @@ inline node_config durable_config(const std::string& dir,
   return cfg;
 }
 
+/// Opens the store a stopped node left in `dir` (nullptr and a failure if
+/// it cannot).
+inline std::unique_ptr<storage::state_store> open_stopped(const std::string& dir) {
+  storage::store_options o;
+  o.path = dir;
+  o.create_if_missing = false;
+  auto s = storage::open_store(o);
+  EXPECT_TRUE(succeeded(s));
+  return s ? std::move(*s) : nullptr;
+}
+
 /// Starts a node, failing the test (and returning nullptr) if it cannot.
 inline std::unique_ptr<node> start_ok(const node_config& cfg) {
   auto n = node::start(cfg);

@@ -61,7 +61,7 @@ struct send_record {
   std::optional<int64_t> acked_at;
 
   std::string dialogue() const {
-    return to_room ? storage::room_dialogue(to) : storage::direct_dialogue(from, to);
+    return to_room ? "room:" + to : from < to ? from + "|" + to : to + "|" + from;
   }
 };
 
@@ -290,11 +290,11 @@ protected:
     // dialogue -> messages found there
     std::map<std::string, std::vector<message>> found;
     for (auto& r : {crash::lobby, crash::stage})
-      found[storage::room_dialogue(r)] = whole_history(
+      found["room:" + r] = whole_history(
         "room " + r, [&](const history_query& q) { return n.room_history(as_admin, r, q); });
     for (size_t i = 0; i < names.size(); ++i)
       for (size_t j = i + 1; j < names.size(); ++j)
-        found[storage::direct_dialogue(names[i], names[j])] =
+        found[names[i] < names[j] ? names[i] + "|" + names[j] : names[j] + "|" + names[i]] =
           whole_history(names[i] + "|" + names[j], [&](const history_query& q) {
             return n.direct_history(as_admin, names[i], names[j], q);
           });

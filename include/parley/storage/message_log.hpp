@@ -1,9 +1,10 @@
 #pragma once
 
-// Durable messages: what one accepted message writes (record, history index,
-// inbox entries, idempotency record, all in the caller's batch), and the
-// queries over them (history pages, an agent's inbox, the outcome of a send
-// under its idempotency key). Layout: docs/storage-format.md.
+// Durable messages: what one accepted message writes (its record, which is
+// also its idempotency record, its history index entry and inbox entries,
+// all in the caller's batch), and the queries over them (history pages, an
+// agent's inbox, the outcome of a send under its idempotency key). Layout:
+// docs/storage-format.md.
 
 #include <cstdint>
 #include <functional>
@@ -19,37 +20,39 @@
 
 namespace parley::storage {
 
-/// The history dialogue of `m`: "room:<id>" for a room message, the pair's
-/// direct_dialogue() for a message to an agent.
-std::string history_dialogue(const message& m);
-std::string room_dialogue(std::string_view room);
-
-/// Adds to `b` the writes that make `m` durable: its record, its history
-/// index entry, an inbox entry numbered `delivery` for each of `recipients`
-/// and, if `outcome` is set, the outcome under (m.from, m.id).
+/// Adds to `b` the writes that make `m` durable: its record (which is
+/// also its idempotency record), its history index entry and an inbox entry
+/// numbered `delivery` for each of `recipients`.
 void add_message(write_batch& b, const message& m, const std::vector<agent_id>& recipients,
-                 uint64_t delivery, const send_outcome* outcome);
+                 uint64_t delivery);
 
-/// Makes `b` (which holds add_message with an outcome) apply only if
-/// (from, id) has no outcome recorded at or after `not_before` (older ones
-/// are past the idempotency window: the send is a new message).
-void guard_idempotency(write_batch& b, std::string_view from, std::string_view id, timestamp not_before);
+/// Makes `b` (which holds add_message of `m`) apply only if m's key (to,
+/// from, id) holds no message sent at or after `not_before` (older ones are
+/// past the idempotency window: the send is a new message).
+void guard_idempotency(write_batch& b, const message& m, timestamp not_before);
+
+/// The first outcome of a send, as its stored message record says.
+expected<send_outcome> outcome_of_record(std::string_view record);
 
 /// Adds the removal of `agent`'s inbox entry `delivery` (served or refused).
 void add_inbox_removal(write_batch& b, std::string_view agent, uint64_t delivery);
 
-/// The recorded outcome of (from, id), if that send took effect.
-expected<std::optional<send_outcome>> find_outcome(const state_store& s, std::string_view from,
-                                                   std::string_view id);
+/// The recorded outcome of the send stored under `key` (message_key), if
+/// that send took effect.
+expected<std::optional<send_outcome>> find_outcome(const state_store& s, std::string_view key);
 
 using parley::history_page;
 using parley::history_query;
 using parley::max_page_size;
 
-/// A page of `dialogue`'s messages (history_dialogue / room_dialogue).
-/// invalid_argument for a bad limit or a cursor of another dialogue.
-expected<history_page> read_history(const state_store& s, std::string_view dialogue,
-                                    const history_query& q);
+/// A page of room `room`'s history. invalid_argument for a bad limit or a
+/// cursor of another dialogue.
+expected<history_page> read_room_history(const state_store& s, std::string_view room,
+                                         const history_query& q);
+/// A page of the direct dialogue of `a` and `b` (both directions merged in
+/// time order).
+expected<history_page> read_direct_history(const state_store& s, std::string_view a,
+                                           std::string_view b, const history_query& q);
 
 /// Up to `limit` undelivered-or-unread messages of `agent`, oldest first,
 /// each with its delivery number.
@@ -68,5 +71,10 @@ expected<std::vector<message>> load_inbox_entries(const state_store& s, std::str
 using inbox_visit = std::function<expected<void>(const agent_id& agent, message m)>;
 expected<uint64_t> scan_inboxes(const state_store& s, const inbox_visit& visit,
                                 const std::function<void(const std::string&)>& orphan = {});
+
+/// Visits every stored message sent by `from` (its key and record), for an
+/// erasure. Messages are stored under their recipient or room, so this
+/// reads the whole messages family: slow, and only erasures need it.
+expected<void> scan_sent_messages(const state_store& s, std::string_view from, const scan_fn& fn);
 
 } // namespace parley::storage

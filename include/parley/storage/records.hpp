@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,32 +17,70 @@
 #include "parley/model/event.hpp"
 #include "parley/model/manifest.hpp"
 #include "parley/model/message.hpp"
+#include "parley/model/shard.hpp"
 #include "parley/model/room.hpp"
 #include "parley/model/turns.hpp"
 
 namespace parley::storage {
 
 // -- keys ---------------------------------------------------------------------
+// Every key of an agent's or a room's data starts with its owner's shard
+// (2 bytes, big-endian; parley/model/shard.hpp), so a shard is one key range
+// in every column family. Layout and reasons: docs/storage-format.md.
 
 /// 8 bytes big-endian, so that byte order is numeric order.
 std::string u64_key(uint64_t x);
 uint64_t parse_u64_key(std::string_view bytes) noexcept;
 
-/// messages, idempotency: from \0 id.
-std::string message_key(std::string_view from, std::string_view id);
-/// inbox: agent \0 seq.
-std::string inbox_key(std::string_view agent, uint64_t seq);
-/// inbox prefix of one agent: agent \0.
-std::string inbox_prefix(std::string_view agent);
-/// message_index: dialogue \0 time \0 from \0 id; dialogue is "room:<id>"
-/// or "direct:<a>|<b>" with a < b.
-std::string index_key(std::string_view dialogue, timestamp t, std::string_view from,
-                      std::string_view id);
-std::string index_prefix(std::string_view dialogue);
-std::string direct_dialogue(std::string_view a, std::string_view b);
-/// members: room \0 agent.
+/// The first key of shard `s` in any sharded column family, and the first
+/// key after it (the range [shard_begin(s), shard_begin(s + 1)) is the shard).
+std::string shard_begin(uint32_t s);
+/// The shard a sharded key belongs to.
+shard_id shard_of_key(std::string_view key) noexcept;
+
+/// agents, attention, erasures: shard agent.
+std::string agent_key(std::string_view agent);
+/// rooms, moderators: shard room.
+std::string room_key(std::string_view room);
+/// The agent or room id of an agent_key or room_key.
+std::string_view owner_of_key(std::string_view key) noexcept;
+
+/// members: shard(room) room \0 agent.
 std::string member_key(std::string_view room, std::string_view agent);
 std::string member_prefix(std::string_view room);
+
+/// messages: shard(owner) kind owner \0 from \0 id, where kind is 'a' for a
+/// direct message (owner: its recipient) and 'r' for a room message (owner:
+/// the room). The record doubles as the send's idempotency record.
+std::string message_key(const address& to, std::string_view from, std::string_view id);
+struct message_key_parts {
+  address to;
+  std::string_view from;
+  std::string_view id;
+};
+/// nullopt if `key` is not a message key. The parts view into `key`.
+std::optional<message_key_parts> parse_message_key(std::string_view key);
+
+/// inbox: shard(agent) agent \0 delivery(8) -> message key.
+std::string inbox_key(std::string_view agent, uint64_t delivery);
+/// inbox prefix of one agent: shard agent \0.
+std::string inbox_prefix(std::string_view agent);
+
+/// message_index, room messages: shard(room) 'r' room \0 time(8) from \0 id.
+std::string room_index_prefix(std::string_view room);
+/// message_index, direct messages: shard(to) 'a' to \0 from \0 time(8) id;
+/// a dialogue's history merges its two directions.
+std::string direct_index_prefix(std::string_view to, std::string_view from);
+/// The index entry of message `m` (to, from, id, sent_at).
+std::string index_key(const message& m);
+struct index_entry {
+  address to;
+  std::string_view from;
+  timestamp at = 0;
+  std::string_view id;
+};
+/// nullopt if `key` is not an index key. The parts view into `key`.
+std::optional<index_entry> parse_index_key(std::string_view key);
 
 // -- records ------------------------------------------------------------------
 
@@ -78,7 +117,8 @@ struct member_record {
 /// The tombstone of an erasure of an agent's personal data.
 using erasure_record = erasure;
 
-/// The first outcome of a send, kept under its idempotency key.
+/// The first outcome of a send: what its message record says
+/// (message_log.hpp: outcome_of_record).
 struct send_outcome {
   bool ok = true;
   message_status status = message_status::delivered;
@@ -106,7 +146,6 @@ std::string encode(const attention_record& x);
 std::string encode(const room_record& x);
 std::string encode(const message& x);
 std::string encode(const event& x);
-std::string encode(const send_outcome& x);
 std::string encode(const member_record& x);
 std::string encode(const erasure_record& x);
 
@@ -116,7 +155,6 @@ expected<moderator_record> decode_moderator(std::string_view bytes);
 expected<attention_record> decode_attention(std::string_view bytes);
 expected<message> decode_message(std::string_view bytes);
 expected<event> decode_event(std::string_view bytes);
-expected<send_outcome> decode_outcome(std::string_view bytes);
 expected<member_record> decode_member(std::string_view bytes);
 expected<erasure_record> decode_erasure(std::string_view bytes);
 /// Whether a stored message record's content was erased.

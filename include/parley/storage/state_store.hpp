@@ -21,21 +21,23 @@
 namespace parley::storage {
 
 /// Column families. The names (to_string) are the RocksDB column family names.
+/// Column families. The names (to_string) are the RocksDB column family
+/// names. Keys of every family but meta and events start with the owning
+/// agent's or room's shard (records.hpp).
 enum class column : uint8_t {
   meta,          ///< store identity and schema version
-  agents,        ///< agent id -> AgentRecord
-  rooms,         ///< room id -> RoomRecord (without its members)
-  moderators,    ///< room id -> ModeratorRecord
-  attention,     ///< agent id -> AttentionRecord
-  messages,      ///< from \0 id -> MessageRecord
-  message_index, ///< dialogue \0 time(8, big-endian) \0 from \0 id -> ""
-  inbox,         ///< agent \0 seq(8, big-endian) -> from \0 id
-  idempotency,   ///< from \0 id -> IdempotencyRecord
-  events,        ///< offset(8, big-endian) -> EventRecord
+  agents,        ///< agent -> AgentRecord
+  rooms,         ///< room -> RoomRecord (without its members)
+  moderators,    ///< room -> ModeratorRecord
+  attention,     ///< agent -> AttentionRecord
+  messages,      ///< kind owner \0 from \0 id -> MessageRecord (also the idempotency record)
+  message_index, ///< history order of a dialogue -> ""
+  inbox,         ///< agent \0 delivery(8, big-endian) -> message key
+  events,        ///< offset(8, big-endian) -> EventRecord (node-wide, not sharded)
   members,       ///< room \0 agent -> MemberRecord (a member or an invitation)
-  erasures,      ///< agent id -> ErasureRecord (tombstone of an erasure)
+  erasures,      ///< agent -> ErasureRecord (tombstone of an erasure)
 };
-inline constexpr int column_count = 12;
+inline constexpr int column_count = 11;
 
 std::string_view to_string(column c) noexcept;
 
@@ -181,9 +183,10 @@ public:
   virtual expected<void> compact() = 0;
 };
 
-/// The schema version this build writes and the newest it reads. Version 1
-/// stores (room members inside the room record) are migrated on open.
-inline constexpr uint32_t schema_version = 2;
+/// The schema version this build writes and the newest it reads. Older
+/// stores (1: room members inside the room record; 2: keys without shards,
+/// a separate idempotency family) are migrated on open.
+inline constexpr uint32_t schema_version = 3;
 
 /// Opens (or creates) a store per `opt.mode`: RocksDB for sync and async,
 /// memory for memory. Refuses, writing nothing: a directory that is not a
