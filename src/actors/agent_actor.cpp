@@ -137,12 +137,15 @@ expected<void> can_take(self_ptr self, const message& m, input_kind kind) {
     return retired_refusal(st);
   if (kind == input_kind::acknowledged)
     return {};
-  if (st.has_backlog()) {
-    if (st.extras_->backlog.size() < st.rt->limits.backlog_limit)
+  // Messages being committed (pipelined) may land behind the queue when
+  // they are taken: they count against the backlog's bound meanwhile.
+  if (st.has_backlog() || st.reserved > 0) {
+    const size_t waiting = (st.has_backlog() ? st.extras_->backlog.size() : 0) + st.reserved;
+    if (waiting < st.rt->limits.backlog_limit && st.reserved < agent_state::max_reserved)
       return {};
     return unexpected{errc::overloaded,
                       refusal_text(st, m, {errc::overloaded, "inbox is full ("
-                                                               + std::to_string(st.extras_->backlog.size())
+                                                               + std::to_string(waiting)
                                                                + " messages wait behind it)"})};
   }
   if (auto ok = st.attention().can_push(dialogue_of(m, st.man.id), st.man.capacity); !ok)
@@ -430,10 +433,13 @@ void execute(self_ptr self, behavior_action& a, const message* answering) {
 // -- input handlers -------------------------------------------------------------
 
 // A direct message for the inbox. On a durable node it enters the inbox
-// only once its record, history entry and inbox entry (and, for an API
-// send, its outcome under the idempotency key) are committed; for an API
-// send the commit is refused if the key took effect before, and `done`
-// gets the first send's outcome instead. `done(failure, first)`.
+// only once its record (also its idempotency record), history entry and
+// inbox entry are committed; for an API send the commit is refused if the
+// key took effect before, and `done` gets the first send's outcome instead.
+// `done(failure, first)`. The commit is pipelined: the agent goes on taking
+// messages meanwhile, with the message's slot reserved (st.reserved counts
+// against the backlog limit until it is taken), so the writer's group
+// commit carries the messages of every agent at once.
 template <class Done>
 void deliver(self_ptr self, message m, bool record_outcome, Done done) {
   auto& st = self->state;
@@ -453,8 +459,10 @@ void deliver(self_ptr self, message m, bool record_outcome, Done done) {
   storage::add_message(b, m, {st.man.id}, m.delivery);
   if (record_outcome)
     storage::guard_idempotency(b, m, st.rt->now() - st.rt->limits.idempotency_window_ms);
+  ++st.reserved;
   persist_then(self, *st.rt, std::move(b),
                [self, m = std::move(m), done](const error* failure, commit_outcome& out) mutable {
+                 --self->state.reserved;
                  if (failure) {
                    done(failure, std::optional<storage::send_outcome>{});
                    return;
@@ -468,11 +476,15 @@ void deliver(self_ptr self, message m, bool record_outcome, Done done) {
                           std::optional<storage::send_outcome>{std::move(*first)});
                    return;
                  }
-                 take(self, std::move(m));
+                 // Retired meanwhile: the entry stays in the store like the
+                 // rest of a retired agent's inbox.
+                 if (!retired(self->state))
+                   take(self, std::move(m));
                  // Answer first: serving may take long (the behaviour runs inline).
                  done(static_cast<const error*>(nullptr), std::optional<storage::send_outcome>{});
                  schedule_serve(self, true);
-               });
+               },
+               while_writing::go_on);
 }
 
 caf::result<send_receipt> on_deliver_direct(self_ptr self, message& m) {

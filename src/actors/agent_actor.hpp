@@ -64,6 +64,11 @@ struct agent_state {
   std::unique_ptr<agent_extras> extras_;
   uint64_t next_message = 1;
   bool serve_scheduled = false;
+  /// Direct messages accepted and being committed (pipelined durability),
+  /// not yet in the queue. In the padding after serve_scheduled: no bytes
+  /// added to an idle agent.
+  uint16_t reserved = 0;
+  static constexpr uint16_t max_reserved = UINT16_MAX;
 
   /// The attention queue (the bounded inbox), made on first use.
   attention_queue& attention() {

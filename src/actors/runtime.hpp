@@ -102,6 +102,9 @@ struct node_counters {
   std::atomic<uint64_t> events_dropped{0};
   /// Automatic replies not sent because their chain reached the hop limit.
   striped_counter replies_stopped;
+  /// Group commits of the storage writer, and the batches they carried.
+  std::atomic<uint64_t> storage_writes{0};
+  std::atomic<uint64_t> storage_batches{0};
 };
 
 /// The limits the actors enforce (node_config::limits copies into these).

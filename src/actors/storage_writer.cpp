@@ -83,11 +83,15 @@ void flush(storage_writer_actor* self) {
       outcomes[i].already_present = std::move(*r);
       continue;
     }
-    merged.append(queue[i].batch);
+    merged.append(std::move(queue[i].batch));
   }
   auto ok = st.store->write(merged);
   ++st.commits;
   st.batches += queue.size();
+  if (st.counters) {
+    st.counters->storage_writes.fetch_add(1, std::memory_order_relaxed);
+    st.counters->storage_batches.fetch_add(queue.size(), std::memory_order_relaxed);
+  }
   // All or nothing for the whole group: RocksDB applies one WriteBatch
   // atomically, so on failure none of these changes is on disk.
   for (size_t i = 0; i < queue.size(); ++i) {
@@ -102,8 +106,9 @@ void flush(storage_writer_actor* self) {
 
 } // namespace
 
-caf::behavior storage_writer(storage_writer_actor* self, storage::state_store* store) {
+caf::behavior storage_writer(storage_writer_actor* self, storage::state_store* store, node_counters* counters) {
   self->state.store = store;
+  self->state.counters = counters;
   return {
     [self](atoms::commit, storage::write_batch& b) -> caf::result<commit_outcome> {
       auto& st = self->state;

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "actors/messages.hpp"
+#include "actors/runtime.hpp"
 #include "parley/storage/state_store.hpp"
 
 namespace parley {
@@ -24,6 +25,7 @@ struct storage_writer_state {
 
   storage::state_store* store = nullptr;
   std::vector<pending> queue;
+  node_counters* counters = nullptr;
   uint64_t commits = 0; // writes issued
   uint64_t batches = 0; // batches they carried
 
@@ -32,7 +34,8 @@ struct storage_writer_state {
 
 using storage_writer_actor = caf::stateful_actor<storage_writer_state>;
 
-caf::behavior storage_writer(storage_writer_actor* self, storage::state_store* store);
+/// `counters` (nullable) count the writes and the batches they carry.
+caf::behavior storage_writer(storage_writer_actor* self, storage::state_store* store, node_counters* counters);
 
 /// The node's blocking reads for actors (agents loading their backlog, the
 /// event bus reading its log), on a thread of its own so that no scheduler

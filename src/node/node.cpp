@@ -82,7 +82,7 @@ node::impl::impl(node_config c, std::unique_ptr<storage::state_store> s)
   if (store) {
     rt.store = store.get();
     // Detached: a write blocks its thread for the fsync, a read for the disk.
-    rt.writer = sys.spawn<caf::detached>(storage_writer, store.get());
+    rt.writer = sys.spawn<caf::detached>(storage_writer, store.get(), &rt.counters);
     rt.reader = sys.spawn<caf::detached>(storage_reader, static_cast<const storage::state_store*>(store.get()));
   }
   rt.record_message_events = cfg.record_message_events;
@@ -328,6 +328,8 @@ node_stats node::stats() const {
   s.skills = impl_->rt.skills.size();
   s.subscriptions = impl_->open_subscriptions.load();
   s.links = impl_->open_links.load();
+  s.storage_writes = c.storage_writes.load();
+  s.storage_batches = c.storage_batches.load();
   return s;
 }
 

@@ -20,7 +20,7 @@ struct StorageWriter : ::testing::Test {
     store = std::move(*s);
     cfg.set("scheduler.max-threads", size_t{2});
     sys.emplace(cfg);
-    writer = sys->spawn<caf::detached>(storage_writer, store.get());
+    writer = sys->spawn<caf::detached>(storage_writer, store.get(), nullptr);
   }
 
   void TearDown() override {

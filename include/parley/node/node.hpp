@@ -150,6 +150,10 @@ struct node_stats {
   uint64_t skills = 0;
   uint64_t subscriptions = 0;
   uint64_t links = 0;
+  /// Writes (group commits) of the storage writer, and the batches (state
+  /// changes) they carried: batches / writes is the mean group size.
+  uint64_t storage_writes = 0;
+  uint64_t storage_batches = 0;
 };
 
 /// Which agents find_agents returns (all set fields must match).

@@ -100,6 +100,15 @@ public:
   void append(const write_batch& other) {
     ops_.insert(ops_.end(), other.ops_.begin(), other.ops_.end());
   }
+  /// The same, moving the keys and values instead of copying them.
+  void append(write_batch&& other) {
+    if (ops_.empty()) {
+      ops_ = std::move(other.ops_);
+      return;
+    }
+    ops_.insert(ops_.end(), std::make_move_iterator(other.ops_.begin()),
+                std::make_move_iterator(other.ops_.end()));
+  }
   const std::vector<op>& ops() const noexcept { return ops_; }
   const std::vector<update>& updates() const noexcept { return updates_; }
   const std::optional<guard>& precondition() const noexcept { return guard_; }
