@@ -1,7 +1,7 @@
 // Event subscriptions. The bus only hands live events to a bounded queue
-// (never running a subscriber's code, never blocking); the subscriber's own
-// thread replays what came before, from the store or the bus's memory in
-// bounded chunks, then drains the queue.
+// (never blocking; the only subscriber code it runs is a reader's wake-up,
+// see ready_signal); the reader's thread replays what came before, from the
+// store or the bus's memory in bounded chunks, then drains the queue.
 
 #include <condition_variable>
 #include <deque>
@@ -9,6 +9,7 @@
 
 #include "actors/event_bus.hpp"
 #include "node/node_impl.hpp"
+#include "parley/model/ready_signal.hpp"
 #include "parley/storage/records.hpp"
 
 namespace parley {
@@ -28,6 +29,8 @@ struct live_queue {
   /// The first live event that did not fit: the stream ends before it.
   uint64_t overflow_at = 0;
   bool closed = false;
+  /// Wakes a reader that polls (try_next) instead of waiting on cv.
+  ready_signal ready;
 };
 
 bool matches(const subscription_spec& s, const event& e) {
@@ -56,6 +59,7 @@ struct event_stream::impl {
       std::lock_guard guard{q->mtx};
       q->closed = true;
     }
+    q->ready.set(nullptr);
     if (!owner->stopping && sub_id != 0)
       caf::anon_send(owner->rt.bus, atoms::unsubscribe::value, sub_id);
     owner->open_subscriptions.fetch_sub(1);
@@ -113,7 +117,9 @@ struct event_stream::impl {
     return raw;
   }
 
-  std::vector<event> next(size_t max, std::chrono::milliseconds timeout) {
+  // What is there now: replayed events first, then the queue's. `arm`: a
+  // miss arms the queue's ready signal.
+  std::vector<event> try_next(size_t max, bool arm) {
     std::vector<event> out;
     if (max == 0 || end)
       return out;
@@ -130,8 +136,7 @@ struct event_stream::impl {
     }
     if (!out.empty())
       return out;
-    std::unique_lock guard{q->mtx};
-    q->cv.wait_for(guard, timeout, [&] { return !q->events.empty() || q->overflow_at != 0 || q->closed; });
+    std::lock_guard guard{q->mtx};
     while (!q->events.empty() && out.size() < max) {
       auto e = std::move(q->events.front());
       q->events.pop_front();
@@ -145,7 +150,21 @@ struct event_stream::impl {
                                         + " events behind; resume from offset "
                                         + std::to_string(q->overflow_at)};
     }
+    if (out.empty() && !end && arm)
+      q->ready.arm();
     return out;
+  }
+
+  std::vector<event> next(size_t max, std::chrono::milliseconds timeout) {
+    auto out = try_next(max, false);
+    if (!out.empty() || end || max == 0)
+      return out;
+    {
+      std::unique_lock guard{q->mtx};
+      q->cv.wait_for(guard, timeout,
+                     [&] { return !q->events.empty() || q->overflow_at != 0 || q->closed; });
+    }
+    return try_next(max, false);
   }
 };
 
@@ -156,6 +175,14 @@ event_stream::~event_stream() = default;
 
 std::vector<event> event_stream::next(size_t max, std::chrono::milliseconds timeout) {
   return impl_->next(max, timeout);
+}
+
+std::vector<event> event_stream::try_next(size_t max) {
+  return impl_->try_next(max, true);
+}
+
+void event_stream::on_ready(std::function<void()> fn) {
+  impl_->q->ready.set(std::move(fn));
 }
 
 std::optional<error> event_stream::ended() const {
@@ -206,17 +233,23 @@ expected<std::unique_ptr<event_stream>> node::subscribe(const principal& p, subs
         return false;
       if ((!agent.empty() && e.agent != agent) || (!room.empty() && e.room != room))
         return true;
-      std::lock_guard guard{q->mtx};
-      if (q->closed)
-        return false;
-      if (q->events.size() >= q->limit) {
-        q->overflow_at = e.seq;
+      bool keep = true;
+      {
+        std::lock_guard guard{q->mtx};
+        if (q->closed)
+          return false;
+        if (q->events.size() >= q->limit) {
+          q->overflow_at = e.seq; // the reader learns it from its next poll
+          keep = false;
+        } else {
+          q->events.push_back(e);
+        }
         q->cv.notify_all();
-        return false;
+        if (!q->ready.take())
+          return keep;
       }
-      q->events.push_back(e);
-      q->cv.notify_all();
-      return true;
+      q->ready.fire(); // outside the queue's mutex: the reader polls from it
+      return keep;
     });
   auto started = impl_->ask<subscription_start>(impl_->rt.bus, atoms::subscribe_live::value, spec.topics,
                                                 spec.from_seq, event_sink{sink});
