@@ -38,28 +38,42 @@ class subscribe_reactor final : public stream_reactor<grpc::ServerWriteReactor<p
 public:
   subscribe_reactor(api_state& st, grpc::CallbackServerContext* ctx, const pb::SubscribeRequest& req)
     : stream_reactor(st, ctx) {
-    if (!opened([&] { return open(req); }))
+    std::optional<subscription_spec> spec;
+    if (!opened([&] { return open(req, spec); }))
       return;
-    std::lock_guard guard{mtx_};
-    pump();
+    begin_call();
+    start(st_.n.subscribe_async(who_, std::move(*spec)),
+          [this](expected<std::unique_ptr<event_stream>> s) noexcept { subscribed(std::move(s)); });
   }
 
 private:
-  grpc::Status open(const pb::SubscribeRequest& req) {
+  grpc::Status open(const pb::SubscribeRequest& req, std::optional<subscription_spec>& spec) {
     if (auto s = admit_stream(); !s.ok())
       return s;
-    auto spec = spec_of(req);
-    if (!spec)
-      return to_status(spec.error());
-    auto stream = st_.n.subscribe(who_, *spec);
-    if (!stream)
-      return fail(st_, ctx_, stream.error());
-    stream_ = std::move(*stream);
-    stream_->on_ready([this] { // on the bus's thread
-      std::lock_guard guard{mtx_};
-      pump();
-    });
+    auto parsed = spec_of(req);
+    if (!parsed)
+      return to_status(parsed.error());
+    spec = std::move(*parsed);
     return grpc::Status::OK;
+  }
+
+  // The node's answer, on an actor's thread.
+  void subscribed(expected<std::unique_ptr<event_stream>> s) noexcept {
+    if (s) // before the stream is ours to poll: nothing can wake it yet
+      (*s)->on_ready([this] { // on the bus's thread
+        std::lock_guard guard{mtx_};
+        pump();
+      });
+    std::lock_guard guard{mtx_};
+    calling_ = false;
+    try {
+      if (!s)
+        return finish(fail(st_, ctx_, s.error()));
+      stream_ = std::move(*s);
+      pump();
+    } catch (const std::exception& e) {
+      fail_with(internal_error(e));
+    }
   }
 
   void quiet() override {
@@ -68,7 +82,7 @@ private:
   }
 
   void pump() override {
-    if (finished_ || writing_)
+    if (finished_ || writing_ || calling_ || !stream_) // !stream_: not subscribed yet
       return;
     try {
       if (failure_)

@@ -201,13 +201,6 @@ private:
       [n](const std::exception& e) { return std::vector<expected<message>>(n, internal_failure<message>(e)); });
   }
 
-  // A node call for the client's message starts: the stream does not
-  // finish before its answer. Not under mtx_.
-  void begin_call() {
-    std::lock_guard guard{mtx_};
-    calling_ = true;
-  }
-
   static std::vector<pb::SendResult> no_results() { return {}; }
 
   // The client's message is carried out: queues what `results()` gives,
@@ -282,7 +275,6 @@ private:
   pb::LinkClient in_; // the read in flight, then the message being carried out
   std::deque<pb::LinkServer> out_q_;
   pb::LinkServer out_; // the write in flight
-  bool calling_ = false; // a node call for the client's message is in flight
   bool client_done_ = false;
   bool bye_sent_ = false;
 };

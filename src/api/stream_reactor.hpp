@@ -5,8 +5,10 @@
 // one of the caller's stream slots, keeps one write in flight, ends on the
 // client's cancel, a failed write or a drain, and deletes itself in OnDone.
 // Its state is guarded by mtx_, since gRPC's reactions, the node's wake-ups
-// (actor threads) and a drain (any thread) all come in; the stream's own
-// logic is pump(), called under mtx_ whenever something changed.
+// and the answers of its asynchronous calls (actor threads) and a drain
+// (any thread) all come in; the stream's own logic is pump(), called under
+// mtx_ whenever something changed. pump() finishes the stream only while
+// no node call is in flight (begin_call), so no answer finds it gone.
 
 #include <mutex>
 #include <optional>
@@ -91,6 +93,14 @@ protected:
     return grpc::Status::OK;
   }
 
+  /// A node call of the stream's starts: the stream does not finish (and
+  /// so the reactor stays) until its answer has come back and cleared
+  /// calling_ under mtx_. Not under mtx_.
+  void begin_call() {
+    std::lock_guard guard{mtx_};
+    calling_ = true;
+  }
+
   /// Writes `m` (one write in flight: call only when !writing_). Under mtx_.
   /// `more`: further writes follow at once, so gRPC may send them together;
   /// never on the stream's first write (gRPC 1.51 fails a buffered write
@@ -129,6 +139,7 @@ protected:
   bool cancelled_ = false;
   bool draining_ = false;
   bool finished_ = false;
+  bool calling_ = false; // see begin_call
   std::optional<grpc::Status> failure_;
 
 private:

@@ -63,8 +63,8 @@ struct node::impl {
   /// waits forever. Shared by a relay job and the handlers of its answers.
   template <class Result>
   struct relay_call {
-    relay_call(std::optional<Result>* out, std::coroutine_handle<> h, Result initial)
-      : value(std::move(initial)), out(out), h(h) {}
+    relay_call(std::optional<Result>* out, std::coroutine_handle<> h, const std::function<Result()>& initial)
+      : value(initial()), out(out), h(h) {}
     ~relay_call() { finish(); }
     relay_call(const relay_call&) = delete;
     relay_call& operator=(const relay_call&) = delete;
@@ -88,17 +88,18 @@ struct node::impl {
     using call_ptr = std::shared_ptr<relay_call<Result>>;
     using job_fn = std::function<void(caf::event_based_actor*, call_ptr)>;
 
-    relay_awaiter(impl& im, job_fn job, Result initial)
+    /// `initial()`: what the call finishes with if nothing answers.
+    relay_awaiter(impl& im, job_fn job, std::function<Result()> initial)
       : im_(im), job_(std::move(job)), initial_(std::move(initial)) {}
 
     bool await_ready() {
       if (!im_.stopping)
         return false;
-      out_.emplace(std::move(initial_));
+      out_.emplace(initial_());
       return true;
     }
     void await_suspend(std::coroutine_handle<> h) {
-      auto call = std::make_shared<relay_call<Result>>(&out_, h, std::move(initial_));
+      auto call = std::make_shared<relay_call<Result>>(&out_, h, initial_);
       relay_job job{[call, job = std::move(job_)](caf::event_based_actor* self) { job(self, call); }};
       caf::anon_send(im_.next_relay(), atoms::relay::value, std::move(job));
     }
@@ -107,7 +108,9 @@ struct node::impl {
   private:
     impl& im_;
     job_fn job_;
-    Result initial_;
+    // A function, not a value: g++ 12 warns (wrongly: -Wmaybe-uninitialized)
+    // when an expected<room> is moved into the call.
+    std::function<Result()> initial_;
     std::optional<Result> out_;
   };
 
@@ -149,7 +152,7 @@ struct node::impl {
         },
         args);
     };
-    return relay_awaiter<result>(*this, std::move(job), result{stopped()});
+    return relay_awaiter<result>(*this, std::move(job), [] { return result{stopped()}; });
   }
 
   /// Asks every (dest, args) in order from one relay (so requests to one
@@ -176,7 +179,8 @@ struct node::impl {
           },
           asks[i].second);
     };
-    return relay_awaiter<std::vector<result>>(*this, std::move(job), std::vector<result>(n, result{stopped()}));
+    return relay_awaiter<std::vector<result>>(*this, std::move(job),
+                                              [n] { return std::vector<result>(n, result{stopped()}); });
   }
 
   template <class... Ts>

@@ -193,28 +193,29 @@ uint64_t event_stream::resume_from() const {
   return impl_->resume;
 }
 
-expected<std::unique_ptr<event_stream>> node::subscribe(const principal& p, subscription_spec spec) {
+task<expected<std::unique_ptr<event_stream>>> node::subscribe_async(principal p, subscription_spec spec) {
   if (spec.topics == 0 || (spec.topics & ~all_topics) != 0)
-    return unexpected{errc::invalid_argument, "topic mask " + std::to_string(spec.topics)
+    co_return unexpected{errc::invalid_argument, "topic mask " + std::to_string(spec.topics)
                                                 + " is empty or names unknown topics"};
   if (!spec.agent.empty())
     if (auto ok = validate_agent_id(spec.agent); !ok)
-      return unexpected{ok.error()};
+      co_return unexpected{ok.error()};
   std::optional<room> facts;
   if (!spec.room.empty() && p.role == principal_role::agent) {
-    auto r = impl_->room_facts(spec.room);
+    // The room as its moderator has it now (what authorize needs).
+    auto r = co_await get_room_async(node_principal(), spec.room);
     if (!r)
-      return unexpected{r.error()};
+      co_return unexpected{r.error()};
     facts = std::move(*r);
   }
   if (auto ok = authorize(p, action::subscribe, {spec.agent, {}, facts ? &*facts : nullptr}); !ok)
-    return unexpected{ok.error()};
+    co_return unexpected{ok.error()};
   if (impl_->stopping)
-    return stopped();
+    co_return stopped();
   const auto limit = impl_->cfg.limits.max_subscriptions;
   if (impl_->open_subscriptions.fetch_add(1) >= limit) {
     impl_->open_subscriptions.fetch_sub(1);
-    return unexpected{errc::overloaded, "node '" + impl_->cfg.node_id + "' has " + std::to_string(limit)
+    co_return unexpected{errc::overloaded, "node '" + impl_->cfg.node_id + "' has " + std::to_string(limit)
                                           + " event subscriptions open (limits.max_subscriptions)"};
   }
   auto s = std::make_unique<event_stream::impl>();
@@ -251,17 +252,21 @@ expected<std::unique_ptr<event_stream>> node::subscribe(const principal& p, subs
       q->ready.fire(); // outside the queue's mutex: the reader polls from it
       return keep;
     });
-  auto started = impl_->ask<subscription_start>(impl_->rt.bus, atoms::subscribe_live::value, spec.topics,
-                                                spec.from_seq, event_sink{sink});
+  auto started = co_await impl_->ask_async<subscription_start>(impl_->rt.bus, atoms::subscribe_live::value,
+                                                              spec.topics, spec.from_seq, event_sink{sink});
   if (!started)
-    return unexpected{started.error()}; // s's destructor gives the slot back
+    co_return unexpected{started.error()}; // s's destructor gives the slot back
   s->sub_id = started->id;
   s->first_live = started->first_live;
   s->handed_over.assign(std::make_move_iterator(started->replay.begin()),
                         std::make_move_iterator(started->replay.end()));
   s->replay_next = spec.from_seq == 0 ? started->first_live : spec.from_seq;
   s->resume = s->replay_next;
-  return std::make_unique<event_stream>(std::move(s));
+  co_return std::make_unique<event_stream>(std::move(s));
+}
+
+expected<std::unique_ptr<event_stream>> node::subscribe(const principal& p, subscription_spec spec) {
+  return wait(subscribe_async(p, std::move(spec)));
 }
 
 expected<void> node::sync_events(const principal& p) {

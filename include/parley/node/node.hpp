@@ -443,6 +443,7 @@ public:
   /// longer keeps or one ahead of its log; overloaded at
   /// limits.max_subscriptions.
   expected<std::unique_ptr<event_stream>> subscribe(const principal& p, subscription_spec spec);
+  task<expected<std::unique_ptr<event_stream>>> subscribe_async(principal p, subscription_spec spec);
   /// Returns once every event published before the call is durable and
   /// handed to the subscriptions' queues (tests, embedders that need a
   /// barrier).
