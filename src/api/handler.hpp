@@ -23,18 +23,29 @@ inline grpc::Status internal_error(const std::exception& e) {
   return {grpc::StatusCode::INTERNAL, std::string{"internal error: "} + e.what()};
 }
 
-template <class F>
-grpc::Status handle(api_state& st, grpc::ServerContext* ctx, F body) {
+/// The checks every call starts with: open for calls, who calls, one
+/// request from its rate budget. OK and `who` set, or the status to end
+/// the call with.
+inline grpc::Status admit_call(api_state& st, grpc::ServerContextBase* ctx, principal& who) {
   if (auto s = open_for_calls(st); !s.ok())
     return s;
-  auto who = caller_of(*ctx, st);
-  if (!who)
-    return to_status(who.error());
+  auto p = caller_of(*ctx, st);
+  if (!p)
+    return to_status(p.error());
   int wait_ms = 0;
-  if (auto ok = st.admit.admit_request(*who, &wait_ms); !ok)
+  if (auto ok = st.admit.admit_request(*p, &wait_ms); !ok)
     return to_status(ok.error(), ctx, wait_ms);
+  who = std::move(*p);
+  return grpc::Status::OK;
+}
+
+template <class F>
+grpc::Status handle(api_state& st, grpc::ServerContext* ctx, F body) {
+  principal who;
+  if (auto s = admit_call(st, ctx, who); !s.ok())
+    return s;
   try {
-    return body(*who);
+    return body(who);
   } catch (const std::exception& e) {
     return internal_error(e);
   }
@@ -49,23 +60,14 @@ grpc::ServerUnaryReactor* handle_async(api_state& st, grpc::CallbackServerContex
                                        Resp* out, Body body) {
   static_assert(std::is_empty_v<Body>, "an asynchronous handler body captures nothing");
   auto* reactor = ctx->DefaultReactor();
-  if (auto s = open_for_calls(st); !s.ok()) {
+  principal who;
+  if (auto s = admit_call(st, ctx, who); !s.ok()) {
     reactor->Finish(s);
-    return reactor;
-  }
-  auto who = caller_of(*ctx, st);
-  if (!who) {
-    reactor->Finish(to_status(who.error()));
-    return reactor;
-  }
-  int wait_ms = 0;
-  if (auto ok = st.admit.admit_request(*who, &wait_ms); !ok) {
-    reactor->Finish(to_status(ok.error(), ctx, wait_ms));
     return reactor;
   }
   try {
     start(
-      body(st, std::move(*who), ctx, req, out),
+      body(st, std::move(who), ctx, req, out),
       [reactor](grpc::Status s) { reactor->Finish(std::move(s)); }, internal_error);
   } catch (const std::exception& e) { // before the body's first suspension
     reactor->Finish(internal_error(e));

@@ -138,9 +138,10 @@ expected<std::unique_ptr<server>> server::start(node& n, server_options opt) {
   grpc::ServerBuilder b;
   b.AddListeningPort(opt.listen, t->creds, &p->port);
   b.SetMaxReceiveMessageSize(opt.max_request_bytes);
-  // Every sync call and stream holds a thread: the quota caps them (new
-  // calls beyond it are refused with RESOURCE_EXHAUSTED by gRPC), and the
-  // memory gRPC may use for buffers.
+  // Every sync call holds a thread while it runs (streams and callback
+  // calls do not): the quota caps them (new calls beyond it are refused
+  // with RESOURCE_EXHAUSTED by gRPC), and the memory gRPC may use for
+  // buffers.
   grpc::ResourceQuota quota{"parley-api"};
   quota.SetMaxThreads(opt.limits.max_threads);
   quota.Resize(opt.limits.max_memory);

@@ -26,6 +26,8 @@ grpc::Status open_for_calls(const api_state& st) {
 
 void api_state::begin_drain() {
   draining = true;
+  // A stream that registers after this walk sees `draining` itself.
+  streams.drain_all();
   if (auto* s = grpc_server.load())
     if (auto* health = s->GetHealthCheckService())
       health->SetServingStatus(false);

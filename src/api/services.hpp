@@ -14,6 +14,7 @@
 
 #include "api/admission.hpp"
 #include "api/auth.hpp"
+#include "api/streams.hpp"
 #include "parley/api/server.hpp"
 #include "parley/v1/api.grpc.pb.h"
 
@@ -31,11 +32,13 @@ struct api_state {
   /// Transport security and how callers are authenticated, for logs.
   std::string security;
   std::atomic<bool> draining{false};
+  /// The open streams, which begin_drain() ends.
+  stream_registry streams;
   /// Set once the server runs: a drain that comes before flips health then.
   std::atomic<grpc::Server*> grpc_server{nullptr};
 
-  /// New calls get UNAVAILABLE, health says NOT_SERVING. Safe from any
-  /// thread, also before the server has started.
+  /// New calls get UNAVAILABLE, health says NOT_SERVING, open streams
+  /// end. Safe from any thread, also before the server has started.
   void begin_drain();
 };
 

@@ -27,11 +27,19 @@ void external_behavior::react(const behavior_view&, const behavior_input& in,
     case behavior_input::kind::nudge:
       return; // the process decides for itself when to act
   }
-  std::lock_guard guard{mtx_};
+  std::unique_lock guard{mtx_};
   if (item.k == link_item::kind::message)
     ++queued_;
   pending_.push_back(std::move(item));
+  wake(guard);
+}
+
+void external_behavior::wake(std::unique_lock<std::mutex>& guard) {
   cv_.notify_all();
+  const bool fire = ready_.take();
+  guard.unlock();
+  if (fire)
+    ready_.fire();
 }
 
 bool external_behavior::ready() const noexcept {
@@ -54,14 +62,22 @@ expected<void> external_behavior::attach(uint32_t credit) {
   }
   unacked_.clear();
   credit_ = credit;
+  ready_.disarm();
   return {};
 }
 
 void external_behavior::detach() {
-  std::lock_guard guard{mtx_};
-  attached_ = false;
-  credit_ = 0;
-  cv_.notify_all();
+  {
+    std::lock_guard guard{mtx_};
+    attached_ = false;
+    credit_ = 0;
+    cv_.notify_all();
+  }
+  ready_.set(nullptr);
+}
+
+void external_behavior::on_ready(std::function<void()> fn) {
+  ready_.set(std::move(fn));
 }
 
 bool external_behavior::attached() const {
@@ -70,24 +86,17 @@ bool external_behavior::attached() const {
 }
 
 void external_behavior::add_credit(uint32_t n, uint32_t max) {
-  std::lock_guard guard{mtx_};
+  std::unique_lock guard{mtx_};
   credit_ = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{credit_} + n, max));
-  cv_.notify_all();
+  wake(guard);
 }
 
-std::optional<link_item> external_behavior::next(std::chrono::milliseconds timeout) {
-  std::unique_lock guard{mtx_};
-  // The first item the link may take: a message needs credit, others pass.
-  auto takeable = [this] {
-    for (auto it = pending_.begin(); it != pending_.end(); ++it)
-      if (it->k != link_item::kind::message || credit_ > 0)
-        return it;
-    return pending_.end();
-  };
-  cv_.wait_for(guard, timeout, [&] { return !attached_ || takeable() != pending_.end(); });
+std::optional<link_item> external_behavior::take_locked() {
   if (!attached_)
     return std::nullopt;
-  auto it = takeable();
+  // The first item the link may take: a message needs credit, others pass.
+  auto it = std::find_if(pending_.begin(), pending_.end(),
+                         [this](const link_item& i) { return i.k != link_item::kind::message || credit_ > 0; });
   if (it == pending_.end())
     return std::nullopt;
   auto item = std::move(*it);
@@ -97,6 +106,21 @@ std::optional<link_item> external_behavior::next(std::chrono::milliseconds timeo
     --queued_;
     unacked_.push_back(item.msg);
   }
+  return item;
+}
+
+std::optional<link_item> external_behavior::next(std::chrono::milliseconds timeout) {
+  std::unique_lock guard{mtx_};
+  std::optional<link_item> item;
+  cv_.wait_for(guard, timeout, [&] { return !attached_ || (item = take_locked()).has_value(); });
+  return item;
+}
+
+std::optional<link_item> external_behavior::try_next() {
+  std::lock_guard guard{mtx_};
+  auto item = take_locked();
+  if (!item && attached_)
+    ready_.arm();
   return item;
 }
 

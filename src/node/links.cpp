@@ -35,6 +35,14 @@ std::optional<link_item> agent_link::next(std::chrono::milliseconds timeout) {
   return impl_->ext->next(timeout);
 }
 
+std::optional<link_item> agent_link::try_next() {
+  return impl_->ext->try_next();
+}
+
+void agent_link::on_ready(std::function<void()> fn) {
+  impl_->ext->on_ready(std::move(fn));
+}
+
 void agent_link::add_credit(uint32_t n) {
   impl_->ext->add_credit(n, max_link_credit);
   // The agent stops serving at zero credit; wake it.

@@ -63,19 +63,15 @@ expected<void> node::post(const principal& p, message m) {
   return {};
 }
 
-std::vector<expected<message>> node::send_many(const principal& p, std::vector<message> ms) {
+task<std::vector<expected<message>>> node::send_many_async(principal p, std::vector<message> ms) {
   std::vector<expected<message>> out(ms.size(), unexpected{errc::internal, "not sent"});
-  if (impl_->stopping) {
-    for (auto& r : out)
-      r = stopped();
-    return out;
-  }
   // Every request first, then every answer: one round trip for the batch.
-  caf::scoped_actor self{impl_->sys};
-  using handle = decltype(self->request(caf::actor{}, caf::infinite, atoms::send_as::value,
-                                        principal{}, message{}));
-  std::vector<std::pair<size_t, handle>> asked;
+  // One relay asks them all, in order, so one sender's messages stay in
+  // order.
+  std::vector<size_t> asked;
+  std::vector<std::pair<caf::actor, std::tuple<atoms::send_as, principal, message>>> asks;
   asked.reserve(ms.size());
+  asks.reserve(ms.size());
   for (size_t i = 0; i < ms.size(); ++i) {
     auto& m = ms[i];
     if (auto ok = prepare(*impl_, m); !ok) {
@@ -87,20 +83,30 @@ std::vector<expected<message>> node::send_many(const principal& p, std::vector<m
       out[i] = unexpected{a.error()};
       continue;
     }
-    asked.emplace_back(i, self->request(*a, caf::timespan{impl_->cfg.call_timeout},
-                                        atoms::send_as::value, p, m));
+    asked.push_back(i);
+    asks.emplace_back(std::move(*a), std::make_tuple(atoms::send_as::value, p, m));
   }
-  for (auto& [i, h] : asked) {
-    auto& m = ms[i];
-    h.receive(
-      [&](send_receipt& r) {
-        m.status = r.status;
-        m.sent_at = r.sent_at;
-        out[i] = std::move(m);
-      },
-      [&](caf::error& e) { out[i] = unexpected{from_caf(e, impl_->sys)}; });
+  if (asks.empty())
+    co_return out;
+  auto receipts = co_await impl_->ask_each_async<send_receipt>(std::move(asks));
+  for (size_t k = 0; k < asked.size(); ++k) {
+    const auto i = asked[k];
+    if (!receipts[k]) {
+      out[i] = unexpected{receipts[k].error()};
+      continue;
+    }
+    ms[i].status = receipts[k]->status;
+    ms[i].sent_at = receipts[k]->sent_at;
+    out[i] = std::move(ms[i]);
   }
-  return out;
+  co_return out;
+}
+
+std::vector<expected<message>> node::send_many(const principal& p, std::vector<message> ms) {
+  const auto n = ms.size();
+  return wait(send_many_async(p, std::move(ms)), [n](const std::exception& e) {
+    return std::vector<expected<message>>(n, internal_failure<message>(e));
+  });
 }
 
 task<expected<message_status>> node::status_async(principal p, agent_id from, message_id id) {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <coroutine>
+#include <functional>
 #include <tuple>
 #include <map>
 #include <mutex>
@@ -55,6 +56,82 @@ struct node::impl {
     return std::move(*out);
   }
 
+  /// Resumes an awaiting coroutine once with `value`: when the answer put
+  /// it there and called finish(), or else (the node stopped and its relay
+  /// dropped the job or the pending answer) when the last copy goes, with
+  /// what `value` held then (`stopped` for what never came), so no caller
+  /// waits forever. Shared by a relay job and the handlers of its answers.
+  template <class Result>
+  struct relay_call {
+    relay_call(std::optional<Result>* out, std::coroutine_handle<> h, const std::function<Result()>& initial)
+      : value(initial()), out(out), h(h) {}
+    ~relay_call() { finish(); }
+    relay_call(const relay_call&) = delete;
+    relay_call& operator=(const relay_call&) = delete;
+    void finish() {
+      if (std::exchange(finished, true))
+        return;
+      out->emplace(std::move(value));
+      h.resume(); // may end the coroutine, and the awaiter that owns *out
+    }
+    Result value;
+    std::optional<Result>* out;
+    std::coroutine_handle<> h;
+    bool finished = false;
+  };
+
+  /// The awaiter of a job that a call relay runs: `job(self, call)` sends
+  /// requests as the relay and finishes `call` from their answers.
+  template <class Result>
+  class relay_awaiter {
+  public:
+    using call_ptr = std::shared_ptr<relay_call<Result>>;
+    using job_fn = std::function<void(caf::event_based_actor*, call_ptr)>;
+
+    /// `initial()`: what the call finishes with if nothing answers.
+    relay_awaiter(impl& im, job_fn job, std::function<Result()> initial)
+      : im_(im), job_(std::move(job)), initial_(std::move(initial)) {}
+
+    bool await_ready() {
+      if (!im_.stopping)
+        return false;
+      out_.emplace(initial_());
+      return true;
+    }
+    void await_suspend(std::coroutine_handle<> h) {
+      auto call = std::make_shared<relay_call<Result>>(&out_, h, initial_);
+      relay_job job{[call, job = std::move(job_)](caf::event_based_actor* self) { job(self, call); }};
+      caf::anon_send(im_.next_relay(), atoms::relay::value, std::move(job));
+    }
+    Result await_resume() { return std::move(*out_); }
+
+  private:
+    impl& im_;
+    job_fn job_;
+    // A function, not a value: g++ 12 warns (wrongly: -Wmaybe-uninitialized)
+    // when an expected<room> is moved into the call.
+    std::function<Result()> initial_;
+    std::optional<Result> out_;
+  };
+
+  template <class T>
+  using ask_result = std::conditional_t<std::is_same_v<T, caf::ok_atom>, expected<void>, expected<T>>;
+
+  // Sends one request as `self`; its answer (or error) goes to `put`.
+  template <class T, class Put, class... Ts>
+  static void request_as(caf::event_based_actor* self, const caf::actor& dest, caf::timespan timeout,
+                         Put put, Ts&&... xs) {
+    self->request(dest, timeout, std::forward<Ts>(xs)...)
+      .then(
+        [put](T& v) {
+          if constexpr (std::is_same_v<T, caf::ok_atom>)
+            put(expected<void>{});
+          else
+            put(std::move(v));
+        },
+        [put, self](caf::error& e) { put(unexpected{from_caf(e, self->system())}); });
+  }
+
   /// The asynchronous ask: `co_await im.ask_async<T>(dest, xs...)` gives
   /// expected<T> (expected<void> for T = caf::ok_atom) without holding a
   /// thread. A call relay (actors/call_relay.hpp) sends the request and
@@ -62,72 +139,48 @@ struct node::impl {
   /// (so what follows must not block). Await it straight from the call:
   /// g++ 12 destroys a braced temporary in a co_await twice.
   template <class T, class... Ts>
-  class ask_awaiter {
-  public:
-    using result = std::conditional_t<std::is_same_v<T, caf::ok_atom>, expected<void>, expected<T>>;
-
-    ask_awaiter(impl& im, caf::actor dest, Ts... xs)
-      : im_(im), dest_(std::move(dest)), args_(std::move(xs)...) {}
-
-    bool await_ready() {
-      if (!im_.stopping)
-        return false;
-      out_.emplace(stopped());
-      return true;
-    }
-    void await_suspend(std::coroutine_handle<> h) {
-      auto call = std::make_shared<pending>(this, h);
-      relay_job job{[call, dest = dest_, timeout = caf::timespan{im_.cfg.call_timeout},
-                     args = std::move(args_)](caf::event_based_actor* self) mutable {
-        std::apply(
-          [&](auto&... xs) {
-            self->request(dest, timeout, std::move(xs)...)
-              .then(
-                [call](T& v) {
-                  if constexpr (std::is_same_v<T, caf::ok_atom>)
-                    call->finish(expected<void>{});
-                  else
-                    call->finish(std::move(v));
-                },
-                [call, self](caf::error& e) { call->finish(unexpected{from_caf(e, self->system())}); });
-          },
-          args);
-      }};
-      caf::anon_send(im_.next_relay(), atoms::relay::value, std::move(job));
-    }
-    result await_resume() { return std::move(*out_); }
-
-  private:
-    // Shared by the job and the answer's handlers: whichever finishes the
-    // call first resumes it. If none does (the node stopped and its relay
-    // dropped the job or the pending answer), the last copy to go resumes
-    // it with `stopped`, so no caller waits forever.
-    struct pending {
-      pending(ask_awaiter* aw, std::coroutine_handle<> h) : aw(aw), h(h) {}
-      ~pending() {
-        if (!finished)
-          finish(stopped());
-      }
-      void finish(result r) {
-        if (std::exchange(finished, true))
-          return;
-        aw->out_.emplace(std::move(r));
-        h.resume(); // may end the coroutine, and the awaiter with it
-      }
-      ask_awaiter* aw;
-      std::coroutine_handle<> h;
-      bool finished = false;
+  relay_awaiter<ask_result<T>> ask_async(caf::actor dest, Ts&&... xs) {
+    using result = ask_result<T>;
+    auto job = [timeout = caf::timespan{cfg.call_timeout}, dest = std::move(dest), args = std::tuple<std::decay_t<Ts>...>(std::forward<Ts>(xs)...)](
+                 caf::event_based_actor* self, std::shared_ptr<relay_call<result>> call) mutable {
+      std::apply(
+        [&](auto&... x) {
+          request_as<T>(self, dest, timeout, [call](result r) {
+            call->value = std::move(r);
+            call->finish();
+          }, std::move(x)...);
+        },
+        args);
     };
+    return relay_awaiter<result>(*this, std::move(job), [] { return result{stopped()}; });
+  }
 
-    impl& im_;
-    caf::actor dest_;
-    std::tuple<Ts...> args_;
-    std::optional<result> out_;
-  };
-
+  /// Asks every (dest, args) in order from one relay (so requests to one
+  /// actor arrive in order) and gives all answers at once, in order: one
+  /// round trip for the batch.
   template <class T, class... Ts>
-  ask_awaiter<T, std::decay_t<Ts>...> ask_async(caf::actor dest, Ts&&... xs) {
-    return ask_awaiter<T, std::decay_t<Ts>...>(*this, std::move(dest), std::forward<Ts>(xs)...);
+  relay_awaiter<std::vector<ask_result<T>>>
+  ask_each_async(std::vector<std::pair<caf::actor, std::tuple<Ts...>>> asks) {
+    using result = ask_result<T>;
+    const size_t n = asks.size();
+    auto job = [timeout = caf::timespan{cfg.call_timeout}, asks = std::move(asks)](caf::event_based_actor* self,
+                                              std::shared_ptr<relay_call<std::vector<result>>> call) mutable {
+      auto left = std::make_shared<size_t>(asks.size());
+      if (*left == 0)
+        return call->finish();
+      for (size_t i = 0; i < asks.size(); ++i)
+        std::apply(
+          [&](auto&... x) {
+            request_as<T>(self, asks[i].first, timeout, [call, left, i](result r) {
+              call->value[i] = std::move(r);
+              if (--*left == 0)
+                call->finish();
+            }, std::move(x)...);
+          },
+          asks[i].second);
+    };
+    return relay_awaiter<std::vector<result>>(*this, std::move(job),
+                                              [n] { return std::vector<result>(n, result{stopped()}); });
   }
 
   template <class... Ts>

@@ -1,7 +1,7 @@
 // Event subscriptions. The bus only hands live events to a bounded queue
-// (never running a subscriber's code, never blocking); the subscriber's own
-// thread replays what came before, from the store or the bus's memory in
-// bounded chunks, then drains the queue.
+// (never blocking; the only subscriber code it runs is a reader's wake-up,
+// see ready_signal); the reader's thread replays what came before, from the
+// store or the bus's memory in bounded chunks, then drains the queue.
 
 #include <condition_variable>
 #include <deque>
@@ -9,6 +9,7 @@
 
 #include "actors/event_bus.hpp"
 #include "node/node_impl.hpp"
+#include "parley/model/ready_signal.hpp"
 #include "parley/storage/records.hpp"
 
 namespace parley {
@@ -28,6 +29,8 @@ struct live_queue {
   /// The first live event that did not fit: the stream ends before it.
   uint64_t overflow_at = 0;
   bool closed = false;
+  /// Wakes a reader that polls (try_next) instead of waiting on cv.
+  ready_signal ready;
 };
 
 bool matches(const subscription_spec& s, const event& e) {
@@ -56,6 +59,7 @@ struct event_stream::impl {
       std::lock_guard guard{q->mtx};
       q->closed = true;
     }
+    q->ready.set(nullptr);
     if (!owner->stopping && sub_id != 0)
       caf::anon_send(owner->rt.bus, atoms::unsubscribe::value, sub_id);
     owner->open_subscriptions.fetch_sub(1);
@@ -113,7 +117,9 @@ struct event_stream::impl {
     return raw;
   }
 
-  std::vector<event> next(size_t max, std::chrono::milliseconds timeout) {
+  // What is there now: replayed events first, then the queue's. `arm`: a
+  // miss arms the queue's ready signal.
+  std::vector<event> try_next(size_t max, bool arm) {
     std::vector<event> out;
     if (max == 0 || end)
       return out;
@@ -130,8 +136,7 @@ struct event_stream::impl {
     }
     if (!out.empty())
       return out;
-    std::unique_lock guard{q->mtx};
-    q->cv.wait_for(guard, timeout, [&] { return !q->events.empty() || q->overflow_at != 0 || q->closed; });
+    std::lock_guard guard{q->mtx};
     while (!q->events.empty() && out.size() < max) {
       auto e = std::move(q->events.front());
       q->events.pop_front();
@@ -145,7 +150,21 @@ struct event_stream::impl {
                                         + " events behind; resume from offset "
                                         + std::to_string(q->overflow_at)};
     }
+    if (out.empty() && !end && arm)
+      q->ready.arm();
     return out;
+  }
+
+  std::vector<event> next(size_t max, std::chrono::milliseconds timeout) {
+    auto out = try_next(max, false);
+    if (!out.empty() || end || max == 0)
+      return out;
+    {
+      std::unique_lock guard{q->mtx};
+      q->cv.wait_for(guard, timeout,
+                     [&] { return !q->events.empty() || q->overflow_at != 0 || q->closed; });
+    }
+    return try_next(max, false);
   }
 };
 
@@ -158,6 +177,14 @@ std::vector<event> event_stream::next(size_t max, std::chrono::milliseconds time
   return impl_->next(max, timeout);
 }
 
+std::vector<event> event_stream::try_next(size_t max) {
+  return impl_->try_next(max, true);
+}
+
+void event_stream::on_ready(std::function<void()> fn) {
+  impl_->q->ready.set(std::move(fn));
+}
+
 std::optional<error> event_stream::ended() const {
   return impl_->end;
 }
@@ -166,28 +193,29 @@ uint64_t event_stream::resume_from() const {
   return impl_->resume;
 }
 
-expected<std::unique_ptr<event_stream>> node::subscribe(const principal& p, subscription_spec spec) {
+task<expected<std::unique_ptr<event_stream>>> node::subscribe_async(principal p, subscription_spec spec) {
   if (spec.topics == 0 || (spec.topics & ~all_topics) != 0)
-    return unexpected{errc::invalid_argument, "topic mask " + std::to_string(spec.topics)
+    co_return unexpected{errc::invalid_argument, "topic mask " + std::to_string(spec.topics)
                                                 + " is empty or names unknown topics"};
   if (!spec.agent.empty())
     if (auto ok = validate_agent_id(spec.agent); !ok)
-      return unexpected{ok.error()};
+      co_return unexpected{ok.error()};
   std::optional<room> facts;
   if (!spec.room.empty() && p.role == principal_role::agent) {
-    auto r = impl_->room_facts(spec.room);
+    // The room as its moderator has it now (what authorize needs).
+    auto r = co_await get_room_async(node_principal(), spec.room);
     if (!r)
-      return unexpected{r.error()};
+      co_return unexpected{r.error()};
     facts = std::move(*r);
   }
   if (auto ok = authorize(p, action::subscribe, {spec.agent, {}, facts ? &*facts : nullptr}); !ok)
-    return unexpected{ok.error()};
+    co_return unexpected{ok.error()};
   if (impl_->stopping)
-    return stopped();
+    co_return stopped();
   const auto limit = impl_->cfg.limits.max_subscriptions;
   if (impl_->open_subscriptions.fetch_add(1) >= limit) {
     impl_->open_subscriptions.fetch_sub(1);
-    return unexpected{errc::overloaded, "node '" + impl_->cfg.node_id + "' has " + std::to_string(limit)
+    co_return unexpected{errc::overloaded, "node '" + impl_->cfg.node_id + "' has " + std::to_string(limit)
                                           + " event subscriptions open (limits.max_subscriptions)"};
   }
   auto s = std::make_unique<event_stream::impl>();
@@ -206,29 +234,39 @@ expected<std::unique_ptr<event_stream>> node::subscribe(const principal& p, subs
         return false;
       if ((!agent.empty() && e.agent != agent) || (!room.empty() && e.room != room))
         return true;
-      std::lock_guard guard{q->mtx};
-      if (q->closed)
-        return false;
-      if (q->events.size() >= q->limit) {
-        q->overflow_at = e.seq;
+      bool keep = true;
+      {
+        std::lock_guard guard{q->mtx};
+        if (q->closed)
+          return false;
+        if (q->events.size() >= q->limit) {
+          q->overflow_at = e.seq; // the reader learns it from its next poll
+          keep = false;
+        } else {
+          q->events.push_back(e);
+        }
         q->cv.notify_all();
-        return false;
+        if (!q->ready.take())
+          return keep;
       }
-      q->events.push_back(e);
-      q->cv.notify_all();
-      return true;
+      q->ready.fire(); // outside the queue's mutex: the reader polls from it
+      return keep;
     });
-  auto started = impl_->ask<subscription_start>(impl_->rt.bus, atoms::subscribe_live::value, spec.topics,
-                                                spec.from_seq, event_sink{sink});
+  auto started = co_await impl_->ask_async<subscription_start>(impl_->rt.bus, atoms::subscribe_live::value,
+                                                              spec.topics, spec.from_seq, event_sink{sink});
   if (!started)
-    return unexpected{started.error()}; // s's destructor gives the slot back
+    co_return unexpected{started.error()}; // s's destructor gives the slot back
   s->sub_id = started->id;
   s->first_live = started->first_live;
   s->handed_over.assign(std::make_move_iterator(started->replay.begin()),
                         std::make_move_iterator(started->replay.end()));
   s->replay_next = spec.from_seq == 0 ? started->first_live : spec.from_seq;
   s->resume = s->replay_next;
-  return std::make_unique<event_stream>(std::move(s));
+  co_return std::make_unique<event_stream>(std::move(s));
+}
+
+expected<std::unique_ptr<event_stream>> node::subscribe(const principal& p, subscription_spec spec) {
+  return wait(subscribe_async(p, std::move(spec)));
 }
 
 expected<void> node::sync_events(const principal& p) {

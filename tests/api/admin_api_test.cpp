@@ -217,7 +217,7 @@ TEST_F(AdminApi, DrainRefusesNewCallsAndEndsStreams) {
 
 // Verifies that a link running when the node drains is told why (a
 // `closing` message with UNAVAILABLE and "reconnect later") before the
-// stream ends (cancelled: the sync server cannot end it otherwise).
+// stream ends with UNAVAILABLE.
 TEST_F(AdminApi, LinkEndsWithUnavailableOnDrain) {
   ASSERT_TRUE(is_ok(introduce("ext", pb::Behavior::KIND_EXTERNAL)));
   auto l = open_link("ext", 4);
@@ -231,7 +231,7 @@ TEST_F(AdminApi, LinkEndsWithUnavailableOnDrain) {
   EXPECT_NE(bye->closing().message().find("reconnect"), std::string::npos);
   auto end = l->wait_end();
   ASSERT_TRUE(end) << "the link did not end";
-  EXPECT_FALSE(end->ok());
+  EXPECT_TRUE(is_error(*end, StatusCode::UNAVAILABLE, {"draining"}));
 }
 
 // -- durable node -------------------------------------------------------------------

@@ -562,7 +562,7 @@ protected:
 
   /// Opens a link for `agent` (as admin unless `ctx` is given) and waits
   /// for its `ready`. A link just cancelled by its client is still open on
-  /// the server for a moment (the handler notices within ~50 ms): while the
+  /// the server for a moment (until its reactor is done): while the
   /// call fails with "already open", this tries again, for up to
   /// wait_timeout (unless `retry_busy` is false). nullptr if no link
   /// opened: `why` gets the final status then, or, without `why`, the test
@@ -596,6 +596,41 @@ protected:
         return nullptr;
       }
     }
+  }
+
+  /// Starts `n` unary calls at once, as admin, through the stubs' callback
+  /// API: `fill(i, req)` makes call i's request and `start(ctx, req, out,
+  /// done)` starts it. Returns every call's status, in order, once all
+  /// finished (each has the call deadline).
+  template <class Req, class Resp, class Fill, class Start>
+  std::vector<grpc::Status> all_at_once(int n, Fill fill, Start start) {
+    struct call {
+      std::unique_ptr<grpc::ClientContext> ctx;
+      Req req;
+      Resp out;
+      grpc::Status status;
+    };
+    std::vector<call> calls(n);
+    std::mutex mtx;
+    std::condition_variable cv;
+    int finished = 0;
+    for (int i = 0; i < n; ++i) {
+      auto& c = calls[i];
+      c.ctx = as_admin();
+      fill(i, c.req);
+      start(c.ctx.get(), &c.req, &c.out, [&, i](grpc::Status s) {
+        std::lock_guard guard{mtx};
+        calls[i].status = std::move(s);
+        ++finished;
+        cv.notify_all();
+      });
+    }
+    std::unique_lock lock{mtx};
+    cv.wait(lock, [&] { return finished == n; });
+    std::vector<grpc::Status> out;
+    for (auto& c : calls)
+      out.push_back(c.status);
+    return out;
   }
 
   /// Waits until `agent`'s durable inbox holds exactly `n` messages.

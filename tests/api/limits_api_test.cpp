@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "api_fixture.hpp"
+#include "parley/storage/disk_faults.hpp"
 
 using namespace parley;
 using namespace parley::api_test;
@@ -96,41 +97,62 @@ TEST_F(StreamLimitApi, OpenStreamsPerPrincipalAreCapped) {
   auto other = subscribe(from_start(), context_for(principal::observer("another")));
   EXPECT_TRUE(other->next().has_value()) << "another principal's stream was refused";
 
-  s1.reset(); // cancels: the server notices within its poll interval
+  s1.reset(); // cancels: the server ends the stream and frees its slot
   EXPECT_TRUE(test_support::eventually([&] {
     auto again = subscribe(all_events(), context_for(obs));
     return !again->wait_end(std::chrono::milliseconds(300)).has_value();
   })) << "the slot of a closed stream was not given back";
 }
 
-struct ThreadCapApi : ApiFixture {
+struct ThreadCapApi : DurableApiFixture {
+  void configure_node(node_config& c) override { c.disk_faults = faults; }
   void configure_server(api::server_options& o) override {
     o.limits.max_threads = 8;
     o.limits.streams_per_principal = 1000;
   }
+  std::shared_ptr<storage::disk_faults> faults = std::make_shared<storage::disk_faults>();
 };
 
-// Verifies gRPC's thread quota holds: each open stream holds a thread, and
-// once max_threads are busy a new call is refused with RESOURCE_EXHAUSTED
-// instead of starting another thread; when the streams end, calls are
-// served again.
+// Verifies gRPC's thread quota holds for the rpcs still served on the
+// synchronous API (here CreateDirect, which waits for its commit on a slow
+// disk): each such call holds a thread, and once max_threads are busy a new
+// call is refused with RESOURCE_EXHAUSTED instead of starting another
+// thread; once they are done, calls are served again. (Streams and the
+// asynchronous unary rpcs hold no thread: async_api_test.)
 TEST_F(ThreadCapApi, CallsBeyondTheThreadQuotaAreRefused) {
-  std::vector<std::unique_ptr<stream_reader<pb::Event>>> open;
-  std::optional<grpc::Status> refused;
-  for (int i = 0; i < 40 && !refused; ++i) {
-    open.push_back(subscribe(all_events()));
-    // A refused call ends at once; an accepted one stays open.
-    if (auto end = open.back()->wait_end(std::chrono::milliseconds(300)))
-      refused = *end;
-  }
-  ASSERT_TRUE(refused.has_value()) << "40 streams held 40 threads under a quota of 8";
-  EXPECT_EQ(refused->error_code(), StatusCode::RESOURCE_EXHAUSTED)
-    << code_name(refused->error_code()) << ": " << refused->error_message();
-  EXPECT_LE(open.size(), 8u);
+  constexpr int calls = 40;
+  ASSERT_TRUE(is_ok(introduce("ada")));
+  for (int i = 0; i < calls; ++i)
+    ASSERT_TRUE(is_ok(introduce("p" + std::to_string(i))));
+  faults->slow_syncs(std::chrono::milliseconds(1500));
 
-  open.clear();
-  EXPECT_TRUE(test_support::eventually([&] { return introduce("ada").ok(); }))
-    << "the server did not serve calls again once the streams ended";
+  auto statuses = all_at_once<pb::CreateDirectRequest, pb::Room>(
+    calls,
+    [](int i, pb::CreateDirectRequest& req) {
+      req.set_a("ada");
+      req.set_b("p" + std::to_string(i));
+    },
+    [&](auto* ctx, auto* req, auto* out, auto done) { rooms->async()->CreateDirect(ctx, req, out, std::move(done)); });
+  faults->slow_syncs(std::chrono::milliseconds(0));
+  int refused = 0;
+  int served = 0;
+  for (auto& st : statuses) {
+    if (st.error_code() == StatusCode::RESOURCE_EXHAUSTED)
+      ++refused;
+    else if (is_ok(st))
+      ++served;
+    else
+      ADD_FAILURE() << code_name(st.error_code()) << ": " << st.error_message();
+  }
+  EXPECT_GT(refused, 0) << calls << " blocking calls held " << calls << " threads under a quota of 8";
+  EXPECT_LE(served, 8);
+  EXPECT_TRUE(test_support::eventually([&] {
+    pb::CreateDirectRequest req;
+    req.set_a("ada");
+    req.set_b("p0");
+    pb::Room out;
+    return rooms->CreateDirect(as_admin().get(), req, &out).ok();
+  })) << "the server did not serve calls again once the calls ended";
 }
 
 // Verifies limits that cannot work are refused when the server starts,

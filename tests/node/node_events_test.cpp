@@ -1,6 +1,8 @@
 // The event bus through the node facade: sequence numbers, order, replay,
 // topic masks and unsubscription.
 
+#include <atomic>
+
 #include "support/node_fixture.hpp"
 
 namespace parley {
@@ -237,6 +239,32 @@ TEST_F(NodeEventsRetention, KeepsOnlyNewestEvents) {
   ASSERT_EQ(es.size(), 5u);
   EXPECT_EQ(es.front().seq, 3u);
   EXPECT_EQ(es.back().seq, 7u);
+}
+
+// Verifies the non-blocking reader's contract: try_next that finds nothing
+// arms on_ready, which the next event calls once; a try_next that found
+// events arms nothing; after on_ready(nullptr) it is never called again.
+TEST_F(NodeEvents, TryNextWakesTheReaderOnceAfterAMiss) {
+  auto s = n().subscribe(as_admin, subscription_spec{});
+  ASSERT_TRUE(succeeded(s));
+  std::atomic<int> wakes{0};
+  (*s)->on_ready([&] { ++wakes; });
+  EXPECT_TRUE((*s)->try_next(10).empty());
+  EXPECT_TRUE(add_agent("a"));
+  EXPECT_TRUE(add_agent("b"));
+  ASSERT_TRUE(succeeded(n().sync_events(as_admin)));
+  EXPECT_EQ(wakes.load(), 1) << "one miss, one wake-up";
+  EXPECT_EQ((*s)->try_next(10).size(), 2u);
+  EXPECT_TRUE(add_agent("c"));
+  ASSERT_TRUE(succeeded(n().sync_events(as_admin)));
+  EXPECT_EQ(wakes.load(), 1) << "woken without a miss";
+  EXPECT_EQ((*s)->try_next(10).size(), 1u);
+  EXPECT_TRUE((*s)->try_next(10).empty());
+  (*s)->on_ready(nullptr);
+  EXPECT_TRUE(add_agent("d"));
+  ASSERT_TRUE(succeeded(n().sync_events(as_admin)));
+  EXPECT_EQ(wakes.load(), 1) << "woken after on_ready(nullptr)";
+  EXPECT_EQ((*s)->next(10, std::chrono::milliseconds(1000)).size(), 1u);
 }
 
 } // namespace

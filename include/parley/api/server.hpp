@@ -55,8 +55,9 @@ struct api_limits {
   /// Open streams (event subscriptions and agent links) of one principal.
   /// Default: 32.
   uint32_t streams_per_principal = 32;
-  /// Threads gRPC may use for calls (each open stream holds one, a link
-  /// two): the server refuses new calls beyond. Default: 512.
+  /// Threads gRPC may use for the synchronous calls (each holds one while
+  /// it runs; streams and the asynchronous unary calls hold none): the
+  /// server refuses new calls beyond. Default: 512.
   int max_threads = 512;
   /// Memory gRPC may use for buffers, bytes. Default: 512 MiB.
   size_t max_memory = size_t{512} << 20;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "parley/behavior/behavior.hpp"
+#include "parley/model/ready_signal.hpp"
 
 namespace parley {
 
@@ -62,6 +63,16 @@ public:
   /// A message item uses one credit; grants and invitations need none and
   /// may pass messages that wait for credit.
   std::optional<link_item> next(std::chrono::milliseconds timeout);
+  /// The next item without waiting; nullopt if none may be taken now (or
+  /// the link is closed). A miss arms the on_ready function: it runs once,
+  /// on the thread that makes an item takeable (the agent's actor, or
+  /// whoever adds credit), after the next such change.
+  std::optional<link_item> try_next();
+  /// Sets the function a missed try_next wakes (nullptr clears it; detach
+  /// clears it too). Clearing waits for a call in progress, so the caller
+  /// may go once it returns. The function must not block; it may call
+  /// try_next.
+  void on_ready(std::function<void()> fn);
   /// Marks deliveries handled, whether the link took them or they still
   /// wait for it; returns the acknowledged messages. Numbers it does not
   /// hold go to `unknown` (if given): the agent may still hold those.
@@ -73,8 +84,15 @@ public:
   size_t unacknowledged() const;
 
 private:
+  // Takes the first takeable item; nullopt if none. Under mtx_.
+  std::optional<link_item> take_locked();
+  // Wakes next() and an armed try_next after a change that may make an
+  // item takeable. Releases `guard`.
+  void wake(std::unique_lock<std::mutex>& guard);
+
   mutable std::mutex mtx_;
   std::condition_variable cv_;
+  ready_signal ready_;
   bool attached_ = false;
   /// Messages the link may still take.
   uint32_t credit_ = 0;

@@ -196,6 +196,15 @@ public:
   size_t pending_at_open() const noexcept;
   /// The next item, waiting up to `timeout`; nullopt on timeout.
   std::optional<link_item> next(std::chrono::milliseconds timeout);
+  /// The next item without waiting, or nullopt; a miss arms the on_ready
+  /// function (see external_behavior::try_next).
+  std::optional<link_item> try_next();
+  /// Sets the function a missed try_next wakes, once, from the thread that
+  /// makes an item available (an actor's, or add_credit's caller): it must
+  /// not block. nullptr clears it, and so does destroying the link; either
+  /// waits for a call in progress, so after it the function is never
+  /// called again.
+  void on_ready(std::function<void()> fn);
   /// Lets the agent hand out `n` more messages (the window is capped at
   /// max_link_credit).
   void add_credit(uint32_t n);
@@ -220,7 +229,7 @@ struct subscription_spec {
   uint64_t from_seq = 0;
 };
 
-/// An open event subscription, read by its owner's thread: replayed events
+/// An open event subscription, read by its owner: replayed events
 /// first (read from the store or the bus's memory in bounded chunks, on the
 /// reader's thread, never on the bus), then live ones as they become
 /// durable. If the reader falls more than limits.subscription_queue events
@@ -238,6 +247,16 @@ public:
   /// on timeout. After the stream ended (ended() is set), returns what was
   /// queued before the end, then nothing.
   std::vector<event> next(size_t max, std::chrono::milliseconds timeout);
+  /// Up to `max` events without waiting (replayed ones are read from the
+  /// store on this thread). When it finds none and the stream has not
+  /// ended, the on_ready function runs once, as soon as an event is queued
+  /// or the stream ends.
+  std::vector<event> try_next(size_t max);
+  /// Sets the function a missed try_next wakes: it runs on the event bus's
+  /// thread, so it must not block; it may call try_next. nullptr clears it,
+  /// and so does destroying the stream; either waits for a call in
+  /// progress, so after it the function is never called again.
+  void on_ready(std::function<void()> fn);
   /// Why the stream ended: overloaded "fell behind; resume from offset N"
   /// (resume_from() says N), out_of_range (retention removed events it was
   /// replaying), or permission_denied (an agent left the room it followed);
@@ -395,6 +414,7 @@ public:
   /// Sends many messages at once, pipelined (a batch from an agent link);
   /// one result per message, in order.
   std::vector<expected<message>> send_many(const principal& p, std::vector<message> ms);
+  task<std::vector<expected<message>>> send_many_async(principal p, std::vector<message> ms);
   /// An external agent has handled these deliveries (as
   /// agent_link::acknowledge). failed_precondition for other agents.
   expected<void> mark_read(const principal& p, const agent_id& id,
@@ -427,6 +447,7 @@ public:
   /// longer keeps or one ahead of its log; overloaded at
   /// limits.max_subscriptions.
   expected<std::unique_ptr<event_stream>> subscribe(const principal& p, subscription_spec spec);
+  task<expected<std::unique_ptr<event_stream>>> subscribe_async(principal p, subscription_spec spec);
   /// Returns once every event published before the call is durable and
   /// handed to the subscriptions' queues (tests, embedders that need a
   /// barrier).
