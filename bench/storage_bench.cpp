@@ -324,7 +324,7 @@ rate_result measure_rate(node& nd, unsigned threads, double secs) {
   s.more = {p99};
   s.notes.push_back("sends paced at " + bench::human(rate) + " msgs/s = half the "
                     + bench::human(full.rate) + " msgs/s measured first in the same process ("
-                    + std::to_string(threads) + " client threads, durability sync); "
+                    + std::to_string(threads) + " closed-loop senders, durability sync); "
                     + std::to_string(all.size()) + " sends timed from their due time, "
                     + std::to_string(failed.load()) + " failed; p99.9 " + bench::human(p999)
                     + " ms, max " + bench::human(max) + " ms");

@@ -75,10 +75,14 @@ public:
       if (why != stop_reason::none || status.ok())
         return finish(exit_ok);
       // UNAVAILABLE: the node went away or drains; RESOURCE_EXHAUSTED: we
-      // fell behind and the node cut us off. Both say "resume from last + 1".
+      // fell behind and the node cut us off; CANCELLED without our stop: the
+      // server cancelled the stream (a node shutting down cancels the
+      // streams it has not finished, also one that reconnected to it while
+      // it stopped). All say "resume from last + 1".
+      const auto code = status.error_code();
       bool retry = o_.follow
-                   && (status.error_code() == grpc::StatusCode::UNAVAILABLE
-                       || status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED)
+                   && (code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::RESOURCE_EXHAUSTED
+                       || code == grpc::StatusCode::CANCELLED)
                    && failures < o_.retries;
       if (!retry) {
         int rc = s_.fail(status, ctx);
@@ -216,7 +220,7 @@ void add_events_commands(CLI::App& app, session& s, action& run) {
   tail->add_option("--from", o->from, "Start at this offset (0: live events only)")->capture_default_str();
   tail->add_flag("-f,--follow", o->follow,
                  "Keep the stream open until SIGINT or SIGTERM; when it breaks (UNAVAILABLE, "
-                 "RESOURCE_EXHAUSTED), reconnect with backoff and resume after the last offset");
+                 "RESOURCE_EXHAUSTED, or CANCELLED by the server), reconnect with backoff and resume after the last offset");
   tail->add_option("-n,--limit", o->limit, "Stop after this many events (0: no limit)");
   tail->add_option("--idle-ms", o->idle_ms, "Without --follow: stop after this long without an event")
     ->capture_default_str()
