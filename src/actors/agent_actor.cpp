@@ -642,7 +642,7 @@ caf::result<send_receipt> on_send_as(self_ptr self, const principal& p, message&
   self->request(st.rt->reader, caf::infinite, atoms::find_outcome::value, std::move(key))
     .then(
       [self, m = std::move(m), finish, refuse](std::optional<storage::send_outcome>& first) mutable {
-        if (first && first->ok && first->at >= self->state.rt->now() - self->state.rt->limits.idempotency_window_ms)
+        if (first && first->at >= self->state.rt->now() - self->state.rt->limits.idempotency_window_ms)
           return finish(nullptr, send_receipt{first->status, first->at});
         send_checked(self, std::move(m), finish, refuse);
       },

@@ -244,7 +244,7 @@ expected<send_outcome> outcome_of_record(std::string_view record) {
   auto m = decode_message(record);
   if (!m)
     return unexpected{m.error()};
-  return send_outcome{true, message_status::delivered, {}, m->sent_at};
+  return send_outcome{message_status::delivered, m->sent_at};
 }
 
 void add_inbox_removal(write_batch& b, std::string_view agent, uint64_t delivery) {

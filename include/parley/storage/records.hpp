@@ -119,10 +119,9 @@ using erasure_record = erasure;
 
 /// The first outcome of a send: what its message record says
 /// (message_log.hpp: outcome_of_record).
+/// Only sends that took effect are stored, so an outcome is a success.
 struct send_outcome {
-  bool ok = true;
   message_status status = message_status::delivered;
-  error err;
   timestamp at = 0;
 
   friend bool operator==(const send_outcome&, const send_outcome&) = default;
