@@ -381,7 +381,7 @@ void send_message(self_ptr self, message& m, const message* answering) {
   if (!m.to.is_room()) {
     auto peer = st.rt->routes.agent(m.to.id);
     if (!peer) {
-      note_refusal(self, m.id, m.to.id, {errc::not_found, "no agent '" + m.to.id + "'"});
+      note_refusal(self, m.id, m.to.id, st.rt->missing_agent(m.to.id));
       return;
     }
     self->send(peer, atoms::deliver_post::value, std::move(m));
@@ -575,9 +575,10 @@ void send_checked(self_ptr self, message m, send_finisher finish, Refuse refuse)
     return fail_now(to_caf(errc::failed_precondition,
                            "agent '" + st.man.id + "' is retired and cannot send messages"));
   caf::actor dest = m.to.is_room() ? st.rt->routes.room(m.to.id) : st.rt->routes.agent(m.to.id);
+  if (!dest && !m.to.is_room())
+    return fail_now(to_caf(st.rt->missing_agent(m.to.id)));
   if (!dest)
-    return fail_now(to_caf(errc::not_found, std::string{m.to.is_room() ? "room '" : "agent '"}
-                                              + m.to.id + "' does not exist"));
+    return fail_now(to_caf(errc::not_found, "room '" + m.to.id + "' does not exist"));
   // An answer by id continues the chain of what it answers (an external
   // agent replying to an automatic reply, say).
   if (!m.reply_to.empty() && st.extras_)

@@ -8,13 +8,17 @@
 // An id is first reserved (an introduction or a room creation in progress:
 // taken, but invisible), then published once its record is committed, so
 // no call sees an agent or room that a failed commit or a crash could take
-// back. Thread-safe.
+// back. A recovered agent is published dormant (no actor yet): the first
+// lookup wakes it through the directory's activator, once, so that a
+// restart costs what is used, not what is stored. Thread-safe.
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -23,26 +27,42 @@
 namespace parley {
 
 /// Map from id to actor, sharded so that a million concurrent introductions
-/// and lookups rarely meet on one lock. An entry with an invalid handle is a
-/// reservation.
+/// and lookups rarely meet on one lock. A published entry with an invalid
+/// handle is dormant; reservations are kept apart (they are few and short).
 class actor_directory {
 public:
-  /// The published actor for `id`, or an invalid handle (unknown or only
-  /// reserved).
+  /// Makes the actor of a dormant entry, or returns an invalid handle if it
+  /// cannot (the entry then stays dormant). Runs under the entry's shard
+  /// lock: it must not use this directory.
+  using activator = std::function<caf::actor(const std::string& id)>;
+  /// Set before any entry is published dormant.
+  void set_activator(activator f) { activate_ = std::move(f); }
+
+  /// The actor for `id`, woken if it was dormant; an invalid handle if `id`
+  /// is unknown, only reserved, or could not be woken.
   caf::actor find(const std::string& id) const;
+  enum class presence { absent, dormant, active };
+  /// Whether `id` is published, and how, without waking it.
+  presence lookup(const std::string& id) const;
   /// Reserves `id`; false if it is reserved or published already.
   bool try_reserve(const std::string& id);
   /// Publishes `a` under a reserved (or free) `id`.
   void publish(const std::string& id, caf::actor a);
+  /// Publishes `id` without an actor (recovery); false if it is taken.
+  bool publish_dormant(std::string id);
   /// Removes `id`, reserved or published.
   void erase(const std::string& id);
   /// Makes room for `n` more entries, so a mass introduction does not rehash
   /// its way up.
   void reserve(size_t n);
-  /// Published entries.
+  /// Published entries, dormant or not.
   size_t size() const noexcept { return published_.load(std::memory_order_relaxed); }
-  /// Every published (id, actor), in no particular order.
+  /// Published entries with a running actor.
+  size_t active() const noexcept { return active_.load(std::memory_order_relaxed); }
+  /// Every entry with a running actor, in no particular order.
   std::vector<std::pair<std::string, caf::actor>> snapshot() const;
+  /// Every published id, dormant or not, in no particular order.
+  std::vector<std::string> ids() const;
   void clear();
 
 private:
@@ -50,15 +70,19 @@ private:
   struct alignas(64) shard {
     mutable std::shared_mutex mtx;
     std::unordered_map<std::string, caf::actor> map;
+    std::unordered_set<std::string> reserved;
   };
   shard& shard_for(const std::string& id) const;
   mutable std::array<shard, shard_count> shards_;
+  activator activate_;
   std::atomic<size_t> published_{0};
+  mutable std::atomic<size_t> active_{0};
 };
 
 class router {
 public:
-  /// The actor of agent / room `id` on this node; invalid if there is none.
+  /// The actor of agent / room `id` on this node (a dormant agent is woken);
+  /// invalid if there is none.
   caf::actor agent(const std::string& id) const { return agents_.find(id); }
   caf::actor room(const std::string& id) const { return rooms_.find(id); }
 

@@ -80,6 +80,12 @@ void runtime::publish(event e) const {
   caf::anon_send(bus, atoms::publish::value, std::move(e));
 }
 
+error runtime::missing_agent(const std::string& id) const {
+  if (routes.agents().lookup(id) == actor_directory::presence::dormant)
+    return {errc::storage_failure, "agent '" + id + "' could not be woken from the store (see the node's log)"};
+  return {errc::not_found, "agent '" + id + "' does not exist"};
+}
+
 std::string runtime::generated_id(std::string_view prefix, uint64_t n) const {
   std::string id{prefix};
   if (incarnation != 0)

@@ -174,6 +174,9 @@ public:
   /// A node-local id: "<prefix><n>" without a store, else
   /// "<prefix><incarnation>.<n>".
   std::string generated_id(std::string_view prefix, uint64_t n) const;
+  /// Why agent `id` has no actor: not_found, or storage_failure for a
+  /// dormant agent that could not be woken (its record is unreadable).
+  error missing_agent(const std::string& id) const;
   /// The next inbox position; increases across restarts.
   uint64_t next_delivery() noexcept {
     return (incarnation << 40) + deliveries_issued.fetch_add(1, std::memory_order_relaxed) + 1;

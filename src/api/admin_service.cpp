@@ -37,6 +37,7 @@ public:
     out->set_version(PARLEY_VERSION);
     out->set_durability(std::string{to_string(cfg.durability)});
     out->set_agents(s.agents);
+    out->set_agents_active(s.agents_active);
     out->set_rooms(s.rooms);
     out->set_messages_sent(s.messages_sent);
     out->set_deliveries(s.deliveries);

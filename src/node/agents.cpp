@@ -12,7 +12,7 @@
 
 namespace parley {
 
-void node::impl::spawn_agent(manifest m, std::shared_ptr<agent_behavior> behavior) {
+caf::actor node::impl::spawn_agent_actor(manifest m, std::shared_ptr<agent_behavior> behavior) {
   agent_seed seed;
   seed.skills.reserve(m.skills.size());
   for (auto& s : m.skills)
@@ -23,7 +23,7 @@ void node::impl::spawn_agent(manifest m, std::shared_ptr<agent_behavior> behavio
   m.skills = std::vector<skill>{};
   auto ext = std::dynamic_pointer_cast<external_behavior>(behavior);
   seed.behavior = std::move(behavior);
-  auto id = m.id;
+  std::string id = ext ? m.id : std::string{};
   seed.man = std::move(m);
   // Not lazy_init: the actor starts at once, so the spawn arguments CAF
   // keeps until then are freed while the introduction goes on and their
@@ -34,7 +34,19 @@ void node::impl::spawn_agent(manifest m, std::shared_ptr<agent_behavior> behavio
     std::lock_guard guard{externals_mtx};
     externals[id] = std::move(ext);
   }
-  rt.routes.agents().publish(id, std::move(a));
+  return a;
+}
+
+std::shared_ptr<agent_behavior> node::impl::behavior_of(const agent_id& id, const behavior_spec& spec) {
+  std::shared_ptr<agent_behavior> b;
+  if (cfg.behavior_factory)
+    b = cfg.behavior_factory(id, spec);
+  return b ? b : make_behavior(spec, id);
+}
+
+void node::impl::spawn_agent(manifest m, std::shared_ptr<agent_behavior> behavior) {
+  auto id = m.id;
+  rt.routes.agents().publish(id, spawn_agent_actor(std::move(m), std::move(behavior)));
 }
 
 namespace {
@@ -156,6 +168,9 @@ expected<void> node::retire(const principal& p, const agent_id& id) {
 task<expected<manifest>> node::get_manifest_async(principal p, agent_id id) {
   if (auto ok = authorize(p, action::read_manifest, {id}); !ok)
     co_return unexpected{ok.error()};
+  // Reading a dormant agent's page does not wake it.
+  if (auto m = impl_->dormant_manifest(id))
+    co_return std::move(*m);
   auto a = impl_->agent(id);
   if (!a)
     co_return unexpected{a.error()};
@@ -182,9 +197,7 @@ expected<manifest> node::update_manifest(const principal& p, manifest m) {
 expected<std::vector<agent_id>> node::list_agents(const principal& p) const {
   if (auto ok = authorize(p, action::list_agents); !ok)
     return unexpected{ok.error()};
-  std::vector<agent_id> out;
-  for (auto& [id, a] : impl_->rt.routes.agents().snapshot())
-    out.push_back(id);
+  auto out = impl_->rt.routes.agents().ids();
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -212,41 +225,42 @@ expected<agent_page> node::find_agents(const principal& p, const agent_filter& f
     return unexpected{ok.error()};
   if (auto ok = check_page_size(page_size); !ok)
     return unexpected{ok.error()};
-  std::vector<std::pair<std::string, caf::actor>> candidates;
+  std::vector<agent_id> candidates;
   if (!f.room.empty()) {
     auto r = get_room(p, f.room);
     if (!r)
       return unexpected{r.error()};
     for (auto& m : r->members)
-      if (auto a = impl_->rt.routes.agent(m.id))
-        candidates.emplace_back(m.id, std::move(a));
+      candidates.push_back(m.id);
   } else {
-    candidates = impl_->rt.routes.agents().snapshot();
+    candidates = impl_->rt.routes.agents().ids();
   }
-  std::sort(candidates.begin(), candidates.end(),
-            [](const auto& x, const auto& y) { return x.first < y.first; });
-  auto from = std::upper_bound(candidates.begin(), candidates.end(), after,
-                               [](const std::string& a, const auto& c) { return a < c.first; });
+  std::sort(candidates.begin(), candidates.end());
+  auto from = std::upper_bound(candidates.begin(), candidates.end(), after);
   agent_page page;
   // A window of manifests at a time, all asked at once: one round trip per
-  // window, not per agent.
+  // window, not per agent. Dormant agents answer from the store, unwoken.
   const size_t window = std::max<size_t>(64, 2 * page_size);
   caf::scoped_actor self{impl_->sys};
   for (auto it = from; it != candidates.end();) {
     const auto end = it + static_cast<ptrdiff_t>(std::min<size_t>(window, static_cast<size_t>(candidates.end() - it)));
     std::vector<std::optional<manifest>> got(static_cast<size_t>(end - it));
-    std::optional<error> failure;
-    for (auto k = it; k != end; ++k)
-      self->send(k->second, atoms::read_manifest::value);
+    size_t asked = 0;
+    for (auto k = it; k != end; ++k) {
+      if (auto m = impl_->dormant_manifest(*k))
+        got[static_cast<size_t>(k - it)] = std::move(*m);
+      else if (auto a = impl_->rt.routes.agent(*k)) {
+        self->send(a, atoms::read_manifest::value);
+        ++asked;
+      }
+    }
     // Answers arrive in any order; they carry the id.
     size_t answered = 0;
     bool timed_out = false;
-    while (answered < got.size() && !timed_out)
+    while (answered < asked && !timed_out)
       self->receive(
         [&](manifest& m) {
-          auto pos = std::lower_bound(it, end, m.id, [](const auto& c, const std::string& id) {
-            return c.first < id;
-          });
+          auto pos = std::lower_bound(it, end, m.id);
           got[static_cast<size_t>(pos - it)] = std::move(m);
           ++answered;
         },

@@ -145,9 +145,11 @@ expected<caf::actor> node::impl::agent(const agent_id& id) {
   if (auto ok = validate_agent_id(id); !ok)
     return unexpected{ok.error()};
   auto a = rt.routes.agent(id);
-  if (!a)
-    return no_agent(id);
-  return a;
+  if (a)
+    return a;
+  if (stopping)
+    return stopped();
+  return unexpected{rt.missing_agent(id)};
 }
 
 expected<caf::actor> node::impl::room_actor(const room_id& id) {
@@ -267,9 +269,7 @@ const node_config& node::config() const noexcept {
 
 void node::start_driver(uint64_t seed, std::chrono::milliseconds interval, uint32_t per_tick) {
   // Sorted by id: a seed replays the same nudges.
-  std::vector<agent_id> ids;
-  for (auto& [id, a] : impl_->rt.routes.agents().snapshot())
-    ids.push_back(id);
+  auto ids = impl_->rt.routes.agents().ids();
   std::sort(ids.begin(), ids.end());
   std::lock_guard guard{impl_->driver_mtx};
   if (impl_->driver)
@@ -315,6 +315,7 @@ node_stats node::stats() const {
   auto& c = impl_->rt.counters;
   node_stats s;
   s.agents = impl_->rt.routes.agents().size();
+  s.agents_active = impl_->rt.routes.agents().active();
   s.rooms = impl_->rt.routes.rooms().size();
   s.rooms_closed = c.rooms_closed.load();
   s.messages_sent = c.messages_sent.load();

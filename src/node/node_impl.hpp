@@ -215,6 +215,10 @@ struct node::impl {
                                storage::write_batch& batch);                       // agents.cpp
   void start_agents(std::vector<agent_spec*> specs);                               // agents.cpp
   void spawn_agent(manifest m, std::shared_ptr<agent_behavior> behavior);          // agents.cpp
+  caf::actor spawn_agent_actor(manifest m, std::shared_ptr<agent_behavior> behavior); // agents.cpp
+  std::shared_ptr<agent_behavior> behavior_of(const agent_id& id, const behavior_spec& spec); // agents.cpp
+  caf::actor wake_agent(const agent_id& id);                                       // activation.cpp
+  std::optional<manifest> dormant_manifest(const agent_id& id);                    // activation.cpp
   task<expected<room>> make_room(room r);                                          // rooms.cpp
   void remember_room(const room& r);                                               // rooms.cpp
   expected<void> recover();                                                        // recovery.cpp
@@ -240,6 +244,10 @@ struct node::impl {
   std::mutex driver_mtx;
   caf::actor driver;
   caf::actor janitor;
+  // The rooms of dormant agents (recovered, not woken yet): the one fact of
+  // an agent's manifest that is not in its record. Taken when it wakes.
+  std::mutex dormant_mtx;
+  std::unordered_map<agent_id, std::vector<room_id>> dormant_rooms;
   // External agents' behaviours, for their links.
   std::mutex externals_mtx;
   std::unordered_map<agent_id, std::shared_ptr<external_behavior>> externals;

@@ -1,10 +1,13 @@
 // Recovery: a node that starts on a store continues where it stopped. In
 // order: the store's incarnation, the event log (before the bus starts),
-// agents, their attention knobs, rooms with members, invitations and turn
-// state, then every undelivered inbox entry. A record that refers to what
-// the store does not hold (an orphan, left by a crash between writes that
-// older versions did not make atomic) is logged and skipped, never a reason
-// not to start; a record that cannot be decoded is.
+// the agents' ids (published dormant: activation.cpp), rooms with members,
+// invitations and turn state, then every undelivered inbox entry, whose
+// agents wake. A record that refers to what the store does not hold (an
+// orphan, left by a crash between writes that older versions did not make
+// atomic) is logged and skipped, never a reason not to start; a record that
+// cannot be decoded is. An agent's own record and attention knobs are read
+// when it wakes; if they cannot be, that agent is unavailable (and logged),
+// not the node.
 
 #include <algorithm>
 #include <chrono>
@@ -52,7 +55,6 @@ expected<size_t> recover_each(const storage::state_store& store, storage::column
 
 struct recovered {
   size_t agents = 0;
-  size_t knobs = 0;
   size_t rooms = 0;
   size_t turns = 0;
   size_t inbox = 0;
@@ -131,39 +133,22 @@ expected<void> node::impl::recover() {
   if (!store)
     return {};
   recovered got;
-  // -- agents
-  // Sized once: a million inserts would otherwise rehash their way up.
+  // -- agents: published dormant (lazy activation, activation.cpp); only the
+  // keys are read here, a record is decoded when its agent wakes.
+  rt.routes.agents().set_activator([this](const std::string& id) { return wake_agent(id); });
   rt.routes.agents().reserve(store->estimate_count(storage::column::agents));
-  auto agents = recover_each(*store, storage::column::agents, storage::decode_agent,
-                             [this](std::string_view, storage::agent_record& rec) -> expected<void> {
-                               std::shared_ptr<agent_behavior> behavior;
-                               if (cfg.behavior_factory)
-                                 behavior = cfg.behavior_factory(rec.man.id, rec.behavior);
-                               if (!behavior)
-                                 behavior = make_behavior(rec.behavior, rec.man.id);
-                               spawn_agent(std::move(rec.man), std::move(behavior));
-                               return {};
-                             });
-  if (!agents)
-    return failed("agents", agents.error());
-  got.agents = *agents;
-  // -- attention knobs
-  auto knobs = recover_each(*store, storage::column::attention, storage::decode_attention,
-                            [&](std::string_view key, storage::attention_record& rec) -> expected<void> {
-                              const std::string who{storage::owner_of_key(key)};
-                              auto a = rt.routes.agent(who);
-                              if (!a) {
-                                orphan(got, "attention knobs of agent '" + who + "', who is not stored");
-                                return {};
-                              }
-                              caf::anon_send(a, atoms::restore_knobs::value, std::move(rec));
-                              ++got.knobs;
-                              return {};
-                            });
-  if (!knobs)
-    return failed("attention knobs", knobs.error());
-  // -- rooms: members and invitations are member records (in join order)
+  auto scanned_agents = store->scan(storage::column::agents, {}, {}, [&](std::string_view k, std::string_view) {
+    rt.routes.agents().publish_dormant(std::string{storage::owner_of_key(k)});
+    ++got.agents;
+    return true;
+  });
+  if (!scanned_agents)
+    return failed("agents", scanned_agents.error());
+  // -- rooms: members and invitations are member records (in join order).
+  // Every room is read before any moderator starts, so that the rooms of a
+  // dormant agent are all known before anything can wake it.
   uint64_t highest = 0;
+  std::vector<moderator_seed> seeds;
   auto rooms = recover_each(
     *store, storage::column::rooms, storage::decode_room,
     [&](std::string_view, storage::room_record& rec) -> expected<void> {
@@ -183,7 +168,7 @@ expected<void> node::impl::recover() {
                                    agent_id who{k.substr(r.id.size() + 3)};
                                    if (m->invited) {
                                      ms.invitations[who] = m->role;
-                                   } else if (!rt.routes.agent(who)) {
+                                   } else if (rt.routes.agents().lookup(who) == actor_directory::presence::absent) {
                                      orphan(got, "member '" + who + "' of room '" + r.id + "', who is not stored");
                                    } else {
                                      members.emplace_back(m->position, room_member{who, m->role, m->joined_at});
@@ -210,12 +195,13 @@ expected<void> node::impl::recover() {
         ms.turns = std::move(*decoded);
         ++got.turns;
       }
-      for (auto& m : r.members)
-        if (auto a = rt.routes.agent(m.id))
-          caf::anon_send(a, atoms::joined_room::value, r.id);
-      remember_room(r);
-      auto id = r.id;
-      rt.routes.rooms().publish(id, sys.spawn(room_moderator, &rt, std::move(ms)));
+      {
+        // Nothing is woken yet: every member is dormant.
+        std::lock_guard guard{dormant_mtx};
+        for (auto& m : r.members)
+          dormant_rooms[m.id].push_back(r.id);
+      }
+      seeds.push_back(std::move(ms));
       return {};
     });
   if (!rooms)
@@ -223,10 +209,17 @@ expected<void> node::impl::recover() {
   got.rooms = *rooms;
   if (*rooms)
     next_room = highest + 1;
+  for (auto& ms : seeds) {
+    remember_room(ms.r);
+    auto id = ms.r.id;
+    rt.routes.rooms().publish(id, sys.spawn(room_moderator, &rt, std::move(ms)));
+  }
+  seeds = {};
   // -- inboxes: one message per agent with its entries in delivery order
   std::map<agent_id, std::vector<message>> inboxes;
+  // Agents with undelivered entries have something to do: they wake now.
   auto scanned = storage::scan_inboxes(*store, [&](const agent_id& who, message m) -> expected<void> {
-    if (!rt.routes.agent(who)) {
+    if (rt.routes.agents().lookup(who) == actor_directory::presence::absent) {
       orphan(got, "inbox entry " + std::to_string(m.delivery) + " of agent '" + who + "', who is not stored");
       return {};
     }
@@ -237,13 +230,15 @@ expected<void> node::impl::recover() {
   if (!scanned)
     return failed("inboxes", scanned.error());
   for (auto& [who, entries] : inboxes)
-    caf::anon_send(rt.routes.agent(who), atoms::restore_inbox::value, std::move(entries));
+    if (auto a = rt.routes.agent(who))
+      caf::anon_send(a, atoms::restore_inbox::value, std::move(entries));
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
                     .count();
   recovered_turns = got.turns;
-  spdlog::info("node '{}': recovered {} agents ({} with attention knobs), {} rooms ({} with turn "
-               "state) and {} undelivered messages from '{}' in {} ms (start #{}{})",
-               cfg.node_id, got.agents, got.knobs, got.rooms, got.turns, got.inbox, cfg.data_dir, ms,
+  spdlog::info("node '{}': recovered {} agents ({} woken, the others on first use), {} rooms ({} "
+               "with turn state) and {} undelivered messages from '{}' in {} ms (start #{}{})",
+               cfg.node_id, got.agents, rt.routes.agents().active(), got.rooms, got.turns, got.inbox,
+               cfg.data_dir, ms,
                rt.incarnation,
                got.orphans ? ", " + std::to_string(got.orphans) + " orphaned records skipped" : "");
   return {};

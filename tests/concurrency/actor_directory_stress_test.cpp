@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -232,4 +233,54 @@ TEST_F(ActorDirectoryStress, EveryRoundOfARaceForOneIdHasOneWinner) {
   }
   EXPECT_EQ(dir.size(), kept);
   EXPECT_EQ(dir.snapshot().size(), kept);
+}
+
+// Verifies that threads racing to find dormant entries wake each exactly
+// once: the activator runs once per id, every finder gets the actor it
+// made, lookup() never wakes, and the counts follow. Each round all threads
+// find the same id at once, and waking takes a while (as a store read
+// does), so that they meet.
+TEST_F(ActorDirectoryStress, RacingFindsWakeADormantEntryOnce) {
+  const uint64_t ids = stress::scaled(2000);
+  constexpr size_t threads = 4;
+  actor_directory dir;
+  std::vector<std::atomic<int>> woken(ids);
+  dir.set_activator([&](const std::string& id) {
+    const auto i = std::stoull(id.substr(2));
+    woken[i].fetch_add(1);
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
+    return actors[i % actors.size()];
+  });
+  for (uint64_t i = 0; i < ids; ++i)
+    ASSERT_TRUE(dir.publish_dormant(published_id(i)));
+  ASSERT_FALSE(dir.publish_dormant(published_id(0))); // taken
+  ASSERT_TRUE(dir.try_reserve("reserved"));
+  ASSERT_FALSE(dir.publish_dormant("reserved"));
+  EXPECT_EQ(dir.size(), ids);
+  EXPECT_EQ(dir.active(), 0u);
+  EXPECT_EQ(dir.lookup(published_id(1)), actor_directory::presence::dormant);
+  EXPECT_EQ(dir.lookup("reserved"), actor_directory::presence::absent);
+  EXPECT_FALSE(dir.find("reserved"));
+  stress::violations bad;
+  std::barrier round_start{static_cast<std::ptrdiff_t>(threads)};
+  stress::run_together(threads, [&](size_t t) {
+    for (uint64_t i = 0; i < ids; ++i) {
+      round_start.arrive_and_wait();
+      if (t == 0)
+        bad.check(dir.lookup(published_id(i)) != actor_directory::presence::absent,
+                  [&] { return published_id(i) + " vanished"; });
+      auto a = dir.find(published_id(i));
+      bad.check(a == actors[i % actors.size()], [&] { return "wrong actor for " + published_id(i); });
+    }
+  });
+  EXPECT_EQ(bad.count(), 0u) << bad.summary();
+  for (uint64_t i = 0; i < ids; ++i)
+    ASSERT_EQ(woken[i].load(), 1) << published_id(i);
+  EXPECT_EQ(dir.active(), ids);
+  EXPECT_EQ(dir.size(), ids);
+  EXPECT_EQ(dir.ids().size(), ids);
+  EXPECT_EQ(dir.snapshot().size(), ids);
+  dir.erase(published_id(0));
+  EXPECT_EQ(dir.active(), ids - 1);
+  EXPECT_EQ(dir.lookup(published_id(0)), actor_directory::presence::absent);
 }

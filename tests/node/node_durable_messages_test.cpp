@@ -505,14 +505,16 @@ TEST(NodeDurableMessages, AttentionKnobsAreStored) {
   ASSERT_TRUE(succeeded(rec.attach(*n, mask_of(topic::message))));
   ASSERT_TRUE(succeeded(n->send(as_admin, keyed("first", "a", "1", "f1"))));
   ASSERT_TRUE(g->wait_arrivals(1)); // a serves "first" and waits
-  // a cannot take messages while it waits: these queue in its mailbox.
-  ASSERT_TRUE(succeeded(n->post(as_admin, keyed("stranger", "a", "2", "s1"))));
-  ASSERT_TRUE(succeeded(n->post(as_admin, keyed("friend", "a", "3", "fr1"))));
-  ASSERT_TRUE(rec.wait_count(test_support::is_event(event_kind::message_sent), 3));
+  // a cannot take messages while it waits: these queue in its mailbox, the
+  // stranger's first, so that only the knob can put the friend's first.
   // A sender passes its message on in the handler that published
   // message_sent, and answers a manifest read only after that handler: once
-  // both answered, both messages wait in a's mailbox (no sleep needed).
+  // it answered, its message waits in a's mailbox (no sleep needed).
+  ASSERT_TRUE(succeeded(n->post(as_admin, keyed("stranger", "a", "2", "s1"))));
+  ASSERT_TRUE(rec.wait_count(test_support::is_event(event_kind::message_sent), 2));
   ASSERT_TRUE(succeeded(n->get_manifest(as_admin, "stranger")));
+  ASSERT_TRUE(succeeded(n->post(as_admin, keyed("friend", "a", "3", "fr1"))));
+  ASSERT_TRUE(rec.wait_count(test_support::is_event(event_kind::message_sent), 3));
   ASSERT_TRUE(succeeded(n->get_manifest(as_admin, "friend")));
   g->open();
   ASSERT_TRUE(recorder->wait_served(3));

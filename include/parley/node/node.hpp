@@ -133,6 +133,9 @@ struct group_spec {
 
 struct node_stats {
   uint64_t agents = 0;
+  /// Agents with a running actor; the others are dormant (recovered from
+  /// the store and not used since): they wake on first use.
+  uint64_t agents_active = 0;
   uint64_t rooms = 0;
   uint64_t rooms_closed = 0;
   uint64_t messages_sent = 0;
