@@ -134,10 +134,11 @@ void write_turns_if_changed(self_ptr self) {
 // With one, its effects wait (deferring) and finish_change writes the turn
 // state, the room if it closed, and the post's records in one batch, then
 // runs the effects; a failed write (or a post whose idempotency key took
-// effect before) restores the turns as they were.
+// effect before) restores the turns, open and last activity as they were.
 struct turn_change {
   std::optional<turn_scheduler> before;
   bool open_before = true;
+  timestamp activity_before = 0;
 };
 
 turn_change begin_change(self_ptr self) {
@@ -145,7 +146,7 @@ turn_change begin_change(self_ptr self) {
   if (!st.rt->store)
     return {};
   st.deferring = true;
-  return {st.turns, st.r.open};
+  return {st.turns, st.r.open, st.r.last_activity};
 }
 
 // `done(failure, outcome)` once the change is durable (at once without a
@@ -175,12 +176,13 @@ void finish_change(self_ptr self, turn_change& c, storage::write_batch b, Done d
   }
   persist_then(self, *st.rt, std::move(b),
                [self, effects = std::move(effects), turns = std::move(turns),
-                before = std::move(*c.before), open = c.open_before,
+                before = std::move(*c.before), open = c.open_before, activity = c.activity_before,
                 done](const error* failure, commit_outcome& out) mutable {
                  auto& st = self->state;
                  if (failure || out.already_present) {
                    st.turns = std::move(before);
                    st.r.open = open;
+                   st.r.last_activity = activity;
                  } else {
                    st.stored_turns = std::move(turns);
                    for (auto& f : effects)
