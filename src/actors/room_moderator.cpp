@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "actors/persist.hpp"
+#include "actors/room_posts.hpp"
 #include "parley/auth/access.hpp"
 #include "parley/model/limits.hpp"
 #include "parley/storage/message_log.hpp"
@@ -53,14 +54,6 @@ std::optional<caf::error> denied(const principal& p, action a, const agent_id& a
 const room_member* member(const room_moderator_state& st, const agent_id& who) {
   auto i = st.index.find(st.r.members, who);
   return i ? &st.r.members[*i] : nullptr;
-}
-
-// The member's actor, resolved through the router when not known yet.
-caf::actor handle_at(room_moderator_state& st, size_t i) {
-  auto& h = st.handles[i];
-  if (!h)
-    h = st.rt->routes.agent(st.r.members[i].id);
-  return h;
 }
 
 caf::actor handle_of(room_moderator_state& st, const agent_id& who) {
@@ -134,10 +127,11 @@ void write_turns_if_changed(self_ptr self) {
 // With one, its effects wait (deferring) and finish_change writes the turn
 // state, the room if it closed, and the post's records in one batch, then
 // runs the effects; a failed write (or a post whose idempotency key took
-// effect before) restores the turns as they were.
+// effect before) restores the turns, open and last activity as they were.
 struct turn_change {
   std::optional<turn_scheduler> before;
   bool open_before = true;
+  timestamp activity_before = 0;
 };
 
 turn_change begin_change(self_ptr self) {
@@ -145,7 +139,7 @@ turn_change begin_change(self_ptr self) {
   if (!st.rt->store)
     return {};
   st.deferring = true;
-  return {st.turns, st.r.open};
+  return {st.turns, st.r.open, st.r.last_activity};
 }
 
 // `done(failure, outcome)` once the change is durable (at once without a
@@ -175,12 +169,13 @@ void finish_change(self_ptr self, turn_change& c, storage::write_batch b, Done d
   }
   persist_then(self, *st.rt, std::move(b),
                [self, effects = std::move(effects), turns = std::move(turns),
-                before = std::move(*c.before), open = c.open_before,
+                before = std::move(*c.before), open = c.open_before, activity = c.activity_before,
                 done](const error* failure, commit_outcome& out) mutable {
                  auto& st = self->state;
                  if (failure || out.already_present) {
                    st.turns = std::move(before);
                    st.r.open = open;
+                   st.r.last_activity = activity;
                  } else {
                    st.stored_turns = std::move(turns);
                    for (auto& f : effects)
@@ -253,45 +248,22 @@ void check_expiry(self_ptr self) {
 
 caf::result<send_receipt> on_post(self_ptr self, message& m, bool record_outcome) {
   auto& st = self->state;
+  if (pipelines(st))
+    return post_pipelined(self, m, record_outcome);
+  if (wait_for_posts(st))
+    return caf::skip;
   auto change = begin_change(self);
   check_expiry(self);
   const send_receipt refused{message_status::sent, m.sent_at};
   const send_receipt delivered{message_status::delivered, m.sent_at};
-  if (auto ok = st.turns.check_post(st.r, m.from); !ok)
-    return answer_after(self, change, {}, refused, to_caf(ok.error()));
-  // A member that cannot keep up holds the room's posts back: nothing
-  // acknowledged may be dropped, and nothing more can be taken for it.
-  if (!st.saturated.empty()) {
-    const auto& slow = *st.saturated.begin();
-    return answer_after(self, change, {}, refused,
-                        to_caf(errc::overloaded, "room '" + st.r.id + "' holds posts back: member '"
-                                                   + slow + "' is not keeping up with its inbox"));
-  }
+  if (auto no = post_refusal(st, m.from))
+    return answer_after(self, change, {}, refused, std::move(*no));
   auto now = st.rt->now();
   st.r.last_activity = now;
   const auto speaker = m.from;
-  storage::write_batch b;
-  if (st.rt->store) {
-    // One record, one inbox entry per member (all with the same delivery
-    // number), written before anyone receives it.
-    m.delivery = st.rt->next_delivery();
-    m.status = message_status::delivered;
-    std::vector<agent_id> recipients;
-    recipients.reserve(st.r.members.size());
-    for (auto& member : st.r.members)
-      if (member.id != speaker)
-        recipients.push_back(member.id);
-    storage::add_message(b, m, recipients, m.delivery);
-    if (record_outcome)
-      storage::guard_idempotency(b, m, now - st.rt->limits.idempotency_window_ms);
-  }
-  // One payload shared by every member's copy.
-  effect(self, [self, speaker, out = caf::make_message(atoms::deliver_post::value, std::move(m))] {
-    auto& st = self->state;
-    for (size_t i = 0; i < st.r.members.size(); ++i)
-      if (st.r.members[i].id != speaker)
-        if (auto h = handle_at(st, i))
-          self->send(h, out);
+  auto b = post_records(st, m, record_outcome, now);
+  effect(self, [self, speaker, post = caf::make_message(atoms::deliver_post::value, std::move(m))] {
+    fan_out(self, speaker, post);
   });
   if (st.turns.state().current) {
     auto current = *st.turns.state().current;
@@ -304,19 +276,7 @@ caf::result<send_receipt> on_post(self_ptr self, message& m, bool record_outcome
   // and nothing delivered (finish_change dropped the effects).
   auto rp = self->make_response_promise<send_receipt>();
   finish_change(self, change, std::move(b), [rp, delivered](const error* e, commit_outcome& out) mutable {
-    if (e) {
-      rp.deliver(to_caf(*e));
-      return;
-    }
-    if (!out.already_present) {
-      rp.deliver(delivered);
-      return;
-    }
-    auto first = storage::outcome_of_record(*out.already_present);
-    if (!first)
-      rp.deliver(to_caf(first.error()));
-    else
-      rp.deliver(send_receipt{first->status, first->at});
+    deliver_answer(rp, answer_of(e, out, delivered));
   });
   return rp;
 }
@@ -687,30 +647,50 @@ void start(self_ptr self, moderator_seed& seed) {
 caf::behavior room_moderator(room_moderator_actor* self, runtime* rt, moderator_seed seed) {
   self->state.rt = rt;
   start(self, seed);
+  // Every change but posts and saturation notices waits for the posts in
+  // flight (see wait_for_posts).
+  auto after_posts = [self](auto f) -> decltype(f()) {
+    if (wait_for_posts(self->state))
+      return caf::skip;
+    return f();
+  };
   return {
     [self](atoms::post_to_room, message& m, bool record_outcome) -> caf::result<send_receipt> {
       return on_post(self, m, record_outcome);
     },
-    [self](atoms::request_turn, const principal& p, const agent_id& who) {
-      return on_turn_request(self, p, who);
+    [self, after_posts](atoms::request_turn, const principal& p, const agent_id& who) {
+      return after_posts([&] { return on_turn_request(self, p, who); });
     },
-    [self](atoms::yield_turn, const principal& p, const agent_id& who) {
-      return on_turn_yield(self, p, who);
+    [self, after_posts](atoms::yield_turn, const principal& p, const agent_id& who) {
+      return after_posts([&] { return on_turn_yield(self, p, who); });
     },
-    [self](atoms::expire_turn, uint64_t) {
-      auto change = begin_change(self);
-      check_expiry(self);
-      finish_change(self, change, {}, [](const error*, commit_outcome&) {});
+    [self, after_posts](atoms::expire_turn, uint64_t) {
+      return after_posts([&]() -> caf::result<void> {
+        auto change = begin_change(self);
+        check_expiry(self);
+        finish_change(self, change, {}, [](const error*, commit_outcome&) {});
+        return caf::unit;
+      });
     },
-    [self](atoms::admit_member, const agent_id& who) { return on_admit(self, who); },
-    [self](atoms::remove_member, const principal& p, const agent_id& who, bool retiring) {
-      return on_remove(self, p, who, retiring);
+    [self, after_posts](atoms::admit_member, const agent_id& who) {
+      return after_posts([&] { return on_admit(self, who); });
     },
-    [self](atoms::invite_member, const principal& p, const agent_id& by, const agent_id& who,
-           room_role role) { return on_invite(self, p, by, who, role); },
-    [self](atoms::set_member_role, const principal& p, const agent_id& by, const agent_id& target,
-           room_role role) { return on_set_role(self, p, by, target, role); },
-    [self](atoms::close_room, const principal& p, const agent_id& by) { return on_close(self, p, by); },
+    [self, after_posts](atoms::remove_member, const principal& p, const agent_id& who, bool retiring) {
+      return after_posts([&] { return on_remove(self, p, who, retiring); });
+    },
+    [self, after_posts](atoms::invite_member, const principal& p, const agent_id& by, const agent_id& who,
+                        room_role role) {
+      return after_posts([&] { return on_invite(self, p, by, who, role); });
+    },
+    [self, after_posts](atoms::set_member_role, const principal& p, const agent_id& by,
+                        const agent_id& target, room_role role) {
+      return after_posts([&] { return on_set_role(self, p, by, target, role); });
+    },
+    [self, after_posts](atoms::close_room, const principal& p, const agent_id& by) {
+      return after_posts([&] { return on_close(self, p, by); });
+    },
+    // Reads answer at once: posts are in flight only in rooms without
+    // turns (nothing expires), and a read sees only posts that are written.
     [self](atoms::read_room, const principal& p) {
       return read_after_expiry<room>(self, p, [self] { return self->state.r; });
     },

@@ -38,6 +38,17 @@ struct room_moderator_state {
   /// Durable nodes: the turn state as last written, so that only changes
   /// are written.
   std::string stored_turns;
+  /// Durable nodes: posts being written while the moderator goes on
+  /// (pipelined, rooms without turns), and the retries of those that carry
+  /// an idempotency key, by (sender, id), waiting for the first's answer.
+  uint32_t posts_in_flight = 0;
+  std::map<std::pair<agent_id, message_id>, std::vector<caf::typed_response_promise<send_receipt>>>
+    retries;
+  /// A message is waiting for the posts in flight to be answered (a change
+  /// that holds, or a post beyond the bound): every later one waits too.
+  bool draining = false;
+  /// Posts one room has in flight at most; more wait in the mailbox.
+  static constexpr uint32_t max_posts_in_flight = 256;
 
   static inline const char* name = "parley.room_moderator";
 };

@@ -13,6 +13,7 @@
 #include "actors/storage_writer.hpp"
 #include "parley/storage/records.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_store.hpp"
 
 using namespace parley;
 
@@ -21,13 +22,8 @@ namespace {
 struct EventBus : ::testing::Test {
   void SetUp() override {
     faults = std::make_shared<storage::disk_faults>();
-    storage::store_options o;
-    o.path = dir.str();
-    o.mode = durability::sync;
-    o.faults = faults;
-    auto s = storage::open_store(o);
-    ASSERT_TRUE(s.has_value()) << to_string(s.error());
-    store = std::move(*s);
+    store = test::open_test_store(dir.str(), faults);
+    ASSERT_TRUE(store);
     cfg.set("scheduler.max-threads", size_t{2});
     sys.emplace(cfg);
     rt.emplace(*sys, std::make_shared<manual_clock>(), attention_params{});

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "support/temp_dir.hpp"
+#include "support/test_store.hpp"
 
 using namespace parley;
 
@@ -11,13 +12,8 @@ namespace {
 struct StorageWriter : ::testing::Test {
   void SetUp() override {
     faults = std::make_shared<storage::disk_faults>();
-    storage::store_options o;
-    o.path = dir.str();
-    o.mode = storage::durability::sync;
-    o.faults = faults;
-    auto s = storage::open_store(o);
-    ASSERT_TRUE(s.has_value()) << to_string(s.error());
-    store = std::move(*s);
+    store = test::open_test_store(dir.str(), faults);
+    ASSERT_TRUE(store);
     cfg.set("scheduler.max-threads", size_t{2});
     sys.emplace(cfg);
     writer = sys->spawn<caf::detached>(storage_writer, store.get(), nullptr);

@@ -14,6 +14,7 @@
 #include "parley/storage/message_log.hpp"
 #include "parley/storage/records.hpp"
 #include "support/node_fixture.hpp"
+#include "support/recording_behavior.hpp"
 #include "support/temp_dir.hpp"
 
 namespace parley {
@@ -29,48 +30,11 @@ using test_support::gate_opener;
 using test_support::make_spec;
 using test_support::moderated;
 using test_support::open_stopped;
+using test_support::recording_behavior;
 using test_support::room_message;
 using test_support::start_ok;
 using test_support::succeeded;
 using test_support::unmoderated;
-
-/// Records every message it serves ("from/id", in serving order); with a
-/// gate, waits there after recording the first.
-class recording_behavior final : public agent_behavior {
-public:
-  explicit recording_behavior(std::shared_ptr<gate> g = nullptr) : gate_(std::move(g)) {}
-
-  void react(const behavior_view&, const behavior_input& in,
-             std::vector<behavior_action>&) override {
-    if (in.k != behavior_input::kind::message)
-      return;
-    bool first = false;
-    {
-      std::lock_guard guard{mtx_};
-      served_.push_back(in.msg->from + "/" + in.msg->id);
-      first = served_.size() == 1;
-      cv_.notify_all();
-    }
-    if (first && gate_)
-      gate_->arrive_and_wait();
-  }
-  std::string_view name() const noexcept override { return "recording"; }
-
-  bool wait_served(size_t n) {
-    std::unique_lock guard{mtx_};
-    return cv_.wait_for(guard, test_support::wait_timeout, [&] { return served_.size() >= n; });
-  }
-  std::vector<std::string> served() {
-    std::lock_guard guard{mtx_};
-    return served_;
-  }
-
-private:
-  std::shared_ptr<gate> gate_;
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  std::vector<std::string> served_;
-};
 
 message keyed(agent_id from, agent_id to, std::string content, message_id id) {
   auto m = direct_message(std::move(from), std::move(to), std::move(content));
