@@ -670,7 +670,7 @@ const bench::figure_def figures[] = {
   // second baseline, the raw p99).
   {"ack", "ack_p50_ms", "ms", bench::goal::report_only, 0, run_ack, "ack_p99_ms",
    bench::goal::at_most_absolute, 10},
-  {"recovery", "recovery_time", "s", bench::goal::at_most_absolute, 10, run_recovery},
+  {"recovery", "recovery_time", "s", bench::goal::at_most_absolute, 3, run_recovery},
   {"bytes", "bytes_per_msg", "bytes", bench::goal::report_only, 0, run_bytes, nullptr,
    bench::goal::report_only, 0, true},
 };
