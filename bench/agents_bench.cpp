@@ -359,9 +359,9 @@ struct figure_def {
 
 const figure_def figures[] = {
   {"mem", "agent_rss_per_idle_agent", "bytes", bench::goal::at_most_absolute, 2048, run_mem, true},
-  {"introduce", "introduce_time", "s", bench::goal::at_most_baseline, 1.5, run_introduce},
+  {"introduce", "introduce_time", "s", bench::goal::at_most_baseline, 2, run_introduce},
   {"pairs", "direct_msgs_per_s", "msgs/s", bench::goal::at_least_baseline, 0.6, run_pairs},
-  {"fanout", "room_fanout_deliveries_per_s", "deliveries/s", bench::goal::at_least_baseline, 0.5,
+  {"fanout", "room_fanout_deliveries_per_s", "deliveries/s", bench::goal::at_least_baseline, 0.6,
    run_fanout},
   {"turns", "turn_cycles_per_s", "turns/s", bench::goal::report_only, 0, run_turns},
 };
