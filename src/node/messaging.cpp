@@ -137,7 +137,7 @@ expected<history_page> node::direct_history(const principal& p, const agent_id& 
   if (auto ok = authorize(p, action::read_history, {a, b}); !ok)
     return unexpected{ok.error()};
   for (auto* id : {&a, &b})
-    if (auto ok = impl_->agent(*id); !ok)
+    if (auto ok = impl_->known_agent(*id); !ok)
       return unexpected{ok.error()};
   if (auto ok = impl_->need_store("direct history"); !ok)
     return unexpected{ok.error()};
@@ -147,7 +147,7 @@ expected<history_page> node::direct_history(const principal& p, const agent_id& 
 expected<std::vector<message>> node::inbox(const principal& p, const agent_id& id, size_t limit) {
   if (auto ok = authorize(p, action::read_inbox, {id}); !ok)
     return unexpected{ok.error()};
-  if (auto ok = impl_->agent(id); !ok)
+  if (auto ok = impl_->known_agent(id); !ok)
     return unexpected{ok.error()};
   if (auto ok = impl_->need_store("the durable inbox"); !ok)
     return unexpected{ok.error()};

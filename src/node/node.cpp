@@ -152,6 +152,16 @@ expected<caf::actor> node::impl::agent(const agent_id& id) {
   return unexpected{rt.missing_agent(id)};
 }
 
+expected<void> node::impl::known_agent(const agent_id& id) {
+  if (stopping)
+    return stopped();
+  if (auto ok = validate_agent_id(id); !ok)
+    return ok;
+  if (rt.routes.agents().lookup(id) == actor_directory::presence::absent)
+    return no_agent(id);
+  return {};
+}
+
 expected<caf::actor> node::impl::room_actor(const room_id& id) {
   if (stopping)
     return stopped();

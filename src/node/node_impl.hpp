@@ -191,8 +191,12 @@ struct node::impl {
     return {};
   }
 
-  /// The actor of agent / room `id` (validated), through the router.
+  /// The actor of agent / room `id` (validated), through the router; a
+  /// dormant agent wakes.
   expected<caf::actor> agent(const agent_id& id);
+  /// Whether agent `id` (validated) exists, without waking it: for reads
+  /// served from the store.
+  expected<void> known_agent(const agent_id& id);
   expected<caf::actor> room_actor(const room_id& id);
   /// The agent's actor if it exists and is not retired.
   expected<caf::actor> live_agent(const agent_id& id);

@@ -86,6 +86,9 @@ TEST_F(NodeLazyActivation, RestartWakesOnlyAgentsWithPendingMessages) {
   agent_filter in_hall;
   in_hall.room = "hall";
   EXPECT_EQ(n->find_agents(as_admin, in_hall, 10, "").value().agents.size(), 2u);
+  // So do reads of what the store holds: history and inboxes.
+  EXPECT_EQ(n->direct_history(as_admin, "crowd-0", "ext", {}).value().messages.size(), 3u);
+  EXPECT_TRUE(n->inbox(as_admin, "ann", 10).value().empty());
   EXPECT_EQ(n->stats().agents_active, 1u);
   EXPECT_EQ(n->inbox(as_admin, "ext", 10).value().size(), 3u);
 }
