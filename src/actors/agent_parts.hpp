@@ -1,0 +1,48 @@
+#pragma once
+
+// What the two files of the agent actor share (agent_actor.cpp: behaviour,
+// sends and requests; agent_inbox.cpp: how input enters and leaves the
+// inbox). Internal to the actors module.
+
+#include <vector>
+
+#include "actors/agent_actor.hpp"
+#include "parley/storage/state_store.hpp"
+
+namespace parley::agent_parts {
+
+using self_ptr = agent_actor*;
+
+// -- agent_actor.cpp ------------------------------------------------------------
+bool retired(const agent_state& st);
+unexpected retired_refusal(const agent_state& st);
+std::string refusal_text(const agent_state& st, const message& m, const error& why);
+/// Serves what the inbox holds while the behaviour is ready and nothing
+/// else waits in the mailbox.
+void serve_some(self_ptr self);
+caf::behavior make_agent_behavior();
+
+// -- agent_inbox.cpp ------------------------------------------------------------
+
+/// How input enters: `direct` input (a send to this agent) is refused when
+/// it does not fit; a room post or a recovered entry was acknowledged to its
+/// sender already, so it waits in the backlog instead.
+enum class input_kind : uint8_t { direct, acknowledged };
+
+/// The removal of served, acknowledged or skipped entries from the durable
+/// inbox: the one path by which entries leave it (erasure aside).
+storage::write_batch inbox_removals(const agent_state& st, const std::vector<uint64_t>& deliveries);
+/// Removes `deliveries` from the durable inbox without waiting.
+void forget_deliveries(self_ptr self, const std::vector<uint64_t>& deliveries);
+/// Tells the rooms to hold posts back (or to resume) as the backlog fills.
+void check_saturation(self_ptr self);
+/// Whether `m` can be taken now, without changing anything.
+expected<void> can_take(self_ptr self, const message& m, input_kind kind);
+/// Takes `m` into the attention queue, or behind it into the backlog.
+void take(self_ptr self, message m);
+/// Moves backlog entries into the queue as room frees up.
+void refill(self_ptr self);
+/// Serves now, or after what already waits in the mailbox.
+void schedule_serve(self_ptr self, bool queued = false);
+
+} // namespace parley::agent_parts
