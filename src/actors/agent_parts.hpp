@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "actors/agent_actor.hpp"
+#include "parley/auth/access.hpp"
 #include "parley/storage/state_store.hpp"
 
 namespace parley::agent_parts {
@@ -15,12 +16,22 @@ using self_ptr = agent_actor*;
 
 // -- agent_actor.cpp ------------------------------------------------------------
 bool retired(const agent_state& st);
+caf::error retired_error(const agent_state& st);
 unexpected retired_refusal(const agent_state& st);
+/// Asks access.hpp; the error as a CAF reply.
+std::optional<caf::error> denied(const agent_state& st, const principal& p, action a);
+/// The public page: the state's manifest with its skills and focus.
+manifest materialize(const agent_state& st);
 std::string refusal_text(const agent_state& st, const message& m, const error& why);
 /// Serves what the inbox holds while the behaviour is ready and nothing
 /// else waits in the mailbox.
 void serve_some(self_ptr self);
 caf::behavior make_agent_behavior();
+
+// -- agent_page.cpp -------------------------------------------------------------
+caf::result<manifest> on_update(self_ptr self, const principal& p, manifest& m);
+caf::result<caf::ok_atom> on_retire(self_ptr self, const principal& p);
+caf::result<std::vector<std::string>> on_erase(self_ptr self, const principal& p);
 
 // -- agent_inbox.cpp ------------------------------------------------------------
 

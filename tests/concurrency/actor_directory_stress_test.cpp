@@ -29,8 +29,8 @@ caf::behavior idle_actor(caf::event_based_actor*, int) {
   return {[](int x) { return x; }};
 }
 
-// Real handles to publish (publish counts an entry as published only when
-// its handle is valid; an invalid one is a reservation).
+// Real handles to publish (an entry published without a valid handle is
+// dormant, and find() would try to wake it).
 class directory_fixture : public ::testing::Test {
 protected:
   void SetUp() override {
