@@ -1,6 +1,6 @@
 #include "actors/storage_writer.hpp"
 
-#include <map>
+#include <unordered_map>
 
 #include "parley/storage/message_log.hpp"
 
@@ -8,34 +8,79 @@ namespace parley {
 
 namespace {
 
-using key_ref = std::pair<storage::column, std::string>;
+// The batches of one group commit merged so far, with the last change of
+// each key they touch found by hash (a group holds hundreds of changes, and
+// every batch with a precondition or update looks its keys up).
+class group {
+public:
+  const storage::write_batch& merged() const { return merged_; }
 
-// The value a key has after the batches merged so far (nullopt: deleted),
-// or nothing when they do not touch it.
-std::optional<std::optional<std::string>> in_group(const storage::write_batch& merged,
-                                                   storage::column c, const std::string& key) {
-  const auto& ops = merged.ops();
+  // The value the key has after the group so far (nullopt: deleted), or
+  // nothing when the group does not touch it.
+  std::optional<std::optional<std::string>> find(storage::column c, const std::string& key) const {
+    auto it = last_.find(slot(c, key));
+    // A range erase after the key's last change (retention, erasure) wins.
+    for (auto r = ranges_.rbegin(); r != ranges_.rend(); ++r) {
+      if (it != last_.end() && *r < it->second)
+        break;
+      auto& op = merged_.ops()[*r];
+      if (op.col == c && op.key <= key && key < op.value)
+        return std::optional<std::optional<std::string>>{std::optional<std::string>{}};
+    }
+    if (it == last_.end())
+      return std::nullopt;
+    auto& op = merged_.ops()[it->second];
+    return op.erase ? std::optional<std::string>{} : std::optional<std::string>{op.value};
+  }
+
+  void append(storage::write_batch&& b) {
+    const size_t first = merged_.ops().size();
+    merged_.append(std::move(b));
+    const auto& ops = merged_.ops();
+    for (size_t i = first; i < ops.size(); ++i)
+      if (ops[i].range)
+        ranges_.push_back(i);
+      else
+        last_[slot(ops[i].col, ops[i].key)] = i;
+  }
+
+private:
+  static std::string slot(storage::column c, const std::string& key) {
+    std::string s;
+    s.reserve(key.size() + 1);
+    s.push_back(static_cast<char>(c));
+    s += key;
+    return s;
+  }
+  storage::write_batch merged_;
+  std::unordered_map<std::string, size_t> last_;
+  std::vector<size_t> ranges_;
+};
+
+// The value a key has in batch `b` itself, or nothing when `b` does not
+// touch it (a batch is short: a scan).
+std::optional<std::optional<std::string>> in_batch(const storage::write_batch& b, storage::column c,
+                                                   const std::string& key) {
+  const auto& ops = b.ops();
   for (auto it = ops.rbegin(); it != ops.rend(); ++it)
-    if (it->col == c && it->key == key)
+    if (it->col == c && !it->range && it->key == key)
       return it->erase ? std::optional<std::string>{} : std::optional<std::string>{it->value};
   return std::nullopt;
 }
 
-expected<std::optional<std::string>> current(const storage::state_store& store,
-                                             const storage::write_batch& merged, storage::column c,
-                                             const std::string& key) {
-  if (auto v = in_group(merged, c, key))
+expected<std::optional<std::string>> current(const storage::state_store& store, const group& g,
+                                             storage::column c, const std::string& key) {
+  if (auto v = g.find(c, key))
     return *v;
   return store.get(c, key);
 }
 
 // Resolves `b`'s precondition and updates against the store and the group
 // so far. Returns the value that makes the precondition fail, if any.
-expected<std::optional<std::string>> resolve(const storage::state_store& store,
-                                             const storage::write_batch& merged,
+expected<std::optional<std::string>> resolve(const storage::state_store& store, const group& grp,
                                              storage::write_batch& b) {
   if (auto& g = b.precondition()) {
-    auto v = current(store, merged, g->col, g->key);
+    auto v = current(store, grp, g->col, g->key);
     if (!v)
       return unexpected{v.error()};
     if (*v && (!g->counts || g->counts(**v)))
@@ -44,12 +89,12 @@ expected<std::optional<std::string>> resolve(const storage::state_store& store,
   }
   for (auto& u : b.take_updates()) {
     // Updates see this batch's own puts too.
-    std::optional<std::optional<std::string>> own = in_group(b, u.col, u.key);
+    std::optional<std::optional<std::string>> own = in_batch(b, u.col, u.key);
     std::optional<std::string> before;
     if (own) {
       before = *own;
     } else {
-      auto v = current(store, merged, u.col, u.key);
+      auto v = current(store, grp, u.col, u.key);
       if (!v)
         return unexpected{v.error()};
       before = std::move(*v);
@@ -69,11 +114,11 @@ void flush(storage_writer_actor* self) {
     return;
   auto queue = std::move(st.queue);
   st.queue.clear();
-  storage::write_batch merged;
+  group grp;
   std::vector<commit_outcome> outcomes(queue.size());
   std::vector<bool> failed(queue.size(), false);
   for (size_t i = 0; i < queue.size(); ++i) {
-    auto r = resolve(*st.store, merged, queue[i].batch);
+    auto r = resolve(*st.store, grp, queue[i].batch);
     if (!r) {
       queue[i].rp.deliver(to_caf(r.error()));
       failed[i] = true;
@@ -83,9 +128,9 @@ void flush(storage_writer_actor* self) {
       outcomes[i].already_present = std::move(*r);
       continue;
     }
-    merged.append(std::move(queue[i].batch));
+    grp.append(std::move(queue[i].batch));
   }
-  auto ok = st.store->write(merged);
+  auto ok = st.store->write(grp.merged());
   ++st.commits;
   st.batches += queue.size();
   if (st.counters) {

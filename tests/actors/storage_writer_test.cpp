@@ -161,3 +161,37 @@ TEST_F(StorageWriter, ModifyReadsTheLatestValue) {
   EXPECT_EQ(store->get(storage::column::meta, "list").value(), std::optional<std::string>{"xy"});
   EXPECT_FALSE(store->get(storage::column::meta, "gone").value().has_value());
 }
+
+// Verifies a later batch of the same group sees the group's last change of
+// a key: a delete after a put, and a range erase after a put, make the key
+// absent for its precondition.
+TEST_F(StorageWriter, PreconditionsSeeDeletesAndRangeErasesOfTheGroup) {
+  caf::scoped_actor self{*sys};
+  storage::write_batch put;
+  put.put(storage::column::inbox, "a-1", "x");
+  put.put(storage::column::inbox, "b-1", "x");
+  storage::write_batch drop;
+  drop.erase(storage::column::inbox, "a-1");
+  drop.erase_range(storage::column::inbox, "b-", "b-~");
+  auto guarded = [](const std::string& key) {
+    storage::write_batch b;
+    b.require_absent(storage::column::inbox, key);
+    b.put(storage::column::meta, "saw-" + key, "absent");
+    return b;
+  };
+  // Queued together: one group.
+  self->send(writer, atoms::commit::value, std::move(put));
+  self->send(writer, atoms::commit::value, std::move(drop));
+  self->send(writer, atoms::commit::value, guarded("a-1"));
+  self->send(writer, atoms::commit::value, guarded("b-1"));
+  std::vector<std::optional<std::string>> found;
+  for (int i = 0; i < 4; ++i)
+    self->receive([&](commit_outcome& o) { found.push_back(o.already_present); },
+                  [&](caf::error& e) { ADD_FAILURE() << sys->render(e); },
+                  caf::after(std::chrono::seconds(30)) >> [&] { ADD_FAILURE() << "no answer"; });
+  ASSERT_EQ(found.size(), 4u);
+  EXPECT_EQ(found[2], std::nullopt) << "the delete of a-1 was not seen";
+  EXPECT_EQ(found[3], std::nullopt) << "the range erase of b-1 was not seen";
+  EXPECT_TRUE(store->get(storage::column::meta, "saw-a-1").value().has_value());
+  EXPECT_TRUE(store->get(storage::column::meta, "saw-b-1").value().has_value());
+}
