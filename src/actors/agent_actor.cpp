@@ -356,12 +356,12 @@ void on_restore_inbox(self_ptr self, std::vector<message>& entries) {
 // The agent's side of a send: the receipt, the waiting retries.
 struct send_finisher {
   self_ptr self;
-  caf::typed_response_promise<send_receipt> rp;
+  receipt_target to;
   message_id id;
   bool durable;
 
   void operator()(const caf::error* e, send_receipt r) {
-    std::vector<caf::typed_response_promise<send_receipt>> waiting;
+    std::vector<receipt_target> waiting;
     auto& st = self->state;
     if (durable && st.extras_) {
       auto& inflight = st.extras_->sends_in_flight;
@@ -370,12 +370,9 @@ struct send_finisher {
         inflight.erase(it);
       }
     }
-    waiting.push_back(rp);
+    waiting.push_back(std::move(to));
     for (auto& w : waiting)
-      if (e)
-        w.deliver(*e);
-      else
-        w.deliver(r);
+      w.deliver(self->system(), e, r);
   }
 };
 
@@ -430,31 +427,30 @@ void send_checked(self_ptr self, message m, send_finisher finish, Refuse refuse)
 // since), a retry while the first is still in flight waits here for the
 // first's answer, and the recipient's commit refuses a key that took effect
 // meanwhile.
-caf::result<send_receipt> on_send_as(self_ptr self, const principal& p, message& m) {
+// `anonymous`: a send from node::post, whose answer nobody receives.
+void on_send_as(self_ptr self, const principal& p, message& m, receipt_target to, bool anonymous) {
   auto& st = self->state;
   if (auto no = denied(st, p, action::send))
-    return *no;
-  // A send without a sender comes from node::post: nobody receives the
-  // answer, so a refusal is counted and published here, as post promises.
-  const bool anonymous = self->current_sender() == nullptr;
+    return to.deliver(self->system(), &*no, {});
+  // Nobody receives a post's answer, so a refusal is counted and published
+  // here, as post promises.
   auto refuse = [self, anonymous, id = m.id, to = m.to.id](caf::error e) {
     if (anonymous)
       note_refusal(self, id, to, from_caf(e, self->system()));
     return e;
   };
-  auto rp = self->make_response_promise<send_receipt>();
   if (!st.rt->store) {
-    send_finisher finish{self, rp, m.id, false};
-    send_checked(self, std::move(m), finish, refuse);
-    return rp;
+    send_finisher finish{self, std::move(to), m.id, false};
+    send_checked(self, std::move(m), std::move(finish), refuse);
+    return;
   }
   auto& inflight = st.extras().sends_in_flight;
   if (auto it = inflight.find(m.id); it != inflight.end()) {
-    it->second.push_back(rp);
-    return rp;
+    it->second.push_back(std::move(to));
+    return;
   }
   inflight[m.id];
-  send_finisher finish{self, rp, m.id, true};
+  send_finisher finish{self, std::move(to), m.id, true};
   auto key = storage::message_key(m.to, m.from, m.id);
   self->request(st.rt->reader, caf::infinite, atoms::find_outcome::value, std::move(key))
     .then(
@@ -467,7 +463,6 @@ caf::result<send_receipt> on_send_as(self_ptr self, const principal& p, message&
         auto err = refuse(std::move(e));
         finish(&err, {});
       });
-  return rp;
 }
 
 caf::result<caf::message> on_join_as(self_ptr self, const principal& p, const room_id& r) {
@@ -635,8 +630,14 @@ caf::behavior make_agent_behavior() {
         on_deliver_post(self, const_cast<message&>(m));
       }
     },
-    [](atoms::send_as, const principal& p, message& m) {
-      return on_send_as(agent_actor::current(), p, m);
+    [](atoms::send_as, const principal& p, message& m) -> caf::result<send_receipt> {
+      auto* self = agent_actor::current();
+      auto rp = self->make_response_promise<send_receipt>();
+      on_send_as(self, p, m, receipt_target{rp, std::nullopt}, self->current_sender() == nullptr);
+      return rp;
+    },
+    [](atoms::send_as, const principal& p, message& m, receipt_reply& r) {
+      on_send_as(agent_actor::current(), p, m, receipt_target{{}, std::move(r)}, false);
     },
     [](atoms::restore_inbox, std::vector<message>& ms) { on_restore_inbox(agent_actor::current(), ms); },
     [](atoms::serve_inbox) {

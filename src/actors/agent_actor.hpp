@@ -30,6 +30,23 @@ struct inbox_backlog {
   bool empty() const noexcept { return size() == 0; }
 };
 
+/// Who gets the receipt of an API send: the requester (a response promise;
+/// for node::post, nobody) or a caller outside the actor system that gave a
+/// reply address (node/direct_call.hpp).
+struct receipt_target {
+  caf::typed_response_promise<send_receipt> rp;
+  std::optional<receipt_reply> direct;
+
+  void deliver(const caf::actor_system& sys, const caf::error* e, send_receipt r) {
+    if (direct)
+      (*direct)(e ? expected<send_receipt>{unexpected{from_caf(*e, sys)}} : expected<send_receipt>{r});
+    else if (e)
+      rp.deliver(*e);
+    else
+      rp.deliver(r);
+  }
+};
+
 /// What only a busy agent needs, made on first use so that an idle agent
 /// carries one pointer for all of it.
 struct agent_extras {
@@ -38,8 +55,7 @@ struct agent_extras {
   std::vector<std::pair<message_id, message_status>> tracked;
   /// Durable nodes: API sends being written, by id, with the retries of the
   /// same id that wait for the first's answer.
-  std::unordered_map<message_id, std::vector<caf::typed_response_promise<send_receipt>>>
-    sends_in_flight;
+  std::unordered_map<message_id, std::vector<receipt_target>> sends_in_flight;
   /// External agents: deliveries marked read before the link was handed
   /// them (Messages.MarkRead); skipped when served. Bounded.
   std::unordered_set<uint64_t> read_ahead;

@@ -45,6 +45,26 @@ struct relay_job {
   std::function<void(caf::event_based_actor*)> run;
 };
 
+/// Where an actor answers a call made from outside the actor system
+/// without a relay (node/direct_call.hpp): straight to the waiting caller.
+/// deliver() is called at most once per slot, from any thread; the caller's
+/// call timeout ends a slot that is never delivered.
+template <class T>
+struct reply_sink {
+  virtual ~reply_sink() = default;
+  virtual void deliver(uint32_t slot, expected<T> r) = 0;
+};
+
+/// The reply address a direct call carries: the caller's sink and this
+/// request's slot in it (a batch of sends shares one sink).
+template <class T>
+struct reply_to {
+  std::shared_ptr<reply_sink<T>> sink;
+  uint32_t slot = 0;
+  void operator()(expected<T> r) const { sink->deliver(slot, std::move(r)); }
+};
+using receipt_reply = reply_to<send_receipt>;
+
 /// What the storage writer answers a commit: applied, or (for a batch with
 /// a precondition) the value already present under the guarded key, in
 /// which case nothing of the batch was written.
@@ -92,6 +112,9 @@ using left_room = caf::atom_constant<caf::atom("leftroom")>;
 
 // -- agent: requests (each carries the principal) -----------------------------
 /// (send_as, principal, message) -> send_receipt: send as this agent.
+/// (send_as, principal, message, receipt_reply): the same, answered to the
+/// reply address instead of the requester (a call from outside the actor
+/// system: no relay, node/direct_call.hpp).
 using send_as = caf::atom_constant<caf::atom("sendas")>;
 /// (read_manifest) -> manifest.
 using read_manifest = caf::atom_constant<caf::atom("readman")>;
@@ -232,6 +255,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::commit_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::turn_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::event_sink)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::relay_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::receipt_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<parley::event>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<parley::message>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<uint64_t>)

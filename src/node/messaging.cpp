@@ -39,7 +39,12 @@ task<expected<message>> node::send_async(principal p, message m) {
   auto a = sender(*impl_, m);
   if (!a)
     co_return unexpected{a.error()};
-  auto r = co_await impl_->ask_async<send_receipt>(*a, atoms::send_as::value, p, m);
+  // Answered by the agent straight to this coroutine (no relay).
+  auto send = [&](const std::shared_ptr<reply_sink<send_receipt>>& sink) {
+    caf::anon_send(*a, atoms::send_as::value, p, m, receipt_reply{sink, 0});
+  };
+  auto rs = co_await impl_->call_direct<send_receipt>(1, send);
+  auto& r = rs.front();
   if (!r)
     co_return unexpected{r.error()};
   m.status = r->status;
@@ -66,10 +71,10 @@ expected<void> node::post(const principal& p, message m) {
 task<std::vector<expected<message>>> node::send_many_async(principal p, std::vector<message> ms) {
   std::vector<expected<message>> out(ms.size(), unexpected{errc::internal, "not sent"});
   // Every request first, then every answer: one round trip for the batch.
-  // One relay asks them all, in order, so one sender's messages stay in
-  // order.
+  // Sent in order from this thread, so one sender's messages stay in order;
+  // each agent answers its own straight to this coroutine (no relay).
   std::vector<size_t> asked;
-  std::vector<std::pair<caf::actor, std::tuple<atoms::send_as, principal, message>>> asks;
+  std::vector<caf::actor> asks;
   asked.reserve(ms.size());
   asks.reserve(ms.size());
   for (size_t i = 0; i < ms.size(); ++i) {
@@ -84,11 +89,16 @@ task<std::vector<expected<message>>> node::send_many_async(principal p, std::vec
       continue;
     }
     asked.push_back(i);
-    asks.emplace_back(std::move(*a), std::make_tuple(atoms::send_as::value, p, m));
+    asks.push_back(std::move(*a));
   }
   if (asks.empty())
     co_return out;
-  auto receipts = co_await impl_->ask_each_async<send_receipt>(std::move(asks));
+  auto send = [&](const std::shared_ptr<reply_sink<send_receipt>>& sink) {
+    for (size_t k = 0; k < asks.size(); ++k)
+      caf::anon_send(asks[k], atoms::send_as::value, p, ms[asked[k]],
+                     receipt_reply{sink, static_cast<uint32_t>(k)});
+  };
+  auto receipts = co_await impl_->call_direct<send_receipt>(asks.size(), send);
   for (size_t k = 0; k < asked.size(); ++k) {
     const auto i = asked[k];
     if (!receipts[k]) {

@@ -77,7 +77,8 @@ expected<void> check_config(const node_config& cfg) {
 
 node::impl::impl(node_config c, std::unique_ptr<storage::state_store> s)
   : cfg(std::move(c)), store(std::move(s)), caf_cfg(make_caf_config(cfg)), sys(caf_cfg),
-    rt(sys, cfg.time_source ? cfg.time_source : std::make_shared<system_clock>(), cfg.attention) {
+    rt(sys, cfg.time_source ? cfg.time_source : std::make_shared<system_clock>(), cfg.attention),
+    deadlines(cfg.call_timeout) {
   rt.limits = actor_limits_of(cfg.limits);
   if (store) {
     rt.store = store.get();
@@ -90,6 +91,7 @@ node::impl::impl(node_config c, std::unique_ptr<storage::state_store> s)
   // resumes callers, so a few keep up with any number of calls.
   for (unsigned i = 0; i < std::max(1u, cfg.scheduler_threads); ++i)
     relays.push_back(sys.spawn<call_relay>());
+  sweeper = sys.spawn(deadline_sweeper, &deadlines);
 }
 
 void node::impl::stop() {
@@ -132,6 +134,9 @@ void node::impl::stop() {
   // Calls still waiting in a relay end with `stopped` (ask_awaiter).
   for (auto& r : relays)
     kill(r);
+  // Direct calls still waiting end with `stopped` too.
+  kill(sweeper);
+  deadlines.close();
   sys.await_all_actors_done();
   // Every actor is gone: close the store so that its directory is free.
   rt.store = nullptr;

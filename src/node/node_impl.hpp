@@ -19,6 +19,8 @@
 #include "actors/call_relay.hpp"
 #include "actors/messages.hpp"
 #include "actors/runtime.hpp"
+#include "node/call_deadlines.hpp"
+#include "node/direct_call.hpp"
 #include "parley/auth/access.hpp"
 #include "parley/node/node.hpp"
 #include "parley/storage/state_store.hpp"
@@ -155,32 +157,11 @@ struct node::impl {
     return relay_awaiter<result>(*this, std::move(job), [] { return result{stopped()}; });
   }
 
-  /// Asks every (dest, args) in order from one relay (so requests to one
-  /// actor arrive in order) and gives all answers at once, in order: one
-  /// round trip for the batch.
-  template <class T, class... Ts>
-  relay_awaiter<std::vector<ask_result<T>>>
-  ask_each_async(std::vector<std::pair<caf::actor, std::tuple<Ts...>>> asks) {
-    using result = ask_result<T>;
-    const size_t n = asks.size();
-    auto job = [timeout = caf::timespan{cfg.call_timeout}, asks = std::move(asks)](caf::event_based_actor* self,
-                                              std::shared_ptr<relay_call<std::vector<result>>> call) mutable {
-      auto left = std::make_shared<size_t>(asks.size());
-      if (*left == 0)
-        return call->finish();
-      for (size_t i = 0; i < asks.size(); ++i)
-        std::apply(
-          [&](auto&... x) {
-            request_as<T>(self, asks[i].first, timeout, [call, left, i](result r) {
-              call->value[i] = std::move(r);
-              if (--*left == 0)
-                call->finish();
-            }, std::move(x)...);
-          },
-          asks[i].second);
-    };
-    return relay_awaiter<std::vector<result>>(*this, std::move(job),
-                                              [n] { return std::vector<result>(n, result{stopped()}); });
+  /// A direct call (node/direct_call.hpp): `send(sink)` sends `n` requests,
+  /// each with reply_to<T>{sink, slot}; the answering actors complete it.
+  template <class T, class Send>
+  direct_call<T, Send> call_direct(size_t n, Send& send) {
+    return direct_call<T, Send>(deadlines, stopping, n, send);
   }
 
   template <class... Ts>
@@ -235,6 +216,9 @@ struct node::impl {
   caf::actor_system sys;
   runtime rt;
   std::atomic<bool> stopping{false};
+  // The call timeout of direct calls, and the actor that enforces it.
+  call_deadlines deadlines;
+  caf::actor sweeper;
   // Relays for the asynchronous calls (ask_async), taken in turn.
   std::vector<caf::actor> relays;
   std::atomic<size_t> relay_turn{0};

@@ -2,7 +2,9 @@
 // backlogs, subscriptions and links, room sizes, skills, reserved ids, and
 // the bounds that keep a subscriber that falls behind from losing events.
 
+#include <future>
 #include <limits>
+#include <thread>
 
 #include "support/node_fixture.hpp"
 
@@ -228,6 +230,17 @@ TEST_F(NodeLimits, TurnSlotBeyondADayIsRefused) {
 class NodeTimeouts : public NodeFixture {
 protected:
   void configure(node_config& cfg) override { cfg.call_timeout = std::chrono::milliseconds(300); }
+
+  // Agents tx and rx, with rx blocked in its behaviour (on a message from
+  // tx) until g opens: rx answers nothing meanwhile.
+  void block_rx(const std::shared_ptr<gate>& g) {
+    ASSERT_TRUE(add_agent("tx"));
+    agent_spec slow = make_spec("rx");
+    slow.custom = std::make_shared<blocking_behavior>(g);
+    ASSERT_TRUE(succeeded(n().introduce(as_admin, std::move(slow))));
+    ASSERT_TRUE(succeeded(n().post(as_admin, direct_message("tx", "rx", "block"))));
+    ASSERT_TRUE(g->wait_arrivals(1));
+  }
 };
 
 // Verifies a call that gets no answer in time is deadline_exceeded (the
@@ -236,12 +249,7 @@ protected:
 TEST_F(NodeTimeouts, NoAnswerInTimeIsDeadlineExceeded) {
   auto g = std::make_shared<gate>();
   gate_opener opener{g};
-  ASSERT_TRUE(add_agent("tx"));
-  agent_spec slow = make_spec("rx");
-  slow.custom = std::make_shared<blocking_behavior>(g);
-  ASSERT_TRUE(succeeded(n().introduce(as_admin, std::move(slow))));
-  ASSERT_TRUE(succeeded(n().post(as_admin, direct_message("tx", "rx", "block"))));
-  ASSERT_TRUE(g->wait_arrivals(1));
+  ASSERT_NO_FATAL_FAILURE(block_rx(g));
   event_recorder rec;
   ASSERT_TRUE(succeeded(rec.attach(n(), mask_of(topic::message))));
   auto m = direct_message("tx", "rx", "late");
@@ -249,6 +257,57 @@ TEST_F(NodeTimeouts, NoAnswerInTimeIsDeadlineExceeded) {
   EXPECT_TRUE(fails_with(n().send(as_admin, m), errc::deadline_exceeded));
   g->open();
   EXPECT_TRUE(rec.wait_for(delivered_to("rx", "tx", "late-1")));
+}
+
+// Verifies each send of a batch ends on its own: the one whose recipient
+// never answers in time is deadline_exceeded, the other is delivered, and
+// the batch's caller is not held beyond the call timeout.
+TEST_F(NodeTimeouts, ABatchEndsOnlyTheUnansweredSendAtTheDeadline) {
+  auto g = std::make_shared<gate>();
+  gate_opener opener{g};
+  ASSERT_TRUE(add_agent("ok"));
+  ASSERT_NO_FATAL_FAILURE(block_rx(g));
+  std::promise<std::vector<expected<message>>> got;
+  auto answer = got.get_future();
+  start(n().send_many_async(as_admin, {direct_message("tx", "rx", "late"), direct_message("tx", "ok", "fine")}),
+        [&got](std::vector<expected<message>> rs) { got.set_value(std::move(rs)); },
+        [](const std::exception& e) {
+          return std::vector<expected<message>>(2, expected<message>{unexpected{errc::internal, e.what()}});
+        });
+  ASSERT_EQ(answer.wait_for(std::chrono::seconds(3)), std::future_status::ready)
+    << "the batch was held well beyond its 300 ms call timeout";
+  auto rs = answer.get();
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_TRUE(fails_with(rs[0], errc::deadline_exceeded));
+  ASSERT_TRUE(succeeded(rs[1]));
+  EXPECT_EQ(rs[1]->status, message_status::delivered);
+}
+
+// Verifies a call waiting for an actor when the node stops ends with
+// unavailable at once: stop() does not wait for the recipient (blocked
+// here) to answer it.
+TEST_F(NodeTimeouts, AWaitingCallEndsWhenTheNodeStops) {
+  auto g = std::make_shared<gate>();
+  gate_opener opener{g};
+  ASSERT_NO_FATAL_FAILURE(block_rx(g));
+  event_recorder rec;
+  ASSERT_TRUE(succeeded(rec.attach(n(), mask_of(topic::message))));
+  std::promise<expected<message>> got;
+  auto answer = got.get_future();
+  auto m = direct_message("tx", "rx", "waiting");
+  m.id = "waiting-1";
+  start(n().send_async(as_admin, m), [&got](expected<message> r) { got.set_value(std::move(r)); });
+  // tx has asked rx (blocked) when it publishes the send.
+  ASSERT_TRUE(rec.wait_for(is_event(event_kind::message_sent, "tx", {}, "waiting-1")));
+  // stop() waits for every actor, and rx is blocked until the gate opens.
+  std::thread stopper([&] { n().stop(); });
+  const bool ended = answer.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  EXPECT_TRUE(ended) << "the call was still waiting after the node began to stop";
+  if (ended) {
+    EXPECT_TRUE(fails_with(answer.get(), errc::unavailable));
+  }
+  g->open();
+  stopper.join();
 }
 
 } // namespace
