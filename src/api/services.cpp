@@ -149,16 +149,18 @@ private:
 // -- rooms --------------------------------------------------------------------
 
 class rooms_service final
-  : public pb::Rooms::WithCallbackMethod_CreateGroup<pb::Rooms::WithCallbackMethod_Join<pb::Rooms::WithCallbackMethod_Leave<
-      pb::Rooms::WithCallbackMethod_Invite<pb::Rooms::WithCallbackMethod_SetRole<
-        pb::Rooms::WithCallbackMethod_Close<pb::Rooms::WithCallbackMethod_GetRoom<pb::Rooms::Service>>>>>>> {
+  : public pb::Rooms::WithCallbackMethod_CreateDirect<pb::Rooms::WithCallbackMethod_CreateGroup<
+      pb::Rooms::WithCallbackMethod_Join<pb::Rooms::WithCallbackMethod_Leave<
+        pb::Rooms::WithCallbackMethod_Invite<pb::Rooms::WithCallbackMethod_SetRole<
+          pb::Rooms::WithCallbackMethod_Close<pb::Rooms::WithCallbackMethod_GetRoom<pb::Rooms::Service>>>>>>>> {
 public:
   explicit rooms_service(api_state& st) : st_(st) {}
 
-  grpc::Status CreateDirect(grpc::ServerContext* ctx, const pb::CreateDirectRequest* req,
-                            pb::Room* out) override {
-    return handle(st_, ctx, [&](const principal& p) {
-      return room_result(st_, ctx, st_.n.create_direct(p, req->a(), req->b()), out);
+  grpc::ServerUnaryReactor* CreateDirect(grpc::CallbackServerContext* ctx, const pb::CreateDirectRequest* req,
+                                         pb::Room* out) override {
+    return handle_async(st_, ctx, req, out,
+                        [](api_state& st, principal p, auto* ctx, auto* req, auto* out) -> task<grpc::Status> {
+      co_return room_result(st, ctx, co_await st.n.create_direct_async(std::move(p), req->a(), req->b()), out);
     });
   }
 
@@ -330,7 +332,8 @@ private:
 
 // -- messages -----------------------------------------------------------------
 
-class messages_service final : public pb::Messages::WithCallbackMethod_Send<pb::Messages::Service> {
+class messages_service final
+  : public pb::Messages::WithCallbackMethod_Send<pb::Messages::WithCallbackMethod_MarkRead<pb::Messages::Service>> {
 public:
   explicit messages_service(api_state& st) : st_(st) {}
 
@@ -351,13 +354,14 @@ public:
     });
   }
 
-  grpc::Status MarkRead(grpc::ServerContext* ctx, const pb::MarkReadRequest* req,
-                        pb::MarkReadResponse*) override {
-    return handle(st_, ctx, [&](const principal& p) {
+  grpc::ServerUnaryReactor* MarkRead(grpc::CallbackServerContext* ctx, const pb::MarkReadRequest* req,
+                                     pb::MarkReadResponse* out) override {
+    return handle_async(st_, ctx, req, out,
+                        [](api_state& st, principal p, auto* ctx, auto* req, auto*) -> task<grpc::Status> {
       std::vector<uint64_t> ds(req->deliveries().begin(), req->deliveries().end());
-      if (auto ok = st_.n.mark_read(p, req->agent(), ds); !ok)
-        return fail(st_, ctx, ok.error());
-      return grpc::Status::OK;
+      if (auto ok = co_await st.n.mark_read_async(std::move(p), req->agent(), std::move(ds)); !ok)
+        co_return fail(st, ctx, ok.error());
+      co_return grpc::Status::OK;
     });
   }
 

@@ -164,26 +164,30 @@ expected<std::vector<message>> node::inbox(const principal& p, const agent_id& i
   return storage::read_inbox(*impl_->store, id, limit);
 }
 
-expected<void> node::mark_read(const principal& p, const agent_id& id,
-                               const std::vector<uint64_t>& deliveries) {
+task<expected<void>> node::mark_read_async(principal p, agent_id id, std::vector<uint64_t> deliveries) {
   if (auto ok = authorize(p, action::mark_read, {id}); !ok)
-    return ok;
+    co_return ok;
   auto ext = impl_->external(id);
   if (!ext)
-    return unexpected{ext.error()};
+    co_return unexpected{ext.error()};
   std::vector<uint64_t> unknown;
   auto acked = (*ext)->acknowledge(deliveries, &unknown);
   auto a = impl_->rt.routes.agent(id);
   if (!a)
-    return no_agent(id);
+    co_return no_agent(id);
   if (!acked.empty())
     caf::anon_send(a, atoms::link_acked::value, std::move(acked));
   // Not handed to the link yet (still in the agent's queue or backlog, or
   // unknown): the agent removes them from the store before it answers, and
   // drops them when it reaches them.
   if (!unknown.empty())
-    return impl_->ask_ok(a, atoms::link_read_ahead::value, std::move(unknown));
-  return {};
+    co_return co_await impl_->ask_async<caf::ok_atom>(a, atoms::link_read_ahead::value, std::move(unknown));
+  co_return expected<void>{};
+}
+
+expected<void> node::mark_read(const principal& p, const agent_id& id,
+                               const std::vector<uint64_t>& deliveries) {
+  return wait(mark_read_async(p, id, deliveries));
 }
 
 } // namespace parley

@@ -178,16 +178,16 @@ expected<caf::actor> node::impl::room_actor(const room_id& id) {
   return a;
 }
 
-expected<caf::actor> node::impl::live_agent(const agent_id& id) {
+task<expected<caf::actor>> node::impl::live_agent_async(agent_id id) {
   auto a = agent(id);
   if (!a)
-    return a;
-  auto m = ask<manifest>(*a, atoms::read_manifest::value);
+    co_return a;
+  auto m = co_await ask_async<manifest>(*a, atoms::read_manifest::value);
   if (!m)
-    return unexpected{m.error()};
+    co_return unexpected{m.error()};
   if (m->status == agent_status::retired)
-    return unexpected{errc::failed_precondition, "agent '" + id + "' is retired"};
-  return a;
+    co_return unexpected{errc::failed_precondition, "agent '" + id + "' is retired"};
+  co_return a;
 }
 
 expected<room> node::impl::room_facts(const room_id& id) {
@@ -195,6 +195,25 @@ expected<room> node::impl::room_facts(const room_id& id) {
   if (!m)
     return unexpected{m.error()};
   return ask<room>(*m, atoms::read_room::value, node_principal());
+}
+
+task<expected<room>> node::impl::room_facts_async(room_id id) {
+  auto m = room_actor(id);
+  if (!m)
+    co_return unexpected{m.error()};
+  co_return co_await ask_async<room>(*m, atoms::read_room::value, node_principal());
+}
+
+node::impl::relay_awaiter<expected<void>> node::impl::pause_async(std::chrono::milliseconds d) {
+  auto job = [d](caf::event_based_actor* self, std::shared_ptr<relay_call<expected<void>>> call) {
+    // The relay sends itself the rest of the job, due after d.
+    relay_job later{[call](caf::event_based_actor*) {
+      call->value = expected<void>{};
+      call->finish();
+    }};
+    self->delayed_send(self, d, atoms::relay::value, std::move(later));
+  };
+  return relay_awaiter<expected<void>>(*this, std::move(job), [] { return expected<void>{stopped()}; });
 }
 
 expected<commit_outcome> node::impl::commit(storage::write_batch b) {

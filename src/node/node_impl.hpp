@@ -179,10 +179,15 @@ struct node::impl {
   /// served from the store.
   expected<void> known_agent(const agent_id& id);
   expected<caf::actor> room_actor(const room_id& id);
-  /// The agent's actor if it exists and is not retired.
-  expected<caf::actor> live_agent(const agent_id& id);
+  /// The agent's actor if it exists and is not retired (asks it: callers
+  /// on gRPC's callback threads must not wait for an actor).
+  task<expected<caf::actor>> live_agent_async(agent_id id);
   /// The room as its moderator sees it now (for authorize()).
   expected<room> room_facts(const room_id& id);
+  task<expected<room>> room_facts_async(room_id id);
+  /// Resumes after `d` on a relay's thread (a coroutine's short wait; no
+  /// thread sleeps).
+  relay_awaiter<expected<void>> pause_async(std::chrono::milliseconds d);
 
   /// Commits `b` through the node's writer and waits until it is durable.
   expected<commit_outcome> commit(storage::write_batch b);

@@ -2,7 +2,6 @@
 // membership, roles, listings, and the turn requests the moderators decide.
 
 #include <algorithm>
-#include <thread>
 
 #include "actors/room_moderator.hpp"
 #include "node/node_impl.hpp"
@@ -63,36 +62,37 @@ task<expected<room>> node::impl::make_room(room r) {
   co_return r;
 }
 
-expected<room> node::create_direct(const principal& p, const agent_id& a, const agent_id& b) {
+task<expected<room>> node::create_direct_async(principal p, agent_id a, agent_id b) {
   if (auto ok = authorize(p, action::create_room, {a, b}); !ok)
-    return unexpected{ok.error()};
+    co_return unexpected{ok.error()};
   if (a == b)
-    return unexpected{errc::invalid_argument,
-                      "a direct room needs two different agents, got '" + a + "' twice"};
-  if (auto ha = impl_->live_agent(a); !ha)
-    return unexpected{ha.error()};
-  if (auto hb = impl_->live_agent(b); !hb)
-    return unexpected{hb.error()};
+    co_return unexpected{errc::invalid_argument,
+                         "a direct room needs two different agents, got '" + a + "' twice"};
+  if (auto ha = co_await impl_->live_agent_async(a); !ha)
+    co_return unexpected{ha.error()};
+  if (auto hb = co_await impl_->live_agent_async(b); !hb)
+    co_return unexpected{hb.error()};
   std::vector<agent_id> pair{a, b};
   std::sort(pair.begin(), pair.end());
   auto id = direct_room_id(a, b);
   for (int attempt = 0;; ++attempt) {
     if (impl_->stopping)
-      return stopped();
+      co_return stopped();
     if (impl_->rt.routes.room(id)) {
-      auto r = impl_->room_facts(id);
+      auto r = co_await impl_->room_facts_async(id);
       if (!r)
-        return r;
+        co_return r;
       // The pair, not the id (a 64-bit hash), says whose room it is.
       if (r->kind == room_kind::direct && r->pair == pair)
-        return r;
+        co_return r;
       id += "-x"; // another pair's (or a group) room has this id: probe the next
       continue;
     }
     if (!impl_->rt.routes.rooms().try_reserve(id)) {
       // Being created right now (by a concurrent call for this pair, or by
       // someone else): look again once it is published or given up.
-      std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? 0 : 1));
+      if (auto ok = co_await impl_->pause_async(std::chrono::milliseconds(attempt < 10 ? 0 : 1)); !ok)
+        co_return unexpected{ok.error()};
       continue;
     }
     room r;
@@ -102,8 +102,12 @@ expected<room> node::create_direct(const principal& p, const agent_id& a, const 
     r.pair = pair;
     r.rules.policy = speaker_policy::none;
     r.members = {{a, room_role::member, 0}, {b, room_role::member, 0}};
-    return wait(impl_->make_room(std::move(r)));
+    co_return co_await impl_->make_room(std::move(r));
   }
+}
+
+expected<room> node::create_direct(const principal& p, const agent_id& a, const agent_id& b) {
+  return wait(create_direct_async(p, a, b));
 }
 
 task<expected<room>> node::create_group_async(principal p, agent_id creator, group_spec spec) {
@@ -113,7 +117,7 @@ task<expected<room>> node::create_group_async(principal p, agent_id creator, gro
     co_return unexpected{errc::invalid_argument,
                       "room id '" + spec.id + "' has the form of the ids the node generates "
                       "(room-<n>); leave it empty to get one, or choose another"};
-  if (auto h = impl_->live_agent(creator); !h)
+  if (auto h = co_await impl_->live_agent_async(creator); !h)
     co_return unexpected{h.error()};
   room r;
   r.id = spec.id.empty() ? "room-" + std::to_string(impl_->next_room++) : std::move(spec.id);
@@ -206,7 +210,7 @@ task<expected<void>> node::invite_async(principal p, room_id r, agent_id by, age
     co_return ok;
   if (auto ok = authorize(p, action::invite, {by}); !ok)
     co_return ok;
-  if (auto h = impl_->live_agent(who); !h)
+  if (auto h = co_await impl_->live_agent_async(who); !h)
     co_return unexpected{h.error()};
   co_return co_await impl_->ask_async<caf::ok_atom>(*m, atoms::invite_member::value, p, by, who, role);
 }

@@ -51,6 +51,33 @@ TEST_F(AsyncCallsApi, CallsInFlightAreNotBoundByServerThreads) {
   faults->slow_syncs(std::chrono::milliseconds(0));
 }
 
+// Verifies 48 CreateDirect calls in flight at once, each committing its
+// room on a slow disk, all succeed under a quota of 8 server threads (the
+// same as for Send above).
+TEST_F(AsyncCallsApi, CreateDirectCallsInFlightAreNotBoundByServerThreads) {
+  ASSERT_TRUE(is_ok(introduce("ada")));
+  for (int i = 0; i < in_flight; ++i)
+    ASSERT_TRUE(is_ok(introduce("p" + std::to_string(i))));
+  faults->slow_syncs(std::chrono::milliseconds(300));
+
+  auto statuses = all_at_once<pb::CreateDirectRequest, pb::Room>(
+    in_flight,
+    [](int i, pb::CreateDirectRequest& req) {
+      req.set_a("ada");
+      req.set_b("p" + std::to_string(i));
+    },
+    [&](auto* ctx, auto* req, auto* out, auto done) { rooms->async()->CreateDirect(ctx, req, out, std::move(done)); });
+  int refused = 0;
+  for (auto& st : statuses) {
+    if (st.error_code() == StatusCode::RESOURCE_EXHAUSTED)
+      ++refused;
+    else
+      EXPECT_TRUE(is_ok(st));
+  }
+  EXPECT_EQ(refused, 0) << "calls were refused for want of a server thread";
+  faults->slow_syncs(std::chrono::milliseconds(0));
+}
+
 struct AsyncStreamsApi : ApiFixture {
   void configure_server(api::server_options& o) override {
     o.limits.max_threads = thread_quota;

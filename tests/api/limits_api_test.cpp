@@ -114,25 +114,20 @@ struct ThreadCapApi : DurableApiFixture {
 };
 
 // Verifies gRPC's thread quota holds for the rpcs still served on the
-// synchronous API (here CreateDirect, which waits for its commit on a slow
+// synchronous API (here Admin.Erase, which waits for its commits on a slow
 // disk): each such call holds a thread, and once max_threads are busy a new
 // call is refused with RESOURCE_EXHAUSTED instead of starting another
 // thread; once they are done, calls are served again. (Streams and the
 // asynchronous unary rpcs hold no thread: async_api_test.)
 TEST_F(ThreadCapApi, CallsBeyondTheThreadQuotaAreRefused) {
   constexpr int calls = 40;
-  ASSERT_TRUE(is_ok(introduce("ada")));
-  for (int i = 0; i < calls; ++i)
+  for (int i = 0; i <= calls; ++i)
     ASSERT_TRUE(is_ok(introduce("p" + std::to_string(i))));
-  faults->slow_syncs(std::chrono::milliseconds(1500));
+  faults->slow_syncs(std::chrono::milliseconds(300));
 
-  auto statuses = all_at_once<pb::CreateDirectRequest, pb::Room>(
-    calls,
-    [](int i, pb::CreateDirectRequest& req) {
-      req.set_a("ada");
-      req.set_b("p" + std::to_string(i));
-    },
-    [&](auto* ctx, auto* req, auto* out, auto done) { rooms->async()->CreateDirect(ctx, req, out, std::move(done)); });
+  auto statuses = all_at_once<pb::EraseRequest, pb::Erasure>(
+    calls, [](int i, pb::EraseRequest& req) { req.set_agent("p" + std::to_string(i)); },
+    [&](auto* ctx, auto* req, auto* out, auto done) { admin->async()->Erase(ctx, req, out, std::move(done)); });
   faults->slow_syncs(std::chrono::milliseconds(0));
   int refused = 0;
   int served = 0;
@@ -147,11 +142,10 @@ TEST_F(ThreadCapApi, CallsBeyondTheThreadQuotaAreRefused) {
   EXPECT_GT(refused, 0) << calls << " blocking calls held " << calls << " threads under a quota of 8";
   EXPECT_LE(served, 8);
   EXPECT_TRUE(test_support::eventually([&] {
-    pb::CreateDirectRequest req;
-    req.set_a("ada");
-    req.set_b("p0");
-    pb::Room out;
-    return rooms->CreateDirect(as_admin().get(), req, &out).ok();
+    pb::EraseRequest req;
+    req.set_agent("p" + std::to_string(calls));
+    pb::Erasure out;
+    return admin->Erase(as_admin().get(), req, &out).ok();
   })) << "the server did not serve calls again once the calls ended";
 }
 

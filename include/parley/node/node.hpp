@@ -358,6 +358,7 @@ public:
 
   /// The direct room of a pair; the existing one if the pair has one.
   expected<room> create_direct(const principal& p, const agent_id& a, const agent_id& b);
+  task<expected<room>> create_direct_async(principal p, agent_id a, agent_id b);
   /// A group room with `creator` as owner.
   expected<room> create_group(const principal& p, const agent_id& creator, group_spec spec);
   task<expected<room>> create_group_async(principal p, agent_id creator, group_spec spec);
@@ -422,6 +423,7 @@ public:
   /// agent_link::acknowledge). failed_precondition for other agents.
   expected<void> mark_read(const principal& p, const agent_id& id,
                            const std::vector<uint64_t>& deliveries);
+  task<expected<void>> mark_read_async(principal p, agent_id id, std::vector<uint64_t> deliveries);
   /// Opens the link of external agent `id` with a window of `credit`
   /// messages. failed_precondition if `id` is not external or already has
   /// a link; overloaded when limits.max_links links are open.
