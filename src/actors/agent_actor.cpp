@@ -83,7 +83,7 @@ void execute(self_ptr self, behavior_action& a, const message* answering);
 void react(self_ptr self, const behavior_input& in, const dialogue_context* ctx) {
   auto& st = self->state;
   std::vector<behavior_action> actions;
-  behavior_view view{st.man, st.skills, ctx, st.rt->now()};
+  behavior_view view{st.man, st.skills, ctx, now(st)};
   st.behavior->react(view, in, actions);
   for (auto& a : actions)
     execute(self, a, in.k == behavior_input::kind::message ? in.msg : nullptr);
@@ -109,7 +109,7 @@ void mark_read(self_ptr self, const message& m) {
 
 void serve_dialogue(self_ptr self, std::vector<uint64_t>& served) {
   auto& st = self->state;
-  auto batch = st.attention().pop(st.rt->now());
+  auto batch = st.attention().pop(now(st));
   if (!batch)
     return;
   const bool keeps_context = st.behavior->uses_context();
@@ -182,7 +182,7 @@ void send_message(self_ptr self, message& m, const message* answering) {
   auto& st = self->state;
   m.id = next_id(st);
   m.from = st.man.id;
-  m.sent_at = st.rt->now();
+  m.sent_at = now(st);
   m.status = message_status::sent;
   m.hops = answering ? answering->hops + 1 : 0;
   if (m.hops > st.rt->limits.max_reply_hops) {
@@ -274,7 +274,7 @@ void deliver(self_ptr self, message m, bool record_outcome, Done done) {
   storage::write_batch b;
   storage::add_message(b, m, {st.man.id}, m.delivery);
   if (record_outcome)
-    storage::guard_idempotency(b, m, st.rt->now() - st.rt->limits.idempotency_window_ms);
+    storage::guard_idempotency(b, m, now(st) - st.rt->limits.idempotency_window_ms);
   ++st.reserved;
   persist_then(self, *st.rt, std::move(b),
                [self, m = std::move(m), done](const error* failure, commit_outcome& out) mutable {
@@ -612,6 +612,16 @@ caf::result<message_status> on_status_of(self_ptr self, const principal& p, cons
 }
 
 thread_local agent_actor* current_agent = nullptr;
+// The time of the current resume (see now()); unset until first read.
+thread_local std::optional<timestamp> resume_now;
+
+timestamp now(const agent_state& st) {
+  if (!current_agent)
+    return st.rt->now();
+  if (!resume_now)
+    resume_now = st.rt->now();
+  return *resume_now;
+}
 
 // Built once; every handler starts from agent_actor::current().
 caf::behavior make_agent_behavior() {
@@ -716,9 +726,11 @@ caf::behavior make_agent_behavior() {
 
 agent_actor::resume_result agent_actor::resume(caf::execution_unit* ctx, size_t max_throughput) {
   auto* outer = agent_parts::current_agent;
+  auto outer_now = std::exchange(agent_parts::resume_now, std::nullopt);
   agent_parts::current_agent = this;
   auto result = caf::stateful_actor<agent_state>::resume(ctx, max_throughput);
   agent_parts::current_agent = outer;
+  agent_parts::resume_now = outer_now;
   return result;
 }
 

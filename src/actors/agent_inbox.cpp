@@ -106,7 +106,7 @@ void take(self_ptr self, message m) {
     to_backlog(self, std::move(m));
     return;
   }
-  (void) st.attention().push(key, std::move(m), st.rt->now(), st.man.capacity);
+  (void) st.attention().push(key, std::move(m), now(st), st.man.capacity);
 }
 
 // Backlog entries read back from the store, oldest first.
@@ -124,7 +124,7 @@ void on_backlog_loaded(self_ptr self, std::vector<message>& loaded, std::vector<
       forget_deliveries(self, {m.delivery});
       continue;
     }
-    (void) st.attention().push(key, std::move(m), st.rt->now(), st.man.capacity);
+    (void) st.attention().push(key, std::move(m), now(st), st.man.capacity);
   }
   // What did not fit goes back to the front, in order.
   for (size_t j = loaded.size(); j-- > i;)
@@ -144,7 +144,7 @@ void refill(self_ptr self) {
     auto key = dialogue_of(b.in_memory.front(), st.man.id);
     if (!q.can_push(key, st.man.capacity))
       break;
-    (void) q.push(key, std::move(b.in_memory.front()), st.rt->now(), st.man.capacity);
+    (void) q.push(key, std::move(b.in_memory.front()), now(st), st.man.capacity);
     b.in_memory.pop_front();
   }
   if (b.on_disk.empty() || b.loading > 0)
