@@ -14,6 +14,7 @@
 //     pipelined changes apply in order, and the group commit carries the
 //     batches of every actor that has one in flight.
 
+#include "actors/deferred_writes.hpp"
 #include "actors/messages.hpp"
 #include "actors/runtime.hpp"
 
@@ -46,11 +47,18 @@ void persist_then(Self* self, const runtime& rt, storage::write_batch b, Done do
     std::move(req).await(std::move(written), std::move(failed));
 }
 
-/// Commits `b` without waiting for it: for writes whose loss in a crash
+/// Commits `b` without waiting for it, folded into the writer's next group
+/// commit (actors/deferred_writes.hpp): for writes whose loss in a crash
 /// costs nothing but a repeat (removing a served inbox entry).
 inline void commit_later(const runtime& rt, storage::write_batch b) {
-  if (rt.store && !b.empty())
+  if (!rt.store || b.empty())
+    return;
+  if (!rt.deferred) {
     caf::anon_send(rt.writer, atoms::commit::value, std::move(b));
+    return;
+  }
+  if (rt.deferred->add(std::move(b)))
+    caf::anon_send(rt.writer, atoms::flush::value);
 }
 
 } // namespace parley

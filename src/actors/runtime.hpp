@@ -28,6 +28,8 @@
 
 namespace parley {
 
+class deferred_writes;
+
 /// Identical skills are stored once per node: agents of a population share
 /// a catalogue of skills, and a manifest's skills are then pointers.
 class skill_catalog {
@@ -160,6 +162,9 @@ public:
   /// durability mode memory.
   storage::state_store* store = nullptr;
   caf::actor writer;
+  /// Changes written behind, in the writer's next group (commit_later);
+  /// nullptr: each is a commit of its own.
+  deferred_writes* deferred = nullptr;
   /// Does the store's blocking reads for actors (a detached actor: its
   /// thread may wait for the disk, the scheduler's threads never do).
   caf::actor reader;

@@ -110,11 +110,16 @@ expected<std::optional<std::string>> resolve(const storage::state_store& store, 
 
 void flush(storage_writer_actor* self) {
   auto& st = self->state;
-  if (st.queue.empty())
+  // Deferred changes go first (actors/deferred_writes.hpp says why).
+  auto deferred = st.deferred ? st.deferred->take() : storage::write_batch{};
+  if (st.queue.empty() && deferred.empty())
     return;
   auto queue = std::move(st.queue);
   st.queue.clear();
   group grp;
+  const size_t deferred_ops = deferred.ops().size();
+  if (!deferred.empty())
+    grp.append(std::move(deferred));
   std::vector<commit_outcome> outcomes(queue.size());
   std::vector<bool> failed(queue.size(), false);
   for (size_t i = 0; i < queue.size(); ++i) {
@@ -131,6 +136,21 @@ void flush(storage_writer_actor* self) {
     grp.append(std::move(queue[i].batch));
   }
   auto ok = st.store->write(grp.merged());
+  if (!ok && deferred_ops != 0) {
+    // Nothing of the group is on disk: the deferred changes wait for the
+    // next write (the batches of the group are answered with the failure).
+    storage::write_batch again;
+    for (size_t i = 0; i < deferred_ops; ++i) {
+      auto& op = grp.merged().ops()[i];
+      if (op.range)
+        again.erase_range(op.col, op.key, op.value);
+      else if (op.erase)
+        again.erase(op.col, op.key);
+      else
+        again.put(op.col, op.key, op.value);
+    }
+    st.deferred->put_back(std::move(again));
+  }
   ++st.commits;
   st.batches += queue.size();
   if (st.counters) {
@@ -151,9 +171,11 @@ void flush(storage_writer_actor* self) {
 
 } // namespace
 
-caf::behavior storage_writer(storage_writer_actor* self, storage::state_store* store, node_counters* counters) {
+caf::behavior storage_writer(storage_writer_actor* self, storage::state_store* store, node_counters* counters,
+                             deferred_writes* deferred) {
   self->state.store = store;
   self->state.counters = counters;
+  self->state.deferred = deferred;
   return {
     [self](atoms::commit, storage::write_batch& b) -> caf::result<commit_outcome> {
       auto& st = self->state;

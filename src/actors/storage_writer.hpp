@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "actors/deferred_writes.hpp"
 #include "actors/messages.hpp"
 #include "actors/runtime.hpp"
 #include "parley/storage/state_store.hpp"
@@ -26,6 +27,7 @@ struct storage_writer_state {
   storage::state_store* store = nullptr;
   std::vector<pending> queue;
   node_counters* counters = nullptr;
+  deferred_writes* deferred = nullptr;
   uint64_t commits = 0; // writes issued
   uint64_t batches = 0; // batches they carried
 
@@ -35,7 +37,10 @@ struct storage_writer_state {
 using storage_writer_actor = caf::stateful_actor<storage_writer_state>;
 
 /// `counters` (nullable) count the writes and the batches they carry.
-caf::behavior storage_writer(storage_writer_actor* self, storage::state_store* store, node_counters* counters);
+/// `deferred` (nullable): changes written behind, put first in each group
+/// (a `flush` message writes them when no commit is queued).
+caf::behavior storage_writer(storage_writer_actor* self, storage::state_store* store, node_counters* counters,
+                             deferred_writes* deferred);
 
 /// The node's blocking reads for actors (agents loading their backlog, the
 /// event bus reading its log), on a thread of its own so that no scheduler

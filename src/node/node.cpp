@@ -83,7 +83,8 @@ node::impl::impl(node_config c, std::unique_ptr<storage::state_store> s)
   if (store) {
     rt.store = store.get();
     // Detached: a write blocks its thread for the fsync, a read for the disk.
-    rt.writer = sys.spawn<caf::detached>(storage_writer, store.get(), &rt.counters);
+    rt.deferred = &deferred;
+    rt.writer = sys.spawn<caf::detached>(storage_writer, store.get(), &rt.counters, &deferred);
     rt.reader = sys.spawn<caf::detached>(storage_reader, static_cast<const storage::state_store*>(store.get()));
   }
   rt.record_message_events = cfg.record_message_events;
@@ -138,6 +139,12 @@ void node::impl::stop() {
   kill(sweeper);
   deadlines.close();
   sys.await_all_actors_done();
+  // Changes written behind that the writer had not taken yet (served inbox
+  // entries, say): written now, so a graceful stop offers nothing again.
+  if (store)
+    if (auto ok = store->write(deferred.take()); !ok)
+      spdlog::warn("stop: writing the changes written behind failed ({}); served messages may be "
+                   "offered again after the restart", ok.error().message);
   // Every actor is gone: close the store so that its directory is free.
   rt.store = nullptr;
   store.reset();

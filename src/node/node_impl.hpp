@@ -17,6 +17,7 @@
 #include <caf/all.hpp>
 
 #include "actors/call_relay.hpp"
+#include "actors/deferred_writes.hpp"
 #include "actors/messages.hpp"
 #include "actors/runtime.hpp"
 #include "node/call_deadlines.hpp"
@@ -217,6 +218,8 @@ struct node::impl {
   node_config cfg;
   // Before sys: the store outlives every actor that writes to it.
   std::unique_ptr<storage::state_store> store;
+  // Changes written behind (rt.deferred), also outliving the actors.
+  deferred_writes deferred;
   caf::actor_system_config caf_cfg;
   caf::actor_system sys;
   runtime rt;

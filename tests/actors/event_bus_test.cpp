@@ -28,7 +28,7 @@ struct EventBus : ::testing::Test {
     sys.emplace(cfg);
     rt.emplace(*sys, std::make_shared<manual_clock>(), attention_params{});
     rt->store = store.get();
-    rt->writer = sys->spawn<caf::detached>(storage_writer, store.get(), nullptr);
+    rt->writer = sys->spawn<caf::detached>(storage_writer, store.get(), nullptr, nullptr);
     rt->reader = sys->spawn<caf::detached>(storage_reader, static_cast<const storage::state_store*>(store.get()));
     rt->bus = sys->spawn(event_bus, &*rt, event_retention{}, event_log_seed{});
   }

@@ -27,7 +27,7 @@ struct RoomModeratorPipeline : ::testing::Test {
     rt = std::make_unique<runtime>(*sys, clock, attention_params{});
     rt->store = store.get();
     rt->incarnation = 1;
-    rt->writer = sys->spawn<caf::detached>(storage_writer, store.get(), &rt->counters);
+    rt->writer = sys->spawn<caf::detached>(storage_writer, store.get(), &rt->counters, nullptr);
     rt->reader = sys->spawn<caf::detached>(storage_reader, store.get());
     // The member is this test's actor: it sees what the moderator sends it.
     member.emplace(*sys);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "support/temp_dir.hpp"
 #include "support/test_store.hpp"
 
@@ -16,7 +18,7 @@ struct StorageWriter : ::testing::Test {
     ASSERT_TRUE(store);
     cfg.set("scheduler.max-threads", size_t{2});
     sys.emplace(cfg);
-    writer = sys->spawn<caf::detached>(storage_writer, store.get(), nullptr);
+    writer = sys->spawn<caf::detached>(storage_writer, store.get(), nullptr, &deferred);
   }
 
   void TearDown() override {
@@ -28,6 +30,7 @@ struct StorageWriter : ::testing::Test {
   test::temp_dir dir;
   std::shared_ptr<storage::disk_faults> faults;
   std::unique_ptr<storage::state_store> store;
+  deferred_writes deferred;
   caf::actor_system_config cfg;
   std::optional<caf::actor_system> sys;
   caf::actor writer;
@@ -194,4 +197,54 @@ TEST_F(StorageWriter, PreconditionsSeeDeletesAndRangeErasesOfTheGroup) {
   EXPECT_EQ(found[3], std::nullopt) << "the range erase of b-1 was not seen";
   EXPECT_TRUE(store->get(storage::column::meta, "saw-a-1").value().has_value());
   EXPECT_TRUE(store->get(storage::column::meta, "saw-b-1").value().has_value());
+}
+
+storage::write_batch put_of(const std::string& key, const std::string& value) {
+  storage::write_batch b;
+  b.put(storage::column::meta, key, value);
+  return b;
+}
+
+// Verifies changes written behind are written with the next group commit,
+// before the batches queued for it: a queued batch's newer value of the
+// same key wins.
+TEST_F(StorageWriter, DeferredChangesGoFirstInTheNextGroup) {
+  caf::scoped_actor self{*sys};
+  EXPECT_TRUE(deferred.add(put_of("k", "older")));
+  EXPECT_FALSE(deferred.add(put_of("d", "behind"))) << "a second change reported an empty queue";
+  self->request(writer, caf::infinite, atoms::commit::value, put_of("k", "newer"))
+    .receive([](commit_outcome&) {}, [&](caf::error& e) { ADD_FAILURE() << sys->render(e); });
+  EXPECT_EQ(store->get(storage::column::meta, "k").value(), std::optional<std::string>{"newer"});
+  EXPECT_EQ(store->get(storage::column::meta, "d").value(), std::optional<std::string>{"behind"});
+  EXPECT_TRUE(deferred.take().empty());
+}
+
+// Verifies a flush writes changes written behind when no commit is queued.
+TEST_F(StorageWriter, AFlushWritesDeferredChangesAlone) {
+  caf::scoped_actor self{*sys};
+  deferred.add(put_of("alone", "1"));
+  self->send(writer, atoms::flush::value);
+  bool written = false;
+  for (int i = 0; i < 500 && !written; ++i) {
+    written = store->get(storage::column::meta, "alone").value() == std::optional<std::string>{"1"};
+    if (!written)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(written) << "the deferred change was not written";
+}
+
+// Verifies a failed write keeps the changes written behind for the next
+// write instead of dropping them.
+TEST_F(StorageWriter, AFailedWriteKeepsDeferredChanges) {
+  caf::scoped_actor self{*sys};
+  faults->fail_writes(true);
+  deferred.add(put_of("kept", "1"));
+  self->request(writer, caf::infinite, atoms::commit::value, one_put(1))
+    .receive([](commit_outcome&) { ADD_FAILURE() << "a write succeeded on a failing disk"; },
+             [](caf::error&) {});
+  faults->fail_writes(false);
+  EXPECT_FALSE(store->get(storage::column::meta, "kept").value().has_value());
+  self->request(writer, caf::infinite, atoms::commit::value, one_put(2))
+    .receive([](commit_outcome&) {}, [&](caf::error& e) { ADD_FAILURE() << sys->render(e); });
+  EXPECT_EQ(store->get(storage::column::meta, "kept").value(), std::optional<std::string>{"1"});
 }
