@@ -188,8 +188,16 @@ caf::behavior storage_writer(storage_writer_actor* self, storage::state_store* s
         self->send(self, atoms::flush::value);
       return rp;
     },
-    [self](atoms::flush) { flush(self); },
+    // Whichever message is handled last writes the group: a flush (a nudge
+    // for changes written behind) with commits still waiting behind it
+    // leaves them to the last of those, so the group is not split.
+    [self](atoms::flush) {
+      if (self->mailbox().empty())
+        flush(self);
+    },
     [self](atoms::writer_stats) {
+      if (self->mailbox().empty())
+        flush(self);
       return caf::make_message(self->state.commits, self->state.batches);
     },
   };
