@@ -335,6 +335,15 @@ void on_deliver_post(self_ptr self, message& m) {
     return;
   }
   // A direct message from a behaviour: refused when it does not fit.
+  if (!st.rt->store) {
+    // Nothing to write: the refusal, if any, is known now (and no copy of
+    // the ids is kept for a later one).
+    if (auto ok = can_take(self, m, input_kind::direct); !ok)
+      return tell_author(self, m.from, m.id, ok.error());
+    take(self, std::move(m));
+    schedule_serve(self);
+    return;
+  }
   auto id = m.id;
   auto from = m.from;
   deliver(self, std::move(m), false,

@@ -219,6 +219,37 @@ TEST_F(NodeMessages, RefusedPostIsCountedAndPublished) {
   EXPECT_NE(unknown->detail.find("ghost"), std::string::npos) << unknown->detail;
 }
 
+// Forwards every message it is given to one agent.
+class forwarder final : public agent_behavior {
+public:
+  explicit forwarder(agent_id to) : to_(std::move(to)) {}
+  void react(const behavior_view&, const behavior_input& in, std::vector<behavior_action>& out) override {
+    if (in.k == behavior_input::kind::message)
+      out.push_back(behavior_action::send(address::agent(to_), "fwd: " + in.msg->content));
+  }
+  std::string_view name() const noexcept override { return "forwarder"; }
+
+private:
+  agent_id to_;
+};
+
+// Verifies a message a behaviour writes that its recipient refuses (here:
+// retired) is counted and published as message_refused by its author,
+// naming the recipient.
+TEST_F(NodeMessages, ABehavioursMessageItsRecipientRefusesIsPublished) {
+  ASSERT_TRUE(add_agents({"carol", "bob"}, silent));
+  agent_spec fwd = make_spec("alice");
+  fwd.custom = std::make_shared<forwarder>("bob");
+  ASSERT_TRUE(succeeded(n().introduce(as_admin, std::move(fwd))));
+  ASSERT_TRUE(succeeded(n().retire(as_admin, "bob")));
+  auto before = n().stats();
+  ASSERT_TRUE(succeeded(n().send(as_admin, direct_message("carol", "alice", "pass it on"))));
+  auto refused = rec_.wait_for(is_event(event_kind::message_refused, "alice"));
+  ASSERT_TRUE(refused);
+  EXPECT_NE(refused->detail.find("bob"), std::string::npos) << refused->detail;
+  EXPECT_EQ(n().stats().refused - before.refused, 1u);
+}
+
 // Verifies that after serving a dialogue the manifest's focus names it:
 // "direct:<peer>" for a direct message, "room:<id>" for a room post.
 TEST_F(NodeMessages, FocusNamesTheServedDialogue) {
