@@ -252,7 +252,8 @@ void execute(self_ptr self, behavior_action& a, const message* answering) {
 // only once its record (also its idempotency record), history entry and
 // inbox entry are committed; for an API send the commit is refused if the
 // key took effect before, and `done` gets the first send's outcome instead.
-// `done(failure, first)`. The commit is pipelined: the agent goes on taking
+// `done(failure, first, refused)`: `refused` is the message when it was not
+// taken (failure set), else nullptr. The commit is pipelined: the agent goes on taking
 // messages meanwhile, with the message's slot reserved (st.reserved counts
 // against the backlog limit until it is taken), so the writer's group
 // commit carries the messages of every agent at once.
@@ -260,12 +261,12 @@ template <class Done>
 void deliver(self_ptr self, message m, bool record_outcome, Done done) {
   auto& st = self->state;
   if (auto ok = can_take(self, m, input_kind::direct); !ok) {
-    done(&ok.error(), std::optional<storage::send_outcome>{});
+    done(&ok.error(), std::optional<storage::send_outcome>{}, &m);
     return;
   }
   if (!st.rt->store) {
     take(self, std::move(m));
-    done(static_cast<const error*>(nullptr), std::optional<storage::send_outcome>{});
+    done(static_cast<const error*>(nullptr), std::optional<storage::send_outcome>{}, nullptr);
     schedule_serve(self);
     return;
   }
@@ -280,16 +281,16 @@ void deliver(self_ptr self, message m, bool record_outcome, Done done) {
                [self, m = std::move(m), done](const error* failure, commit_outcome& out) mutable {
                  --self->state.reserved;
                  if (failure) {
-                   done(failure, std::optional<storage::send_outcome>{});
+                   done(failure, std::optional<storage::send_outcome>{}, &m);
                    return;
                  }
                  if (out.already_present) {
                    auto first = storage::outcome_of_record(*out.already_present);
                    if (!first)
-                     done(&first.error(), std::optional<storage::send_outcome>{});
+                     done(&first.error(), std::optional<storage::send_outcome>{}, &m);
                    else
                      done(static_cast<const error*>(nullptr),
-                          std::optional<storage::send_outcome>{std::move(*first)});
+                          std::optional<storage::send_outcome>{std::move(*first)}, nullptr);
                    return;
                  }
                  // Retired meanwhile: the entry stays in the store like the
@@ -297,7 +298,7 @@ void deliver(self_ptr self, message m, bool record_outcome, Done done) {
                  if (!retired(self->state))
                    take(self, std::move(m));
                  // Answer first: serving may take long (the behaviour runs inline).
-                 done(static_cast<const error*>(nullptr), std::optional<storage::send_outcome>{});
+                 done(static_cast<const error*>(nullptr), std::optional<storage::send_outcome>{}, nullptr);
                  schedule_serve(self, true);
                },
                while_writing::go_on);
@@ -307,7 +308,7 @@ caf::result<send_receipt> on_deliver_direct(self_ptr self, message& m) {
   auto rp = self->make_response_promise<send_receipt>();
   const auto at = m.sent_at;
   deliver(self, std::move(m), true,
-          [rp, at](const error* failure, std::optional<storage::send_outcome> first) mutable {
+          [rp, at](const error* failure, std::optional<storage::send_outcome> first, const message*) mutable {
             if (failure)
               rp.deliver(to_caf(*failure));
             else if (first)
@@ -335,21 +336,10 @@ void on_deliver_post(self_ptr self, message& m) {
     return;
   }
   // A direct message from a behaviour: refused when it does not fit.
-  if (!st.rt->store) {
-    // Nothing to write: the refusal, if any, is known now (and no copy of
-    // the ids is kept for a later one).
-    if (auto ok = can_take(self, m, input_kind::direct); !ok)
-      return tell_author(self, m.from, m.id, ok.error());
-    take(self, std::move(m));
-    schedule_serve(self);
-    return;
-  }
-  auto id = m.id;
-  auto from = m.from;
   deliver(self, std::move(m), false,
-          [self, id, from](const error* failure, const std::optional<storage::send_outcome>&) {
+          [self](const error* failure, const std::optional<storage::send_outcome>&, const message* refused) {
             if (failure)
-              tell_author(self, from, id, *failure);
+              tell_author(self, refused->from, refused->id, *failure);
           });
 }
 
