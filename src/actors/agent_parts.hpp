@@ -1,8 +1,10 @@
 #pragma once
 
-// What the two files of the agent actor share (agent_actor.cpp: behaviour,
-// sends and requests; agent_inbox.cpp: how input enters and leaves the
-// inbox). Internal to the actors module.
+// What the files of the agent actor share (agent_actor.cpp: behaviour,
+// its own sends, input and requests; agent_sends.cpp: sends through the
+// API; agent_inbox.cpp: how input enters and leaves the inbox;
+// agent_page.cpp: manifest, retirement, erasure). Internal to the actors
+// module.
 
 #include <vector>
 
@@ -23,10 +25,23 @@ std::optional<caf::error> denied(const agent_state& st, const principal& p, acti
 /// The public page: the state's manifest with its skills and focus.
 manifest materialize(const agent_state& st);
 std::string refusal_text(const agent_state& st, const message& m, const error& why);
+/// Counts and publishes a message of this agent's that was not delivered.
+void note_refusal(self_ptr self, const message_id& id, const std::string& to, const error& why);
+/// Adds a message this agent sent to its dialogue's context; counts it.
+void remember_sent(agent_state& st, const message& m);
 /// Serves what the inbox holds while the behaviour is ready and nothing
 /// else waits in the mailbox.
 void serve_some(self_ptr self);
 caf::behavior make_agent_behavior();
+
+// -- agent_sends.cpp ------------------------------------------------------------
+/// A send through the API as this agent; the receipt goes to `to`.
+/// `anonymous`: from node::post, whose answer nobody receives.
+void on_send_as(self_ptr self, const principal& p, message& m, receipt_target to, bool anonymous);
+/// The status of a tracked send (a receipt arrived or is awaited).
+caf::result<message_status> on_status_of(self_ptr self, const principal& p, const message_id& id);
+/// Records a tracked send's status (it only moves forward).
+void set_tracked(agent_state& st, const message_id& id, message_status s);
 
 // -- agent_page.cpp -------------------------------------------------------------
 caf::result<manifest> on_update(self_ptr self, const principal& p, manifest& m);
