@@ -24,6 +24,19 @@ struct AsyncCallsApi : DurableApiFixture {
   std::shared_ptr<storage::disk_faults> faults = std::make_shared<storage::disk_faults>();
 };
 
+// Every call succeeded: none was refused with RESOURCE_EXHAUSTED for want
+// of a server thread, none failed otherwise.
+void expect_none_refused(const std::vector<grpc::Status>& statuses) {
+  int refused = 0;
+  for (auto& st : statuses) {
+    if (st.error_code() == StatusCode::RESOURCE_EXHAUSTED)
+      ++refused;
+    else
+      EXPECT_TRUE(is_ok(st));
+  }
+  EXPECT_EQ(refused, 0) << "calls were refused for want of a server thread";
+}
+
 // Verifies 48 sends in flight at once, each waiting on a slow disk (every
 // fsync takes 300 ms), all succeed under a quota of 8 server threads: with
 // a thread held per call, those beyond the quota would be refused with
@@ -40,14 +53,7 @@ TEST_F(AsyncCallsApi, CallsInFlightAreNotBoundByServerThreads) {
       *req.mutable_message() = text_to_agent("ada", "r" + std::to_string(i), "hi", "k" + std::to_string(i));
     },
     [&](auto* ctx, auto* req, auto* out, auto done) { messages->async()->Send(ctx, req, out, std::move(done)); });
-  int refused = 0;
-  for (auto& st : statuses) {
-    if (st.error_code() == StatusCode::RESOURCE_EXHAUSTED)
-      ++refused;
-    else
-      EXPECT_TRUE(is_ok(st));
-  }
-  EXPECT_EQ(refused, 0) << "calls were refused for want of a server thread";
+  expect_none_refused(statuses);
   faults->slow_syncs(std::chrono::milliseconds(0));
 }
 
@@ -67,14 +73,7 @@ TEST_F(AsyncCallsApi, CreateDirectCallsInFlightAreNotBoundByServerThreads) {
       req.set_b("p" + std::to_string(i));
     },
     [&](auto* ctx, auto* req, auto* out, auto done) { rooms->async()->CreateDirect(ctx, req, out, std::move(done)); });
-  int refused = 0;
-  for (auto& st : statuses) {
-    if (st.error_code() == StatusCode::RESOURCE_EXHAUSTED)
-      ++refused;
-    else
-      EXPECT_TRUE(is_ok(st));
-  }
-  EXPECT_EQ(refused, 0) << "calls were refused for want of a server thread";
+  expect_none_refused(statuses);
   faults->slow_syncs(std::chrono::milliseconds(0));
 }
 
