@@ -198,10 +198,7 @@ task<expected<caf::actor>> node::impl::live_agent_async(agent_id id) {
 }
 
 expected<room> node::impl::room_facts(const room_id& id) {
-  auto m = room_actor(id);
-  if (!m)
-    return unexpected{m.error()};
-  return ask<room>(*m, atoms::read_room::value, node_principal());
+  return wait(room_facts_async(id));
 }
 
 task<expected<room>> node::impl::room_facts_async(room_id id) {
