@@ -600,12 +600,15 @@ agent_actor* agent_actor::current() noexcept {
   return agent_parts::current_agent;
 }
 
-caf::behavior agent(agent_actor* self, runtime* rt, agent_seed seed) {
-  auto& st = self->state;
-  st.rt = rt;
-  st.man = std::move(seed.man);
-  st.skills = std::move(seed.skills);
-  st.behavior = std::move(seed.behavior);
+agent_actor::agent_actor(caf::actor_config& cfg, runtime* rt, agent_seed&& seed)
+  : caf::stateful_actor<agent_state>(cfg) {
+  state.rt = rt;
+  state.man = std::move(seed.man);
+  state.skills = std::move(seed.skills);
+  state.behavior = std::move(seed.behavior);
+}
+
+caf::behavior agent_actor::make_behavior() {
   static const caf::behavior shared = agent_parts::make_agent_behavior();
   return shared;
 }

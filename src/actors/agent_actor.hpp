@@ -104,22 +104,6 @@ struct agent_state {
   static inline const char* name = "parley.agent";
 };
 
-/// The agent actor. Its message handlers are one behaviour object shared by
-/// every agent of the process: with CAF 0.17 a behaviour built per actor
-/// costs ~730 bytes per agent (one match case per handler), more than a third
-/// of an idle agent. The shared handlers find the agent they run for through
-/// a thread-local pointer that resume() sets (every handler, response handler
-/// and the lazy initialisation run inside resume()).
-class agent_actor : public caf::stateful_actor<agent_state> {
-public:
-  explicit agent_actor(caf::actor_config& cfg) : caf::stateful_actor<agent_state>(cfg) {}
-
-  resume_result resume(caf::execution_unit* ctx, size_t max_throughput) override;
-
-  /// The agent whose resume() runs on this thread, or nullptr.
-  static agent_actor* current() noexcept;
-};
-
 /// Everything an agent starts with.
 struct agent_seed {
   manifest man;
@@ -127,8 +111,28 @@ struct agent_seed {
   std::shared_ptr<agent_behavior> behavior;
 };
 
-caf::behavior agent(agent_actor* self, runtime* rt, agent_seed seed);
+/// The agent actor. Its message handlers are one behaviour object shared by
+/// every agent of the process: with CAF 0.17 a behaviour built per actor
+/// costs ~730 bytes per agent (one match case per handler), more than a third
+/// of an idle agent. The shared handlers find the agent they run for through
+/// a thread-local pointer that resume() sets (every handler, response handler
+/// and the lazy initialisation run inside resume()).
+///
+/// Spawned as a class with its seed as constructor arguments, so the state
+/// is filled on the spawning thread: a function-based spawn keeps the
+/// arguments in a tuple that a scheduler thread moves out and frees, and
+/// those cross-thread frees of the introducing thread's memory made a mass
+/// introduction fight over glibc's arena lock (docs/performance.md).
+class agent_actor : public caf::stateful_actor<agent_state> {
+public:
+  agent_actor(caf::actor_config& cfg, runtime* rt, agent_seed&& seed);
+
+  caf::behavior make_behavior() override;
+
+  resume_result resume(caf::execution_unit* ctx, size_t max_throughput) override;
+
+  /// The agent whose resume() runs on this thread, or nullptr.
+  static agent_actor* current() noexcept;
+};
 
 } // namespace parley
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::agent_seed)

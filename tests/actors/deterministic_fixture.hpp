@@ -125,7 +125,7 @@ protected:
     seed.man.id = id;
     seed.man.display_name = "Agent " + id;
     seed.behavior = probe;
-    auto a = sys_->spawn(parley::agent, rt_.get(), std::move(seed));
+    auto a = sys_->spawn<agent_actor>(rt_.get(), std::move(seed));
     rt_->routes.agents().publish(id, a);
     run_all();
     return probe;
