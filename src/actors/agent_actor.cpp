@@ -68,11 +68,18 @@ void execute(self_ptr self, behavior_action& a, const message* answering);
 
 void react(self_ptr self, const behavior_input& in, const dialogue_context* ctx) {
   auto& st = self->state;
+  // The thread's buffer, not a new vector per input; a nested call (none
+  // today) would find it taken and start an empty one.
+  static thread_local std::vector<behavior_action> spare;
   std::vector<behavior_action> actions;
+  actions.swap(spare);
   behavior_view view{st.man, st.skills, ctx, now(st)};
   st.behavior->react(view, in, actions);
   for (auto& a : actions)
     execute(self, a, in.k == behavior_input::kind::message ? in.msg : nullptr);
+  actions.clear();
+  if (actions.capacity() <= 64)
+    spare.swap(actions);
 }
 
 void remember_hops(agent_state& st, const message& m) {
@@ -244,7 +251,7 @@ void execute(self_ptr self, behavior_action& a, const message* answering) {
 // against the backlog limit until it is taken), so the writer's group
 // commit carries the messages of every agent at once.
 template <class Done>
-void deliver(self_ptr self, message m, bool record_outcome, Done done) {
+void deliver(self_ptr self, message&& m, bool record_outcome, Done done) {
   auto& st = self->state;
   if (auto ok = can_take(self, m, input_kind::direct); !ok) {
     done(&ok.error(), std::optional<storage::send_outcome>{}, &m);

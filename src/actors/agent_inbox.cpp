@@ -52,7 +52,7 @@ void check_saturation(self_ptr self) {
   }
 }
 
-void to_backlog(self_ptr self, message m) {
+void to_backlog(self_ptr self, message&& m) {
   auto& st = self->state;
   auto& b = st.extras().backlog;
   // On a durable node the entry is in the store: keep its number only.
@@ -88,7 +88,7 @@ expected<void> can_take(self_ptr self, const message& m, input_kind kind) {
 
 // Puts `m` into the attention queue, or behind the backlog. Call after
 // can_take said yes (and nothing ran between).
-void take(self_ptr self, message m) {
+void take(self_ptr self, message&& m) {
   auto& st = self->state;
   m.status = message_status::delivered;
   // Acknowledgements name deliveries: number them also without a store.
@@ -101,12 +101,9 @@ void take(self_ptr self, message m) {
     to_backlog(self, std::move(m));
     return;
   }
-  auto key = dialogue_of(m, st.man.id);
-  if (!st.attention().can_push(key, st.man.capacity)) {
+  // push moves `m` only if it takes it.
+  if (!st.attention().push(dialogue_of(m, st.man.id), std::move(m), now(st), st.man.capacity))
     to_backlog(self, std::move(m));
-    return;
-  }
-  (void) st.attention().push(key, std::move(m), now(st), st.man.capacity);
 }
 
 // Backlog entries read back from the store, oldest first.

@@ -65,7 +65,7 @@ void check_saturation(self_ptr self);
 /// Whether `m` can be taken now, without changing anything.
 expected<void> can_take(self_ptr self, const message& m, input_kind kind);
 /// Takes `m` into the attention queue, or behind it into the backlog.
-void take(self_ptr self, message m);
+void take(self_ptr self, message&& m);
 /// Moves backlog entries into the queue as room frees up.
 void refill(self_ptr self);
 /// Serves now, or after what already waits in the mailbox.

@@ -1,6 +1,7 @@
 #include "actors/runtime.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include "actors/messages.hpp"
 
@@ -87,11 +88,16 @@ error runtime::missing_agent(const std::string& id) const {
 }
 
 std::string runtime::generated_id(std::string_view prefix, uint64_t n) const {
-  std::string id{prefix};
-  if (incarnation != 0)
-    id.append(std::to_string(incarnation)).push_back('.');
-  id.append(std::to_string(n));
-  return id;
+  // One id per message sent by a behaviour: no temporaries.
+  char buf[64];
+  char* end = buf + std::min(prefix.size(), size_t{20});
+  std::copy_n(prefix.data(), end - buf, buf);
+  if (incarnation != 0) {
+    end = std::to_chars(end, buf + sizeof buf, incarnation).ptr;
+    *end++ = '.';
+  }
+  end = std::to_chars(end, buf + sizeof buf, n).ptr;
+  return std::string(buf, end);
 }
 
 } // namespace parley

@@ -35,6 +35,8 @@ public:
     }
   }
   std::string_view name() const noexcept override { return "echo"; }
+  // It answers each message alone and never reads the dialogue's context.
+  bool uses_context() const noexcept override { return false; }
 };
 
 class silent_behavior final : public agent_behavior {

@@ -119,6 +119,10 @@ std::optional<uint32_t> attention_queue::find(const dialogue_key& k) const {
 uint32_t attention_queue::find_or_add(const dialogue_key& k) {
   if (auto i = find(k))
     return *i;
+  return add(k);
+}
+
+uint32_t attention_queue::add(const dialogue_key& k) {
   // Before adding: eviction renumbers the dialogues.
   evict_idle();
   dialogue d;
@@ -162,25 +166,28 @@ bool deadline_greater(const auto& a, const auto& b) {
 } // namespace
 
 expected<void> attention_queue::can_push(const dialogue_key& k, uint32_t capacity) const {
+  auto found = find(k);
+  return check_push(!found || dialogues_[*found].inputs.empty(), capacity);
+}
+
+expected<void> attention_queue::check_push(bool was_idle, uint32_t capacity) const {
   if (pending_ >= params_->inbox_limit)
     return unexpected{errc::overloaded, "inbox is full (" + std::to_string(params_->inbox_limit)
                                           + " pending messages)"};
-  auto found = find(k);
-  const bool was_idle = !found || dialogues_[*found].inputs.empty();
   if (was_idle && active_ >= capacity)
     return unexpected{errc::overloaded, "at capacity: " + std::to_string(capacity)
                                           + " concurrent dialogues"};
   return {};
 }
 
-expected<void> attention_queue::push(const dialogue_key& k, message m, timestamp now,
+expected<void> attention_queue::push(const dialogue_key& k, message&& m, timestamp now,
                                      uint32_t capacity) {
-  if (auto ok = can_push(k, capacity); !ok)
-    return ok;
   // Looked up before adding: a refused dialogue leaves no record behind.
   auto found = find(k);
   const bool was_idle = !found || dialogues_[*found].inputs.empty();
-  auto idx = found ? *found : find_or_add(k);
+  if (auto ok = check_push(was_idle, capacity); !ok)
+    return ok;
+  auto idx = found ? *found : add(k);
   auto& d = dialogues_[idx];
   d.last_active = ++touch_;
   if (was_idle) {

@@ -456,6 +456,22 @@ TEST_F(AttentionQueue, CapacityRefusesNewDialogueButNotMoreInput) {
   EXPECT_EQ(drain(t0), (strings{"direct:b", "direct:c"}));
 }
 
+// Verifies a refused push leaves the message with the caller (the agent
+// then keeps it in its backlog instead of losing it).
+TEST_F(AttentionQueue, ARefusedPushLeavesTheMessageWithTheCaller) {
+  ASSERT_TRUE(q_.push(dialogue_key::direct("a"), direct_from("a"), t0, 1));
+  auto m = direct_from("b", "keep me");
+  auto refused = q_.push(dialogue_key::direct("b"), std::move(m), t0, 1);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(m.content, "keep me");
+  EXPECT_EQ(m.from, "b");
+  ASSERT_TRUE(q_.push(dialogue_key::direct("a"), std::move(m), t0, 1));
+  auto served = q_.pop(t0);
+  ASSERT_TRUE(served);
+  ASSERT_EQ(served->inputs.size(), 2u);
+  EXPECT_EQ(served->inputs[1].content, "keep me");
+}
+
 // Verifies focus() is null before any pop and then names the last served dialogue.
 TEST_F(AttentionQueue, FocusIsLastServedDialogue) {
   EXPECT_EQ(q_.focus(), nullptr);

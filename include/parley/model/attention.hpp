@@ -134,8 +134,8 @@ public:
 
   /// Queues `m` for dialogue `k`. Fails with `overloaded` when the inbox is
   /// full or a new dialogue would exceed `capacity` concurrent dialogues.
-  /// Nothing changes on failure.
-  expected<void> push(const dialogue_key& k, message m, timestamp now, uint32_t capacity);
+  /// Nothing changes on failure, and `m` is moved from only on success.
+  expected<void> push(const dialogue_key& k, message&& m, timestamp now, uint32_t capacity);
   /// Whether push(k, ..., capacity) would succeed now.
   expected<void> can_push(const dialogue_key& k, uint32_t capacity) const;
 
@@ -179,6 +179,9 @@ private:
 
   std::optional<uint32_t> find(const dialogue_key& k) const;
   uint32_t find_or_add(const dialogue_key& k);
+  /// Adds `k`, which find() did not find.
+  uint32_t add(const dialogue_key& k);
+  expected<void> check_push(bool was_idle, uint32_t capacity) const;
   double weight_of(const dialogue& d, std::string_view sender) const;
   std::optional<uint32_t> pick_urgent(timestamp now);
   std::optional<uint32_t> pick_strict();
