@@ -1,5 +1,5 @@
-// An agent's sends through the API (send_as): the early answer from a
-// stored outcome, retries that wait for the first send in flight, the
+// An agent's sends through the API (send_as): the first outcome of a retry
+// that would now be refused, retries that wait for the first send in flight, the
 // receipt to the requester or to a direct caller, and the statuses it
 // tracks for senders that asked for receipts.
 
@@ -49,22 +49,18 @@ struct send_finisher {
   }
 };
 
-// The sending part of send_as, once the idempotency key was looked up.
-template <class Refuse>
-void send_checked(self_ptr self, message m, send_finisher finish, Refuse refuse) {
+// The sending part of send_as. `fail` answers a refusal.
+template <class Fail>
+void send_checked(self_ptr self, message m, send_finisher finish, Fail fail) {
   auto& st = self->state;
-  auto fail_now = [&](caf::error e) {
-    auto err = refuse(std::move(e));
-    finish(&err, {});
-  };
   if (retired(st))
-    return fail_now(to_caf(errc::failed_precondition,
-                           "agent '" + st.man.id + "' is retired and cannot send messages"));
+    return fail(to_caf(errc::failed_precondition,
+                       "agent '" + st.man.id + "' is retired and cannot send messages"));
   caf::actor dest = m.to.is_room() ? st.rt->routes.room(m.to.id) : st.rt->routes.agent(m.to.id);
   if (!dest && !m.to.is_room())
-    return fail_now(to_caf(st.rt->missing_agent(m.to.id)));
+    return fail(to_caf(st.rt->missing_agent(m.to.id)));
   if (!dest)
-    return fail_now(to_caf(errc::not_found, "room '" + m.to.id + "' does not exist"));
+    return fail(to_caf(errc::not_found, "room '" + m.to.id + "' does not exist"));
   // An answer by id continues the chain of what it answers (an external
   // agent replying to an automatic reply, say).
   if (!m.reply_to.empty() && st.extras_)
@@ -72,34 +68,35 @@ void send_checked(self_ptr self, message m, send_finisher finish, Refuse refuse)
       if (id == m.reply_to)
         m.hops = hops + 1;
   if (m.hops > st.rt->limits.max_reply_hops)
-    return fail_now(to_caf(errc::failed_precondition,
-                           "message '" + m.id + "' answers a chain of " + std::to_string(m.hops - 1)
-                             + " automatic replies; the node stops chains at "
-                             + std::to_string(st.rt->limits.max_reply_hops) + " (limits.max_reply_hops)"));
+    return fail(to_caf(errc::failed_precondition,
+                       "message '" + m.id + "' answers a chain of " + std::to_string(m.hops - 1)
+                         + " automatic replies; the node stops chains at "
+                         + std::to_string(st.rt->limits.max_reply_hops) + " (limits.max_reply_hops)"));
   remember_sent(st, m);
   auto reply = [self, finish, id = m.id, track = m.receipt](send_receipt r) mutable {
     if (track)
       set_tracked(self->state, id, r.status);
     finish(nullptr, r);
   };
-  auto fail = [finish, refuse](caf::error& e) mutable {
-    auto err = refuse(std::move(e));
-    finish(&err, {});
-  };
+  auto failed = [fail](caf::error& e) mutable { fail(std::move(e)); };
   if (m.to.is_room())
-    self->request(dest, caf::infinite, atoms::post_to_room::value, std::move(m), true).then(reply, fail);
+    self->request(dest, caf::infinite, atoms::post_to_room::value, std::move(m), true).then(reply, failed);
   else
-    self->request(dest, caf::infinite, atoms::deliver_direct::value, std::move(m)).then(reply, fail);
+    self->request(dest, caf::infinite, atoms::deliver_direct::value, std::move(m)).then(reply, failed);
 }
 
 // A message sent through the API as this agent. The node has validated it
 // and filled in id, sender and time. On a durable node (from, id) is the
-// idempotency key: a send that took effect is answered from its stored
-// outcome (looked up by the storage reader, off the scheduler's threads,
-// before anything else is checked: a retry succeeds whatever changed
-// since), a retry while the first is still in flight waits here for the
-// first's answer, and the recipient's commit refuses a key that took effect
-// meanwhile.
+// idempotency key, and a send that took effect is answered with its first
+// outcome whatever changed since:
+// - a retry while the first is still in flight waits here for the first's
+//   answer;
+// - a retry the recipient or room accepts again is refused by the commit's
+//   precondition on the key, which answers the first outcome;
+// - a retry that is refused (full inbox, turn passed, agent retired) looks
+//   the key up (storage reader, off the scheduler's threads) before it
+//   answers the refusal, and answers the first outcome if there is one.
+// So a send that is not a retry never waits for a read.
 // `anonymous`: a send from node::post, whose answer nobody receives.
 void on_send_as(self_ptr self, const principal& p, message& m, receipt_target to, bool anonymous) {
   auto& st = self->state;
@@ -114,7 +111,11 @@ void on_send_as(self_ptr self, const principal& p, message& m, receipt_target to
   };
   if (!st.rt->store) {
     send_finisher finish{self, std::move(to), m.id, false};
-    send_checked(self, std::move(m), std::move(finish), refuse);
+    auto fail = [finish, refuse](caf::error e) mutable {
+      auto err = refuse(std::move(e));
+      finish(&err, {});
+    };
+    send_checked(self, std::move(m), finish, std::move(fail));
     return;
   }
   auto& inflight = st.extras().sends_in_flight;
@@ -124,18 +125,23 @@ void on_send_as(self_ptr self, const principal& p, message& m, receipt_target to
   }
   inflight[m.id];
   send_finisher finish{self, std::move(to), m.id, true};
-  auto key = storage::message_key(m.to, m.from, m.id);
-  self->request(st.rt->reader, caf::infinite, atoms::find_outcome::value, std::move(key))
-    .then(
-      [self, m = std::move(m), finish, refuse](std::optional<storage::send_outcome>& first) mutable {
-        if (first && first->at >= self->state.rt->now() - self->state.rt->limits.idempotency_window_ms)
-          return finish(nullptr, send_receipt{first->status, first->at});
-        send_checked(self, std::move(m), finish, refuse);
-      },
-      [finish, refuse](caf::error& e) mutable {
-        auto err = refuse(std::move(e));
-        finish(&err, {});
-      });
+  auto fail = [self, finish, refuse, key = storage::message_key(m.to, m.from, m.id)](caf::error e) mutable {
+    self->request(self->state.rt->reader, caf::infinite, atoms::find_outcome::value, key)
+      .then(
+        [self, finish, refuse, e](std::optional<storage::send_outcome>& first) mutable {
+          auto& rt = *self->state.rt;
+          if (first && first->at >= rt.now() - rt.limits.idempotency_window_ms)
+            return finish(nullptr, send_receipt{first->status, first->at});
+          auto err = refuse(std::move(e));
+          finish(&err, {});
+        },
+        // The key could not be read: the refusal stands.
+        [finish, refuse, e](caf::error&) mutable {
+          auto err = refuse(std::move(e));
+          finish(&err, {});
+        });
+  };
+  send_checked(self, std::move(m), finish, std::move(fail));
 }
 
 caf::result<message_status> on_status_of(self_ptr self, const principal& p, const message_id& id) {

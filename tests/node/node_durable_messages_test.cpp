@@ -165,6 +165,55 @@ TEST(NodeDurableMessages, AnAgentTakesMessagesWhileItsLastIsWritten) {
     EXPECT_EQ(got, (std::vector<std::string>{"0", "1", "2"})) << from;
 }
 
+// Verifies a retry that would now be refused (the turn passed, the
+// recipient retired) answers the first send's outcome, not the refusal: the
+// refusal looks the key up before it answers.
+TEST(NodeDurableMessages, ARetryRefusedNowAnswersTheFirstOutcome) {
+  test::temp_dir dir;
+  auto cfg = durable_config(dir.str());
+  auto* clock = const_cast<manual_clock*>(static_cast<const manual_clock*>(cfg.time_source.get()));
+  auto n = start_ok(cfg);
+  ASSERT_TRUE(n);
+  // Agents that keep a granted turn (silent ones give it back).
+  for (auto id : {"a", "b", "c"}) {
+    auto spec = make_spec(id);
+    spec.custom = std::make_shared<recording_behavior>();
+    ASSERT_TRUE(succeeded(n->introduce(as_admin, spec)));
+  }
+  ASSERT_TRUE(succeeded(n->create_group(as_admin, "a", {"stage", "", moderated(speaker_policy::fifo), room_access::open})));
+  ASSERT_TRUE(succeeded(n->join(as_admin, "stage", "b")));
+  ASSERT_TRUE(succeeded(n->request_turn(as_admin, "stage", "a")));
+  ASSERT_TRUE(succeeded(n->request_turn(as_admin, "stage", "b")));
+  auto post = room_message("a", "stage", "mine");
+  post.id = "p-1";
+  auto posted = n->send(as_admin, post);
+  ASSERT_TRUE(succeeded(posted));
+  auto direct = n->send(as_admin, keyed("a", "c", "hello", "d-1"));
+  ASSERT_TRUE(succeeded(direct));
+
+  // Now a new post by a and a new message to c are refused...
+  ASSERT_TRUE(succeeded(n->yield_turn(as_admin, "stage", "a")));
+  ASSERT_TRUE(succeeded(n->retire(as_admin, "c")));
+  clock->advance(1000);
+  auto other = room_message("a", "stage", "new");
+  other.id = "p-2";
+  EXPECT_TRUE(fails_with(n->send(as_admin, other), errc::failed_precondition));
+  EXPECT_FALSE(succeeded(n->send(as_admin, keyed("a", "c", "new", "d-2"))));
+  // ...but their retries answer the first outcome.
+  auto again = n->send(as_admin, post);
+  ASSERT_TRUE(succeeded(again));
+  EXPECT_EQ(again->status, message_status::delivered);
+  EXPECT_EQ(again->sent_at, posted->sent_at);
+  auto direct_again = n->send(as_admin, keyed("a", "c", "hello", "d-1"));
+  ASSERT_TRUE(succeeded(direct_again));
+  EXPECT_EQ(direct_again->sent_at, direct->sent_at);
+  history_query q;
+  q.limit = max_page_size;
+  auto page = n->room_history(as_admin, "stage", q);
+  ASSERT_TRUE(succeeded(page));
+  EXPECT_EQ(page->messages.size(), 1u);
+}
+
 // Verifies a send refused by a failing disk is not recorded: nothing delivered, and a retry under the same key succeeds once.
 TEST(NodeDurableMessages, FailedWriteDeliversNothingAndRetrySucceeds) {
   test::temp_dir dir;
