@@ -35,6 +35,13 @@ namespace {
 caf::actor_system_config make_caf_config(const node_config& cfg) {
   caf::actor_system_config c;
   c.set("scheduler.max-threads", static_cast<size_t>(std::max(1u, cfg.scheduler_threads)));
+  // An idle worker polls its queue 100 times, then 500 times with a 50 us
+  // sleep between polls (about 100 us each on this VM), then waits on a
+  // condition variable that an enqueue notifies. A message to a worker in
+  // that middle phase waited out its sleep: most of one API call's latency
+  // (docs/performance.md, step 5). Without the sleeps the middle phase
+  // lasts microseconds and the wait that follows is woken at once.
+  c.set("work-stealing.moderate-sleep-duration", caf::timespan{0});
   return c;
 }
 
