@@ -26,9 +26,11 @@ caf::actor node::impl::spawn_agent_actor(manifest m, std::shared_ptr<agent_behav
   std::string id = ext ? m.id : std::string{};
   seed.man = std::move(m);
   // The seed goes to the actor's constructor, on this thread (see
-  // agent_actor). Not lazy_init: measured only 5% faster than an eager
-  // start, whose scheduler thread now frees nothing of this thread's.
-  auto a = sys.spawn<agent_actor>(&rt, std::move(seed));
+  // agent_actor). lazy_init: the actor is scheduled only when its first
+  // message arrives, so a mass introduction does not wake a scheduler
+  // thread per agent (with workers that poll without sleeping, that cost
+  // 1.7x the introduction's time; docs/performance.md, step 5).
+  auto a = sys.spawn<agent_actor, caf::lazy_init>(&rt, std::move(seed));
   if (ext) {
     std::lock_guard guard{externals_mtx};
     externals[id] = std::move(ext);
