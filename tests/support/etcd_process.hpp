@@ -1,0 +1,109 @@
+#pragma once
+
+// A throwaway etcd for tests: its own data directory on /dev/shm (etcd
+// preallocates ~120 MB of log, and 3.4 cannot skip fsync), client and peer
+// ports from binding port 0, ready when it answers a read. Killed with
+// SIGKILL and its directory removed when the object goes away.
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "support/process.hpp"
+
+namespace parley::test {
+
+/// A port the kernel just handed out for 127.0.0.1 (free until someone binds it).
+inline int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  socklen_t len = sizeof a;
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0
+      && getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+class etcd_process {
+public:
+  etcd_process() {
+    std::string base = std::filesystem::exists("/dev/shm") ? "/dev/shm" : std::filesystem::temp_directory_path().string();
+    std::string tmpl = base + "/parley-etcd-XXXXXX";
+    if (!mkdtemp(tmpl.data()))
+      return;
+    dir_ = tmpl;
+    client_port_ = free_port();
+    peer_port_ = free_port();
+    start();
+  }
+
+  ~etcd_process() {
+    proc_.reset();
+    if (!dir_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
+  }
+
+  etcd_process(const etcd_process&) = delete;
+  etcd_process& operator=(const etcd_process&) = delete;
+
+  /// host:port of its client URL.
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(client_port_); }
+  bool running() const { return proc_ && proc_->started(); }
+
+  /// SIGKILL, then a restart on the same data directory and ports.
+  void kill_and_restart() {
+    proc_.reset();
+    start();
+  }
+  void kill() { proc_.reset(); }
+  void stop_signal(int sig) { if (proc_) proc_->signal(sig); }
+
+  /// Runs etcdctl against it; its output.
+  std::string ctl(const std::string& args) const {
+    std::string cmd = "ETCDCTL_API=3 etcdctl --endpoints=" + endpoint() + " " + args + " 2>&1";
+    std::string out;
+    if (auto* p = popen(cmd.c_str(), "r")) {
+      char buf[4096];
+      while (auto n = fread(buf, 1, sizeof buf, p))
+        out.append(buf, n);
+      pclose(p);
+    }
+    return out;
+  }
+
+private:
+  void start() {
+    const auto client = "http://127.0.0.1:" + std::to_string(client_port_);
+    const auto peer = "http://127.0.0.1:" + std::to_string(peer_port_);
+    proc_ = std::make_unique<child_process>(std::vector<std::string>{
+      "/usr/bin/etcd", "--name", "t", "--data-dir", dir_, "--listen-client-urls", client,
+      "--advertise-client-urls", client, "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+      "--initial-cluster", "t=" + peer, "--initial-cluster-state", "new", "--logger", "zap", "--log-level",
+      "error"});
+    // Ready when a read works (etcdctl endpoint health does one).
+    for (int i = 0; i < 100; ++i) {
+      if (ctl("endpoint health").find("is healthy") != std::string::npos)
+        return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  std::string dir_;
+  int client_port_ = 0;
+  int peer_port_ = 0;
+  std::unique_ptr<child_process> proc_;
+};
+
+} // namespace parley::test
