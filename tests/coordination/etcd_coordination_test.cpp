@@ -12,6 +12,7 @@
 
 #include "parley/coordination/coordination.hpp"
 #include "support/etcd_process.hpp"
+#include "support/tcp_proxy.hpp"
 
 namespace parley::coordination {
 namespace {
@@ -272,6 +273,39 @@ TEST_F(EtcdCoordination, SurvivesAnEtcdRestart) {
   ASSERT_TRUE(moved) << to_string(moved.error());
   EXPECT_TRUE(eventually([&] { return b->owner(1).node == "beta"; }));
   EXPECT_EQ(names(b->members()), std::vector<std::string>{"alpha"});
+}
+
+// Verifies a watch cut off while etcd compacted past it reads everything again and reports what changed meanwhile.
+TEST_F(EtcdCoordination, AWatchBehindACompactionReadsEverythingAgain) {
+  test::tcp_proxy proxy(etcd_.client_port());
+  auto o = options(10s);
+  o.endpoints = {proxy.endpoint()};
+  auto watched = connect_etcd(o);
+  ASSERT_TRUE(watched) << to_string(watched.error());
+  auto& watcher = *watched;
+  recorder seen;
+  watcher->subscribe(seen.sink());
+  auto writer = connect();
+  auto e1 = writer->assign(1, 0, {"alpha", 0, {}});
+  ASSERT_TRUE(e1);
+  ASSERT_TRUE(eventually([&] { return watcher->owner(1).node == "alpha"; }));
+
+  proxy.cut();
+  ASSERT_TRUE(writer->assign(1, *e1, {"beta", 0, {}}));
+  auto e3 = writer->assign(2, 0, {"gamma", 0, {}});
+  ASSERT_TRUE(e3);
+  auto compacted = etcd_.ctl("compact " + std::to_string(*e3));
+  ASSERT_NE(compacted.find("compacted revision"), std::string::npos) << compacted;
+  proxy.heal();
+
+  EXPECT_TRUE(eventually([&] { return watcher->owner(1).node == "beta" && watcher->owner(2).node == "gamma"; },
+                         15s));
+  std::lock_guard guard{seen.mtx};
+  int shard_changes = 0;
+  for (auto& c : seen.seen)
+    if (c.what == change::kind::shard_changed && (c.shard == 1 || c.shard == 2))
+      ++shard_changes;
+  EXPECT_GE(shard_changes, 3) << "alpha on 1, then beta on 1 and gamma on 2 after the re-read";
 }
 
 // Verifies a connection to where no etcd listens fails plainly and in time, and bad options are refused.

@@ -60,6 +60,7 @@ public:
 
   /// host:port of its client URL.
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(client_port_); }
+  int client_port() const { return client_port_; }
   bool running() const { return proc_ && proc_->started(); }
 
   /// SIGKILL, then a restart on the same data directory and ports.
