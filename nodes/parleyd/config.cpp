@@ -101,6 +101,13 @@ const std::map<std::string, setter>& keys() {
     {"log.level", set(&daemon_options::log_level)},
     {"log.summary", set(&daemon_options::summary)},
     {"shutdown.grace_ms", set(&daemon_options::shutdown_grace_ms)},
+    {"cluster.backend", [](const YAML::Node& v, daemon_options& o) { o.cluster.backend = v.as<std::string>(); }},
+    {"cluster.etcd_endpoints",
+     [](const YAML::Node& v, daemon_options& o) { o.cluster.etcd_endpoints = v.as<std::vector<std::string>>(); }},
+    {"cluster.prefix", [](const YAML::Node& v, daemon_options& o) { o.cluster.prefix = v.as<std::string>(); }},
+    {"cluster.lease_ttl_ms", [](const YAML::Node& v, daemon_options& o) { o.cluster.lease_ttl_ms = v.as<uint32_t>(); }},
+    {"cluster.keepalive_ms", [](const YAML::Node& v, daemon_options& o) { o.cluster.keepalive_ms = v.as<uint32_t>(); }},
+    {"cluster.advertise", [](const YAML::Node& v, daemon_options& o) { o.cluster.advertise = v.as<std::string>(); }},
     {"demo.enabled", set(&daemon_options::demo_enabled)},
     {"demo.agents", set_demo(&demo_options::agents)},
     {"demo.group_rooms", set_demo(&demo_options::group_rooms)},
@@ -161,6 +168,13 @@ parley::expected<void> finish_config(daemon_options& opt) {
     return unexpected{errc::invalid_argument, "node.threads: must be 1 to 256"};
   if (opt.node.attention.inbox_limit == 0)
     return unexpected{errc::invalid_argument, "limits.inbox: must be at least 1"};
+  if (opt.cluster.backend != "single" && opt.cluster.backend != "etcd")
+    return unexpected{errc::invalid_argument,
+                      "cluster.backend '" + opt.cluster.backend + "': must be single or etcd"};
+  if (opt.cluster.backend == "etcd" && opt.cluster.etcd_endpoints.empty())
+    return unexpected{errc::invalid_argument, "cluster.backend etcd needs cluster.etcd_endpoints (or --etcd)"};
+  if (opt.cluster.keepalive_ms == 0 || opt.cluster.keepalive_ms >= opt.cluster.lease_ttl_ms)
+    return unexpected{errc::invalid_argument, "cluster.keepalive_ms must be above 0 and below cluster.lease_ttl_ms"};
   // The token key: a file (config), else the environment; never a flag, so
   // it never shows in a process listing or a shell history.
   std::string key_file = opt.token_key_file;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "cluster.hpp"
 #include "demo.hpp"
 #include "parley/api/server.hpp"
 #include "parley/node/node.hpp"
@@ -24,6 +25,8 @@ struct daemon_options {
   std::string token_key_file;
   demo_options demo;
   bool demo_enabled = true;
+  /// The network this node belongs to (cluster.*; docs/federation.md).
+  cluster_options cluster;
   uint32_t tick_ms = 40;
   uint32_t nudges_per_tick = 3;
   double duration_s = 0;

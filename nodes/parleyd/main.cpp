@@ -84,6 +84,19 @@ int main(int argc, char** argv) {
   app.add_option("--shutdown-grace-ms", opt.shutdown_grace_ms,
                  "How long SIGTERM waits for running calls")
     ->capture_default_str();
+  app.add_option_function<std::string>(
+    "--etcd",
+    [&opt](const std::string& list) {
+      opt.cluster.backend = "etcd";
+      opt.cluster.etcd_endpoints.clear();
+      for (size_t start = 0; start <= list.size();) {
+        auto end = std::min(list.find(',', start), list.size());
+        if (end > start)
+          opt.cluster.etcd_endpoints.push_back(list.substr(start, end - start));
+        start = end + 1;
+      }
+    },
+    "Join the network coordinated by these etcd endpoints (host:port,...) instead of running alone");
   app.add_option("--agents", opt.demo.agents, "Demo agents")->capture_default_str();
   app.add_option("--group-rooms", opt.demo.group_rooms, "Demo group rooms")->capture_default_str();
   app.add_option("--direct-rooms", opt.demo.direct_rooms, "Demo direct rooms")->capture_default_str();
@@ -147,6 +160,23 @@ int main(int argc, char** argv) {
                    "development node, every caller is its admin");
     spdlog::info("gRPC API listening on {} ({})", api->address(), mode);
   }
+  // Joined once the API serves, so that what the others see is reachable.
+  const uint64_t incarnation =
+    n.incarnation() != 0 ? n.incarnation()
+                         : static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                   std::chrono::system_clock::now().time_since_epoch())
+                                                   .count());
+  auto joined = parleyd::cluster_membership::join(opt.cluster, opt.node.node_id, api ? api->address() : "",
+                                                  incarnation);
+  if (!joined) {
+    spdlog::error("cannot join the network: {}", parley::to_string(joined.error()));
+    if (api)
+      api->shutdown(std::chrono::milliseconds(0));
+    n.stop();
+    return 1;
+  }
+  auto membership = std::move(*joined);
+  int exit_code = 0;
   if (opt.demo_enabled) {
     // A store that already holds a population keeps it: the demo goes on
     // with the recovered agents and rooms.
@@ -171,6 +201,12 @@ int main(int argc, char** argv) {
       spdlog::info("received {}, draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
       break;
     }
+    if (membership->lost()) {
+      spdlog::error("this node lost its membership (its etcd lease ended): stopping; a restart joins "
+                    "again as a new incarnation");
+      exit_code = 3;
+      break;
+    }
     auto t = std::chrono::steady_clock::now();
     auto stats = n.stats();
     if (opt.summary)
@@ -184,6 +220,7 @@ int main(int argc, char** argv) {
   // and flush events, let running calls finish within the grace period,
   // then stop every actor and close the store.
   const auto drain_start = std::chrono::steady_clock::now();
+  membership->leave();
   if (api)
     api->begin_drain();
   (void) n.drain(parley::principal::admin("parleyd"));
@@ -196,5 +233,5 @@ int main(int argc, char** argv) {
                  std::chrono::steady_clock::now() - drain_start)
                  .count(),
                fin.deliveries, fin.turns_granted);
-  return 0;
+  return exit_code;
 }

@@ -312,6 +312,10 @@ const node_config& node::config() const noexcept {
   return impl_->cfg;
 }
 
+uint64_t node::incarnation() const noexcept {
+  return impl_->rt.incarnation;
+}
+
 void node::start_driver(uint64_t seed, std::chrono::milliseconds interval, uint32_t per_tick) {
   // Sorted by id: a seed replays the same nudges.
   auto ids = impl_->rt.routes.agents().ids();

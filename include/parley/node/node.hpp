@@ -478,6 +478,9 @@ public:
   expected<uint64_t> run_retention(const principal& p);
   node_stats stats() const;
   const node_config& config() const noexcept;
+  /// How many times a node has started on this store, this start included
+  /// (0 without a store): a restart is a new incarnation of the node.
+  uint64_t incarnation() const noexcept;
 
   struct impl;
 
