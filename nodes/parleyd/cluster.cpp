@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "parley/coordination/shard_planner.hpp"
+
 namespace parleyd {
 
 namespace co = parley::coordination;
@@ -51,6 +53,26 @@ cluster_membership::join(const cluster_options& opt, const std::string& node, co
   spdlog::info("node '{}' is a member of the network (coordination '{}', incarnation {})", node, opt.backend,
                incarnation);
   return m;
+}
+
+void cluster_membership::tick() {
+  if (!coord_->registered())
+    return;
+  auto claimed = coord_->claim_coordinator();
+  if (!claimed) {
+    spdlog::warn("coordination: {}", parley::to_string(claimed.error()));
+    return;
+  }
+  if (*claimed != coordinating_)
+    spdlog::info(*claimed ? "this node is the network's coordinator" : "this node is no longer the coordinator");
+  coordinating_ = *claimed;
+  if (!coordinating_)
+    return;
+  auto n = co::assign_unassigned(*coord_, 256);
+  if (!n)
+    spdlog::warn("coordination: assigning shards: {}", parley::to_string(n.error()));
+  else if (*n > 0)
+    spdlog::info("coordinator: assigned {} unowned shards", *n);
 }
 
 void cluster_membership::leave() {

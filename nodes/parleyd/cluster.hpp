@@ -36,11 +36,15 @@ public:
   bool lost() const noexcept { return lost_->load(); }
   /// The members as this node sees them.
   std::vector<parley::coordination::member> members() const { return coord_->members(); }
+  /// Once a second: claims the coordinator's role if it is free and, while
+  /// this node holds it, gives unowned shards to up members (256 a round).
+  void tick();
   /// Marks the node leaving, then removes it (at once, not after a TTL).
   void leave();
 
 private:
   std::unique_ptr<parley::coordination::coordination> coord_;
+  bool coordinating_ = false;
   std::shared_ptr<std::atomic<bool>> lost_ = std::make_shared<std::atomic<bool>>(false);
 };
 

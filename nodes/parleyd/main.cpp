@@ -201,6 +201,7 @@ int main(int argc, char** argv) {
       spdlog::info("received {}, draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
       break;
     }
+    membership->tick();
     if (membership->lost()) {
       spdlog::error("this node lost its membership (its etcd lease ended): stopping; a restart joins "
                     "again as a new incarnation");

@@ -5,12 +5,14 @@
 #include <atomic>
 #include <functional>
 #include <sstream>
+#include <map>
 #include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
 
 #include "parley/coordination/coordination.hpp"
+#include "parley/coordination/shard_planner.hpp"
 #include "support/etcd_process.hpp"
 #include "support/tcp_proxy.hpp"
 
@@ -306,6 +308,44 @@ TEST_F(EtcdCoordination, AWatchBehindACompactionReadsEverythingAgain) {
     if (c.what == change::kind::shard_changed && (c.shard == 1 || c.shard == 2))
       ++shard_changes;
   EXPECT_GE(shard_changes, 3) << "alpha on 1, then beta on 1 and gamma on 2 after the re-read";
+}
+
+// Verifies the coordinator gives every unowned shard to an up member, evenly, in bounded rounds, and leaves a departed node's shards alone.
+TEST_F(EtcdCoordination, TheCoordinatorAssignsUnownedShards) {
+  std::vector<std::unique_ptr<coordination>> nodes;
+  for (auto name : {"alpha", "beta", "gamma"}) {
+    nodes.push_back(connect(5s));
+    ASSERT_TRUE(nodes.back()->join(node(name)));
+    ASSERT_TRUE(nodes.back()->set_state(member_state::up));
+  }
+  auto& boss = *nodes[0];
+  ASSERT_TRUE(boss.claim_coordinator().value());
+  ASSERT_TRUE(eventually([&] { return boss.members().size() == 3; }));
+  size_t total = 0;
+  for (int round = 0; round < 10 && total < shard_count; ++round) {
+    auto n = assign_unassigned(boss, 256);
+    ASSERT_TRUE(n) << to_string(n.error());
+    EXPECT_LE(*n, 256u);
+    total += *n;
+  }
+  EXPECT_EQ(total, shard_count);
+  // Every node sees the same map, spread evenly.
+  for (auto& c : nodes)
+    EXPECT_TRUE(eventually([&] {
+      std::map<std::string, size_t> count;
+      for (shard_id s = 0; s < shard_count; ++s)
+        ++count[c->owner(s).node];
+      return count["alpha"] == 342 && count["beta"] == 341 && count["gamma"] == 341;
+    }));
+  // gamma leaves (as if it were down): its shards stay its own.
+  const auto owned_by_gamma = nodes[2]->owner(2);
+  ASSERT_EQ(owned_by_gamma.node, "gamma");
+  ASSERT_TRUE(nodes[2]->leave());
+  ASSERT_TRUE(eventually([&] { return boss.members().size() == 2; }));
+  auto again = assign_unassigned(boss, 256);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, 0u);
+  EXPECT_EQ(boss.owner(2), owned_by_gamma);
 }
 
 // Verifies a connection to where no etcd listens fails plainly and in time, and bad options are refused.

@@ -25,6 +25,15 @@ test::child_process start_node(const test::etcd_process& etcd, const std::string
                               "--etcd", etcd.endpoint(), "--log-level", "info"}};
 }
 
+// How many shard keys etcd holds.
+size_t shards_owned(const test::etcd_process& etcd) {
+  auto keys = etcd.ctl("get --prefix /parley/shards/ --keys-only");
+  size_t n = 0;
+  for (size_t at = keys.find("/parley/shards/"); at != std::string::npos; at = keys.find("/parley/shards/", at + 1))
+    ++n;
+  return n;
+}
+
 std::string members(const test::etcd_process& etcd) {
   return etcd.ctl("get --prefix /parley/members/ --keys-only");
 }
@@ -42,6 +51,13 @@ TEST(ParleydCluster, NodesJoinAndLeaveAndTwinsAreRefused) {
   EXPECT_NE(both.find("/parley/members/node-a"), std::string::npos) << both;
   EXPECT_NE(both.find("/parley/members/node-b"), std::string::npos) << both;
   EXPECT_NE(etcd.ctl("get /parley/members/node-a --print-value-only").find("\"state\":\"up\""), std::string::npos);
+
+  // The first node coordinates and hands out all 1024 shards.
+  EXPECT_TRUE(a.wait_for_output("this node is the network's coordinator", 10s)) << a.output();
+  EXPECT_TRUE(a.wait_for_output("coordinator: assigned", 10s)) << a.output();
+  for (int i = 0; i < 100 && shards_owned(etcd) < 1024; ++i)
+    std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(shards_owned(etcd), 1024u);
 
   auto twin = start_node(etcd, "node-a");
   EXPECT_EQ(twin.wait_exit(20s), 1) << twin.output();
