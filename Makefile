@@ -5,11 +5,16 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 RUN_ARGS   ?= --config nodes/configs/demo.yaml
 
-.PHONY: run test test-asan setup configure build build-asan bench clean
+.PHONY: run run-cluster test test-asan setup configure build build-asan bench clean
 
 run: configure
 	cmake --build $(BUILD) -j $(JOBS) --target parleyd
 	./$(BUILD)/nodes/parleyd $(RUN_ARGS)
+
+# Three nodes and a throwaway etcd on this machine (scripts/cluster).
+run-cluster: configure
+	cmake --build $(BUILD) -j $(JOBS) --target parleyd
+	./scripts/cluster $(BUILD)
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

@@ -92,7 +92,7 @@ private:
       "/usr/bin/etcd", "--name", "t", "--data-dir", dir_, "--listen-client-urls", client,
       "--advertise-client-urls", client, "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
       "--initial-cluster", "t=" + peer, "--initial-cluster-state", "new", "--logger", "zap", "--log-level",
-      "error"});
+      "error"}, std::string{}, std::vector<std::string>{}, true);
     // Ready when a read works (etcdctl endpoint health does one).
     for (int i = 0; i < 100; ++i) {
       if (ctl("endpoint health").find("is healthy") != std::string::npos)

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,13 +20,17 @@ public:
   /// Starts `argv[0]` with `argv` (in directory `cwd` if set, with `env`
   /// entries "NAME=value" added to the environment); stdout and stderr go to
   /// one pipe.
+  /// `die_with_parent`: the child gets SIGKILL if the test process dies
+  /// first (a crashed test must not leave a server running).
   explicit child_process(std::vector<std::string> argv, std::string cwd = {},
-                         std::vector<std::string> env = {}) {
+                         std::vector<std::string> env = {}, bool die_with_parent = false) {
     int fds[2];
     if (pipe(fds) != 0)
       return;
     pid_ = fork();
     if (pid_ == 0) {
+      if (die_with_parent)
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
       dup2(fds[1], STDOUT_FILENO);
       dup2(fds[1], STDERR_FILENO);
       close(fds[0]);
