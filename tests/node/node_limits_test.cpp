@@ -51,7 +51,11 @@ TEST_F(NodeLimits, RoomHoldsPostsWhileAMemberCannotKeepUp) {
   ASSERT_TRUE(add_group("hall", "tx", unmoderated(), {"rx"}));
   int accepted = 0;
   expected<message> refused = unexpected{errc::internal, "none"};
-  for (int i = 0; i < 50; ++i) {
+  // The notice is asynchronous: on a busy machine it has trailed the post
+  // that filled the backlog by more than 40 posts (1 run in 40, after the
+  // workers stopped napping between polls), so allow 200.
+  constexpr int most = 200;
+  for (int i = 0; i < most; ++i) {
     auto r = n().send(as_admin, room_message("tx", "hall", "post " + std::to_string(i)));
     if (!r) {
       refused = r;
@@ -62,7 +66,7 @@ TEST_F(NodeLimits, RoomHoldsPostsWhileAMemberCannotKeepUp) {
   EXPECT_TRUE(fails_with(refused, errc::overloaded, {"'rx'", "not keeping up"}));
   // The notice may trail the post that filled the backlog by a few posts.
   EXPECT_GE(accepted, 5);
-  EXPECT_LT(accepted, 50);
+  EXPECT_LT(accepted, most);
   // rx catches up: every accepted post comes, in order, and the room takes
   // posts again.
   auto link = n().open_link(as_admin, "rx", 1000);
