@@ -49,6 +49,18 @@ std::vector<std::string> contents(const std::vector<message>& ms) {
   return out;
 }
 
+/// Introduces `ids` as agents that keep a granted turn (recording_behavior
+/// ignores grants); false at the first failure.
+bool introduce_turn_keepers(node& n, std::initializer_list<const char*> ids) {
+  for (auto id : ids) {
+    auto spec = make_spec(id);
+    spec.custom = std::make_shared<recording_behavior>();
+    if (!succeeded(n.introduce(as_admin, spec)))
+      return false;
+  }
+  return true;
+}
+
 /// The store of a stopped node, opened directly.
 size_t history_size(node& n, const agent_id& a, const agent_id& b) {
   history_query q;
@@ -175,11 +187,7 @@ TEST(NodeDurableMessages, ARetryRefusedNowAnswersTheFirstOutcome) {
   auto n = start_ok(cfg);
   ASSERT_TRUE(n);
   // Agents that keep a granted turn (silent ones give it back).
-  for (auto id : {"a", "b", "c"}) {
-    auto spec = make_spec(id);
-    spec.custom = std::make_shared<recording_behavior>();
-    ASSERT_TRUE(succeeded(n->introduce(as_admin, spec)));
-  }
+  ASSERT_TRUE(introduce_turn_keepers(*n, {"a", "b", "c"}));
   ASSERT_TRUE(succeeded(n->create_group(as_admin, "a", {"stage", "", moderated(speaker_policy::fifo), room_access::open})));
   ASSERT_TRUE(succeeded(n->join(as_admin, "stage", "b")));
   ASSERT_TRUE(succeeded(n->request_turn(as_admin, "stage", "a")));
@@ -431,11 +439,7 @@ TEST(NodeDurableMessages, TurnsSurviveRestartWithFreshSlot) {
   {
     auto n = start_ok(cfg);
     ASSERT_TRUE(n);
-    for (auto id : {"a", "b", "c"}) {
-      auto spec = make_spec(id);
-      spec.custom = std::make_shared<recording_behavior>();
-      ASSERT_TRUE(succeeded(n->introduce(as_admin, spec)));
-    }
+    ASSERT_TRUE(introduce_turn_keepers(*n, {"a", "b", "c"}));
     ASSERT_TRUE(succeeded(n->create_group(as_admin, "a", {"stage", "", rules, room_access::open})));
     ASSERT_TRUE(succeeded(n->join(as_admin, "stage", "b")));
     ASSERT_TRUE(succeeded(n->join(as_admin, "stage", "c")));
