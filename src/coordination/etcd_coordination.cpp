@@ -606,10 +606,13 @@ expected<std::unique_ptr<coordination>> connect_etcd(const etcd_options& opts) {
       target += (i ? "," : "") + opts.endpoints[i];
   }
   // Reconnect within a second after etcd comes back (gRPC's default
-  // backoff grows to two minutes).
+  // backoff grows to two minutes). The "min reconnect backoff" is really
+  // the time one connection attempt may take: at 100 ms an etcd that had
+  // just restarted never finished a handshake in time and the lease ran out
+  // (found by the etcd-restart test once it waited a full TTL).
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 2000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + opts.call_timeout))

@@ -268,8 +268,8 @@ TEST_F(EtcdCoordination, SurvivesAnEtcdRestart) {
   ASSERT_TRUE(e);
   etcd_.kill_and_restart();
   ASSERT_TRUE(etcd_.running());
-  // The keepalive reconnects within the TTL.
-  std::this_thread::sleep_for(1500ms);
+  // The keepalive reconnects: still registered a full TTL later.
+  std::this_thread::sleep_for(6s);
   EXPECT_TRUE(a->registered());
   auto moved = a->assign(1, *e, {"beta", 0, {}});
   ASSERT_TRUE(moved) << to_string(moved.error());

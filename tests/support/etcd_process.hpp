@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -61,13 +62,11 @@ public:
   /// host:port of its client URL.
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(client_port_); }
   int client_port() const { return client_port_; }
-  bool running() const { return proc_ && proc_->started(); }
+  /// Started and answering reads.
+  bool running() const { return proc_ && proc_->started() && ready_; }
 
   /// SIGKILL, then a restart on the same data directory and ports.
-  void kill_and_restart() {
-    proc_.reset();
-    start();
-  }
+  void kill_and_restart() { start(); }
   void kill() { proc_.reset(); }
   void stop_signal(int sig) { if (proc_) proc_->signal(sig); }
 
@@ -85,26 +84,45 @@ public:
   }
 
 private:
+  // Ready when a read works (etcdctl endpoint health does one). The wait is
+  // bounded, so a server that cannot start fails the test instead of
+  // hanging it; one that exits (its port taken meanwhile, say) is started
+  // again, its output shown.
   void start() {
+    ready_ = false;
+    proc_.reset();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (!proc_)
+        proc_ = spawn();
+      if (ctl("--dial-timeout=1s --command-timeout=2s endpoint health").find("is healthy") != std::string::npos) {
+        ready_ = true;
+        return;
+      }
+      if (auto code = proc_->wait_exit(std::chrono::milliseconds(0)); code != -1000) {
+        std::fprintf(stderr, "etcd exited with %d, starting it again; it said:\n%s\n", code, proc_->output().c_str());
+        proc_.reset();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::fprintf(stderr, "etcd did not answer within 30 s\n");
+  }
+
+  std::unique_ptr<child_process> spawn() const {
     const auto client = "http://127.0.0.1:" + std::to_string(client_port_);
     const auto peer = "http://127.0.0.1:" + std::to_string(peer_port_);
-    proc_ = std::make_unique<child_process>(std::vector<std::string>{
+    return std::make_unique<child_process>(std::vector<std::string>{
       "/usr/bin/etcd", "--name", "t", "--data-dir", dir_, "--listen-client-urls", client,
       "--advertise-client-urls", client, "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
       "--initial-cluster", "t=" + peer, "--initial-cluster-state", "new", "--logger", "zap", "--log-level",
       "error"}, std::string{}, std::vector<std::string>{}, true);
-    // Ready when a read works (etcdctl endpoint health does one).
-    for (int i = 0; i < 100; ++i) {
-      if (ctl("endpoint health").find("is healthy") != std::string::npos)
-        return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
   }
 
   std::string dir_;
   int client_port_ = 0;
   int peer_port_ = 0;
   std::unique_ptr<child_process> proc_;
+  bool ready_ = false;
 };
 
 } // namespace parley::test

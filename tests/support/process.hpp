@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace parley::test {
@@ -24,6 +25,27 @@ public:
   /// first (a crashed test must not leave a server running).
   explicit child_process(std::vector<std::string> argv, std::string cwd = {},
                          std::vector<std::string> env = {}, bool die_with_parent = false) {
+    // Everything the child needs is built before fork: between fork and
+    // exec only async-signal-safe calls are allowed (a malloc there can
+    // deadlock on a lock another thread held at the fork; seen under ASan).
+    std::vector<char*> args;
+    for (auto& a : argv)
+      args.push_back(a.data());
+    args.push_back(nullptr);
+    std::vector<char*> envp;
+    auto overridden = [&](std::string_view entry) {
+      auto name = entry.substr(0, entry.find('=') + 1);
+      for (auto& e : env)
+        if (std::string_view{e}.substr(0, name.size()) == name)
+          return true;
+      return false;
+    };
+    for (char** e = environ; *e; ++e)
+      if (!overridden(*e))
+        envp.push_back(*e);
+    for (auto& e : env)
+      envp.push_back(e.data());
+    envp.push_back(nullptr);
     int fds[2];
     if (pipe(fds) != 0)
       return;
@@ -37,13 +59,7 @@ public:
       close(fds[1]);
       if (!cwd.empty() && chdir(cwd.c_str()) != 0)
         _exit(126);
-      for (auto& e : env)
-        putenv(e.data());
-      std::vector<char*> args;
-      for (auto& a : argv)
-        args.push_back(a.data());
-      args.push_back(nullptr);
-      execv(args[0], args.data());
+      execve(args[0], args.data(), envp.data());
       _exit(127);
     }
     close(fds[1]);
