@@ -1,5 +1,7 @@
 #include "cluster.hpp"
 
+#include <thread>
+
 #include <spdlog/spdlog.h>
 
 #include "parley/coordination/shard_planner.hpp"
@@ -8,10 +10,11 @@ namespace parleyd {
 
 namespace co = parley::coordination;
 
-parley::expected<std::unique_ptr<cluster_membership>>
-cluster_membership::join(const cluster_options& opt, const std::string& node, const std::string& advertise,
-                         uint64_t incarnation) {
+parley::expected<std::unique_ptr<cluster_membership>> cluster_membership::connect(const cluster_options& opt,
+                                                                                 const std::string& node) {
   auto m = std::unique_ptr<cluster_membership>(new cluster_membership);
+  m->opt_ = opt;
+  m->node_ = node;
   if (opt.backend == "single") {
     m->coord_ = co::make_single(node);
   } else {
@@ -44,15 +47,42 @@ cluster_membership::join(const cluster_options& opt, const std::string& node, co
         break;
     }
   });
-  co::member self{node, opt.advertise.empty() ? advertise : opt.advertise, incarnation,
-                  co::member_state::joining};
-  if (auto ok = m->coord_->join(self); !ok)
-    return parley::unexpected{ok.error()};
-  if (auto ok = m->coord_->set_state(co::member_state::up); !ok)
-    return parley::unexpected{ok.error()};
-  spdlog::info("node '{}' is a member of the network (coordination '{}', incarnation {})", node, opt.backend,
-               incarnation);
   return m;
+}
+
+parley::expected<void> cluster_membership::join(const std::string& advertise, uint64_t incarnation) {
+  co::member self{node_, opt_.advertise.empty() ? advertise : opt_.advertise, incarnation, co::member_state::joining};
+  if (auto ok = coord_->join(self); !ok)
+    return ok;
+  if (auto ok = coord_->set_state(co::member_state::up); !ok)
+    return ok;
+  spdlog::info("node '{}' is a member of the network (coordination '{}', incarnation {})", node_, opt_.backend,
+               incarnation);
+  return {};
+}
+
+std::string cluster_membership::address_of(const std::string& node) const {
+  for (auto& m : coord_->members())
+    if (m.node == node)
+      return m.address;
+  return {};
+}
+
+bool cluster_membership::wait_for_shards(std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    // The coordinator may be this node: it assigns as it ticks.
+    tick();
+    parley::shard_id missing = 0;
+    for (parley::shard_id s = 0; s < parley::shard_count; ++s)
+      if (coord_->owner(s).epoch == 0)
+        ++missing;
+    if (missing == 0)
+      return true;
+    if (std::chrono::steady_clock::now() >= until || lost())
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 void cluster_membership::tick() {
@@ -68,11 +98,24 @@ void cluster_membership::tick() {
   coordinating_ = *claimed;
   if (!coordinating_)
     return;
-  auto n = co::assign_unassigned(*coord_, 256);
-  if (!n)
-    spdlog::warn("coordination: assigning shards: {}", parley::to_string(n.error()));
-  else if (*n > 0)
-    spdlog::info("coordinator: assigned {} unowned shards", *n);
+  size_t up = 0;
+  for (auto& m : coord_->members())
+    up += m.state == co::member_state::up ? 1 : 0;
+  if (up < opt_.min_members)
+    return;
+  // Rounds of at most 256, back to back while there is more: a starting
+  // network gets its map at once, each round a bounded piece of work.
+  for (int round = 0; round < 8; ++round) {
+    auto n = co::assign_unassigned(*coord_, 256);
+    if (!n) {
+      spdlog::warn("coordination: assigning shards: {}", parley::to_string(n.error()));
+      return;
+    }
+    if (*n > 0)
+      spdlog::info("coordinator: assigned {} unowned shards", *n);
+    if (*n < 256)
+      return;
+  }
 }
 
 void cluster_membership::leave() {

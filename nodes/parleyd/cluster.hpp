@@ -6,6 +6,7 @@
 // restart is a new incarnation.
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,14 +24,35 @@ struct cluster_options {
   uint32_t keepalive_ms = 3000;
   /// host:port the other nodes reach this one at (default: the API address).
   std::string advertise;
+  /// The coordinator gives out shards only once this many members are up,
+  /// so that the first node of a starting network does not take them all
+  /// (shards move only on a drain, never on their own). Default: 1.
+  uint32_t min_members = 1;
+  /// PEM file of the CA of the peers' server certificates (TLS between
+  /// nodes); empty = plaintext (loopback or a private network only).
+  std::string peer_ca_file;
 };
 
 class cluster_membership {
 public:
-  /// Connects to the backend and joins as `node` (state up). Refused with
-  /// already_exists while another live process holds the name.
-  static parley::expected<std::unique_ptr<cluster_membership>>
-  join(const cluster_options& opt, const std::string& node, const std::string& advertise, uint64_t incarnation);
+  /// Connects to the backend (etcd: loads the members and the shard map)
+  /// without joining yet: the node starts with its view (network()).
+  static parley::expected<std::unique_ptr<cluster_membership>> connect(const cluster_options& opt,
+                                                                      const std::string& node);
+  /// Joins as the node (state up), reachable at `advertise` unless the
+  /// options name another address. Refused with already_exists while
+  /// another live process holds the name.
+  parley::expected<void> join(const std::string& advertise, uint64_t incarnation);
+
+  /// The network as the node sees it; nullptr for backend single (the node
+  /// is alone and owns every shard without asking).
+  std::shared_ptr<parley::coordination::coordination> network() const {
+    return opt_.backend == "single" ? nullptr : coord_;
+  }
+  /// host:port of member `node`; empty if it is not a member now.
+  std::string address_of(const std::string& node) const;
+  /// Waits until every shard has an owner, up to `timeout`; false if not.
+  bool wait_for_shards(std::chrono::milliseconds timeout);
 
   /// True once the lease is lost: the node must stop.
   bool lost() const noexcept { return lost_->load(); }
@@ -43,7 +65,9 @@ public:
   void leave();
 
 private:
-  std::unique_ptr<parley::coordination::coordination> coord_;
+  cluster_options opt_;
+  std::string node_;
+  std::shared_ptr<parley::coordination::coordination> coord_;
   bool coordinating_ = false;
   std::shared_ptr<std::atomic<bool>> lost_ = std::make_shared<std::atomic<bool>>(false);
 };

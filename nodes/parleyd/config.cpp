@@ -108,6 +108,8 @@ const std::map<std::string, setter>& keys() {
     {"cluster.lease_ttl_ms", [](const YAML::Node& v, daemon_options& o) { o.cluster.lease_ttl_ms = v.as<uint32_t>(); }},
     {"cluster.keepalive_ms", [](const YAML::Node& v, daemon_options& o) { o.cluster.keepalive_ms = v.as<uint32_t>(); }},
     {"cluster.advertise", [](const YAML::Node& v, daemon_options& o) { o.cluster.advertise = v.as<std::string>(); }},
+    {"cluster.min_members", [](const YAML::Node& v, daemon_options& o) { o.cluster.min_members = v.as<uint32_t>(); }},
+    {"cluster.peer_ca_file", [](const YAML::Node& v, daemon_options& o) { o.cluster.peer_ca_file = v.as<std::string>(); }},
     {"demo.enabled", set(&daemon_options::demo_enabled)},
     {"demo.agents", set_demo(&demo_options::agents)},
     {"demo.group_rooms", set_demo(&demo_options::group_rooms)},

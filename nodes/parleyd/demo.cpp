@@ -34,10 +34,18 @@ expected<void> build_demo(node& n, const demo_options& opt) {
   const auto as = principal::operator_("parleyd-demo");
   uint64_t rng = opt.seed;
   auto& skills = skill_catalog();
+  // In a network every node builds its own population under its name, of
+  // agents whose shards it owns (rooms across nodes are not carried yet).
+  auto& network = n.config().cluster;
+  const std::string prefix = network ? n.config().node_id + "-" : "";
+  auto mine = [&](const std::string& id) { return !network || network->owner(shard_of(id)).node == n.config().node_id; };
   std::vector<agent_id> ids;
-  for (uint32_t i = 0; i < opt.agents; ++i) {
+  for (uint32_t i = 0, made = 0; made < opt.agents && i < opt.agents * 64; ++i) {
     agent_spec spec;
-    spec.man.id = "agent-" + std::to_string(i);
+    spec.man.id = prefix + "agent-" + std::to_string(i);
+    if (!mine(spec.man.id))
+      continue;
+    ++made;
     spec.man.display_name = "Agent " + std::to_string(i);
     spec.man.bio = "Demo agent " + std::to_string(i) + ", talks when nudged.";
     for (int k = 0; k < 3; ++k)
@@ -47,15 +55,16 @@ expected<void> build_demo(node& n, const demo_options& opt) {
     spec.behavior.seed = opt.seed;
     spec.behavior.reply_probability = 0.6;
     spec.behavior.messages_per_turn = 1 + static_cast<uint32_t>(splitmix64(rng) % 2);
+    auto id = spec.man.id;
     if (auto ok = n.introduce(as, std::move(spec)); !ok)
       return ok;
-    ids.push_back("agent-" + std::to_string(i));
+    ids.push_back(std::move(id));
   }
   if (ids.size() < 2)
     return {};
   for (uint32_t r = 0; r < opt.group_rooms; ++r) {
     group_spec g;
-    g.id = "lounge-" + std::to_string(r);
+    g.id = prefix + "lounge-" + std::to_string(r);
     g.topic = "Demo topic " + std::to_string(r);
     g.rules.policy = policies[r % std::size(policies)];
     g.rules.max_messages_per_turn = 2;

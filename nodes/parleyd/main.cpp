@@ -13,6 +13,8 @@
 #include "config.hpp"
 #include "demo.hpp"
 #include "parley/api/server.hpp"
+#include "parley/auth/token.hpp"
+#include "parley/federation/peer_client.hpp"
 #include "parley/node/node.hpp"
 
 namespace {
@@ -97,6 +99,10 @@ int main(int argc, char** argv) {
       }
     },
     "Join the network coordinated by these etcd endpoints (host:port,...) instead of running alone");
+  app.add_option("--min-members", opt.cluster.min_members,
+                 "Shards are given out once this many nodes are up (a starting network)")
+    ->capture_default_str()
+    ->check(CLI::Range(1u, 1024u));
   app.add_option("--agents", opt.demo.agents, "Demo agents")->capture_default_str();
   app.add_option("--group-rooms", opt.demo.group_rooms, "Demo group rooms")->capture_default_str();
   app.add_option("--direct-rooms", opt.demo.direct_rooms, "Demo direct rooms")->capture_default_str();
@@ -130,6 +136,42 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  // The network's view first: the node starts knowing which shards are its.
+  auto connected = parleyd::cluster_membership::connect(opt.cluster, opt.node.node_id);
+  if (!connected) {
+    spdlog::error("cannot join the network: {}", parley::to_string(connected.error()));
+    return 1;
+  }
+  auto membership = std::move(*connected);
+  if (auto network = membership->network()) {
+    opt.node.cluster = network;
+    parley::federation::peer_client_options po;
+    po.node = opt.node.node_id;
+    po.address_of = [m = membership.get()](const std::string& peer) { return m->address_of(peer); };
+    po.tls_ca_file = opt.cluster.peer_ca_file;
+    if (auto key = opt.api.auth.token_key) {
+      // Peers authenticate this node as the admin principal named after it.
+      po.bearer_token = [key = *key, who = opt.node.node_id, iss = opt.api.auth.issuer, aud = opt.api.auth.audience] {
+        parley::auth::token_claims c;
+        c.who = parley::principal::admin(who);
+        c.issuer = iss;
+        c.audience = aud;
+        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch()).count();
+        c.issued_at = now;
+        c.expires_at = now + 3600;
+        auto t = parley::auth::issue_token(key, c);
+        return t ? *t : std::string{};
+      };
+    }
+    auto peers = parley::federation::make_peer_client(std::move(po));
+    if (!peers) {
+      spdlog::error("cannot set up the links to other nodes: {}", parley::to_string(peers.error()));
+      return 1;
+    }
+    opt.node.peers = std::move(*peers);
+  }
 
   auto started = parley::node::start(opt.node);
   if (!started) {
@@ -166,17 +208,19 @@ int main(int argc, char** argv) {
                          : static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                    std::chrono::system_clock::now().time_since_epoch())
                                                    .count());
-  auto joined = parleyd::cluster_membership::join(opt.cluster, opt.node.node_id, api ? api->address() : "",
-                                                  incarnation);
-  if (!joined) {
+  if (auto joined = membership->join(api ? api->address() : "", incarnation); !joined) {
     spdlog::error("cannot join the network: {}", parley::to_string(joined.error()));
     if (api)
       api->shutdown(std::chrono::milliseconds(0));
     n.stop();
     return 1;
   }
-  auto membership = std::move(*joined);
   int exit_code = 0;
+  if (opt.demo_enabled && membership->network() && !membership->wait_for_shards(std::chrono::seconds(60))) {
+    spdlog::warn("the network has not given out every shard within 60 s (fewer than cluster.min_members "
+                 "nodes up?): no demo population");
+    opt.demo_enabled = false;
+  }
   if (opt.demo_enabled) {
     // A store that already holds a population keeps it: the demo goes on
     // with the recovered agents and rooms.

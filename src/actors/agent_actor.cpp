@@ -496,6 +496,20 @@ timestamp now(const agent_state& st) {
 caf::behavior make_agent_behavior() {
   return {
     [](atoms::deliver_direct, message& m) { return on_deliver_direct(agent_actor::current(), m); },
+    // From another node (node/federation.cpp): answered to the reply
+    // address, so requests reach this mailbox in the order they came.
+    [](atoms::deliver_direct, message& m, receipt_reply& r) {
+      const auto at = m.sent_at;
+      deliver(agent_actor::current(), std::move(m), true,
+              [r, at](const error* failure, std::optional<storage::send_outcome> first, const message*) {
+                if (failure)
+                  r(unexpected{*failure});
+                else if (first)
+                  r(send_receipt{first->status, first->at});
+                else
+                  r(send_receipt{message_status::delivered, at});
+              });
+    },
     [](atoms::deliver_post, const message& m) {
       // A room post arrives as one caf::message shared by every member. A
       // handler taking `message&` would make CAF copy the whole tuple for

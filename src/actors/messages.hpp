@@ -16,6 +16,7 @@
 
 #include "parley/auth/principal.hpp"
 #include "parley/error.hpp"
+#include "parley/federation/peers.hpp"
 #include "parley/model/attention.hpp"
 #include "parley/model/event.hpp"
 #include "parley/model/manifest.hpp"
@@ -38,6 +39,12 @@ struct send_receipt {
 /// Returns false when the subscriber is gone (its stream closed): the bus
 /// then drops the subscription.
 using event_sink = std::shared_ptr<std::function<bool(const event&)>>;
+
+/// The answer of a peer node to the peer gateway's request `id`.
+struct remote_result {
+  uint64_t id = 0;
+  expected<federation::remote_reply> reply;
+};
 
 /// Work a thread outside the actor system hands to a call relay: it sends
 /// requests as the relay and handles their answers there.
@@ -80,7 +87,8 @@ namespace parley::atoms {
 /// (deliver_direct, message) -> send_receipt: an API send to this agent; on
 /// a durable node stored (with its idempotency record) before it enters the
 /// inbox. A retried key answers the first send's receipt and delivers
-/// nothing.
+/// nothing. (deliver_direct, message, receipt_reply): the same, answered to
+/// the reply address (a message from another node).
 using deliver_direct = caf::atom_constant<caf::atom("dlvdirect")>;
 /// (deliver_post, message): a message for the inbox without reply: a direct
 /// message from another agent's behaviour, or a room post fanned out by the
@@ -221,6 +229,10 @@ using find_event_cutoff = caf::atom_constant<caf::atom("evcutoff")>;
 using drive = caf::atom_constant<caf::atom("drive")>;
 using sweep = caf::atom_constant<caf::atom("sweep")>;
 
+// -- peer gateway -------------------------------------------------------------
+/// (remote_answer, remote_result): a peer node answered request `id`.
+using remote_answer = caf::atom_constant<caf::atom("remoteans")>;
+
 // -- call relay ---------------------------------------------------------------
 /// (relay, relay_job): run the job as the relay (actors/call_relay.hpp).
 using relay = caf::atom_constant<caf::atom("relay")>;
@@ -255,6 +267,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::commit_outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::turn_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::event_sink)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::relay_job)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::remote_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::receipt_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<parley::event>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<parley::message>)

@@ -81,9 +81,22 @@ private:
 
 class router {
 public:
-  /// The actor of agent / room `id` on this node (a dormant agent is woken);
-  /// invalid if there is none.
-  caf::actor agent(const std::string& id) const { return agents_.find(id); }
+  /// Where an agent this node does not hold lives, if elsewhere: the actor
+  /// that carries requests to its node (actors/peer_gateway.hpp), or an
+  /// invalid handle when its shard is this node's (then it does not exist).
+  using remote_resolver = std::function<caf::actor(const std::string& id)>;
+  /// Set once, before any lookup (a node in a network).
+  void set_remote(remote_resolver f) { remote_ = std::move(f); }
+
+  /// The actor of agent `id`: on this node (a dormant agent is woken), or
+  /// the gateway to the node that owns its shard; invalid if there is none.
+  caf::actor agent(const std::string& id) const {
+    auto a = agents_.find(id);
+    if (!a && remote_)
+      return remote_(id);
+    return a;
+  }
+  /// The actor of room `id` on this node; invalid if there is none.
   caf::actor room(const std::string& id) const { return rooms_.find(id); }
 
   actor_directory& agents() noexcept { return agents_; }
@@ -94,6 +107,7 @@ public:
 private:
   actor_directory agents_;
   actor_directory rooms_;
+  remote_resolver remote_;
 };
 
 } // namespace parley

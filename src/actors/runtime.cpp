@@ -100,4 +100,20 @@ std::string runtime::generated_id(std::string_view prefix, uint64_t n) const {
   return std::string(buf, end);
 }
 
+placement runtime::place(std::string_view id) const {
+  placement p;
+  p.shard = shard_of(id);
+  if (!cluster)
+    return p;
+  auto o = cluster->owner(p.shard);
+  p.epoch = o.epoch;
+  if (o.epoch == 0 || o.node.empty())
+    p.at = placement::where::nowhere;
+  else if (o.node != node_id) {
+    p.at = placement::where::there;
+    p.node = std::move(o.node);
+  }
+  return p;
+}
+
 } // namespace parley

@@ -19,6 +19,8 @@
 
 #include <caf/all.hpp>
 
+#include "parley/coordination/coordination.hpp"
+#include "parley/federation/peers.hpp"
 #include "parley/model/attention.hpp"
 #include "parley/model/clock.hpp"
 #include "parley/model/event.hpp"
@@ -128,6 +130,34 @@ struct actor_limits {
   uint32_t max_members = 100000;
 };
 
+/// Where the shard of an id lives, as this node last saw the shard map.
+struct placement {
+  enum class where : uint8_t { here, there, nowhere };
+  where at = where::here;
+  shard_id shard = 0;
+  /// The owner (there) and the epoch its entry has.
+  std::string node;
+  uint64_t epoch = 0;
+};
+
+/// Lets threads outside the actor system (a transport's) send to actors
+/// only while the actor system lives: the node closes it before it stops.
+struct actor_gate {
+  std::mutex mtx;
+  bool open = true;
+  /// Runs `f` under the gate if it is still open.
+  template <class F>
+  void run(F&& f) {
+    std::lock_guard guard{mtx};
+    if (open)
+      f();
+  }
+  void close() {
+    std::lock_guard guard{mtx};
+    open = false;
+  }
+};
+
 class runtime {
 public:
   runtime(caf::actor_system& sys, std::shared_ptr<const clock> clk, attention_params attention)
@@ -173,6 +203,17 @@ public:
   /// it, so they never repeat after a restart (idempotency keys and inbox
   /// positions stay unique).
   uint64_t incarnation = 0;
+  /// This node's name, and the network it belongs to (nullptr: alone; see
+  /// node_config::cluster) with the way to its peers.
+  std::string node_id;
+  std::shared_ptr<coordination::coordination> cluster;
+  std::shared_ptr<federation::peer_transport> peers;
+  std::shared_ptr<actor_gate> gate = std::make_shared<actor_gate>();
+  /// Carries requests for agents of other nodes (actors/peer_gateway.hpp);
+  /// invalid when the node is alone.
+  caf::actor gateway;
+  /// Where `id`'s shard lives: always here for a node alone.
+  placement place(std::string_view id) const;
   /// Publish message events even with no subscriber, so that a subscriber
   /// resuming later finds them in the log (node_config).
   bool record_message_events = false;

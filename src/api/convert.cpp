@@ -90,6 +90,20 @@ expected<behavior_spec> from_pb(const pb::Behavior& b) {
   return s;
 }
 
+void to_pb(const behavior_spec& b, pb::Behavior& out) {
+  switch (b.k) {
+    case behavior_spec::kind::external: out.set_kind(pb::Behavior::KIND_EXTERNAL); break;
+    case behavior_spec::kind::silent: out.set_kind(pb::Behavior::KIND_SILENT); break;
+    case behavior_spec::kind::echo: out.set_kind(pb::Behavior::KIND_ECHO); break;
+    case behavior_spec::kind::scripted: out.set_kind(pb::Behavior::KIND_SCRIPTED); break;
+    case behavior_spec::kind::chatty: out.set_kind(pb::Behavior::KIND_CHATTY); break;
+  }
+  out.mutable_script()->insert(b.script.begin(), b.script.end());
+  out.set_seed(b.seed);
+  out.set_reply_probability(b.reply_probability);
+  out.set_messages_per_turn(b.messages_per_turn);
+}
+
 // -- rooms --------------------------------------------------------------------
 
 pb::RoomRole to_pb(room_role r) {

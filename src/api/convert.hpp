@@ -22,6 +22,7 @@ void to_pb(const manifest& m, pb::Manifest& out);
 expected<manifest> from_pb(const pb::Manifest& m, bool introducing);
 
 expected<behavior_spec> from_pb(const pb::Behavior& b);
+void to_pb(const behavior_spec& b, pb::Behavior& out);
 
 void to_pb(const room& r, pb::Room& out);
 expected<speaker_rules> from_pb(const pb::SpeakerRules& r);

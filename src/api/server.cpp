@@ -153,7 +153,7 @@ expected<std::unique_ptr<server>> server::start(node& n, server_options opt) {
   b.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   for (auto make : {make_agents_service, make_rooms_service, make_turns_service,
                     make_messages_service, make_events_service, make_admin_service,
-                    make_link_service}) {
+                    make_link_service, make_federation_service}) {
     p->services.push_back(make(p->st));
     b.RegisterService(p->services.back().get());
   }

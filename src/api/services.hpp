@@ -56,5 +56,7 @@ std::unique_ptr<grpc::Service> make_messages_service(api_state& st);
 std::unique_ptr<grpc::Service> make_events_service(api_state& st);
 std::unique_ptr<grpc::Service> make_admin_service(api_state& st);
 std::unique_ptr<grpc::Service> make_link_service(api_state& st);
+/// Between nodes (src/federation/peer_service.cpp).
+std::unique_ptr<grpc::Service> make_federation_service(api_state& st);
 
 } // namespace parley::api

@@ -76,6 +76,8 @@ expected<void> node::impl::reserve_agent(const principal& p, agent_spec& spec, t
     return ok;
   if (auto ok = prepare_spec(spec, now); !ok)
     return ok;
+  if (auto ok = serves(spec.man.id); !ok)
+    return ok;
   if (!rt.routes.agents().try_reserve(spec.man.id))
     return unexpected{errc::already_exists, "agent '" + spec.man.id + "' already exists"};
   if (store)
@@ -135,6 +137,22 @@ expected<size_t> node::impl::introduce(const principal& p, std::vector<agent_spe
 task<expected<void>> node::introduce_async(principal p, agent_spec spec) {
   if (impl_->stopping)
     co_return stopped();
+  if (impl_->rt.place(spec.man.id).at == placement::where::there) {
+    // Introduced where its shard lives.
+    if (spec.custom)
+      co_return unexpected{errc::invalid_argument, "agent '" + spec.man.id
+                                                     + "' has a custom behaviour, which cannot go to the node of its shard"};
+    federation::remote_request req;
+    req.what = federation::remote_request::kind::introduce;
+    req.caller = std::move(p);
+    req.man = std::move(spec.man);
+    req.behavior = std::move(spec.behavior);
+    auto target = req.man.id;
+    auto r = co_await impl_->forward(std::move(req), std::move(target));
+    if (!r)
+      co_return unexpected{r.error()};
+    co_return expected<void>{};
+  }
   storage::write_batch batch;
   if (auto ok = impl_->reserve_agent(p, spec, impl_->rt.now(), batch); !ok)
     co_return ok;
@@ -169,6 +187,16 @@ expected<void> node::retire(const principal& p, const agent_id& id) {
 task<expected<manifest>> node::get_manifest_async(principal p, agent_id id) {
   if (auto ok = authorize(p, action::read_manifest, {id}); !ok)
     co_return unexpected{ok.error()};
+  if (impl_->rt.place(id).at == placement::where::there) {
+    federation::remote_request req;
+    req.what = federation::remote_request::kind::read_manifest;
+    req.caller = std::move(p);
+    req.id = id;
+    auto r = co_await impl_->forward(std::move(req), std::move(id));
+    if (!r)
+      co_return unexpected{r.error()};
+    co_return std::move(r->man);
+  }
   // Reading a dormant agent's page does not wake it.
   if (auto m = impl_->dormant_manifest(id))
     co_return std::move(*m);

@@ -1,6 +1,8 @@
 // Messages: sends (one, many, fire-and-forget), receipts, history and
 // inbox reads (from the store, on the caller's thread), and MarkRead.
 
+#include <spdlog/spdlog.h>
+
 #include "node/node_impl.hpp"
 #include "parley/storage/message_log.hpp"
 
@@ -31,9 +33,30 @@ expected<caf::actor> sender(node::impl& im, const message& m) {
   return a;
 }
 
+// The sender lives on another node: its owner prepares and sends (its ids
+// and its idempotency keys are the sender's node's).
+bool sent_elsewhere(const node::impl& im, const message& m) {
+  return im.rt.cluster && im.rt.place(m.from).at == placement::where::there;
+}
+
+federation::remote_request send_request(principal p, message m) {
+  federation::remote_request req;
+  req.what = federation::remote_request::kind::send_as;
+  req.caller = std::move(p);
+  req.msg = std::move(m);
+  return req;
+}
+
 } // namespace
 
 task<expected<message>> node::send_async(principal p, message m) {
+  if (sent_elsewhere(*impl_, m)) {
+    auto from = m.from;
+    auto r = co_await impl_->forward(send_request(std::move(p), std::move(m)), std::move(from));
+    if (!r)
+      co_return unexpected{r.error()};
+    co_return std::move(r->msg);
+  }
   if (auto ok = prepare(*impl_, m); !ok)
     co_return unexpected{ok.error()};
   auto a = sender(*impl_, m);
@@ -57,6 +80,14 @@ expected<message> node::send(const principal& p, message m) {
 }
 
 expected<void> node::post(const principal& p, message m) {
+  if (sent_elsewhere(*impl_, m)) {
+    auto to = m.to.id;
+    parley::start(send_async(p, std::move(m)), [to](expected<message> r) {
+      if (!r)
+        spdlog::warn("a post to '{}' through another node was refused: {}", to, to_string(r.error()));
+    });
+    return {};
+  }
   if (auto ok = prepare(*impl_, m); !ok)
     return ok;
   auto a = sender(*impl_, m);
@@ -79,6 +110,11 @@ task<std::vector<expected<message>>> node::send_many_async(principal p, std::vec
   asks.reserve(ms.size());
   for (size_t i = 0; i < ms.size(); ++i) {
     auto& m = ms[i];
+    if (sent_elsewhere(*impl_, m)) {
+      // One at a time, in order (a sender's order holds across nodes).
+      out[i] = co_await send_async(p, std::move(m));
+      continue;
+    }
     if (auto ok = prepare(*impl_, m); !ok) {
       out[i] = unexpected{ok.error()};
       continue;

@@ -100,11 +100,14 @@ node::impl::impl(node_config c, std::unique_ptr<storage::state_store> s)
   for (unsigned i = 0; i < std::max(1u, cfg.scheduler_threads); ++i)
     relays.push_back(sys.spawn<call_relay>());
   sweeper = sys.spawn(deadline_sweeper, &deadlines);
+  join_network();
 }
 
 void node::impl::stop() {
   if (stopping.exchange(true))
     return;
+  // Answers from other nodes no longer reach the actors (which go now).
+  rt.gate->close();
   if (store && rt.bus) {
     // Graceful: every event of a call that returned reaches the disk.
     caf::scoped_actor self{sys};
@@ -123,6 +126,7 @@ void node::impl::stop() {
     driver = nullptr;
   }
   kill(janitor);
+  kill(rt.gateway);
   for (auto& [id, a] : rt.routes.rooms().snapshot())
     kill(a);
   for (auto& [id, a] : rt.routes.agents().snapshot())
@@ -163,6 +167,9 @@ expected<caf::actor> node::impl::agent(const agent_id& id) {
     return stopped();
   if (auto ok = validate_agent_id(id); !ok)
     return unexpected{ok.error()};
+  if (rt.cluster)
+    if (auto ok = serves(id); !ok)
+      return unexpected{ok.error()};
   auto a = rt.routes.agent(id);
   if (a)
     return a;

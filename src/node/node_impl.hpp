@@ -214,6 +214,13 @@ struct node::impl {
   void remember_room(const room& r);                                               // rooms.cpp
   expected<void> recover();                                                        // recovery.cpp
   expected<uint64_t> retention_pass();                                             // retention.cpp
+  void join_network();                                                             // federation.cpp
+  /// OK when this node serves `id`'s shard; else unavailable, naming the
+  /// node that does (or that none does yet).
+  expected<void> serves(const std::string& id) const;                              // federation.cpp
+  /// Hands `req` about `target` to the owner of its shard, resolving it
+  /// again (a few times) while the owner answers that it is stale.
+  task<expected<federation::remote_reply>> forward(federation::remote_request req, std::string target); // federation.cpp
 
   node_config cfg;
   // Before sys: the store outlives every actor that writes to it.

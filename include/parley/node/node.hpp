@@ -22,6 +22,8 @@
 #include "parley/auth/principal.hpp"
 #include "parley/behavior/behavior.hpp"
 #include "parley/behavior/external.hpp"
+#include "parley/coordination/coordination.hpp"
+#include "parley/federation/peers.hpp"
 #include "parley/model/attention.hpp"
 #include "parley/model/clock.hpp"
 #include "parley/model/durability.hpp"
@@ -114,6 +116,14 @@ struct node_config {
   /// Default: nullptr.
   std::function<std::shared_ptr<agent_behavior>(const agent_id&, const behavior_spec&)>
     behavior_factory;
+  /// The network this node belongs to: membership and the shard map
+  /// (parley/coordination). nullptr: the node is alone and owns every
+  /// shard. With one, the node serves only the agents of the shards it
+  /// owns and hands every request about another shard to its owner through
+  /// `peers` (docs/federation.md). Default: nullptr.
+  std::shared_ptr<coordination::coordination> cluster;
+  /// The way to the other nodes; required with `cluster`. Default: nullptr.
+  std::shared_ptr<federation::peer_transport> peers;
 };
 
 struct agent_spec {
@@ -481,6 +491,14 @@ public:
   /// How many times a node has started on this store, this start included
   /// (0 without a store): a restart is a new incarnation of the node.
   uint64_t incarnation() const noexcept;
+
+  // -- federation --------------------------------------------------------------
+
+  /// Serves a request another node made of this one (config().cluster):
+  /// refused as a stale owner (federation::is_stale_owner) unless this node
+  /// owns the request's shard at the epoch it names; otherwise what the
+  /// same call made here would answer, as the caller's principal.
+  task<expected<federation::remote_reply>> serve_remote(federation::remote_request r);
 
   struct impl;
 

@@ -1,0 +1,80 @@
+#pragma once
+
+// What one node asks of another: a request made on behalf of a principal,
+// about an id whose shard the other node owns at a given epoch, and its
+// reply. The node hands requests to a peer_transport (gRPC between
+// parleyd processes, federation/peer_client) and serves the ones it
+// receives with node::serve_remote. No gRPC type appears here.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "parley/auth/principal.hpp"
+#include "parley/behavior/behavior.hpp"
+#include "parley/error.hpp"
+#include "parley/model/manifest.hpp"
+#include "parley/model/message.hpp"
+#include "parley/model/shard.hpp"
+
+namespace parley::federation {
+
+struct remote_request {
+  enum class kind : uint8_t {
+    /// A message from an agent of the sending node into the inbox of an
+    /// agent of this one (the sender already authorized it; the receiver
+    /// commits it under its idempotency key (from, id) like a local send).
+    deliver_direct,
+    /// A client's send as `msg.from`, an agent of this node.
+    send_as,
+    /// The manifest of agent `id`.
+    read_manifest,
+    /// Introduces the agent `man` with `behavior` here.
+    introduce,
+  };
+  kind what = kind::deliver_direct;
+  /// Who asks: the client's principal (send_as, read_manifest, introduce),
+  /// or the sending node's (deliver_direct).
+  principal caller;
+  /// The shard the request is about, and the epoch the sender resolved its
+  /// owner at: the receiver refuses a stale epoch (failed_precondition) and
+  /// the sender resolves again.
+  shard_id shard = 0;
+  uint64_t epoch = 0;
+  message msg;
+  agent_id id;
+  manifest man;
+  behavior_spec behavior;
+};
+
+std::string_view to_string(remote_request::kind k) noexcept;
+
+struct remote_reply {
+  /// deliver_direct and send_as: what the owner recorded.
+  message_status status = message_status::sent;
+  timestamp sent_at = 0;
+  /// send_as: the message as sent (its id, if the owner chose it).
+  message msg;
+  /// read_manifest and introduce.
+  manifest man;
+};
+
+/// Is a refusal "the shard is not (or no longer) mine at that epoch"? The
+/// sender then resolves the owner again and retries.
+bool is_stale_owner(const error& e) noexcept;
+/// The refusal a node answers a request for a shard it does not own at
+/// the epoch given.
+error stale_owner(shard_id shard, uint64_t asked_epoch, const std::string& owner, uint64_t epoch);
+
+/// The way to the other nodes. call() never blocks; `done` runs once, on a
+/// thread of the transport, with the reply or the error (unavailable while
+/// the peer cannot be reached, resource_exhausted when its outbox is full,
+/// or the owner's refusal). It must not block.
+class peer_transport {
+public:
+  virtual ~peer_transport() = default;
+  virtual void call(const std::string& node, remote_request r,
+                    std::function<void(expected<remote_reply>)> done) = 0;
+};
+
+} // namespace parley::federation

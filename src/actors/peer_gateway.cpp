@@ -1,0 +1,121 @@
+#include "actors/peer_gateway.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace parley {
+
+namespace {
+
+// Attempts of one request whose owner was stale (each resolves again).
+constexpr int max_attempts = 4;
+// Pause before resolving again: the watch brings the new map within ~10 ms.
+constexpr auto stale_pause = std::chrono::milliseconds(50);
+
+using retry_remote = caf::atom_constant<caf::atom("remretry")>;
+
+} // namespace
+
+peer_gateway::peer_gateway(caf::actor_config& cfg, runtime* rt) : caf::event_based_actor(cfg), rt_(rt) {
+  // A message this gateway cannot carry: a request gets an error, anything
+  // else is dropped (it named no agent).
+  set_default_handler([](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+    return to_caf(errc::unavailable, "this request cannot go to an agent of another node yet: "
+                                       + x.content().stringify().substr(0, 80));
+  });
+}
+
+void peer_gateway::start(federation::remote_request req, const std::string& target,
+                         std::function<void(expected<federation::remote_reply>)> answer) {
+  const auto id = next_id_++;
+  calls_.emplace(id, call{std::move(req), target, std::move(answer), 0});
+  dispatch(id);
+}
+
+void peer_gateway::dispatch(uint64_t id) {
+  auto it = calls_.find(id);
+  if (it == calls_.end())
+    return;
+  auto& c = it->second;
+  ++c.attempts;
+  auto where = rt_->place(c.target);
+  if (where.at == placement::where::nowhere)
+    return finish(id, unexpected{errc::unavailable, "the shard of '" + c.target + "' (" + std::to_string(where.shard)
+                                                      + ") has no owner yet; retry shortly"});
+  if (where.at == placement::where::here)
+    return finish(id, unexpected{errc::unavailable, "agent '" + c.target
+                                                      + "' is moving to this node; retry shortly"});
+  c.req.shard = where.shard;
+  c.req.epoch = where.epoch;
+  // The answer comes on the transport's thread: back into this actor,
+  // while the actor system lives.
+  auto gate = rt_->gate;
+  caf::actor me = caf::actor_cast<caf::actor>(this);
+  rt_->peers->call(where.node, c.req, [gate, me, id](expected<federation::remote_reply> r) {
+    gate->run([&] { caf::anon_send(me, atoms::remote_answer::value, remote_result{id, std::move(r)}); });
+  });
+}
+
+void peer_gateway::finish(uint64_t id, expected<federation::remote_reply> r) {
+  auto it = calls_.find(id);
+  if (it == calls_.end())
+    return;
+  auto answer = std::move(it->second.answer);
+  calls_.erase(it);
+  answer(std::move(r));
+}
+
+caf::behavior peer_gateway::make_behavior() {
+  return {
+    [this](atoms::remote_answer, remote_result& res) {
+      auto it = calls_.find(res.id);
+      if (it == calls_.end())
+        return;
+      if (!res.reply && federation::is_stale_owner(res.reply.error()) && it->second.attempts < max_attempts) {
+        delayed_send(this, stale_pause, retry_remote::value, res.id);
+        return;
+      }
+      finish(res.id, std::move(res.reply));
+    },
+    [this](retry_remote, uint64_t id) { dispatch(id); },
+    // A direct message from an agent here to one there.
+    [this](atoms::deliver_direct, message& m) -> caf::result<send_receipt> {
+      auto rp = make_response_promise<send_receipt>();
+      federation::remote_request req;
+      req.what = federation::remote_request::kind::deliver_direct;
+      req.caller = principal::admin(rt_->node_id);
+      auto target = m.to.id;
+      req.msg = std::move(m);
+      start(std::move(req), target, [rp](expected<federation::remote_reply> r) mutable {
+        if (!r)
+          rp.deliver(to_caf(r.error()));
+        else
+          rp.deliver(send_receipt{r->status, r->sent_at});
+      });
+      return rp;
+    },
+    // A behaviour's message (an automatic reply): nobody waits for it.
+    [this](atoms::deliver_post, message& m) {
+      if (m.to.is_room()) {
+        // A room's post for a member elsewhere names the room, not the
+        // member: rooms across nodes come with their own fan-out.
+        rt_->counters.refused.add();
+        spdlog::warn("a post of room '{}' for a member on another node was dropped: rooms across nodes are not "
+                     "carried yet", m.to.id);
+        return;
+      }
+      federation::remote_request req;
+      req.what = federation::remote_request::kind::deliver_direct;
+      req.caller = principal::admin(rt_->node_id);
+      auto target = m.to.id;
+      req.msg = std::move(m);
+      start(std::move(req), target, [this, target](expected<federation::remote_reply> r) {
+        if (!r) {
+          rt_->counters.refused.add();
+          spdlog::warn("a message to '{}' on another node was not delivered: {}", target, to_string(r.error()));
+        }
+      });
+    },
+  };
+}
+
+} // namespace parley

@@ -1,0 +1,42 @@
+#pragma once
+
+// The peer gateway: the actor the router gives for an agent that lives on
+// another node. It takes the messages actors send an agent that name their
+// target (a direct message, a send as an agent), finds the owner of the
+// target's shard in the shard map, hands the request to the peer transport
+// with that epoch, and answers the asker when the owner answered. A
+// refusal as a stale owner (the shard moved) is resolved and sent again, a
+// few times. Messages that do not name their agent (a read receipt, a
+// manifest read) are not carried yet: requests among them are answered
+// with an error, the others dropped (docs/federation.md, "Not yet"). The
+// node's own calls about agents elsewhere go to their owner without it
+// (node/federation.cpp).
+
+#include "actors/messages.hpp"
+#include "actors/runtime.hpp"
+
+namespace parley {
+
+class peer_gateway : public caf::event_based_actor {
+public:
+  peer_gateway(caf::actor_config& cfg, runtime* rt);
+  caf::behavior make_behavior() override;
+
+private:
+  struct call {
+    federation::remote_request req;
+    std::string target; // the agent whose shard decides the owner
+    std::function<void(expected<federation::remote_reply>)> answer;
+    int attempts = 0;
+  };
+  void start(federation::remote_request req, const std::string& target,
+             std::function<void(expected<federation::remote_reply>)> answer);
+  void dispatch(uint64_t id);
+  void finish(uint64_t id, expected<federation::remote_reply> r);
+
+  runtime* rt_;
+  uint64_t next_id_ = 1;
+  std::unordered_map<uint64_t, call> calls_;
+};
+
+} // namespace parley

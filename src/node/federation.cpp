@@ -1,0 +1,149 @@
+// A node in a network (node_config::cluster): it serves the agents of the
+// shards it owns, hands the calls about the others to their owners
+// (forward), and serves what other nodes hand it (serve_remote), after
+// checking that it owns the shard at the epoch the sender resolved.
+
+#include <spdlog/spdlog.h>
+
+#include "actors/peer_gateway.hpp"
+#include "node/node_impl.hpp"
+
+namespace parley {
+
+namespace {
+
+// Attempts of a forwarded call whose owner was stale (each resolves again),
+// and the pause between them (the watch brings a new map within ~10 ms).
+constexpr int max_forward_attempts = 4;
+constexpr std::chrono::milliseconds stale_pause{50};
+
+unexpected no_owner(const placement& where, const std::string& id) {
+  return unexpected{errc::unavailable, "the shard of '" + id + "' (" + std::to_string(where.shard)
+                                         + ") has no owner yet: the network is still assigning shards; retry shortly"};
+}
+
+} // namespace
+
+void node::impl::join_network() {
+  rt.node_id = cfg.node_id;
+  if (!cfg.cluster)
+    return;
+  rt.cluster = cfg.cluster;
+  rt.peers = cfg.peers;
+  rt.gateway = sys.spawn<peer_gateway>(&rt);
+  rt.routes.set_remote([this](const std::string& id) -> caf::actor {
+    if (rt.place(id).at == placement::where::here)
+      return {};
+    return rt.gateway;
+  });
+}
+
+expected<void> node::impl::serves(const std::string& id) const {
+  auto where = rt.place(id);
+  switch (where.at) {
+    case placement::where::here: return {};
+    case placement::where::nowhere: return no_owner(where, id);
+    case placement::where::there: break;
+  }
+  return unexpected{errc::unavailable, "'" + id + "' is in shard " + std::to_string(where.shard) + ", served by node '"
+                                         + where.node + "': this call is not carried to it yet; call that node"};
+}
+
+task<expected<federation::remote_reply>> node::impl::forward(federation::remote_request req, std::string target) {
+  for (int attempt = 1;; ++attempt) {
+    if (stopping)
+      co_return stopped();
+    auto where = rt.place(target);
+    if (where.at == placement::where::nowhere)
+      co_return no_owner(where, target);
+    if (where.at == placement::where::here)
+      co_return unexpected{errc::unavailable, "'" + target + "' is moving to this node; retry shortly"};
+    req.shard = where.shard;
+    req.epoch = where.epoch;
+    auto send = [&](const std::shared_ptr<reply_sink<federation::remote_reply>>& sink) {
+      cfg.peers->call(where.node, req, [sink](expected<federation::remote_reply> r) { sink->deliver(0, std::move(r)); });
+    };
+    auto rs = co_await call_direct<federation::remote_reply>(1, send);
+    auto& r = rs.front();
+    if (r || !federation::is_stale_owner(r.error()) || attempt == max_forward_attempts)
+      co_return std::move(r);
+    if (auto ok = co_await pause_async(stale_pause); !ok)
+      co_return unexpected{ok.error()};
+  }
+}
+
+task<expected<federation::remote_reply>> node::serve_remote(federation::remote_request r) {
+  using kind = federation::remote_request::kind;
+  auto& im = *impl_;
+  if (!im.rt.cluster)
+    co_return unexpected{errc::failed_precondition, "node '" + im.cfg.node_id + "' is not part of a network"};
+  auto owner = im.rt.cluster->owner(r.shard);
+  if (owner.node != im.cfg.node_id || owner.epoch != r.epoch)
+    co_return unexpected{federation::stale_owner(r.shard, r.epoch, owner.node, owner.epoch)};
+  // The request's agent must be in the shard it names: a peer cannot reach
+  // an agent of another shard by naming one this node owns.
+  const agent_id& target = r.what == kind::deliver_direct ? r.msg.to.id
+                           : r.what == kind::send_as      ? r.msg.from
+                           : r.what == kind::read_manifest ? r.id
+                                                           : r.man.id;
+  if (shard_of(target) != r.shard || (r.what == kind::deliver_direct && r.msg.to.is_room()))
+    co_return unexpected{errc::invalid_argument, std::string{"a "} + std::string{federation::to_string(r.what)}
+                                                   + " request for '" + target + "' named shard "
+                                                   + std::to_string(r.shard) + ", which is not its shard"};
+  federation::remote_reply out;
+  switch (r.what) {
+    case kind::deliver_direct: {
+      // The sending node authorized the send as r.msg.from; this node checks
+      // the message as it would its own and commits it under its key.
+      if (auto ok = validate(r.msg); !ok)
+        co_return unexpected{ok.error()};
+      auto a = im.agent(target);
+      if (!a)
+        co_return unexpected{a.error()};
+      // Straight into the agent's mailbox before this suspends: requests
+      // served in the link's order reach each agent in that order.
+      auto send = [&](const std::shared_ptr<reply_sink<send_receipt>>& sink) {
+        caf::anon_send(*a, atoms::deliver_direct::value, std::move(r.msg), receipt_reply{sink, 0});
+      };
+      auto rs = co_await im.call_direct<send_receipt>(1, send);
+      auto& got = rs.front();
+      if (!got)
+        co_return unexpected{got.error()};
+      out.status = got->status;
+      out.sent_at = got->sent_at;
+      co_return out;
+    }
+    case kind::send_as: {
+      auto sent = co_await send_async(std::move(r.caller), std::move(r.msg));
+      if (!sent)
+        co_return unexpected{sent.error()};
+      out.status = sent->status;
+      out.sent_at = sent->sent_at;
+      out.msg = std::move(*sent);
+      co_return out;
+    }
+    case kind::read_manifest: {
+      auto m = co_await get_manifest_async(std::move(r.caller), std::move(r.id));
+      if (!m)
+        co_return unexpected{m.error()};
+      out.man = std::move(*m);
+      co_return out;
+    }
+    case kind::introduce: {
+      agent_spec spec;
+      spec.man = std::move(r.man);
+      spec.behavior = std::move(r.behavior);
+      auto id = spec.man.id;
+      if (auto ok = co_await introduce_async(r.caller, std::move(spec)); !ok)
+        co_return unexpected{ok.error()};
+      auto m = co_await get_manifest_async(std::move(r.caller), std::move(id));
+      if (!m)
+        co_return unexpected{m.error()};
+      out.man = std::move(*m);
+      co_return out;
+    }
+  }
+  co_return unexpected{errc::invalid_argument, "unknown request kind"};
+}
+
+} // namespace parley
