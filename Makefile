@@ -13,7 +13,7 @@ run: configure
 
 # Three nodes and a throwaway etcd on this machine (scripts/cluster).
 run-cluster: configure
-	cmake --build $(BUILD) -j $(JOBS) --target parleyd
+	cmake --build $(BUILD) -j $(JOBS) --target parleyd parley
 	./scripts/cluster $(BUILD)
 
 test: build
