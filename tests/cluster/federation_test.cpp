@@ -11,12 +11,14 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "parley/auth/token.hpp"
 #include "parley/model/shard.hpp"
 #include "parley/v1/api.grpc.pb.h"
 #include "parley/v1/federation.grpc.pb.h"
@@ -32,13 +34,19 @@ namespace pb = ::parley::v1;
 const std::string parleyd = PARLEYD_PATH;
 
 // A parleyd of the network, durable (async) in its own directory.
+std::vector<std::string> node_args(const test::etcd_process& etcd, const std::string& id, const std::string& dir,
+                                   int min_members, const std::vector<std::string>& extra) {
+  std::vector<std::string> args{parleyd, "--node-id", id, "--listen", "127.0.0.1:0", "--no-demo", "--etcd",
+                                etcd.endpoint(), "--min-members", std::to_string(min_members), "--data-dir", dir,
+                                "--durability", "async", "--log-level", "info"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
 struct node_process {
-  node_process(const test::etcd_process& etcd, const std::string& id, const std::string& dir, int min_members)
-    : id(id),
-      proc({parleyd, "--node-id", id, "--listen", "127.0.0.1:0", "--no-demo", "--etcd", etcd.endpoint(),
-            "--min-members", std::to_string(min_members), "--data-dir", dir, "--durability", "async",
-            "--log-level", "info"},
-           {}, {}, true) {}
+  node_process(const test::etcd_process& etcd, const std::string& id, const std::string& dir, int min_members,
+               const std::vector<std::string>& extra = {})
+    : id(id), proc(node_args(etcd, id, dir, min_members, extra), {}, {}, true) {}
 
   // Waits until it serves and is a member; its API address.
   bool ready() {
@@ -53,10 +61,17 @@ struct node_process {
     return true;
   }
 
+  /// Sends `token` (if any) with the call.
+  void authorize(grpc::ClientContext& ctx) const {
+    if (!token.empty())
+      ctx.AddMetadata("authorization", "Bearer " + token);
+  }
+
   std::string id;
   test::child_process proc;
   std::string address;
   std::shared_ptr<grpc::Channel> channel;
+  std::string token; // what the test presents to this node
 };
 
 class Federation : public ::testing::Test {
@@ -66,10 +81,13 @@ protected:
     dir_ = std::filesystem::temp_directory_path() / ("parley-cluster-" + std::to_string(::getpid()) + "-"
                                                      + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
     for (auto id : {"node-a", "node-b"})
-      nodes_.push_back(std::make_unique<node_process>(etcd_, id, (dir_ / id).string(), 2));
-    for (auto& n : nodes_)
+      nodes_.push_back(std::make_unique<node_process>(etcd_, id, (dir_ / id).string(), 2, extra_args()));
+    for (auto& n : nodes_) {
       ASSERT_TRUE(n->ready()) << n->proc.output();
+      n->token = admin_token();
+    }
     // Every shard has an owner, spread over both.
     for (int i = 0; i < 200 && read_map() < shard_count; ++i)
       std::this_thread::sleep_for(50ms);
@@ -77,6 +95,11 @@ protected:
     ASSERT_GT(owned("node-a"), 0u);
     ASSERT_GT(owned("node-b"), 0u);
   }
+
+  /// What every node is started with beyond the defaults.
+  virtual std::vector<std::string> extra_args() { return {}; }
+  /// The token the test calls the nodes with (none: development nodes).
+  virtual std::string admin_token() { return {}; }
 
   // Reads the shard map from etcd; how many shards have an owner.
   size_t read_map() {
@@ -150,6 +173,7 @@ protected:
   grpc::Status introduce(node_process& via, const std::string& id, pb::Behavior::Kind kind) {
     auto stub = pb::Agents::NewStub(via.channel);
     grpc::ClientContext ctx;
+    via.authorize(ctx);
     ctx.set_deadline(std::chrono::system_clock::now() + 10s);
     pb::IntroduceRequest req;
     req.mutable_manifest()->set_id(id);
@@ -159,10 +183,11 @@ protected:
   }
 
   grpc::Status send(node_process& via, const std::string& from, const std::string& to, const std::string& id,
-                    const std::string& text, pb::SendResponse* out) {
+                    const std::string& text, pb::SendResponse* out, std::chrono::milliseconds deadline = 10s) {
     auto stub = pb::Messages::NewStub(via.channel);
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    via.authorize(ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() + deadline);
     pb::SendRequest req;
     req.mutable_message()->set_from(from);
     req.mutable_message()->set_to_agent(to);
@@ -174,6 +199,7 @@ protected:
   std::vector<pb::Message> inbox(node_process& at, const std::string& agent) {
     auto stub = pb::Messages::NewStub(at.channel);
     grpc::ClientContext ctx;
+    at.authorize(ctx);
     pb::InboxRequest req;
     req.set_agent(agent);
     req.set_limit(1000);
@@ -186,6 +212,7 @@ protected:
   uint64_t local_agents(node_process& at) {
     auto stub = pb::Admin::NewStub(at.channel);
     grpc::ClientContext ctx;
+    at.authorize(ctx);
     pb::NodeInfoResponse out;
     EXPECT_TRUE(stub->NodeInfo(&ctx, pb::NodeInfoRequest{}, &out).ok());
     return out.agents();
@@ -274,7 +301,10 @@ TEST_F(Federation, AutomaticRepliesAcrossNodesStopAtTheHopLimit) {
 
 // A raw link to a node, as another node would open it.
 struct raw_link {
-  explicit raw_link(const std::shared_ptr<grpc::Channel>& ch) : stub(pb::Federation::NewStub(ch)) {
+  explicit raw_link(const std::shared_ptr<grpc::Channel>& ch, const std::string& token = {})
+    : stub(pb::Federation::NewStub(ch)) {
+    if (!token.empty())
+      ctx.AddMetadata("authorization", "Bearer " + token);
     ctx.set_deadline(std::chrono::system_clock::now() + 10s);
     stream = stub->Link(&ctx);
   }
@@ -354,6 +384,122 @@ TEST_F(Federation, ALinkWithoutAMemberHelloIsRefused) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
     EXPECT_NE(s.error_message().find("node-z"), std::string::npos);
   }
+}
+
+// Nodes with a token key: they link with tokens they mint from it, and the
+// Federation service refuses any principal but a node's.
+class FederationWithTokens : public Federation {
+protected:
+  std::vector<std::string> extra_args() override {
+    key_.secret = "federation-test-key-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGH";
+    auto file = dir_ / "token.key";
+    std::ofstream(file) << key_.secret;
+    return {"--token-key-file", file.string()};
+  }
+  std::string admin_token() override { return token(principal::admin("test")); }
+  std::string token(const principal& who) {
+    auth::token_claims c;
+    c.who = who;
+    c.issuer = "parley";
+    c.audience = "parley";
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+    c.issued_at = now;
+    c.expires_at = now + 600;
+    auto t = auth::issue_token(key_, c);
+    EXPECT_TRUE(t) << to_string(t.error());
+    return t ? *t : std::string{};
+  }
+  auth::token_key key_;
+};
+
+// Verifies nodes with a token key still carry calls between them (each presents a token it mints), and that an agent's or an operator's token cannot open a federation link.
+TEST_F(FederationWithTokens, OnlyNodesMayLink) {
+  auto alice = ids_on("node-a", 1).at(0);
+  auto bob = ids_on("node-b", 1).at(0);
+  ASSERT_TRUE(introduce(node("node-b"), alice, pb::Behavior::KIND_SILENT).ok());
+  ASSERT_TRUE(introduce(node("node-a"), bob, pb::Behavior::KIND_EXTERNAL).ok());
+  pb::SendResponse out;
+  auto sent = send(node("node-a"), alice, bob, "m-1", "hello", &out);
+  ASSERT_TRUE(sent.ok()) << sent.error_message();
+  EXPECT_EQ(inbox(node("node-b"), bob).size(), 1u);
+  for (auto who : {principal::agent(bob), principal::operator_("ops")}) {
+    raw_link link(node("node-b").channel, token(who));
+    pb::PeerFrame hello;
+    hello.mutable_hello()->set_node("node-a");
+    hello.mutable_hello()->set_session(5);
+    (void) link.stream->Write(hello);
+    pb::PeerFrame in;
+    EXPECT_FALSE(link.stream->Read(&in));
+    auto s = link.stream->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << to_string(who) << ": " << s.error_message();
+  }
+  raw_link anonymous(node("node-b").channel);
+  pb::PeerFrame in;
+  EXPECT_FALSE(anonymous.stream->Read(&in));
+  EXPECT_EQ(anonymous.stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// A node that can be killed and restarted on its store: short leases, so
+// that its name is free again soon after a kill -9.
+class FederationRestarts : public Federation {
+protected:
+  std::vector<std::string> extra_args() override {
+    auto file = dir_ / "short-lease.yaml";
+    std::ofstream(file) << "cluster:\n  lease_ttl_ms: 2000\n  keepalive_ms: 500\n";
+    return {"--config", file.string()};
+  }
+};
+
+// Verifies sends from an agent of one node to an agent of another, made while the recipient's node is killed -9 and retried with their ids after its restart, each land exactly once and in order: none acknowledged is lost, none doubled.
+TEST_F(FederationRestarts, NothingAcknowledgedIsLostWhenTheOwnerIsKilled) {
+  auto alice = ids_on("node-a", 1).at(0);
+  auto bob = ids_on("node-b", 1).at(0);
+  ASSERT_TRUE(introduce(node("node-a"), alice, pb::Behavior::KIND_SILENT).ok());
+  ASSERT_TRUE(introduce(node("node-a"), bob, pb::Behavior::KIND_EXTERNAL).ok());
+  auto attempt = [&](int i, std::chrono::milliseconds deadline) {
+    pb::SendResponse out;
+    auto s = send(node("node-a"), alice, bob, "m-" + std::to_string(i), "n" + std::to_string(i), &out, deadline);
+    if (!s.ok()) {
+      EXPECT_TRUE(s.error_code() == grpc::StatusCode::UNAVAILABLE || s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)
+        << s.error_code() << " " << s.error_message();
+    }
+    return s.ok();
+  };
+  // The client's loop: the same id until it is acknowledged.
+  auto until_acknowledged = [&](int i) {
+    for (int a = 0; a < 100; ++a) {
+      if (attempt(i, 2s))
+        return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  };
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(until_acknowledged(i)) << i;
+  // kill -9: the next sends cannot be acknowledged; they wait at node-a.
+  auto& b = node("node-b");
+  b.channel.reset();
+  b.proc.signal(SIGKILL);
+  (void) b.proc.wait_exit(10s);
+  int refused = 0;
+  for (int i = 20; i < 30; ++i)
+    refused += attempt(i, 300ms) ? 0 : 1;
+  EXPECT_EQ(refused, 10) << "nothing is acknowledged while the owner is down";
+  // Restarted on its store once its lease is gone (a new incarnation).
+  for (int w = 0; w < 100 && etcd_.ctl("get /parley/members/node-b --keys-only").find("node-b") != std::string::npos; ++w)
+    std::this_thread::sleep_for(100ms);
+  auto restarted = std::make_unique<node_process>(etcd_, "node-b", (dir_ / "node-b").string(), 2, extra_args());
+  ASSERT_TRUE(restarted->ready()) << restarted->proc.output();
+  for (auto& n : nodes_)
+    if (n->id == "node-b")
+      n = std::move(restarted);
+  for (int i = 20; i < 40; ++i)
+    ASSERT_TRUE(until_acknowledged(i)) << "message " << i << " was never acknowledged";
+  auto got = inbox(node("node-b"), bob);
+  ASSERT_EQ(got.size(), 40u) << "acknowledged = delivered once";
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_EQ(got[i].id(), "m-" + std::to_string(i)) << "in order";
 }
 
 } // namespace
