@@ -59,6 +59,8 @@ struct recovered {
   size_t turns = 0;
   size_t inbox = 0;
   size_t orphans = 0;
+  /// Agents stored here whose shard another node owns: kept, not served.
+  size_t elsewhere = 0;
 };
 
 void orphan(recovered& r, const std::string& what) {
@@ -138,7 +140,14 @@ expected<void> node::impl::recover() {
   rt.routes.agents().set_activator([this](const std::string& id) { return wake_agent(id); });
   rt.routes.agents().reserve(store->estimate_count(storage::column::agents));
   auto scanned_agents = store->scan(storage::column::agents, {}, {}, [&](std::string_view k, std::string_view) {
-    rt.routes.agents().publish_dormant(std::string{storage::owner_of_key(k)});
+    std::string id{storage::owner_of_key(k)};
+    // In a network, an agent of a shard another node owns now is not served
+    // here (one agent never runs in two places); its records stay.
+    if (rt.cluster && rt.place(id).at == placement::where::there) {
+      ++got.elsewhere;
+      return true;
+    }
+    rt.routes.agents().publish_dormant(std::move(id));
     ++got.agents;
     return true;
   });
@@ -168,7 +177,8 @@ expected<void> node::impl::recover() {
                                    agent_id who{k.substr(r.id.size() + 3)};
                                    if (m->invited) {
                                      ms.invitations[who] = m->role;
-                                   } else if (rt.routes.agents().lookup(who) == actor_directory::presence::absent) {
+                                   } else if (rt.routes.agents().lookup(who) == actor_directory::presence::absent
+                                              && !(rt.cluster && rt.place(who).at == placement::where::there)) {
                                      orphan(got, "member '" + who + "' of room '" + r.id + "', who is not stored");
                                    } else {
                                      members.emplace_back(m->position, room_member{who, m->role, m->joined_at});
@@ -230,7 +240,7 @@ expected<void> node::impl::recover() {
   if (!scanned)
     return failed("inboxes", scanned.error());
   for (auto& [who, entries] : inboxes)
-    if (auto a = rt.routes.agent(who))
+    if (auto a = rt.routes.agents().find(who))
       caf::anon_send(a, atoms::restore_inbox::value, std::move(entries));
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
                     .count();
@@ -241,6 +251,9 @@ expected<void> node::impl::recover() {
                cfg.data_dir, ms,
                rt.incarnation,
                got.orphans ? ", " + std::to_string(got.orphans) + " orphaned records skipped" : "");
+  if (got.elsewhere > 0)
+    spdlog::warn("node '{}': {} stored agents are in shards other nodes own now; they are not served here "
+                 "(their records stay in the store)", cfg.node_id, got.elsewhere);
   return {};
 }
 

@@ -502,5 +502,37 @@ TEST_F(FederationRestarts, NothingAcknowledgedIsLostWhenTheOwnerIsKilled) {
     EXPECT_EQ(got[i].id(), "m-" + std::to_string(i)) << "in order";
 }
 
+// Verifies a node restarted on a store that holds an agent of a shard another node owns now does not serve it: calls about it go to the owner.
+TEST_F(FederationRestarts, AStoredAgentOfAShardOwnedElsewhereIsNotServed) {
+  auto bob = ids_on("node-b", 1).at(0);
+  ASSERT_TRUE(introduce(node("node-b"), bob, pb::Behavior::KIND_SILENT).ok());
+  auto& b = node("node-b");
+  b.channel.reset();
+  b.proc.signal(SIGTERM);
+  ASSERT_EQ(b.proc.wait_exit(20s), 0) << b.proc.output();
+  // The shard goes to node-a, empty (what `parley node remove --lost` will do).
+  char key[64];
+  std::snprintf(key, sizeof key, "/parley/shards/%04u", static_cast<unsigned>(shard_of(bob)));
+  auto put = etcd_.ctl(std::string{"put "} + key + " '{\"node\":\"node-a\",\"moving_to\":\"\"}'");
+  ASSERT_NE(put.find("OK"), std::string::npos) << put;
+  auto restarted = std::make_unique<node_process>(etcd_, "node-b", (dir_ / "node-b").string(), 2, extra_args());
+  ASSERT_TRUE(restarted->ready()) << restarted->proc.output();
+  EXPECT_NE(restarted->proc.output().find("1 stored agents are in shards other nodes own now"), std::string::npos)
+    << restarted->proc.output();
+  for (auto& n : nodes_)
+    if (n->id == "node-b")
+      n = std::move(restarted);
+  EXPECT_EQ(local_agents(node("node-b")), 0u);
+  for (auto* via : {&node("node-a"), &node("node-b")}) {
+    auto stub = pb::Agents::NewStub(via->channel);
+    grpc::ClientContext ctx;
+    pb::GetManifestRequest req;
+    req.set_agent(bob);
+    pb::Manifest m;
+    auto s = stub->GetManifest(&ctx, req, &m);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << via->id << ": " << s.error_message();
+  }
+}
+
 } // namespace
 } // namespace parley
