@@ -144,6 +144,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto membership = std::move(*connected);
+  // After membership: the links' threads ask it for addresses until the
+  // transport goes, which is before it (locals go in reverse order).
+  std::shared_ptr<parley::federation::peer_transport> peers;
   if (auto network = membership->network()) {
     opt.node.cluster = network;
     parley::federation::peer_client_options po;
@@ -165,15 +168,17 @@ int main(int argc, char** argv) {
         return t ? *t : std::string{};
       };
     }
-    auto peers = parley::federation::make_peer_client(std::move(po));
-    if (!peers) {
-      spdlog::error("cannot set up the links to other nodes: {}", parley::to_string(peers.error()));
+    auto made = parley::federation::make_peer_client(std::move(po));
+    if (!made) {
+      spdlog::error("cannot set up the links to other nodes: {}", parley::to_string(made.error()));
       return 1;
     }
-    opt.node.peers = std::move(*peers);
+    peers = std::move(*made);
+    opt.node.peers = peers;
   }
 
   auto started = parley::node::start(opt.node);
+  opt.node.peers.reset(); // held by the node and `peers` only
   if (!started) {
     spdlog::error("cannot start node: {}", parley::to_string(started.error()));
     return 1;
