@@ -43,6 +43,12 @@ void to_pb(const remote_request& r, pb::PeerRequest& out) {
       api::to_pb(r.man, *out.mutable_introduce()->mutable_manifest());
       api::to_pb(r.behavior, *out.mutable_introduce()->mutable_behavior());
       break;
+    case remote_request::kind::retire: out.set_retire(r.id); break;
+    case remote_request::kind::update_manifest: api::to_pb(r.man, *out.mutable_update_manifest()); break;
+    case remote_request::kind::read_inbox:
+      out.mutable_inbox()->set_agent(r.id);
+      out.mutable_inbox()->set_limit(r.limit);
+      break;
   }
 }
 
@@ -91,6 +97,23 @@ expected<remote_request> from_pb(const pb::PeerRequest& r) {
       out.behavior = std::move(*b);
       break;
     }
+    case pb::PeerRequest::kRetire:
+      out.what = remote_request::kind::retire;
+      out.id = r.retire();
+      break;
+    case pb::PeerRequest::kUpdateManifest: {
+      out.what = remote_request::kind::update_manifest;
+      auto m = api::from_pb(r.update_manifest(), false);
+      if (!m)
+        return unexpected{m.error()};
+      out.man = std::move(*m);
+      break;
+    }
+    case pb::PeerRequest::kInbox:
+      out.what = remote_request::kind::read_inbox;
+      out.id = r.inbox().agent();
+      out.limit = r.inbox().limit();
+      break;
     case pb::PeerRequest::BODY_NOT_SET:
       return unexpected{errc::invalid_argument, "request " + std::to_string(r.seq()) + " has no body"};
   }
@@ -109,6 +132,8 @@ void to_pb(const expected<remote_reply>& r, pb::PeerReply& out) {
     api::to_pb(r->msg, *out.mutable_message());
   if (!r->man.id.empty())
     api::to_pb(r->man, *out.mutable_manifest());
+  for (auto& m : r->messages)
+    api::to_pb(m, *out.add_messages());
 }
 
 expected<remote_reply> from_pb(const pb::PeerReply& r) {
@@ -128,6 +153,12 @@ expected<remote_reply> from_pb(const pb::PeerReply& r) {
     if (!m)
       return unexpected{errc::internal, "a peer answered a manifest this node cannot read: " + m.error().message};
     out.man = std::move(*m);
+  }
+  for (auto& pm : r.messages()) {
+    auto m = message_of(pm);
+    if (!m)
+      return unexpected{errc::internal, "a peer answered a message this node cannot read: " + m.error().message};
+    out.messages.push_back(std::move(*m));
   }
   return out;
 }

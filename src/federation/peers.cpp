@@ -15,6 +15,9 @@ std::string_view to_string(remote_request::kind k) noexcept {
     case remote_request::kind::send_as: return "send_as";
     case remote_request::kind::read_manifest: return "read_manifest";
     case remote_request::kind::introduce: return "introduce";
+    case remote_request::kind::retire: return "retire";
+    case remote_request::kind::update_manifest: return "update_manifest";
+    case remote_request::kind::read_inbox: return "read_inbox";
   }
   return "unknown";
 }

@@ -174,6 +174,16 @@ expected<size_t> node::introduce_many(const principal& p, std::vector<agent_spec
 }
 
 task<expected<void>> node::retire_async(principal p, agent_id id) {
+  if (impl_->rt.place(id).at == placement::where::there) {
+    federation::remote_request req;
+    req.what = federation::remote_request::kind::retire;
+    req.caller = std::move(p);
+    req.id = id;
+    auto r = co_await impl_->forward(std::move(req), std::move(id));
+    if (!r)
+      co_return unexpected{r.error()};
+    co_return expected<void>{};
+  }
   auto a = impl_->agent(id);
   if (!a)
     co_return unexpected{a.error()};
@@ -213,6 +223,17 @@ expected<manifest> node::get_manifest(const principal& p, const agent_id& id) {
 task<expected<manifest>> node::update_manifest_async(principal p, manifest m) {
   if (auto ok = validate(m); !ok)
     co_return unexpected{ok.error()};
+  if (impl_->rt.place(m.id).at == placement::where::there) {
+    federation::remote_request req;
+    req.what = federation::remote_request::kind::update_manifest;
+    req.caller = std::move(p);
+    auto target = m.id;
+    req.man = std::move(m);
+    auto r = co_await impl_->forward(std::move(req), std::move(target));
+    if (!r)
+      co_return unexpected{r.error()};
+    co_return std::move(r->man);
+  }
   auto a = impl_->agent(m.id);
   if (!a)
     co_return unexpected{a.error()};

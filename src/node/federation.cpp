@@ -82,10 +82,10 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
     co_return unexpected{federation::stale_owner(r.shard, r.epoch, owner.node, owner.epoch)};
   // The request's agent must be in the shard it names: a peer cannot reach
   // an agent of another shard by naming one this node owns.
-  const agent_id& target = r.what == kind::deliver_direct ? r.msg.to.id
-                           : r.what == kind::send_as      ? r.msg.from
-                           : r.what == kind::read_manifest ? r.id
-                                                           : r.man.id;
+  const agent_id& target = r.what == kind::deliver_direct                     ? r.msg.to.id
+                           : r.what == kind::send_as                          ? r.msg.from
+                           : r.what == kind::introduce || r.what == kind::update_manifest ? r.man.id
+                                                                              : r.id;
   if (shard_of(target) != r.shard || (r.what == kind::deliver_direct && r.msg.to.is_room()))
     co_return unexpected{errc::invalid_argument, std::string{"a "} + std::string{federation::to_string(r.what)}
                                                    + " request for '" + target + "' named shard "
@@ -140,6 +140,26 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
       if (!m)
         co_return unexpected{m.error()};
       out.man = std::move(*m);
+      co_return out;
+    }
+    case kind::retire: {
+      if (auto ok = co_await retire_async(std::move(r.caller), std::move(r.id)); !ok)
+        co_return unexpected{ok.error()};
+      co_return out;
+    }
+    case kind::update_manifest: {
+      auto m = co_await update_manifest_async(std::move(r.caller), std::move(r.man));
+      if (!m)
+        co_return unexpected{m.error()};
+      out.man = std::move(*m);
+      co_return out;
+    }
+    case kind::read_inbox: {
+      // Read from the store on this thread (the link's), as the API would.
+      auto got = inbox(r.caller, r.id, r.limit);
+      if (!got)
+        co_return unexpected{got.error()};
+      out.messages = std::move(*got);
       co_return out;
     }
   }

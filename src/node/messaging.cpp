@@ -193,6 +193,18 @@ expected<history_page> node::direct_history(const principal& p, const agent_id& 
 expected<std::vector<message>> node::inbox(const principal& p, const agent_id& id, size_t limit) {
   if (auto ok = authorize(p, action::read_inbox, {id}); !ok)
     return unexpected{ok.error()};
+  if (impl_->rt.place(id).at == placement::where::there) {
+    // A blocking read, like the local one: the API calls it on its own thread.
+    federation::remote_request req;
+    req.what = federation::remote_request::kind::read_inbox;
+    req.caller = p;
+    req.id = id;
+    req.limit = static_cast<uint32_t>(std::min<size_t>(limit, UINT32_MAX));
+    auto r = wait(impl_->forward(std::move(req), id));
+    if (!r)
+      return unexpected{r.error()};
+    return std::move(r->messages);
+  }
   if (auto ok = impl_->known_agent(id); !ok)
     return unexpected{ok.error()};
   if (auto ok = impl_->need_store("the durable inbox"); !ok)

@@ -273,6 +273,55 @@ TEST_F(Federation, DirectMessagesCrossNodesOnce) {
   EXPECT_EQ(got[1].id(), "m-2");
 }
 
+// Verifies updating a manifest, reading an inbox and retiring an agent work through the node that does not serve it.
+TEST_F(Federation, ManifestInboxAndRetireCrossNodes) {
+  auto alice = ids_on("node-a", 1).at(0);
+  auto bob = ids_on("node-b", 1).at(0);
+  ASSERT_TRUE(introduce(node("node-a"), alice, pb::Behavior::KIND_SILENT).ok());
+  ASSERT_TRUE(introduce(node("node-a"), bob, pb::Behavior::KIND_EXTERNAL).ok());
+  pb::SendResponse sent;
+  ASSERT_TRUE(send(node("node-b"), alice, bob, "m-1", "for the inbox", &sent).ok());
+  auto via_a = inbox(node("node-a"), bob);
+  ASSERT_EQ(via_a.size(), 1u);
+  EXPECT_EQ(via_a[0].content(), "for the inbox");
+  EXPECT_GT(via_a[0].delivery(), 0u) << "the inbox entry keeps its delivery number across nodes";
+
+  auto agents = [&](node_process& via) { return pb::Agents::NewStub(via.channel); };
+  {
+    pb::UpdateManifestRequest req;
+    {
+      grpc::ClientContext read;
+      pb::GetManifestRequest get;
+      get.set_agent(bob);
+      ASSERT_TRUE(agents(node("node-a"))->GetManifest(&read, get, req.mutable_manifest()).ok());
+    }
+    req.mutable_manifest()->set_display_name("Bob the remote");
+    grpc::ClientContext ctx;
+    pb::Manifest out;
+    auto s = agents(node("node-a"))->UpdateManifest(&ctx, req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(out.display_name(), "Bob the remote");
+  }
+  {
+    grpc::ClientContext ctx;
+    pb::RetireRequest req;
+    req.set_agent(bob);
+    pb::RetireResponse out;
+    auto s = agents(node("node-a"))->Retire(&ctx, req, &out);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  grpc::ClientContext ctx;
+  pb::GetManifestRequest req;
+  req.set_agent(bob);
+  pb::Manifest m;
+  ASSERT_TRUE(agents(node("node-b"))->GetManifest(&ctx, req, &m).ok());
+  EXPECT_EQ(m.display_name(), "Bob the remote");
+  EXPECT_EQ(m.status(), pb::AGENT_STATUS_RETIRED);
+  pb::SendResponse refused;
+  auto s = send(node("node-a"), alice, bob, "m-2", "too late", &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+}
+
 // Verifies echo agents on two nodes answering each other stop after the hop limit, as on one node.
 TEST_F(Federation, AutomaticRepliesAcrossNodesStopAtTheHopLimit) {
   auto a = ids_on("node-a", 1).at(0);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "parley/auth/principal.hpp"
 #include "parley/behavior/behavior.hpp"
@@ -31,6 +32,12 @@ struct remote_request {
     read_manifest,
     /// Introduces the agent `man` with `behavior` here.
     introduce,
+    /// Retires agent `id`.
+    retire,
+    /// Replaces the changeable fields of agent `man.id`'s manifest.
+    update_manifest,
+    /// Up to `limit` messages of agent `id`'s durable inbox.
+    read_inbox,
   };
   kind what = kind::deliver_direct;
   /// Who asks: the client's principal (send_as, read_manifest, introduce),
@@ -45,6 +52,7 @@ struct remote_request {
   agent_id id;
   manifest man;
   behavior_spec behavior;
+  uint32_t limit = 0;
 };
 
 std::string_view to_string(remote_request::kind k) noexcept;
@@ -55,8 +63,10 @@ struct remote_reply {
   timestamp sent_at = 0;
   /// send_as: the message as sent (its id, if the owner chose it).
   message msg;
-  /// read_manifest and introduce.
+  /// read_manifest, introduce and update_manifest.
   manifest man;
+  /// read_inbox.
+  std::vector<message> messages;
 };
 
 /// Is a refusal "the shard is not (or no longer) mine at that epoch"? The
