@@ -1,0 +1,242 @@
+#pragma once
+
+// What the cluster tests share: real parleyd processes of one network
+// (durable, async, each in its own directory) coordinated by a real etcd on
+// /dev/shm, reached with the generated stubs; a fixture with two of them
+// whose shards are all given out; and a raw Federation.Link, as a node
+// would open it.
+
+#include <gtest/gtest.h>
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "parley/model/shard.hpp"
+#include "parley/v1/api.grpc.pb.h"
+#include "parley/v1/federation.grpc.pb.h"
+#include "support/etcd_process.hpp"
+#include "support/process.hpp"
+
+namespace parley::cluster_test {
+
+using namespace std::chrono_literals;
+namespace pb = ::parley::v1;
+
+inline const std::string parleyd = PARLEYD_PATH;
+
+// A parleyd of the network, durable (async) in its own directory.
+inline std::vector<std::string> node_args(const test::etcd_process& etcd, const std::string& id, const std::string& dir,
+                                   int min_members, const std::vector<std::string>& extra) {
+  std::vector<std::string> args{parleyd, "--node-id", id, "--listen", "127.0.0.1:0", "--no-demo", "--etcd",
+                                etcd.endpoint(), "--min-members", std::to_string(min_members), "--data-dir", dir,
+                                "--durability", "async", "--log-level", "info"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+struct node_process {
+  node_process(const test::etcd_process& etcd, const std::string& id, const std::string& dir, int min_members,
+               const std::vector<std::string>& extra = {})
+    : id(id), proc(node_args(etcd, id, dir, min_members, extra), {}, {}, true) {}
+
+  // Waits until it serves and is a member; its API address.
+  bool ready() {
+    if (!proc.wait_for_output("is a member of the network", 30s))
+      return false;
+    std::smatch m;
+    static const std::regex listening{"gRPC API listening on (127\\.0\\.0\\.1:[0-9]+)"};
+    if (!std::regex_search(proc.output(), m, listening))
+      return false;
+    address = m[1];
+    channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+    return true;
+  }
+
+  /// Sends `token` (if any) with the call.
+  void authorize(grpc::ClientContext& ctx) const {
+    if (!token.empty())
+      ctx.AddMetadata("authorization", "Bearer " + token);
+  }
+
+  std::string id;
+  test::child_process proc;
+  std::string address;
+  std::shared_ptr<grpc::Channel> channel;
+  std::string token; // what the test presents to this node
+};
+
+class Federation : public ::testing::Test {
+protected:
+  void SetUp() override {
+    ASSERT_TRUE(etcd_.running()) << "etcd did not start (is etcd-server installed?)";
+    dir_ = std::filesystem::temp_directory_path() / ("parley-cluster-" + std::to_string(::getpid()) + "-"
+                                                     + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    for (auto id : {"node-a", "node-b"})
+      nodes_.push_back(std::make_unique<node_process>(etcd_, id, (dir_ / id).string(), 2, extra_args()));
+    for (auto& n : nodes_) {
+      ASSERT_TRUE(n->ready()) << n->proc.output();
+      n->token = admin_token();
+    }
+    // Every shard has an owner, spread over both.
+    for (int i = 0; i < 200 && read_map() < shard_count; ++i)
+      std::this_thread::sleep_for(50ms);
+    ASSERT_EQ(read_map(), shard_count);
+    ASSERT_GT(owned("node-a"), 0u);
+    ASSERT_GT(owned("node-b"), 0u);
+  }
+
+  /// What every node is started with beyond the defaults.
+  virtual std::vector<std::string> extra_args() { return {}; }
+  /// The token the test calls the nodes with (none: development nodes).
+  virtual std::string admin_token() { return {}; }
+
+  // Reads the shard map from etcd; how many shards have an owner.
+  size_t read_map() {
+    std::istringstream lines(etcd_.ctl("get --prefix /parley/shards/"));
+    std::string key, value;
+    map_.clear();
+    static const std::regex node{"\"node\":\"([a-z-]+)\""};
+    while (std::getline(lines, key) && std::getline(lines, value)) {
+      std::smatch m;
+      if (key.rfind("/parley/shards/", 0) == 0 && std::regex_search(value, m, node))
+        map_[static_cast<shard_id>(std::stoul(key.substr(15)))] = m[1];
+    }
+    return map_.size();
+  }
+
+  size_t owned(const std::string& node) {
+    size_t n = 0;
+    for (auto& [s, who] : map_)
+      n += who == node ? 1 : 0;
+    return n;
+  }
+
+  void TearDown() override {
+    // Connections closed first: an idle client connection notices a
+    // draining server only when its poller runs (seconds), and the server
+    // waits for it.
+    for (auto& n : nodes_)
+      n->channel.reset();
+    for (auto& n : nodes_)
+      n->proc.signal(SIGTERM);
+    for (auto& n : nodes_)
+      EXPECT_EQ(n->proc.wait_exit(20s), 0) << n->proc.output();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Which node owns the shard of `id`, and at which epoch (from etcd).
+  std::pair<std::string, uint64_t> owner_of(const std::string& id) {
+    char key[64];
+    std::snprintf(key, sizeof key, "/parley/shards/%04u", static_cast<unsigned>(shard_of(id)));
+    auto out = etcd_.ctl(std::string{"get "} + key + " -w fields");
+    std::smatch m;
+    static const std::regex node{"node\\\\\":\\\\\"([a-z-]+)"};
+    static const std::regex rev{"\"ModRevision\" : ([0-9]+)"};
+    std::string who;
+    uint64_t epoch = 0;
+    if (std::regex_search(out, m, node))
+      who = m[1];
+    if (std::regex_search(out, m, rev))
+      epoch = std::stoull(m[1]);
+    return {who, epoch};
+  }
+
+  node_process& node(const std::string& id) {
+    for (auto& n : nodes_)
+      if (n->id == id)
+        return *n;
+    throw std::runtime_error("no node " + id);
+  }
+
+  // Agent ids whose shards `node` owns.
+  std::vector<std::string> ids_on(const std::string& node, size_t n) {
+    std::vector<std::string> out;
+    for (int i = 0; out.size() < n && i < 10000; ++i) {
+      auto id = "agent-" + std::to_string(i);
+      if (map_[shard_of(id)] == node)
+        out.push_back(id);
+    }
+    return out;
+  }
+
+  grpc::Status introduce(node_process& via, const std::string& id, pb::Behavior::Kind kind) {
+    auto stub = pb::Agents::NewStub(via.channel);
+    grpc::ClientContext ctx;
+    via.authorize(ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    pb::IntroduceRequest req;
+    req.mutable_manifest()->set_id(id);
+    req.mutable_behavior()->set_kind(kind);
+    pb::Manifest out;
+    return stub->Introduce(&ctx, req, &out);
+  }
+
+  grpc::Status send(node_process& via, const std::string& from, const std::string& to, const std::string& id,
+                    const std::string& text, pb::SendResponse* out, std::chrono::milliseconds deadline = 10s) {
+    auto stub = pb::Messages::NewStub(via.channel);
+    grpc::ClientContext ctx;
+    via.authorize(ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+    pb::SendRequest req;
+    req.mutable_message()->set_from(from);
+    req.mutable_message()->set_to_agent(to);
+    req.mutable_message()->set_id(id);
+    req.mutable_message()->set_content(text);
+    return stub->Send(&ctx, req, out);
+  }
+
+  std::vector<pb::Message> inbox(node_process& at, const std::string& agent) {
+    auto stub = pb::Messages::NewStub(at.channel);
+    grpc::ClientContext ctx;
+    at.authorize(ctx);
+    pb::InboxRequest req;
+    req.set_agent(agent);
+    req.set_limit(1000);
+    pb::InboxResponse out;
+    auto s = stub->Inbox(&ctx, req, &out);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return {out.messages().begin(), out.messages().end()};
+  }
+
+  uint64_t local_agents(node_process& at) {
+    auto stub = pb::Admin::NewStub(at.channel);
+    grpc::ClientContext ctx;
+    at.authorize(ctx);
+    pb::NodeInfoResponse out;
+    EXPECT_TRUE(stub->NodeInfo(&ctx, pb::NodeInfoRequest{}, &out).ok());
+    return out.agents();
+  }
+
+  test::etcd_process etcd_;
+  std::filesystem::path dir_;
+  std::vector<std::unique_ptr<node_process>> nodes_;
+  std::map<shard_id, std::string> map_;
+};
+
+
+// A raw link to a node, as another node would open it.
+struct raw_link {
+  explicit raw_link(const std::shared_ptr<grpc::Channel>& ch, const std::string& token = {})
+    : stub(pb::Federation::NewStub(ch)) {
+    if (!token.empty())
+      ctx.AddMetadata("authorization", "Bearer " + token);
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    stream = stub->Link(&ctx);
+  }
+  std::unique_ptr<pb::Federation::Stub> stub;
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReaderWriter<pb::PeerFrame, pb::PeerFrame>> stream;
+};
+
+
+} // namespace parley::cluster_test
