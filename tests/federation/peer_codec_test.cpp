@@ -61,6 +61,34 @@ TEST(PeerCodec, AnIntroductionKeepsItsBehaviour) {
   EXPECT_EQ(back->behavior.script.at("ping"), "pong");
 }
 
+// Verifies an inbox read keeps its agent and limit, and its answer the entries with their delivery numbers.
+TEST(PeerCodec, AnInboxReadKeepsItsEntries) {
+  remote_request r;
+  r.what = remote_request::kind::read_inbox;
+  r.caller = principal::agent("bob");
+  r.id = "bob";
+  r.limit = 25;
+  pb::PeerRequest wire;
+  to_pb(r, wire);
+  auto back = from_pb(wire);
+  ASSERT_TRUE(back) << to_string(back.error());
+  EXPECT_EQ(back->what, remote_request::kind::read_inbox);
+  EXPECT_EQ(back->id, "bob");
+  EXPECT_EQ(back->limit, 25u);
+  EXPECT_EQ(back->caller, principal::agent("bob"));
+
+  remote_reply out;
+  out.messages.push_back(direct_message().msg);
+  out.messages.back().delivery = 77;
+  pb::PeerReply reply;
+  to_pb(expected<remote_reply>{out}, reply);
+  auto got = from_pb(reply);
+  ASSERT_TRUE(got) << to_string(got.error());
+  ASSERT_EQ(got->messages.size(), 1u);
+  EXPECT_EQ(got->messages[0].delivery, 77u);
+  EXPECT_EQ(got->messages[0].content, "hello");
+}
+
 // Verifies a request with a bad caller, a shard out of range or no body is refused as invalid_argument, naming the problem.
 TEST(PeerCodec, MalformedRequestsAreRefused) {
   pb::PeerRequest wire;
