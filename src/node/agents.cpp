@@ -175,11 +175,7 @@ expected<size_t> node::introduce_many(const principal& p, std::vector<agent_spec
 
 task<expected<void>> node::retire_async(principal p, agent_id id) {
   if (impl_->rt.place(id).at == placement::where::there) {
-    federation::remote_request req;
-    req.what = federation::remote_request::kind::retire;
-    req.caller = std::move(p);
-    req.id = id;
-    auto r = co_await impl_->forward(std::move(req), std::move(id));
+    auto r = co_await impl_->forward(federation::remote_request::kind::retire, std::move(p), std::move(id));
     if (!r)
       co_return unexpected{r.error()};
     co_return expected<void>{};
@@ -198,11 +194,7 @@ task<expected<manifest>> node::get_manifest_async(principal p, agent_id id) {
   if (auto ok = authorize(p, action::read_manifest, {id}); !ok)
     co_return unexpected{ok.error()};
   if (impl_->rt.place(id).at == placement::where::there) {
-    federation::remote_request req;
-    req.what = federation::remote_request::kind::read_manifest;
-    req.caller = std::move(p);
-    req.id = id;
-    auto r = co_await impl_->forward(std::move(req), std::move(id));
+    auto r = co_await impl_->forward(federation::remote_request::kind::read_manifest, std::move(p), std::move(id));
     if (!r)
       co_return unexpected{r.error()};
     co_return std::move(r->man);

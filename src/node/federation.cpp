@@ -72,6 +72,16 @@ task<expected<federation::remote_reply>> node::impl::forward(federation::remote_
   }
 }
 
+task<expected<federation::remote_reply>> node::impl::forward(federation::remote_request::kind what, principal caller,
+                                                             agent_id id, uint32_t limit) {
+  federation::remote_request req;
+  req.what = what;
+  req.caller = std::move(caller);
+  req.id = id;
+  req.limit = limit;
+  co_return co_await forward(std::move(req), std::move(id));
+}
+
 task<expected<federation::remote_reply>> node::serve_remote(federation::remote_request r) {
   using kind = federation::remote_request::kind;
   auto& im = *impl_;

@@ -195,12 +195,8 @@ expected<std::vector<message>> node::inbox(const principal& p, const agent_id& i
     return unexpected{ok.error()};
   if (impl_->rt.place(id).at == placement::where::there) {
     // A blocking read, like the local one: the API calls it on its own thread.
-    federation::remote_request req;
-    req.what = federation::remote_request::kind::read_inbox;
-    req.caller = p;
-    req.id = id;
-    req.limit = static_cast<uint32_t>(std::min<size_t>(limit, UINT32_MAX));
-    auto r = wait(impl_->forward(std::move(req), id));
+    auto r = wait(impl_->forward(federation::remote_request::kind::read_inbox, p, id,
+                                 static_cast<uint32_t>(std::min<size_t>(limit, UINT32_MAX))));
     if (!r)
       return unexpected{r.error()};
     return std::move(r->messages);

@@ -221,6 +221,9 @@ struct node::impl {
   /// Hands `req` about `target` to the owner of its shard, resolving it
   /// again (a few times) while the owner answers that it is stale.
   task<expected<federation::remote_reply>> forward(federation::remote_request req, std::string target); // federation.cpp
+  /// The same for a request that names only its agent (`limit`: inbox reads).
+  task<expected<federation::remote_reply>> forward(federation::remote_request::kind what, principal caller,
+                                                   agent_id id, uint32_t limit = 0); // federation.cpp
 
   node_config cfg;
   // Before sys: the store outlives every actor that writes to it.
