@@ -169,6 +169,20 @@ protected:
     return out;
   }
 
+  /// One agent id of node-a's shards and one of node-b's.
+  std::pair<std::string, std::string> one_id_on_each() {
+    return {ids_on("node-a", 1).at(0), ids_on("node-b", 1).at(0)};
+  }
+
+  grpc::Status get_manifest(node_process& via, const std::string& id, pb::Manifest* out) {
+    auto stub = pb::Agents::NewStub(via.channel);
+    grpc::ClientContext ctx;
+    via.authorize(ctx);
+    pb::GetManifestRequest req;
+    req.set_agent(id);
+    return stub->GetManifest(&ctx, req, out);
+  }
+
   grpc::Status introduce(node_process& via, const std::string& id, pb::Behavior::Kind kind) {
     auto stub = pb::Agents::NewStub(via.channel);
     grpc::ClientContext ctx;

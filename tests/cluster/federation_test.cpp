@@ -25,12 +25,8 @@ TEST_F(Federation, IntroduceGoesToTheOwnerOfTheShard) {
   auto again = introduce(node("node-a"), on_b[0], pb::Behavior::KIND_SILENT);
   EXPECT_EQ(again.error_code(), grpc::StatusCode::ALREADY_EXISTS) << again.error_message();
   for (auto* via : {&node("node-a"), &node("node-b")}) {
-    auto stub = pb::Agents::NewStub(via->channel);
-    grpc::ClientContext ctx;
-    pb::GetManifestRequest req;
-    req.set_agent(on_b[1]);
     pb::Manifest m;
-    auto s = stub->GetManifest(&ctx, req, &m);
+    auto s = get_manifest(*via, on_b[1], &m);
     ASSERT_TRUE(s.ok()) << via->id << ": " << s.error_message();
     EXPECT_EQ(m.id(), on_b[1]);
   }
@@ -38,8 +34,7 @@ TEST_F(Federation, IntroduceGoesToTheOwnerOfTheShard) {
 
 // Verifies a direct message between agents of two nodes, sent through either node, lands once in the recipient's inbox; a retry with its id delivers nothing again.
 TEST_F(Federation, DirectMessagesCrossNodesOnce) {
-  auto alice = ids_on("node-a", 1).at(0);
-  auto bob = ids_on("node-b", 1).at(0);
+  auto [alice, bob] = one_id_on_each();
   ASSERT_TRUE(introduce(node("node-a"), alice, pb::Behavior::KIND_SILENT).ok());
   // External: what it receives stays in its durable inbox until a link takes it.
   ASSERT_TRUE(introduce(node("node-a"), bob, pb::Behavior::KIND_EXTERNAL).ok());
@@ -61,8 +56,7 @@ TEST_F(Federation, DirectMessagesCrossNodesOnce) {
 
 // Verifies updating a manifest, reading an inbox and retiring an agent work through the node that does not serve it.
 TEST_F(Federation, ManifestInboxAndRetireCrossNodes) {
-  auto alice = ids_on("node-a", 1).at(0);
-  auto bob = ids_on("node-b", 1).at(0);
+  auto [alice, bob] = one_id_on_each();
   ASSERT_TRUE(introduce(node("node-a"), alice, pb::Behavior::KIND_SILENT).ok());
   ASSERT_TRUE(introduce(node("node-a"), bob, pb::Behavior::KIND_EXTERNAL).ok());
   pb::SendResponse sent;
@@ -75,12 +69,7 @@ TEST_F(Federation, ManifestInboxAndRetireCrossNodes) {
   auto agents = [&](node_process& via) { return pb::Agents::NewStub(via.channel); };
   {
     pb::UpdateManifestRequest req;
-    {
-      grpc::ClientContext read;
-      pb::GetManifestRequest get;
-      get.set_agent(bob);
-      ASSERT_TRUE(agents(node("node-a"))->GetManifest(&read, get, req.mutable_manifest()).ok());
-    }
+    ASSERT_TRUE(get_manifest(node("node-a"), bob, req.mutable_manifest()).ok());
     req.mutable_manifest()->set_display_name("Bob the remote");
     grpc::ClientContext ctx;
     pb::Manifest out;
@@ -96,11 +85,8 @@ TEST_F(Federation, ManifestInboxAndRetireCrossNodes) {
     auto s = agents(node("node-a"))->Retire(&ctx, req, &out);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
-  grpc::ClientContext ctx;
-  pb::GetManifestRequest req;
-  req.set_agent(bob);
   pb::Manifest m;
-  ASSERT_TRUE(agents(node("node-b"))->GetManifest(&ctx, req, &m).ok());
+  ASSERT_TRUE(get_manifest(node("node-b"), bob, &m).ok());
   EXPECT_EQ(m.display_name(), "Bob the remote");
   EXPECT_EQ(m.status(), pb::AGENT_STATUS_RETIRED);
   pb::SendResponse refused;
@@ -110,8 +96,7 @@ TEST_F(Federation, ManifestInboxAndRetireCrossNodes) {
 
 // Verifies echo agents on two nodes answering each other stop after the hop limit, as on one node.
 TEST_F(Federation, AutomaticRepliesAcrossNodesStopAtTheHopLimit) {
-  auto a = ids_on("node-a", 1).at(0);
-  auto b = ids_on("node-b", 1).at(0);
+  auto [a, b] = one_id_on_each();
   ASSERT_TRUE(introduce(node("node-b"), a, pb::Behavior::KIND_ECHO).ok());
   ASSERT_TRUE(introduce(node("node-a"), b, pb::Behavior::KIND_ECHO).ok());
   pb::SendResponse out;

@@ -115,8 +115,7 @@ protected:
 
 // Verifies nodes with a token key still carry calls between them (each presents a token it mints), and that an agent's or an operator's token cannot open a federation link.
 TEST_F(FederationWithTokens, OnlyNodesMayLink) {
-  auto alice = ids_on("node-a", 1).at(0);
-  auto bob = ids_on("node-b", 1).at(0);
+  auto [alice, bob] = one_id_on_each();
   ASSERT_TRUE(introduce(node("node-b"), alice, pb::Behavior::KIND_SILENT).ok());
   ASSERT_TRUE(introduce(node("node-a"), bob, pb::Behavior::KIND_EXTERNAL).ok());
   pb::SendResponse out;

@@ -24,8 +24,7 @@ protected:
 
 // Verifies sends from an agent of one node to an agent of another, made while the recipient's node is killed -9 and retried with their ids after its restart, each land exactly once and in order: none acknowledged is lost, none doubled.
 TEST_F(FederationRestarts, NothingAcknowledgedIsLostWhenTheOwnerIsKilled) {
-  auto alice = ids_on("node-a", 1).at(0);
-  auto bob = ids_on("node-b", 1).at(0);
+  auto [alice, bob] = one_id_on_each();
   ASSERT_TRUE(introduce(node("node-a"), alice, pb::Behavior::KIND_SILENT).ok());
   ASSERT_TRUE(introduce(node("node-a"), bob, pb::Behavior::KIND_EXTERNAL).ok());
   auto attempt = [&](int i, std::chrono::milliseconds deadline) {
@@ -95,12 +94,8 @@ TEST_F(FederationRestarts, AStoredAgentOfAShardOwnedElsewhereIsNotServed) {
       n = std::move(restarted);
   EXPECT_EQ(local_agents(node("node-b")), 0u);
   for (auto* via : {&node("node-a"), &node("node-b")}) {
-    auto stub = pb::Agents::NewStub(via->channel);
-    grpc::ClientContext ctx;
-    pb::GetManifestRequest req;
-    req.set_agent(bob);
     pb::Manifest m;
-    auto s = stub->GetManifest(&ctx, req, &m);
+    auto s = get_manifest(*via, bob, &m);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << via->id << ": " << s.error_message();
   }
 }
