@@ -366,7 +366,9 @@ class PythonAgentConversation(DaemonCase):
         granted = agent_events(bot, "granted")
         self.assertTrue(granted and all(g["room"] == "standup" for g in granted), granted)
         self.assertGreater(granted[0]["turn"], state.current.turn)
-        sent = [e for e in agent_events(bot, "sent") if e["room"] == "standup"]
+        # (The agent prints each SendResult as it comes: wait for the third.)
+        sent = eventually(lambda: (lambda s: s if len(s) >= 3 else None)(
+            [e for e in agent_events(bot, "sent") if e["room"] == "standup"]), 10, "three SendResults")
         self.assertEqual([(e["id"], e["status"]) for e in sent],
                          [(i, "MESSAGE_STATUS_DELIVERED") for i, _, _ in expected])
         deliveries = [e["delivery"] for e in agent_events(bot, "delivery")]
