@@ -218,10 +218,10 @@ void ask_room(self_ptr self, const room_id& r, bool request) {
   auto on_error = [](caf::error&) {};
   auto as = principal::agent(st.man.id);
   if (request)
-    self->request(mod, caf::infinite, atoms::request_turn::value, as, st.man.id)
+    self->request(mod, caf::infinite, atoms::request_turn::value, r, as, st.man.id)
       .then([](caf::ok_atom) {}, on_error);
   else
-    self->request(mod, caf::infinite, atoms::yield_turn::value, as, st.man.id)
+    self->request(mod, caf::infinite, atoms::yield_turn::value, r, as, st.man.id)
       .then([](caf::ok_atom) {}, on_error);
 }
 
@@ -354,7 +354,7 @@ caf::result<caf::message> on_join_as(self_ptr self, const principal& p, const ro
   auto mod = st.rt->routes.room(r);
   if (!mod)
     return to_caf(errc::not_found, "room '" + r + "' does not exist");
-  return self->delegate(mod, atoms::admit_member::value, st.man.id);
+  return self->delegate(mod, atoms::admit_member::value, r, st.man.id);
 }
 
 void on_turn_granted(self_ptr self, const room_id& r, uint64_t turn) {
@@ -575,7 +575,7 @@ caf::behavior make_agent_behavior() {
       // Leave this one too, so no retired agent stays a member.
       if (retired(self->state)) {
         if (auto mod = self->state.rt->routes.room(r))
-          caf::anon_send(mod, atoms::remove_member::value, principal::agent(self->state.man.id),
+          caf::anon_send(mod, atoms::remove_member::value, r, principal::agent(self->state.man.id),
                          self->state.man.id, true);
         return;
       }
@@ -585,7 +585,7 @@ caf::behavior make_agent_behavior() {
       // A room joined while saturated holds its posts back too.
       if (self->state.extras_ && self->state.extras_->backlog.saturated)
         if (auto mod = self->state.rt->routes.room(r))
-          self->send(mod, atoms::member_saturated::value, self->state.man.id, true);
+          self->send(mod, atoms::member_saturated::value, r, self->state.man.id, true);
     },
     [](atoms::left_room, const room_id& r) { std::erase(agent_actor::current()->state.man.rooms, r); },
     [](atoms::set_importance, const principal& p, uint8_t kind, const std::string& id, double w) {

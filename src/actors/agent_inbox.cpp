@@ -34,7 +34,7 @@ void tell_rooms_saturated(self_ptr self, bool on) {
   auto& st = self->state;
   for (auto& r : st.man.rooms)
     if (auto mod = st.rt->routes.room(r))
-      self->send(mod, atoms::member_saturated::value, st.man.id, on);
+      self->send(mod, atoms::member_saturated::value, r, st.man.id, on);
 }
 
 void check_saturation(self_ptr self) {

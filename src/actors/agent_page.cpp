@@ -109,7 +109,7 @@ void finish_retire(self_ptr self, Done done) {
         if (--*pending == 0)
           done();
       };
-      self->request(mod, caf::infinite, atoms::remove_member::value, as, st.man.id, true)
+      self->request(mod, caf::infinite, atoms::remove_member::value, r, as, st.man.id, true)
         .then([one](caf::ok_atom) mutable { one(); }, [one](caf::error&) mutable { one(); });
     }
   if (*pending == 0)

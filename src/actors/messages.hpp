@@ -156,16 +156,18 @@ using link_acked = caf::atom_constant<caf::atom("linkacked")>;
 /// record_outcome the outcome is stored under the message's idempotency key
 /// (a key that took effect before answers the first receipt).
 using post_to_room = caf::atom_constant<caf::atom("roompost")>;
-/// (request_turn, principal, agent_id) / (yield_turn, principal, agent_id) -> ok.
+/// (request_turn, room_id, principal, agent_id) / (yield_turn, room_id,
+/// principal, agent_id) -> ok. Every message an agent sends a room names the
+/// room, so the peer gateway can carry it to a room of another node.
 using request_turn = caf::atom_constant<caf::atom("turnreq")>;
 using yield_turn = caf::atom_constant<caf::atom("turnyield")>;
 /// (expire_turn, turn): a time slot may have run out.
 using expire_turn = caf::atom_constant<caf::atom("expire")>;
-/// (admit_member, agent_id) -> room: an agent that was allowed to act asks
+/// (admit_member, room_id, agent_id) -> room: an agent that was allowed to act asks
 /// to join (sent by the agent actor itself after join_as); the answer is the
 /// room without its member list (the new member only, and the count).
 using admit_member = caf::atom_constant<caf::atom("admit")>;
-/// (remove_member, principal, agent_id, bool retiring) -> ok: leave, or
+/// (remove_member, room_id, principal, agent_id, bool retiring) -> ok: leave, or
 /// (retiring) the agent leaving its rooms as it retires.
 using remove_member = caf::atom_constant<caf::atom("rleave")>;
 /// (invite_member, principal, by, who, room_role) -> ok.
@@ -177,7 +179,7 @@ using close_room = caf::atom_constant<caf::atom("rclose")>;
 /// (read_room, principal) -> room; (read_turns, principal) -> turn_state.
 using read_room = caf::atom_constant<caf::atom("rget")>;
 using read_turns = caf::atom_constant<caf::atom("rturns")>;
-/// (member_saturated, agent_id, bool): a member's backlog is full (true)
+/// (member_saturated, room_id, agent_id, bool): a member's backlog is full (true)
 /// or has room again (false); the room refuses posts meanwhile.
 using member_saturated = caf::atom_constant<caf::atom("saturated")>;
 
@@ -232,6 +234,13 @@ using sweep = caf::atom_constant<caf::atom("sweep")>;
 // -- peer gateway -------------------------------------------------------------
 /// (remote_answer, remote_result): a peer node answered request `id`.
 using remote_answer = caf::atom_constant<caf::atom("remoteans")>;
+/// (member_notice, agent_id, caf::message): a room's notice (joined_room,
+/// left_room, invited, turn_granted) for a member of another node; a local
+/// member gets the inner message itself (room_posts.hpp, tell_member).
+using member_notice = caf::atom_constant<caf::atom("memnotice")>;
+/// (deliver_room_post, message, std::vector<agent_id>): a room's post for
+/// its members on other nodes: one request per node carries it.
+using deliver_room_post = caf::atom_constant<caf::atom("roomdlv")>;
 
 // -- call relay ---------------------------------------------------------------
 /// (relay, relay_job): run the job as the relay (actors/call_relay.hpp).

@@ -6,11 +6,6 @@ namespace parley {
 
 namespace {
 
-// Attempts of one request whose owner was stale (each resolves again).
-constexpr int max_attempts = 4;
-// Pause before resolving again: the watch brings the new map within ~10 ms.
-constexpr auto stale_pause = std::chrono::milliseconds(50);
-
 using retry_remote = caf::atom_constant<caf::atom("remretry")>;
 
 } // namespace
@@ -29,6 +24,16 @@ void peer_gateway::start(federation::remote_request req, const std::string& targ
   const auto id = next_id_++;
   calls_.emplace(id, call{std::move(req), target, std::move(answer), 0});
   dispatch(id);
+}
+
+void peer_gateway::tell(federation::remote_request req, const std::string& target) {
+  auto what = std::string{federation::to_string(req.what)};
+  start(std::move(req), target, [this, target, what](expected<federation::remote_reply> r) {
+    if (!r) {
+      rt_->counters.refused.add();
+      spdlog::warn("a {} for '{}' on another node was not carried: {}", what, target, to_string(r.error()));
+    }
+  });
 }
 
 void peer_gateway::dispatch(uint64_t id) {
@@ -65,7 +70,7 @@ void peer_gateway::finish(uint64_t id, expected<federation::remote_reply> r) {
 }
 
 caf::behavior peer_gateway::make_behavior() {
-  return {
+  caf::message_handler agents{
     [this](atoms::remote_answer, remote_result& res) {
       auto it = calls_.find(res.id);
       if (it == calls_.end())
@@ -95,27 +100,16 @@ caf::behavior peer_gateway::make_behavior() {
     },
     // A behaviour's message (an automatic reply): nobody waits for it.
     [this](atoms::deliver_post, message& m) {
-      if (m.to.is_room()) {
-        // A room's post for a member elsewhere names the room, not the
-        // member: rooms across nodes come with their own fan-out.
-        rt_->counters.refused.add();
-        spdlog::warn("a post of room '{}' for a member on another node was dropped: rooms across nodes are not "
-                     "carried yet", m.to.id);
-        return;
-      }
+      // (A room's posts for members elsewhere come as deliver_room_post.)
       federation::remote_request req;
       req.what = federation::remote_request::kind::deliver_direct;
       req.caller = principal::admin(rt_->node_id);
       auto target = m.to.id;
       req.msg = std::move(m);
-      start(std::move(req), target, [this, target](expected<federation::remote_reply> r) {
-        if (!r) {
-          rt_->counters.refused.add();
-          spdlog::warn("a message to '{}' on another node was not delivered: {}", target, to_string(r.error()));
-        }
-      });
+      tell(std::move(req), target);
     },
   };
+  return agents.or_else(room_handlers());
 }
 
 } // namespace parley

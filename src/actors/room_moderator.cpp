@@ -226,7 +226,7 @@ void try_grant(self_ptr self) {
     auto& st = self->state;
     st.rt->counters.turns_granted.add();
     if (auto h = handle_of(st, g.speaker))
-      self->send(h, atoms::turn_granted::value, st.r.id, g.turn);
+      self->send(h, st.rt->notice_for(h, g.speaker, caf::make_message(atoms::turn_granted::value, st.r.id, g.turn)));
     if (g.deadline != 0)
       self->delayed_send(self, std::chrono::milliseconds(st.turns.rules().turn_slot_ms),
                          atoms::expire_turn::value, g.turn);
@@ -301,8 +301,9 @@ caf::result<caf::ok_atom> on_turn_request(self_ptr self, const principal& p, con
       return fail(to_caf(errc::permission_denied, "agent '" + who + "' is a guest in room '"
                                                     + st.r.id + "': guests read only"));
     effect(self, [self, who] {
-      if (auto h = handle_of(self->state, who))
-        self->send(h, atoms::turn_granted::value, self->state.r.id, uint64_t{0});
+      auto& st = self->state;
+      if (auto h = handle_of(st, who))
+        self->send(h, st.rt->notice_for(h, who, caf::make_message(atoms::turn_granted::value, st.r.id, uint64_t{0})));
     });
     return answer_after(self, change, {}, caf::ok_atom::value);
   }
@@ -410,7 +411,7 @@ caf::result<room> on_admit(self_ptr self, const agent_id& who) {
                  st.next_position = position + 1;
                  st.handles.push_back(st.rt->routes.agent(joined.id));
                  if (auto& h = st.handles.back())
-                   self->send(h, atoms::joined_room::value, st.r.id);
+                   self->send(h, st.rt->notice_for(h, joined.id, caf::make_message(atoms::joined_room::value, st.r.id)));
                  publish(self, event_kind::member_joined, joined.id, std::string{to_string(joined.role)});
                  rp.deliver(summary_for(st, joined.id));
                });
@@ -482,7 +483,7 @@ caf::result<caf::ok_atom> on_remove(self_ptr self, const principal& p, const age
     st.handles.erase(st.handles.begin() + static_cast<ptrdiff_t>(i));
     st.saturated.erase(who);
     if (h)
-      self->send(h, atoms::left_room::value, st.r.id);
+      self->send(h, st.rt->notice_for(h, who, caf::make_message(atoms::left_room::value, st.r.id)));
     publish(self, event_kind::member_left, who);
     if (auto ended = st.turns.withdraw(who))
       end_turn(self, event_kind::turn_yielded, *ended, "speaker left");
@@ -530,7 +531,7 @@ caf::result<caf::ok_atom> on_invite(self_ptr self, const principal& p, const age
     st.invitations[who] = role;
     publish(self, event_kind::member_invited, who, "by " + by + " as " + std::string{to_string(role)});
     if (auto h = st.rt->routes.agent(who))
-      self->send(h, atoms::invited::value, st.r.id, by, role);
+      self->send(h, st.rt->notice_for(h, who, caf::make_message(atoms::invited::value, st.r.id, by, role)));
   });
 }
 
@@ -631,7 +632,7 @@ void start(self_ptr self, moderator_seed& seed) {
     // granted its turn again, with a fresh slot.
     if (auto& g = st.turns.state().current) {
       if (auto h = handle_of(st, g->speaker))
-        self->send(h, atoms::turn_granted::value, st.r.id, g->turn);
+        self->send(h, st.rt->notice_for(h, g->speaker, caf::make_message(atoms::turn_granted::value, st.r.id, g->turn)));
       if (g->deadline != 0)
         self->delayed_send(self, std::chrono::milliseconds(st.turns.rules().turn_slot_ms),
                            atoms::expire_turn::value, g->turn);
@@ -658,10 +659,10 @@ caf::behavior room_moderator(room_moderator_actor* self, runtime* rt, moderator_
     [self](atoms::post_to_room, message& m, bool record_outcome) -> caf::result<send_receipt> {
       return on_post(self, m, record_outcome);
     },
-    [self, after_posts](atoms::request_turn, const principal& p, const agent_id& who) {
+    [self, after_posts](atoms::request_turn, const room_id&, const principal& p, const agent_id& who) {
       return after_posts([&] { return on_turn_request(self, p, who); });
     },
-    [self, after_posts](atoms::yield_turn, const principal& p, const agent_id& who) {
+    [self, after_posts](atoms::yield_turn, const room_id&, const principal& p, const agent_id& who) {
       return after_posts([&] { return on_turn_yield(self, p, who); });
     },
     [self, after_posts](atoms::expire_turn, uint64_t) {
@@ -672,10 +673,11 @@ caf::behavior room_moderator(room_moderator_actor* self, runtime* rt, moderator_
         return caf::unit;
       });
     },
-    [self, after_posts](atoms::admit_member, const agent_id& who) {
+    [self, after_posts](atoms::admit_member, const room_id&, const agent_id& who) {
       return after_posts([&] { return on_admit(self, who); });
     },
-    [self, after_posts](atoms::remove_member, const principal& p, const agent_id& who, bool retiring) {
+    [self, after_posts](atoms::remove_member, const room_id&, const principal& p, const agent_id& who,
+                        bool retiring) {
       return after_posts([&] { return on_remove(self, p, who, retiring); });
     },
     [self, after_posts](atoms::invite_member, const principal& p, const agent_id& by, const agent_id& who,
@@ -697,7 +699,7 @@ caf::behavior room_moderator(room_moderator_actor* self, runtime* rt, moderator_
     [self](atoms::read_turns, const principal& p) {
       return read_after_expiry<turn_state>(self, p, [self] { return self->state.turns.state(); });
     },
-    [self](atoms::member_saturated, const agent_id& who, bool on) { on_saturated(self, who, on); },
+    [self](atoms::member_saturated, const room_id&, const agent_id& who, bool on) { on_saturated(self, who, on); },
   };
 }
 

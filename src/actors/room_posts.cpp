@@ -71,23 +71,34 @@ storage::write_batch post_records(room_moderator_state& st, message& m, bool rec
     return b;
   m.delivery = st.rt->next_delivery();
   m.status = message_status::delivered;
+  // Members of other nodes get theirs from their node (fan_out).
   std::vector<agent_id> recipients;
   recipients.reserve(st.r.members.size());
-  for (auto& member : st.r.members)
-    if (member.id != m.from)
-      recipients.push_back(member.id);
+  for (size_t i = 0; i < st.r.members.size(); ++i)
+    if (st.r.members[i].id != m.from && !(st.rt->gateway && st.rt->elsewhere(handle_at(st, i))))
+      recipients.push_back(st.r.members[i].id);
   storage::add_message(b, m, recipients, m.delivery);
   if (record_outcome)
     storage::guard_idempotency(b, m, now - st.rt->limits.idempotency_window_ms);
   return b;
 }
 
+// Members here get the one shared post each; the members of other nodes
+// go to the gateway as one list, which it splits by node (one request per
+// node, however many of the room's members it serves).
 void fan_out(room_moderator_actor* self, const agent_id& speaker, const caf::message& post) {
   auto& st = self->state;
+  std::vector<agent_id> elsewhere;
   for (size_t i = 0; i < st.r.members.size(); ++i)
     if (st.r.members[i].id != speaker)
-      if (auto h = handle_at(st, i))
-        self->send(h, post);
+      if (auto h = handle_at(st, i)) {
+        if (st.rt->elsewhere(h))
+          elsewhere.push_back(st.r.members[i].id);
+        else
+          self->send(h, post);
+      }
+  if (!elsewhere.empty())
+    self->send(st.rt->gateway, atoms::deliver_room_post::value, post.get_as<message>(1), std::move(elsewhere));
 }
 
 post_answer answer_of(const error* e, const commit_outcome& out, send_receipt delivered) {

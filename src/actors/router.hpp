@@ -81,9 +81,10 @@ private:
 
 class router {
 public:
-  /// Where an agent this node does not hold lives, if elsewhere: the actor
-  /// that carries requests to its node (actors/peer_gateway.hpp), or an
-  /// invalid handle when its shard is this node's (then it does not exist).
+  /// Where an agent or room this node does not hold lives, if elsewhere:
+  /// the actor that carries requests to its node (actors/peer_gateway.hpp),
+  /// or an invalid handle when its shard is this node's (then it does not
+  /// exist).
   using remote_resolver = std::function<caf::actor(const std::string& id)>;
   /// Set once, before any lookup (a node in a network).
   void set_remote(remote_resolver f) { remote_ = std::move(f); }
@@ -96,8 +97,14 @@ public:
       return remote_(id);
     return a;
   }
-  /// The actor of room `id` on this node; invalid if there is none.
-  caf::actor room(const std::string& id) const { return rooms_.find(id); }
+  /// The moderator of room `id` on this node, or the gateway to the node
+  /// that owns its shard; invalid if there is none.
+  caf::actor room(const std::string& id) const {
+    auto a = rooms_.find(id);
+    if (!a && remote_)
+      return remote_(id);
+    return a;
+  }
 
   actor_directory& agents() noexcept { return agents_; }
   actor_directory& rooms() noexcept { return rooms_; }

@@ -100,6 +100,12 @@ std::string runtime::generated_id(std::string_view prefix, uint64_t n) const {
   return std::string(buf, end);
 }
 
+caf::message runtime::notice_for(const caf::actor& h, const agent_id& who, caf::message notice) const {
+  if (!elsewhere(h))
+    return notice;
+  return caf::make_message(atoms::member_notice::value, who, std::move(notice));
+}
+
 placement runtime::place(std::string_view id) const {
   placement p;
   p.shard = shard_of(id);

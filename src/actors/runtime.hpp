@@ -98,6 +98,8 @@ struct node_counters {
   striped_counter refused;
   striped_counter turns_granted;
   striped_counter served;
+  /// Requests served for other nodes (node::serve_remote).
+  std::atomic<uint64_t> peer_requests_served{0};
   std::atomic<uint64_t> rooms_closed{0};
   /// Writes of the durable event log that failed (and were retried).
   std::atomic<uint64_t> event_log_failures{0};
@@ -214,6 +216,13 @@ public:
   caf::actor gateway;
   /// Where `id`'s shard lives: always here for a node alone.
   placement place(std::string_view id) const;
+  /// Is `h` the gateway to other nodes (an agent or room there)?
+  bool elsewhere(const caf::actor& h) const noexcept { return h && h == gateway; }
+  /// A room's notice (joined_room, left_room, invited, turn_granted) for
+  /// member `who`, whose actor is `h`: the notice itself for an actor here;
+  /// for the gateway, wrapped with the member's id (one gateway carries the
+  /// notices of every member elsewhere, so it must be told whose it is).
+  caf::message notice_for(const caf::actor& h, const agent_id& who, caf::message notice) const;
   /// Publish message events even with no subscriber, so that a subscriber
   /// resuming later finds them in the log (node_config).
   bool record_message_events = false;

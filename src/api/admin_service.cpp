@@ -42,6 +42,7 @@ public:
     out->set_messages_sent(s.messages_sent);
     out->set_deliveries(s.deliveries);
     out->set_turns_granted(s.turns_granted);
+    out->set_peer_requests_served(s.peer_requests_served);
     out->set_started_at(st_.started_at);
     out->set_draining(st_.draining.load());
     out->set_caller(to_string(*who));

@@ -232,20 +232,32 @@ public:
     session_ = (uint64_t{rd()} << 32 | rd()) | 1;
   }
 
-  ~peer_client() override {
-    std::lock_guard guard{mtx_};
-    links_.clear();
+  ~peer_client() override { close(); }
+
+  void close() override {
+    std::map<std::string, std::shared_ptr<peer_link>> links;
+    {
+      std::lock_guard guard{mtx_};
+      closed_ = true;
+      links.swap(links_);
+    }
+    links.clear(); // joins each link's threads, outside the lock (a call
+                   // still using one ends it when it is done)
   }
 
   void call(const std::string& node, remote_request r, std::function<void(expected<remote_reply>)> done) override {
-    peer_link* link = nullptr;
+    std::shared_ptr<peer_link> link;
     {
       std::lock_guard guard{mtx_};
-      auto& l = links_[node];
-      if (!l)
-        l = std::make_unique<peer_link>(opts_, creds_, node, session_);
-      link = l.get();
+      if (!closed_) {
+        auto& l = links_[node];
+        if (!l)
+          l = std::make_shared<peer_link>(opts_, creds_, node, session_);
+        link = l;
+      }
     }
+    if (!link)
+      return done(unexpected{errc::unavailable, "this node's links to its peers are closed: it is stopping"});
     link->call(r, std::move(done));
   }
 
@@ -254,7 +266,8 @@ private:
   std::shared_ptr<grpc::ChannelCredentials> creds_;
   uint64_t session_ = 1;
   std::mutex mtx_;
-  std::map<std::string, std::unique_ptr<peer_link>> links_;
+  bool closed_ = false;
+  std::map<std::string, std::shared_ptr<peer_link>> links_;
 };
 
 } // namespace

@@ -1,5 +1,7 @@
 #include "federation/peer_codec.hpp"
 
+#include <algorithm>
+
 #include "api/convert.hpp"
 
 namespace parley::federation {
@@ -29,6 +31,99 @@ expected<message> message_of(const pb::Message& p) {
   return m;
 }
 
+expected<parley::room> room_of(const pb::Room& p) {
+  parley::room r;
+  r.id = p.id();
+  r.kind = p.kind() == pb::ROOM_KIND_DIRECT ? room_kind::direct : room_kind::group;
+  r.topic = p.topic();
+  r.created_by = p.created_by();
+  for (auto& pm : p.members()) {
+    auto role = api::from_pb(pm.role(), room_role::member);
+    if (!role)
+      return unexpected{role.error()};
+    r.members.push_back({pm.agent(), *role, pm.joined_at()});
+  }
+  auto rules = api::from_pb(p.rules());
+  if (!rules)
+    return unexpected{rules.error()};
+  r.rules = std::move(*rules);
+  r.access = p.invite_only() ? room_access::invite_only : room_access::open;
+  r.created_at = p.created_at();
+  r.last_activity = p.last_activity();
+  r.open = p.open();
+  if (p.member_count() != r.members.size())
+    r.member_count = p.member_count();
+  // A direct room's pair is its two members (the wire's Room has no pair).
+  if (r.kind == room_kind::direct && r.members.size() == 2) {
+    r.pair = {r.members[0].id, r.members[1].id};
+    std::sort(r.pair.begin(), r.pair.end());
+  }
+  return r;
+}
+
+turn_state turns_of(const pb::TurnState& p) {
+  turn_state t;
+  if (p.has_current())
+    t.current = turn_grant{p.current().speaker(), p.current().turn(), p.current().granted_at(),
+                           p.current().deadline(), p.current().round()};
+  t.messages_in_turn = p.messages_in_turn();
+  for (auto& w : p.waiting())
+    t.waiting.push_back({w, 0});
+  t.turns_granted = p.turns_granted();
+  t.rounds = p.rounds();
+  t.closed = p.closed();
+  return t;
+}
+
+void to_pb(const remote_request& r, pb::RoomCall& out) {
+  out.set_op(static_cast<pb::RoomOp>(static_cast<int>(r.op) + 1));
+  out.set_room(r.room);
+  out.set_agent(r.id);
+  out.set_by(r.by);
+  out.set_role(api::to_pb(r.role));
+  out.set_flag(r.flag);
+  out.set_turn(r.turn);
+  if (r.op == remote_request::room_op::create_group)
+    api::to_pb(r.spec, *out.mutable_spec());
+  for (auto& a : r.agents)
+    out.add_agents(a);
+}
+
+expected<void> from_pb(const pb::RoomCall& p, remote_request& out) {
+  if (p.op() < pb::ROOM_OP_CREATE_GROUP || p.op() > pb::ROOM_OP_GRANTED)
+    return unexpected{errc::invalid_argument, "room call: unknown op " + std::to_string(p.op())};
+  out.op = static_cast<remote_request::room_op>(p.op() - 1);
+  out.room = p.room();
+  out.id = p.agent();
+  out.by = p.by();
+  auto role = api::from_pb(p.role(), room_role::member);
+  if (!role)
+    return unexpected{role.error()};
+  out.role = *role;
+  out.flag = p.flag();
+  out.turn = p.turn();
+  if (p.has_spec()) {
+    auto spec = room_of(p.spec());
+    if (!spec)
+      return unexpected{spec.error()};
+    out.spec = std::move(*spec);
+  }
+  out.agents.assign(p.agents().begin(), p.agents().end());
+  return {};
+}
+
+// A manifest as its owner has it: with the fields a node sets, which a
+// client's manifest may not carry.
+expected<manifest> manifest_of(const pb::Manifest& p) {
+  auto m = api::from_pb(p, false);
+  if (!m)
+    return m;
+  m->focus = p.focus();
+  m->rooms.assign(p.rooms().begin(), p.rooms().end());
+  m->last_updated = p.last_updated();
+  return m;
+}
+
 } // namespace
 
 void to_pb(const remote_request& r, pb::PeerRequest& out) {
@@ -48,6 +143,16 @@ void to_pb(const remote_request& r, pb::PeerRequest& out) {
     case remote_request::kind::read_inbox:
       out.mutable_inbox()->set_agent(r.id);
       out.mutable_inbox()->set_limit(r.limit);
+      break;
+    case remote_request::kind::room_call: to_pb(r, *out.mutable_room_call()); break;
+    case remote_request::kind::room_post:
+      api::to_pb(r.msg, *out.mutable_room_post()->mutable_message());
+      out.mutable_room_post()->set_record_outcome(r.flag);
+      break;
+    case remote_request::kind::room_delivery:
+      api::to_pb(r.msg, *out.mutable_room_delivery()->mutable_message());
+      for (auto& a : r.agents)
+        out.mutable_room_delivery()->add_agents(a);
       break;
   }
 }
@@ -114,6 +219,23 @@ expected<remote_request> from_pb(const pb::PeerRequest& r) {
       out.id = r.inbox().agent();
       out.limit = r.inbox().limit();
       break;
+    case pb::PeerRequest::kRoomCall:
+      out.what = remote_request::kind::room_call;
+      if (auto ok = from_pb(r.room_call(), out); !ok)
+        return unexpected{errc::invalid_argument, "request " + std::to_string(r.seq()) + ": " + ok.error().message};
+      break;
+    case pb::PeerRequest::kRoomPost:
+      out.what = remote_request::kind::room_post;
+      if (auto ok = take_message(r.room_post().message()); !ok)
+        return unexpected{ok.error()};
+      out.flag = r.room_post().record_outcome();
+      break;
+    case pb::PeerRequest::kRoomDelivery:
+      out.what = remote_request::kind::room_delivery;
+      if (auto ok = take_message(r.room_delivery().message()); !ok)
+        return unexpected{ok.error()};
+      out.agents.assign(r.room_delivery().agents().begin(), r.room_delivery().agents().end());
+      break;
     case pb::PeerRequest::BODY_NOT_SET:
       return unexpected{errc::invalid_argument, "request " + std::to_string(r.seq()) + " has no body"};
   }
@@ -134,6 +256,12 @@ void to_pb(const expected<remote_reply>& r, pb::PeerReply& out) {
     api::to_pb(r->man, *out.mutable_manifest());
   for (auto& m : r->messages)
     api::to_pb(m, *out.add_messages());
+  if (!r->found_room.id.empty())
+    api::to_pb(r->found_room, *out.mutable_room());
+  if (r->turns != turn_state{})
+    api::to_pb(r->turns, *out.mutable_turns());
+  for (auto& a : r->agents)
+    out.add_agents(a);
 }
 
 expected<remote_reply> from_pb(const pb::PeerReply& r) {
@@ -149,7 +277,7 @@ expected<remote_reply> from_pb(const pb::PeerReply& r) {
     out.msg = std::move(*m);
   }
   if (r.has_manifest()) {
-    auto m = api::from_pb(r.manifest(), false);
+    auto m = manifest_of(r.manifest());
     if (!m)
       return unexpected{errc::internal, "a peer answered a manifest this node cannot read: " + m.error().message};
     out.man = std::move(*m);
@@ -160,6 +288,15 @@ expected<remote_reply> from_pb(const pb::PeerReply& r) {
       return unexpected{errc::internal, "a peer answered a message this node cannot read: " + m.error().message};
     out.messages.push_back(std::move(*m));
   }
+  if (r.has_room()) {
+    auto room = room_of(r.room());
+    if (!room)
+      return unexpected{errc::internal, "a peer answered a room this node cannot read: " + room.error().message};
+    out.found_room = std::move(*room);
+  }
+  if (r.has_turns())
+    out.turns = turns_of(r.turns());
+  out.agents.assign(r.agents().begin(), r.agents().end());
   return out;
 }
 

@@ -18,8 +18,58 @@ std::string_view to_string(remote_request::kind k) noexcept {
     case remote_request::kind::retire: return "retire";
     case remote_request::kind::update_manifest: return "update_manifest";
     case remote_request::kind::read_inbox: return "read_inbox";
+    case remote_request::kind::room_call: return "room_call";
+    case remote_request::kind::room_post: return "room_post";
+    case remote_request::kind::room_delivery: return "room_delivery";
   }
   return "unknown";
+}
+
+std::string_view to_string(remote_request::room_op op) noexcept {
+  using o = remote_request::room_op;
+  switch (op) {
+    case o::create_group: return "create_group";
+    case o::create_direct: return "create_direct";
+    case o::join: return "join";
+    case o::admit: return "admit";
+    case o::leave: return "leave";
+    case o::invite: return "invite";
+    case o::set_role: return "set_role";
+    case o::close: return "close";
+    case o::read: return "read";
+    case o::request_turn: return "request_turn";
+    case o::yield_turn: return "yield_turn";
+    case o::read_turns: return "read_turns";
+    case o::saturated: return "saturated";
+    case o::joined: return "joined";
+    case o::left: return "left";
+    case o::invited: return "invited";
+    case o::granted: return "granted";
+  }
+  return "unknown";
+}
+
+const std::string& target_of(const remote_request& r) {
+  using kind = remote_request::kind;
+  using op = remote_request::room_op;
+  switch (r.what) {
+    case kind::deliver_direct: return r.msg.to.id;
+    case kind::send_as: return r.msg.from;
+    case kind::introduce:
+    case kind::update_manifest: return r.man.id;
+    case kind::room_post: return r.msg.to.id;
+    case kind::room_delivery: return r.agents.empty() ? r.id : r.agents.front();
+    case kind::room_call:
+      switch (r.op) {
+        case op::join:
+        case op::joined:
+        case op::left:
+        case op::invited:
+        case op::granted: return r.id;
+        default: return r.room;
+      }
+    default: return r.id;
+  }
 }
 
 bool is_stale_owner(const error& e) noexcept {

@@ -46,6 +46,9 @@ std::shared_ptr<agent_behavior> node::impl::behavior_of(const agent_id& id, cons
 }
 
 void node::impl::spawn_agent(manifest m, std::shared_ptr<agent_behavior> behavior) {
+  std::shared_lock guard{life_mtx};
+  if (stopping)
+    return; // (its record is committed: the next start has it)
   auto id = m.id;
   rt.routes.agents().publish(id, spawn_agent_actor(std::move(m), std::move(behavior)));
 }

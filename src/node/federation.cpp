@@ -3,6 +3,8 @@
 // (forward), and serves what other nodes hand it (serve_remote), after
 // checking that it owns the shard at the epoch the sender resolved.
 
+#include <random>
+
 #include <spdlog/spdlog.h>
 
 #include "actors/peer_gateway.hpp"
@@ -30,6 +32,7 @@ void node::impl::join_network() {
     return;
   rt.cluster = cfg.cluster;
   rt.peers = cfg.peers;
+  room_salt = std::random_device{}();
   rt.gateway = sys.spawn<peer_gateway>(&rt);
   rt.routes.set_remote([this](const std::string& id) -> caf::actor {
     if (rt.place(id).at == placement::where::here)
@@ -61,7 +64,14 @@ task<expected<federation::remote_reply>> node::impl::forward(federation::remote_
     req.shard = where.shard;
     req.epoch = where.epoch;
     auto send = [&](const std::shared_ptr<reply_sink<federation::remote_reply>>& sink) {
-      cfg.peers->call(where.node, req, [sink](expected<federation::remote_reply> r) { sink->deliver(0, std::move(r)); });
+      cfg.peers->call(where.node, req, [sink](expected<federation::remote_reply> r) {
+        // Rebuilt, not moved: g++ 12 warns (wrongly, -Wmaybe-uninitialized)
+        // on the move of this expected.
+        if (r)
+          sink->deliver(0, std::move(*r));
+        else
+          sink->deliver(0, unexpected{std::move(r.error())});
+      });
     };
     auto rs = co_await call_direct<federation::remote_reply>(1, send);
     auto& r = rs.front();
@@ -87,15 +97,16 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
   auto& im = *impl_;
   if (!im.rt.cluster)
     co_return unexpected{errc::failed_precondition, "node '" + im.cfg.node_id + "' is not part of a network"};
+  im.rt.counters.peer_requests_served.fetch_add(1, std::memory_order_relaxed);
+  // A room's delivery names members of many shards: each is checked.
+  if (r.what == kind::room_delivery)
+    co_return co_await im.serve_room_delivery(std::move(r));
   auto owner = im.rt.cluster->owner(r.shard);
   if (owner.node != im.cfg.node_id || owner.epoch != r.epoch)
     co_return unexpected{federation::stale_owner(r.shard, r.epoch, owner.node, owner.epoch)};
-  // The request's agent must be in the shard it names: a peer cannot reach
-  // an agent of another shard by naming one this node owns.
-  const agent_id& target = r.what == kind::deliver_direct                     ? r.msg.to.id
-                           : r.what == kind::send_as                          ? r.msg.from
-                           : r.what == kind::introduce || r.what == kind::update_manifest ? r.man.id
-                                                                              : r.id;
+  // The request's agent (or room) must be in the shard it names: a peer
+  // cannot reach one of another shard by naming a shard this node owns.
+  const std::string& target = federation::target_of(r);
   if (shard_of(target) != r.shard || (r.what == kind::deliver_direct && r.msg.to.is_room()))
     co_return unexpected{errc::invalid_argument, std::string{"a "} + std::string{federation::to_string(r.what)}
                                                    + " request for '" + target + "' named shard "
@@ -164,6 +175,9 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
       out.man = std::move(*m);
       co_return out;
     }
+    case kind::room_call: co_return co_await im.serve_room_call(*this, std::move(r));
+    case kind::room_post: co_return co_await im.serve_room_post(std::move(r));
+    case kind::room_delivery: break; // above
     case kind::read_inbox: {
       // Read from the store on this thread (the link's), as the API would.
       auto got = inbox(r.caller, r.id, r.limit);

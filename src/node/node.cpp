@@ -104,10 +104,16 @@ node::impl::impl(node_config c, std::unique_ptr<storage::state_store> s)
 }
 
 void node::impl::stop() {
-  if (stopping.exchange(true))
-    return;
-  // Answers from other nodes no longer reach the actors (which go now).
+  {
+    std::unique_lock guard{life_mtx};
+    if (stopping.exchange(true))
+      return;
+  }
+  // Answers from other nodes no longer reach the actors (which go now),
+  // and the links end (their threads must be gone before the actor system).
   rt.gate->close();
+  if (rt.peers)
+    rt.peers->close();
   if (store && rt.bus) {
     // Graceful: every event of a call that returned reaches the disk.
     caf::scoped_actor self{sys};
@@ -193,6 +199,9 @@ expected<caf::actor> node::impl::room_actor(const room_id& id) {
     return stopped();
   if (auto ok = validate_room_id(id); !ok)
     return unexpected{ok.error()};
+  if (rt.cluster)
+    if (auto ok = serves(id); !ok)
+      return unexpected{ok.error()};
   auto a = rt.routes.room(id);
   if (!a)
     return no_room(id);
@@ -238,10 +247,10 @@ expected<commit_outcome> node::impl::commit(storage::write_batch b) {
   return wait(commit_async(std::move(b)));
 }
 
-task<expected<commit_outcome>> node::impl::commit_async(storage::write_batch b) {
+task<expected<commit_outcome>> node::impl::commit_async(storage::write_batch b, caf::actor relay) {
   if (!rt.writer || b.empty())
     co_return commit_outcome{};
-  co_return co_await ask_async<commit_outcome>(rt.writer, atoms::commit::value, std::move(b));
+  co_return co_await ask_async_on<commit_outcome>(std::move(relay), rt.writer, atoms::commit::value, std::move(b));
 }
 
 expected<void> node::impl::need_store(const char* what) const {
@@ -379,6 +388,7 @@ node_stats node::stats() const {
   s.served = c.served.load();
   s.refused = c.refused.load();
   s.turns_granted = c.turns_granted.load();
+  s.peer_requests_served = c.peer_requests_served.load(std::memory_order_relaxed);
   s.event_log_failures = c.event_log_failures.load();
   s.events_dropped = c.events_dropped.load();
   s.replies_stopped = c.replies_stopped.load();

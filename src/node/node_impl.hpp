@@ -11,6 +11,7 @@
 #include <tuple>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <unordered_map>
 
@@ -92,8 +93,9 @@ struct node::impl {
     using job_fn = std::function<void(caf::event_based_actor*, call_ptr)>;
 
     /// `initial()`: what the call finishes with if nothing answers.
-    relay_awaiter(impl& im, job_fn job, std::function<Result()> initial)
-      : im_(im), job_(std::move(job)), initial_(std::move(initial)) {}
+    /// `relay`: the relay to run the job (invalid: the next in turn).
+    relay_awaiter(impl& im, job_fn job, std::function<Result()> initial, caf::actor relay = {})
+      : im_(im), job_(std::move(job)), initial_(std::move(initial)), relay_(std::move(relay)) {}
 
     bool await_ready() {
       if (!im_.stopping)
@@ -104,7 +106,7 @@ struct node::impl {
     void await_suspend(std::coroutine_handle<> h) {
       auto call = std::make_shared<relay_call<Result>>(&out_, h, initial_);
       relay_job job{[call, job = std::move(job_)](caf::event_based_actor* self) { job(self, call); }};
-      caf::anon_send(im_.next_relay(), atoms::relay::value, std::move(job));
+      caf::anon_send(relay_ ? relay_ : im_.next_relay(), atoms::relay::value, std::move(job));
     }
     Result await_resume() { return std::move(*out_); }
 
@@ -114,6 +116,7 @@ struct node::impl {
     // A function, not a value: g++ 12 warns (wrongly: -Wmaybe-uninitialized)
     // when an expected<room> is moved into the call.
     std::function<Result()> initial_;
+    caf::actor relay_;
     std::optional<Result> out_;
   };
 
@@ -143,6 +146,12 @@ struct node::impl {
   /// g++ 12 destroys a braced temporary in a co_await twice.
   template <class T, class... Ts>
   relay_awaiter<ask_result<T>> ask_async(caf::actor dest, Ts&&... xs) {
+    return ask_async_on<T>(caf::actor{}, std::move(dest), std::forward<Ts>(xs)...);
+  }
+  /// ask_async through `relay` (invalid: the next in turn). Asks made in
+  /// order through one relay reach `dest` in that order (relay_for).
+  template <class T, class... Ts>
+  relay_awaiter<ask_result<T>> ask_async_on(caf::actor relay, caf::actor dest, Ts&&... xs) {
     using result = ask_result<T>;
     auto job = [timeout = caf::timespan{cfg.call_timeout}, dest = std::move(dest), args = std::tuple<std::decay_t<Ts>...>(std::forward<Ts>(xs)...)](
                  caf::event_based_actor* self, std::shared_ptr<relay_call<result>> call) mutable {
@@ -155,7 +164,7 @@ struct node::impl {
         },
         args);
     };
-    return relay_awaiter<result>(*this, std::move(job), [] { return result{stopped()}; });
+    return relay_awaiter<result>(*this, std::move(job), [] { return result{stopped()}; }, std::move(relay));
   }
 
   /// A direct call (node/direct_call.hpp): `send(sink)` sends `n` requests,
@@ -192,7 +201,9 @@ struct node::impl {
 
   /// Commits `b` through the node's writer and waits until it is durable.
   expected<commit_outcome> commit(storage::write_batch b);
-  task<expected<commit_outcome>> commit_async(storage::write_batch b);
+  /// `relay`: see ask_async_on (commits through one relay reach the writer,
+  /// and are answered, in order).
+  task<expected<commit_outcome>> commit_async(storage::write_batch b, caf::actor relay = {});
 
   /// failed_precondition on a node without a store, naming what needs one.
   expected<void> need_store(const char* what) const;
@@ -224,6 +235,22 @@ struct node::impl {
   /// The same for a request that names only its agent (`limit`: inbox reads).
   task<expected<federation::remote_reply>> forward(federation::remote_request::kind what, principal caller,
                                                    agent_id id, uint32_t limit = 0); // federation.cpp
+  /// A room call (`req.op`, `req.room`, ...) to the owner of the room's
+  /// shard, or of the member's for a join.
+  task<expected<federation::remote_reply>> forward_room(federation::remote_request req); // federation_rooms.cpp
+  /// Whether agent `id` exists and is not retired, here or on its node (the
+  /// members a room of this node names may live anywhere).
+  task<expected<void>> agent_exists_async(agent_id id);                           // federation_rooms.cpp
+  /// Creates group room `spec` (its id chosen) here, or on the owner of its
+  /// shard.
+  task<expected<room>> create_group(principal p, agent_id creator, group_spec spec); // rooms.cpp
+  /// What another node asks of this one's rooms and members.
+  task<expected<federation::remote_reply>> serve_room_call(node& n, federation::remote_request r); // federation_rooms.cpp
+  task<expected<federation::remote_reply>> serve_room_post(federation::remote_request r);   // federation_rooms.cpp
+  task<expected<federation::remote_reply>> serve_room_delivery(federation::remote_request r); // federation_rooms.cpp
+  /// Generated room ids in a network: "room-<salt>.<n>", the salt drawn at
+  /// start, so that nodes generating ids at once do not collide.
+  uint32_t room_salt = 0;
 
   node_config cfg;
   // Before sys: the store outlives every actor that writes to it.
@@ -234,6 +261,12 @@ struct node::impl {
   caf::actor_system sys;
   runtime rt;
   std::atomic<bool> stopping{false};
+  /// Held (shared) by whoever spawns and publishes an actor at run time
+  /// (an agent, a room), and (exclusive) by stop() as it sets `stopping`:
+  /// an actor is either published before stop() collects the actors to
+  /// stop, or not made at all (one made after would never be asked to quit,
+  /// and the actor system would wait for it forever).
+  std::shared_mutex life_mtx;
   // The call timeout of direct calls, and the actor that enforces it.
   call_deadlines deadlines;
   caf::actor sweeper;
@@ -241,6 +274,11 @@ struct node::impl {
   std::vector<caf::actor> relays;
   std::atomic<size_t> relay_turn{0};
   // (The handles stay after stop: a racing call then meets a dead relay.)
+  /// The relay of everything about `key` that must stay in order (a
+  /// room's requests from a peer link).
+  const caf::actor& relay_for(std::string_view key) const {
+    return relays[std::hash<std::string_view>{}(key) % relays.size()];
+  }
   const caf::actor& next_relay() {
     return relays[relay_turn.fetch_add(1, std::memory_order_relaxed) % relays.size()];
   }

@@ -164,6 +164,11 @@ expected<void> node::impl::recover() {
       moderator_seed ms;
       ms.r = std::move(rec.r);
       auto& r = ms.r;
+      // Like agents: a room of a shard another node owns now is not served here.
+      if (rt.cluster && rt.place(r.id).at == placement::where::there) {
+        ++got.elsewhere;
+        return {};
+      }
       r.members.clear();
       std::vector<std::pair<uint64_t, room_member>> members;
       std::optional<error> bad;
@@ -193,7 +198,8 @@ expected<void> node::impl::recover() {
       std::sort(members.begin(), members.end(), [](auto& x, auto& y) { return x.first < y.first; });
       for (auto& [pos, m] : members)
         r.members.push_back(std::move(m));
-      if (is_generated_room_id(r.id))
+      // (A network's generated ids, room-<salt>.<n>, are not counted.)
+      if (is_generated_room_id(r.id) && r.id.find('.') == std::string::npos)
         highest = std::max<uint64_t>(highest, std::strtoull(r.id.c_str() + 5, nullptr, 10));
       auto turns = store->get(storage::column::moderators, storage::room_key(r.id));
       if (!turns)
@@ -252,7 +258,7 @@ expected<void> node::impl::recover() {
                rt.incarnation,
                got.orphans ? ", " + std::to_string(got.orphans) + " orphaned records skipped" : "");
   if (got.elsewhere > 0)
-    spdlog::warn("node '{}': {} stored agents are in shards other nodes own now; they are not served here "
+    spdlog::warn("node '{}': {} stored agents and rooms are in shards other nodes own now; they are not served here "
                  "(their records stay in the store)", cfg.node_id, got.elsewhere);
   return {};
 }

@@ -14,6 +14,41 @@ void node::impl::remember_room(const room& r) {
   public_rooms[r.id] = r.kind == room_kind::group && r.access == room_access::open;
 }
 
+namespace {
+
+using room_op = federation::remote_request::room_op;
+
+// In a network, is `id` (a room, or an agent) served by another node?
+bool elsewhere(const node::impl& im, const std::string& id) {
+  return im.rt.place(id).at == placement::where::there;
+}
+
+federation::remote_request room_request(room_op what, principal p, room_id r, agent_id who = {}, agent_id by = {},
+                                        room_role role = room_role::member) {
+  federation::remote_request req;
+  req.op = what;
+  req.caller = std::move(p);
+  req.room = std::move(r);
+  req.id = std::move(who);
+  req.by = std::move(by);
+  req.role = role;
+  return req;
+}
+
+expected<void> done_of(expected<federation::remote_reply> r) {
+  if (!r)
+    return unexpected{r.error()};
+  return {};
+}
+
+expected<room> room_of(expected<federation::remote_reply> r) {
+  if (!r)
+    return unexpected{r.error()};
+  return std::move(r->found_room);
+}
+
+} // namespace
+
 // Commits a new room (its record and its first members) under a reserved
 // id, then starts its moderator, which announces it before any other event
 // of the room. The room is visible to other calls only once committed.
@@ -51,14 +86,20 @@ task<expected<room>> node::impl::make_room(room r) {
   moderator_seed seed;
   seed.r = r;
   seed.next_position = r.members.size();
-  auto mod = sys.spawn(room_moderator, &rt, std::move(seed));
-  remember_room(r);
-  rt.routes.rooms().publish(r.id, mod);
+  {
+    std::shared_lock guard{life_mtx};
+    if (stopping) {
+      rt.routes.rooms().erase(r.id);
+      co_return stopped(); // (its record is committed: the next start has it)
+    }
+    remember_room(r);
+    rt.routes.rooms().publish(r.id, sys.spawn(room_moderator, &rt, std::move(seed)));
+  }
   // The members learn their room before the call returns (a manifest read
   // right after lists it).
   for (auto& m : r.members)
     if (auto a = rt.routes.agent(m.id))
-      caf::anon_send(a, atoms::joined_room::value, r.id);
+      caf::anon_send(a, rt.notice_for(a, m.id, caf::make_message(atoms::joined_room::value, r.id)));
   co_return r;
 }
 
@@ -68,16 +109,26 @@ task<expected<room>> node::create_direct_async(principal p, agent_id a, agent_id
   if (a == b)
     co_return unexpected{errc::invalid_argument,
                          "a direct room needs two different agents, got '" + a + "' twice"};
-  if (auto ha = co_await impl_->live_agent_async(a); !ha)
+  auto id = direct_room_id(a, b);
+  if (elsewhere(*impl_, id)) {
+    auto req = room_request(room_op::create_direct, std::move(p), id);
+    req.agents = {a, b};
+    co_return room_of(co_await impl_->forward_room(std::move(req)));
+  }
+  if (auto ha = co_await impl_->agent_exists_async(a); !ha)
     co_return unexpected{ha.error()};
-  if (auto hb = co_await impl_->live_agent_async(b); !hb)
+  if (auto hb = co_await impl_->agent_exists_async(b); !hb)
     co_return unexpected{hb.error()};
   std::vector<agent_id> pair{a, b};
   std::sort(pair.begin(), pair.end());
-  auto id = direct_room_id(a, b);
   for (int attempt = 0;; ++attempt) {
     if (impl_->stopping)
       co_return stopped();
+    // Another pair's room has this id (a 64-bit hash) and the next id to
+    // probe is in a shard of another node: too rare to carry across.
+    if (elsewhere(*impl_, id))
+      co_return unexpected{errc::unavailable, "the direct room of '" + a + "' and '" + b + "' collides with room '"
+                                                + id + "' of another node; this network cannot create it"};
     if (impl_->rt.routes.room(id)) {
       auto r = co_await impl_->room_facts_async(id);
       if (!r)
@@ -117,10 +168,29 @@ task<expected<room>> node::create_group_async(principal p, agent_id creator, gro
     co_return unexpected{errc::invalid_argument,
                       "room id '" + spec.id + "' has the form of the ids the node generates "
                       "(room-<n>); leave it empty to get one, or choose another"};
-  if (auto h = co_await impl_->live_agent_async(creator); !h)
+  if (spec.id.empty()) {
+    const auto n = std::to_string(impl_->next_room++);
+    spec.id = impl_->rt.cluster ? "room-" + std::to_string(impl_->room_salt) + "." + n : "room-" + n;
+  }
+  co_return co_await impl_->create_group(std::move(p), std::move(creator), std::move(spec));
+}
+
+// The room's id is chosen: it is created on the owner of its shard.
+task<expected<room>> node::impl::create_group(principal p, agent_id creator, group_spec spec) {
+  if (auto ok = authorize(p, action::create_room, {creator}); !ok)
+    co_return unexpected{ok.error()};
+  if (elsewhere(*this, spec.id)) {
+    auto req = room_request(room_op::create_group, std::move(p), spec.id, {}, std::move(creator));
+    req.spec.id = std::move(spec.id);
+    req.spec.topic = std::move(spec.topic);
+    req.spec.rules = std::move(spec.rules);
+    req.spec.access = spec.access;
+    co_return room_of(co_await forward_room(std::move(req)));
+  }
+  if (auto h = co_await agent_exists_async(creator); !h)
     co_return unexpected{h.error()};
   room r;
-  r.id = spec.id.empty() ? "room-" + std::to_string(impl_->next_room++) : std::move(spec.id);
+  r.id = std::move(spec.id);
   r.kind = room_kind::group;
   r.topic = std::move(spec.topic);
   r.created_by = creator;
@@ -129,11 +199,11 @@ task<expected<room>> node::create_group_async(principal p, agent_id creator, gro
   r.members = {{creator, room_role::owner, 0}};
   if (auto ok = validate(r); !ok)
     co_return unexpected{ok.error()};
-  if (impl_->stopping)
+  if (stopping)
     co_return stopped();
-  if (!impl_->rt.routes.rooms().try_reserve(r.id))
+  if (!rt.routes.rooms().try_reserve(r.id))
     co_return unexpected{errc::already_exists, "room '" + r.id + "' already exists"};
-  co_return co_await impl_->make_room(std::move(r));
+  co_return co_await make_room(std::move(r));
 }
 
 expected<room> node::create_group(const principal& p, const agent_id& creator, group_spec spec) {
@@ -141,6 +211,11 @@ expected<room> node::create_group(const principal& p, const agent_id& creator, g
 }
 
 task<expected<room>> node::join_async(principal p, room_id r, agent_id who) {
+  // The member's node checks that the caller may act as it.
+  if (elsewhere(*impl_, who)) {
+    auto req = room_request(room_op::join, std::move(p), std::move(r), std::move(who));
+    co_return room_of(co_await impl_->forward_room(std::move(req)));
+  }
   auto a = impl_->agent(who);
   if (!a)
     co_return unexpected{a.error()};
@@ -190,12 +265,16 @@ expected<size_t> node::join_many(const principal& p, const room_id& r, const std
 }
 
 task<expected<void>> node::leave_async(principal p, room_id r, agent_id who) {
+  if (elsewhere(*impl_, r)) {
+    auto req = room_request(room_op::leave, std::move(p), std::move(r), std::move(who));
+    co_return done_of(co_await impl_->forward_room(std::move(req)));
+  }
   auto m = impl_->room_actor(r);
   if (!m)
     co_return unexpected{m.error()};
   if (auto ok = validate_agent_id(who); !ok)
     co_return ok;
-  co_return co_await impl_->ask_async<caf::ok_atom>(*m, atoms::remove_member::value, p, who, false);
+  co_return co_await impl_->ask_async<caf::ok_atom>(*m, atoms::remove_member::value, r, p, who, false);
 }
 
 expected<void> node::leave(const principal& p, const room_id& r, const agent_id& who) {
@@ -203,6 +282,10 @@ expected<void> node::leave(const principal& p, const room_id& r, const agent_id&
 }
 
 task<expected<void>> node::invite_async(principal p, room_id r, agent_id by, agent_id who, room_role role) {
+  if (elsewhere(*impl_, r)) {
+    auto req = room_request(room_op::invite, std::move(p), std::move(r), std::move(who), std::move(by), role);
+    co_return done_of(co_await impl_->forward_room(std::move(req)));
+  }
   auto m = impl_->room_actor(r);
   if (!m)
     co_return unexpected{m.error()};
@@ -210,7 +293,7 @@ task<expected<void>> node::invite_async(principal p, room_id r, agent_id by, age
     co_return ok;
   if (auto ok = authorize(p, action::invite, {by}); !ok)
     co_return ok;
-  if (auto h = co_await impl_->live_agent_async(who); !h)
+  if (auto h = co_await impl_->agent_exists_async(who); !h)
     co_return unexpected{h.error()};
   co_return co_await impl_->ask_async<caf::ok_atom>(*m, atoms::invite_member::value, p, by, who, role);
 }
@@ -221,6 +304,10 @@ expected<void> node::invite(const principal& p, const room_id& r, const agent_id
 }
 
 task<expected<void>> node::set_role_async(principal p, room_id r, agent_id by, agent_id target, room_role role) {
+  if (elsewhere(*impl_, r)) {
+    auto req = room_request(room_op::set_role, std::move(p), std::move(r), std::move(target), std::move(by), role);
+    co_return done_of(co_await impl_->forward_room(std::move(req)));
+  }
   auto m = impl_->room_actor(r);
   if (!m)
     co_return unexpected{m.error()};
@@ -233,6 +320,10 @@ expected<void> node::set_role(const principal& p, const room_id& r, const agent_
 }
 
 task<expected<void>> node::close_room_async(principal p, room_id r, agent_id by) {
+  if (elsewhere(*impl_, r)) {
+    auto req = room_request(room_op::close, std::move(p), std::move(r), {}, std::move(by));
+    co_return done_of(co_await impl_->forward_room(std::move(req)));
+  }
   auto m = impl_->room_actor(r);
   if (!m)
     co_return unexpected{m.error()};
@@ -244,6 +335,10 @@ expected<void> node::close_room(const principal& p, const room_id& r, const agen
 }
 
 task<expected<room>> node::get_room_async(principal p, room_id r) {
+  if (elsewhere(*impl_, r)) {
+    auto req = room_request(room_op::read, std::move(p), std::move(r));
+    co_return room_of(co_await impl_->forward_room(std::move(req)));
+  }
   auto m = impl_->room_actor(r);
   if (!m)
     co_return unexpected{m.error()};
@@ -331,12 +426,16 @@ expected<room_page> node::find_rooms(const principal& p, const agent_id& member,
 // -- turns --------------------------------------------------------------------
 
 task<expected<void>> node::request_turn_async(principal p, room_id r, agent_id who) {
+  if (elsewhere(*impl_, r)) {
+    auto req = room_request(room_op::request_turn, std::move(p), std::move(r), std::move(who));
+    co_return done_of(co_await impl_->forward_room(std::move(req)));
+  }
   auto m = impl_->room_actor(r);
   if (!m)
     co_return unexpected{m.error()};
   if (auto ok = validate_agent_id(who); !ok)
     co_return ok;
-  co_return co_await impl_->ask_async<caf::ok_atom>(*m, atoms::request_turn::value, p, who);
+  co_return co_await impl_->ask_async<caf::ok_atom>(*m, atoms::request_turn::value, r, p, who);
 }
 
 expected<void> node::request_turn(const principal& p, const room_id& r, const agent_id& who) {
@@ -344,10 +443,14 @@ expected<void> node::request_turn(const principal& p, const room_id& r, const ag
 }
 
 task<expected<void>> node::yield_turn_async(principal p, room_id r, agent_id who) {
+  if (elsewhere(*impl_, r)) {
+    auto req = room_request(room_op::yield_turn, std::move(p), std::move(r), std::move(who));
+    co_return done_of(co_await impl_->forward_room(std::move(req)));
+  }
   auto m = impl_->room_actor(r);
   if (!m)
     co_return unexpected{m.error()};
-  co_return co_await impl_->ask_async<caf::ok_atom>(*m, atoms::yield_turn::value, p, who);
+  co_return co_await impl_->ask_async<caf::ok_atom>(*m, atoms::yield_turn::value, r, p, who);
 }
 
 expected<void> node::yield_turn(const principal& p, const room_id& r, const agent_id& who) {
@@ -355,6 +458,13 @@ expected<void> node::yield_turn(const principal& p, const room_id& r, const agen
 }
 
 task<expected<turn_state>> node::turns_async(principal p, room_id r) {
+  if (elsewhere(*impl_, r)) {
+    auto req = room_request(room_op::read_turns, std::move(p), std::move(r));
+    auto got = co_await impl_->forward_room(std::move(req));
+    if (!got)
+      co_return unexpected{got.error()};
+    co_return std::move(got->turns);
+  }
   auto m = impl_->room_actor(r);
   if (!m)
     co_return unexpected{m.error()};

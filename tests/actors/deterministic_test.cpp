@@ -35,7 +35,7 @@ TEST_F(Deterministic, HolderLeavingWithItsGrantQueuedPassesTheTurnOn) {
   ASSERT_TRUE(run_once_on(mod)); // a's request: waits
   ASSERT_TRUE(has_mail(agent("b"))) << "b's grant is queued";
   // b leaves before it has read its grant.
-  tell(mod, atoms::remove_member::value, admin_, agent_id{"b"}, false);
+  tell(mod, atoms::remove_member::value, room_id{"r"}, admin_, agent_id{"b"}, false);
   while (run_once_on(mod)) {
   }
   EXPECT_TRUE(answer<caf::ok_atom>().has_value());
@@ -70,7 +70,7 @@ TEST_F(Deterministic, MemberLeavingDuringAFanOutLeavesTheOthersWhole) {
   a->on_nudge = {behavior_action::send(address::room("r"), "first")};
   caf::anon_send(agent("a"), atoms::nudge::value);
   ASSERT_TRUE(run_once_on(agent("a"))); // a posts
-  tell(mod, atoms::remove_member::value, admin_, agent_id{"b"}, false);
+  tell(mod, atoms::remove_member::value, room_id{"r"}, admin_, agent_id{"b"}, false);
   ASSERT_TRUE(run_once_on(mod)); // the post: fanned out to o, b, c
   ASSERT_TRUE(run_once_on(mod)); // b leaves, its copy still queued
   ASSERT_TRUE(has_mail(agent("b")));
@@ -103,8 +103,8 @@ TEST_F(Deterministic, RetiredAgentServesAndSpeaksNothingQueuedBeforeIt) {
   // x retires first in its mailbox; the grant and the post are already on
   // their way (sent by actors that do not know yet).
   tell(agent("x"), atoms::retire::value, admin_);
-  tell(turns_room, atoms::request_turn::value, admin_, agent_id{"x"});
-  tell(turns_room, atoms::request_turn::value, admin_, agent_id{"z"});
+  tell(turns_room, atoms::request_turn::value, room_id{"t"}, admin_, agent_id{"x"});
+  tell(turns_room, atoms::request_turn::value, room_id{"t"}, admin_, agent_id{"z"});
   ASSERT_TRUE(run_once_on(turns_room)); // x granted: the grant is queued behind the retirement
   ASSERT_TRUE(run_once_on(turns_room)); // z waits
   o->on_nudge = {behavior_action::send(address::room("c"), "for x")};
@@ -177,8 +177,8 @@ TEST_F(Deterministic, PostQueuedWhenTheSlotExpiresIsRefusedAndTheNextWaiterSpeak
   auto b = add_agent("b");
   auto mod = add_room("r", {"o", "a", "b"}, rules(speaker_policy::fifo, 1000));
   a->speak_on_grant = true;
-  tell(mod, atoms::request_turn::value, admin_, agent_id{"a"});
-  tell(mod, atoms::request_turn::value, admin_, agent_id{"b"});
+  tell(mod, atoms::request_turn::value, room_id{"r"}, admin_, agent_id{"a"});
+  tell(mod, atoms::request_turn::value, room_id{"r"}, admin_, agent_id{"b"});
   ASSERT_TRUE(run_once_on(mod)); // a granted until now + 1000 ms
   ASSERT_TRUE(run_once_on(mod)); // b waits
   ASSERT_TRUE(run_once_on(agent("a"))); // a reads its grant and posts: queued at the moderator

@@ -139,7 +139,7 @@ TEST_F(RoomModeratorPipeline, AChangeThatHoldsWaitsForThePostsInFlight) {
   caf::scoped_actor poster{*sys};
   faults->slow_syncs(200ms);
   auto p1 = poster->request(mod, caf::infinite, atoms::post_to_room::value, post("p1", "before"), true);
-  auto leave = poster->request(mod, caf::infinite, atoms::remove_member::value, principal::admin("tests"),
+  auto leave = poster->request(mod, caf::infinite, atoms::remove_member::value, room_id{"r"}, principal::admin("tests"),
                                agent_id{"m"}, false);
   auto p2 = poster->request(mod, caf::infinite, atoms::post_to_room::value, post("p2", "after"), true);
   auto fail = [&](caf::error& e) { ADD_FAILURE() << sys->render(e); };

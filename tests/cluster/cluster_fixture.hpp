@@ -122,6 +122,12 @@ protected:
   }
 
   void TearDown() override {
+    // A failed test shows what the nodes logged.
+    if (HasFailure())
+      for (auto& n : nodes_) {
+        n->proc.read_for(200ms);
+        std::cerr << "---- " << n->id << " logged:\n" << n->proc.output() << "\n";
+      }
     // Connections closed first: an idle client connection notices a
     // draining server only when its poller runs (seconds), and the server
     // waits for it.

@@ -87,7 +87,7 @@ TEST_F(FederationRestarts, AStoredAgentOfAShardOwnedElsewhereIsNotServed) {
   ASSERT_NE(put.find("OK"), std::string::npos) << put;
   auto restarted = std::make_unique<node_process>(etcd_, "node-b", (dir_ / "node-b").string(), 2, extra_args());
   ASSERT_TRUE(restarted->ready()) << restarted->proc.output();
-  EXPECT_NE(restarted->proc.output().find("1 stored agents are in shards other nodes own now"), std::string::npos)
+  EXPECT_NE(restarted->proc.output().find("1 stored agents and rooms are in shards other nodes own now"), std::string::npos)
     << restarted->proc.output();
   for (auto& n : nodes_)
     if (n->id == "node-b")

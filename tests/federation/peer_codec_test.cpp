@@ -142,5 +142,115 @@ TEST(PeerCodec, RepliesKeepTheirOutcome) {
   EXPECT_EQ(back2->msg.hops, 7u);
 }
 
+// Verifies room calls keep what each op uses: a group room's spec with its rules and access, an invitation's role,
+// a notice's turn, a post's outcome flag, a delivery's members.
+TEST(PeerCodec, RoomCallsKeepTheirFields) {
+  remote_request create;
+  create.what = remote_request::kind::room_call;
+  create.op = remote_request::room_op::create_group;
+  create.caller = principal::agent("alice");
+  create.room = "hall";
+  create.by = "alice";
+  create.spec.id = "hall";
+  create.spec.topic = "plans";
+  create.spec.rules.policy = speaker_policy::round_robin;
+  create.spec.rules.max_rounds = 3;
+  create.spec.access = room_access::invite_only;
+  pb::PeerRequest wire;
+  to_pb(create, wire);
+  auto back = from_pb(wire);
+  ASSERT_TRUE(back) << to_string(back.error());
+  EXPECT_EQ(back->what, remote_request::kind::room_call);
+  EXPECT_EQ(back->op, remote_request::room_op::create_group);
+  EXPECT_EQ(back->room, "hall");
+  EXPECT_EQ(back->by, "alice");
+  EXPECT_EQ(back->spec.topic, "plans");
+  EXPECT_EQ(back->spec.rules.policy, speaker_policy::round_robin);
+  EXPECT_EQ(back->spec.rules.max_rounds, 3u);
+  EXPECT_EQ(back->spec.access, room_access::invite_only);
+  EXPECT_EQ(target_of(*back), "hall");
+
+  remote_request notice;
+  notice.what = remote_request::kind::room_call;
+  notice.op = remote_request::room_op::invited;
+  notice.caller = principal::admin("node-a");
+  notice.room = "hall";
+  notice.id = "bob";
+  notice.by = "alice";
+  notice.role = room_role::admin;
+  pb::PeerRequest wire2;
+  to_pb(notice, wire2);
+  back = from_pb(wire2);
+  ASSERT_TRUE(back) << to_string(back.error());
+  EXPECT_EQ(back->op, remote_request::room_op::invited);
+  EXPECT_EQ(back->role, room_role::admin);
+  EXPECT_EQ(back->by, "alice");
+  EXPECT_EQ(target_of(*back), "bob") << "a notice goes to the member's node";
+
+  remote_request post = direct_message();
+  post.what = remote_request::kind::room_post;
+  post.msg.to = address::room("hall");
+  post.flag = true;
+  pb::PeerRequest wire3;
+  to_pb(post, wire3);
+  back = from_pb(wire3);
+  ASSERT_TRUE(back) << to_string(back.error());
+  EXPECT_TRUE(back->flag);
+  EXPECT_EQ(back->msg.hops, 7u);
+  EXPECT_EQ(target_of(*back), "hall");
+
+  remote_request delivery = post;
+  delivery.what = remote_request::kind::room_delivery;
+  delivery.agents = {"bob", "carol"};
+  pb::PeerRequest wire4;
+  to_pb(delivery, wire4);
+  back = from_pb(wire4);
+  ASSERT_TRUE(back) << to_string(back.error());
+  EXPECT_EQ(back->agents, (std::vector<agent_id>{"bob", "carol"}));
+  EXPECT_EQ(target_of(*back), "bob");
+
+  pb::PeerRequest bad;
+  bad.set_caller("admin:node-a");
+  bad.mutable_room_call()->set_op(static_cast<pb::RoomOp>(99));
+  auto refused = from_pb(bad);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, errc::invalid_argument);
+}
+
+// Verifies a reply keeps a room (a direct room's pair from its members), a turn state, the members a node does not
+// serve, and the fields of a manifest only a node sets (its rooms above all).
+TEST(PeerCodec, RoomRepliesAndManifestsKeepWhatTheNodeSet) {
+  remote_reply ok;
+  ok.found_room.id = "dm-1";
+  ok.found_room.kind = room_kind::direct;
+  ok.found_room.members = {{"zed", room_role::member, 5}, {"amy", room_role::member, 6}};
+  ok.found_room.open = false;
+  ok.turns.current = turn_grant{"amy", 4, 10, 20, 2};
+  ok.turns.waiting = {{"zed", 0}};
+  ok.turns.turns_granted = 4;
+  ok.agents = {"gone"};
+  ok.man.id = "amy";
+  ok.man.rooms = {"dm-1", "hall"};
+  ok.man.focus = "dm-1";
+  ok.man.last_updated = 77;
+  pb::PeerReply wire;
+  to_pb(expected<remote_reply>{ok}, wire);
+  auto back = from_pb(wire);
+  ASSERT_TRUE(back) << to_string(back.error());
+  EXPECT_EQ(back->found_room.id, "dm-1");
+  EXPECT_EQ(back->found_room.kind, room_kind::direct);
+  EXPECT_EQ(back->found_room.pair, (std::vector<agent_id>{"amy", "zed"}));
+  EXPECT_FALSE(back->found_room.open);
+  ASSERT_TRUE(back->turns.current);
+  EXPECT_EQ(back->turns.current->speaker, "amy");
+  EXPECT_EQ(back->turns.current->turn, 4u);
+  ASSERT_EQ(back->turns.waiting.size(), 1u);
+  EXPECT_EQ(back->turns.waiting[0].who, "zed");
+  EXPECT_EQ(back->agents, (std::vector<agent_id>{"gone"}));
+  EXPECT_EQ(back->man.rooms, (std::vector<room_id>{"dm-1", "hall"}));
+  EXPECT_EQ(back->man.focus, "dm-1");
+  EXPECT_EQ(back->man.last_updated, 77);
+}
+
 } // namespace
 } // namespace parley::federation

@@ -16,6 +16,8 @@
 #include "parley/error.hpp"
 #include "parley/model/manifest.hpp"
 #include "parley/model/message.hpp"
+#include "parley/model/room.hpp"
+#include "parley/model/turns.hpp"
 #include "parley/model/shard.hpp"
 
 namespace parley::federation {
@@ -38,6 +40,38 @@ struct remote_request {
     update_manifest,
     /// Up to `limit` messages of agent `id`'s durable inbox.
     read_inbox,
+    /// A call about room `room` (its shard), or a room's notice for member
+    /// `id` (the member's shard): see room_op.
+    room_call,
+    /// A post `msg` into room `msg.to` from an agent of the sending node;
+    /// `flag`: store its outcome under its idempotency key.
+    room_post,
+    /// A room's post `msg` for its members `agents` of this node: one
+    /// request per node. Each member is checked on its own; the reply's
+    /// `agents` are those this node does not serve.
+    room_delivery,
+  };
+  /// What a room_call does. The fields it uses: `room`; `id` the member
+  /// concerned; `by` the member acting; `role`; `flag`; `turn`; `spec` the
+  /// room to create; `agents` a direct room's pair.
+  enum class room_op : uint8_t {
+    create_group,
+    create_direct,
+    join, ///< at the member's node, which asks the room (admit)
+    admit,
+    leave, ///< flag: the member is retiring
+    invite,
+    set_role,
+    close,
+    read,
+    request_turn,
+    yield_turn,
+    read_turns,
+    saturated, ///< flag: the member's backlog is full (or not any more)
+    joined,    ///< notices, at the member's node
+    left,
+    invited,
+    granted,
   };
   kind what = kind::deliver_direct;
   /// Who asks: the client's principal (send_as, read_manifest, introduce),
@@ -53,9 +87,21 @@ struct remote_request {
   manifest man;
   behavior_spec behavior;
   uint32_t limit = 0;
+  room_op op = room_op::read;
+  room_id room;
+  agent_id by;
+  room_role role = room_role::member;
+  bool flag = false;
+  uint64_t turn = 0;
+  parley::room spec;
+  std::vector<agent_id> agents;
 };
 
 std::string_view to_string(remote_request::kind k) noexcept;
+std::string_view to_string(remote_request::room_op op) noexcept;
+/// The agent or room a request is about: the id whose shard it names
+/// (a room_delivery's first member).
+const std::string& target_of(const remote_request& r);
 
 struct remote_reply {
   /// deliver_direct and send_as: what the owner recorded.
@@ -67,6 +113,12 @@ struct remote_reply {
   manifest man;
   /// read_inbox.
   std::vector<message> messages;
+  /// room_call: the room read, created, joined or admitted to.
+  parley::room found_room;
+  /// room_call read_turns.
+  turn_state turns;
+  /// room_delivery: the members the node does not serve.
+  std::vector<agent_id> agents;
 };
 
 /// Is a refusal "the shard is not (or no longer) mine at that epoch"? The
@@ -85,6 +137,11 @@ public:
   virtual ~peer_transport() = default;
   virtual void call(const std::string& node, remote_request r,
                     std::function<void(expected<remote_reply>)> done) = 0;
+  /// Ends every link and returns once the transport's threads are done;
+  /// later calls fail (unavailable). The node closes its transport as it
+  /// stops: a thread of the transport that touched the actor system keeps
+  /// parts of it alive, and the actor system's destructor waits for them.
+  virtual void close() {}
 };
 
 } // namespace parley::federation

@@ -153,6 +153,8 @@ struct node_stats {
   uint64_t served = 0;
   uint64_t refused = 0;
   uint64_t turns_granted = 0;
+  /// Requests this node served for other nodes of its network.
+  uint64_t peer_requests_served = 0;
   /// Writes of the durable event log that failed (and were retried).
   uint64_t event_log_failures = 0;
   /// Events dropped because the event log could not be written for long.
