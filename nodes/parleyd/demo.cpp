@@ -28,6 +28,28 @@ constexpr speaker_policy policies[] = {speaker_policy::fifo, speaker_policy::rou
 
 } // namespace
 
+namespace {
+
+// Up to two demo agents of each other node of the network join `room`. The
+// other nodes build their populations at the same time: an agent that does
+// not exist (yet) is skipped.
+void join_others(node& n, const principal& as, const room_id& room, const demo_options& opt, uint64_t& rng) {
+  auto& network = n.config().cluster;
+  if (!network)
+    return;
+  for (auto& m : network->members()) {
+    if (m.node == n.config().node_id)
+      continue;
+    for (int k = 0; k < 2; ++k) {
+      auto who = m.node + "-agent-" + std::to_string(splitmix64(rng) % (opt.agents * 2));
+      if (network->owner(shard_of(who)).node == m.node)
+        (void) n.join(as, room, who);
+    }
+  }
+}
+
+} // namespace
+
 expected<void> build_demo(node& n, const demo_options& opt) {
   // The daemon builds its demo as an operator: through the same checks as
   // any caller.
@@ -35,7 +57,8 @@ expected<void> build_demo(node& n, const demo_options& opt) {
   uint64_t rng = opt.seed;
   auto& skills = skill_catalog();
   // In a network every node builds its own population under its name, of
-  // agents whose shards it owns (rooms across nodes are not carried yet).
+  // agents whose shards it owns; its rooms live wherever their ids' shards
+  // do, and take in agents of the other nodes too (others_of).
   auto& network = n.config().cluster;
   const std::string prefix = network ? n.config().node_id + "-" : "";
   auto mine = [&](const std::string& id) { return !network || network->owner(shard_of(id)).node == n.config().node_id; };
@@ -79,6 +102,7 @@ expected<void> build_demo(node& n, const demo_options& opt) {
       if (auto ok = n.join(as, made->id, who); !ok && ok.error().code != errc::already_exists)
         return unexpected{ok.error()};
     }
+    join_others(n, as, made->id, opt, rng);
   }
   for (uint32_t d = 0; d < opt.direct_rooms; ++d) {
     auto a = ids[splitmix64(rng) % ids.size()];
