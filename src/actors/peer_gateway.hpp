@@ -24,6 +24,10 @@ class peer_gateway : public caf::event_based_actor {
 public:
   peer_gateway(caf::actor_config& cfg, runtime* rt);
   caf::behavior make_behavior() override;
+  /// Drops the calls still waiting: each holds its asker's response promise
+  /// (a handle to the asker), and the askers hold this gateway, so a stopped
+  /// node would otherwise keep both alive.
+  void on_exit() override { calls_.clear(); }
 
 private:
   struct call {

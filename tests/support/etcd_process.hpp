@@ -45,7 +45,7 @@ public:
     dir_ = tmpl;
     client_port_ = free_port();
     peer_port_ = free_port();
-    start();
+    start(true);
   }
 
   ~etcd_process() {
@@ -66,7 +66,7 @@ public:
   bool running() const { return proc_ && proc_->started() && ready_; }
 
   /// SIGKILL, then a restart on the same data directory and ports.
-  void kill_and_restart() { start(); }
+  void kill_and_restart() { start(false); }
   void kill() { proc_.reset(); }
   void stop_signal(int sig) { if (proc_) proc_->signal(sig); }
 
@@ -87,8 +87,9 @@ private:
   // Ready when a read works (etcdctl endpoint health does one). The wait is
   // bounded, so a server that cannot start fails the test instead of
   // hanging it; one that exits (its port taken meanwhile, say) is started
-  // again, its output shown.
-  void start() {
+  // again, its output shown; on its first start, on new ports (another
+  // process may have taken one since free_port handed it out).
+  void start(bool first) {
     ready_ = false;
     proc_.reset();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -102,6 +103,10 @@ private:
       if (auto code = proc_->wait_exit(std::chrono::milliseconds(0)); code != -1000) {
         std::fprintf(stderr, "etcd exited with %d, starting it again; it said:\n%s\n", code, proc_->output().c_str());
         proc_.reset();
+        if (first) {
+          client_port_ = free_port();
+          peer_port_ = free_port();
+        }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
