@@ -154,6 +154,25 @@ void to_pb(const remote_request& r, pb::PeerRequest& out) {
       for (auto& a : r.agents)
         out.mutable_room_delivery()->add_agents(a);
       break;
+    case remote_request::kind::read_history: {
+      auto* h = out.mutable_history();
+      if (!r.room.empty()) {
+        h->set_room(r.room);
+      } else if (r.agents.size() == 2) {
+        h->mutable_pair()->set_a(r.agents[0]);
+        h->mutable_pair()->set_b(r.agents[1]);
+      }
+      h->set_oldest_first(r.query.direction == history_query::order::oldest_first);
+      h->set_since(r.query.since);
+      h->set_page_size(static_cast<uint32_t>(r.query.limit));
+      h->set_page_token(r.query.cursor);
+      break;
+    }
+    case remote_request::kind::mark_read:
+      out.mutable_mark_read()->set_agent(r.id);
+      for (auto d : r.deliveries)
+        out.mutable_mark_read()->add_deliveries(d);
+      break;
   }
 }
 
@@ -236,6 +255,24 @@ expected<remote_request> from_pb(const pb::PeerRequest& r) {
         return unexpected{ok.error()};
       out.agents.assign(r.room_delivery().agents().begin(), r.room_delivery().agents().end());
       break;
+    case pb::PeerRequest::kHistory: {
+      out.what = remote_request::kind::read_history;
+      auto& h = r.history();
+      if (h.has_pair())
+        out.agents = {h.pair().a(), h.pair().b()};
+      else
+        out.room = h.room();
+      out.query.direction = h.oldest_first() ? history_query::order::oldest_first : history_query::order::newest_first;
+      out.query.since = h.since();
+      out.query.limit = h.page_size();
+      out.query.cursor = h.page_token();
+      break;
+    }
+    case pb::PeerRequest::kMarkRead:
+      out.what = remote_request::kind::mark_read;
+      out.id = r.mark_read().agent();
+      out.deliveries.assign(r.mark_read().deliveries().begin(), r.mark_read().deliveries().end());
+      break;
     case pb::PeerRequest::BODY_NOT_SET:
       return unexpected{errc::invalid_argument, "request " + std::to_string(r.seq()) + " has no body"};
   }
@@ -262,6 +299,7 @@ void to_pb(const expected<remote_reply>& r, pb::PeerReply& out) {
     api::to_pb(r->turns, *out.mutable_turns());
   for (auto& a : r->agents)
     out.add_agents(a);
+  out.set_next_page_token(r->next_cursor);
 }
 
 expected<remote_reply> from_pb(const pb::PeerReply& r) {
@@ -297,6 +335,7 @@ expected<remote_reply> from_pb(const pb::PeerReply& r) {
   if (r.has_turns())
     out.turns = turns_of(r.turns());
   out.agents.assign(r.agents().begin(), r.agents().end());
+  out.next_cursor = r.next_page_token();
   return out;
 }
 

@@ -21,6 +21,8 @@ std::string_view to_string(remote_request::kind k) noexcept {
     case remote_request::kind::room_call: return "room_call";
     case remote_request::kind::room_post: return "room_post";
     case remote_request::kind::room_delivery: return "room_delivery";
+    case remote_request::kind::read_history: return "read_history";
+    case remote_request::kind::mark_read: return "mark_read";
   }
   return "unknown";
 }
@@ -59,6 +61,7 @@ const std::string& target_of(const remote_request& r) {
     case kind::update_manifest: return r.man.id;
     case kind::room_post: return r.msg.to.id;
     case kind::room_delivery: return r.agents.empty() ? r.id : r.agents.front();
+    case kind::read_history: return !r.room.empty() || r.agents.empty() ? r.room : r.agents.front();
     case kind::room_call:
       switch (r.op) {
         case op::join:

@@ -178,6 +178,23 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
     case kind::room_call: co_return co_await im.serve_room_call(*this, std::move(r));
     case kind::room_post: co_return co_await im.serve_room_post(std::move(r));
     case kind::room_delivery: break; // above
+    case kind::read_history: {
+      // Read from the store on this thread (the link's), as the API would.
+      auto page = r.room.empty() ? (r.agents.size() == 2 ? direct_history(r.caller, r.agents[0], r.agents[1], r.query)
+                                                          : expected<history_page>{unexpected{
+                                                              errc::invalid_argument, "a history read names a room or a pair"}})
+                                 : room_history(r.caller, r.room, r.query);
+      if (!page)
+        co_return unexpected{page.error()};
+      out.messages = std::move(page->messages);
+      out.next_cursor = std::move(page->next_cursor);
+      co_return out;
+    }
+    case kind::mark_read: {
+      if (auto ok = co_await mark_read_async(std::move(r.caller), std::move(r.id), std::move(r.deliveries)); !ok)
+        co_return unexpected{ok.error()};
+      co_return out;
+    }
     case kind::read_inbox: {
       // Read from the store on this thread (the link's), as the API would.
       auto got = inbox(r.caller, r.id, r.limit);

@@ -166,7 +166,29 @@ expected<message_status> node::status(const principal& p, const agent_id& from, 
   return wait(status_async(p, from, id));
 }
 
+namespace {
+
+// A history page read by the node that keeps it (a blocking read, like the
+// local one: the API calls it on its own thread).
+expected<history_page> history_from(node::impl& im, federation::remote_request req, std::string target) {
+  req.what = federation::remote_request::kind::read_history;
+  auto r = wait(im.forward(std::move(req), std::move(target)));
+  if (!r)
+    return unexpected{r.error()};
+  return history_page{std::move(r->messages), std::move(r->next_cursor)};
+}
+
+} // namespace
+
 expected<history_page> node::room_history(const principal& p, const room_id& r, const history_query& q) {
+  // A room's posts are kept by the node of its shard.
+  if (impl_->rt.place(r).at == placement::where::there) {
+    federation::remote_request req;
+    req.caller = p;
+    req.room = r;
+    req.query = q;
+    return history_from(*impl_, std::move(req), r);
+  }
   // Who may read is decided with the room's members as its moderator has them.
   auto facts = impl_->room_facts(r);
   if (!facts)
@@ -182,6 +204,21 @@ expected<history_page> node::direct_history(const principal& p, const agent_id& 
                                             const history_query& q) {
   if (auto ok = authorize(p, action::read_history, {a, b}); !ok)
     return unexpected{ok.error()};
+  // A direct message is kept by its recipient's node: the pair's messages
+  // are on one node only when both agents are.
+  const auto at_a = impl_->rt.place(a);
+  const auto at_b = impl_->rt.place(b);
+  if (at_a.at == placement::where::there && at_b.at == placement::where::there && at_a.node == at_b.node) {
+    federation::remote_request req;
+    req.caller = p;
+    req.agents = {a, b};
+    req.query = q;
+    return history_from(*impl_, std::move(req), a);
+  }
+  if (at_a.at != at_b.at || at_a.node != at_b.node)
+    return unexpected{errc::unavailable, "the direct messages of '" + a + "' and '" + b
+                                           + "' are kept by two nodes (each by its recipient's): reading them "
+                                             "across nodes is not carried yet"};
   for (auto* id : {&a, &b})
     if (auto ok = impl_->known_agent(*id); !ok)
       return unexpected{ok.error()};
@@ -211,6 +248,18 @@ expected<std::vector<message>> node::inbox(const principal& p, const agent_id& i
 task<expected<void>> node::mark_read_async(principal p, agent_id id, std::vector<uint64_t> deliveries) {
   if (auto ok = authorize(p, action::mark_read, {id}); !ok)
     co_return ok;
+  // The agent's link (and its deliveries) is where the agent lives.
+  if (impl_->rt.place(id).at == placement::where::there) {
+    federation::remote_request req;
+    req.what = federation::remote_request::kind::mark_read;
+    req.caller = std::move(p);
+    req.id = id;
+    req.deliveries = std::move(deliveries);
+    auto r = co_await impl_->forward(std::move(req), std::move(id));
+    if (!r)
+      co_return unexpected{r.error()};
+    co_return expected<void>{};
+  }
   auto ext = impl_->external(id);
   if (!ext)
     co_return unexpected{ext.error()};

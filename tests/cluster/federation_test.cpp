@@ -94,6 +94,66 @@ TEST_F(Federation, ManifestInboxAndRetireCrossNodes) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
 }
 
+// Verifies a pair's direct messages are read through a node that keeps none of them, a pair split over two nodes
+// is refused with UNAVAILABLE, and marking an inbox entry read through the other node removes it.
+TEST_F(Federation, HistoryAndMarkReadCrossNodes) {
+  auto alice = ids_on("node-a", 1)[0];
+  auto on_b = ids_on("node-b", 2);
+  for (auto& id : {alice, on_b[0], on_b[1]})
+    ASSERT_TRUE(introduce(node("node-a"), id, pb::Behavior::KIND_EXTERNAL).ok()) << id;
+  pb::SendResponse out;
+  ASSERT_TRUE(send(node("node-a"), on_b[0], on_b[1], "h-1", "between two of node-b", &out).ok());
+  ASSERT_TRUE(send(node("node-a"), on_b[1], on_b[0], "h-2", "and back", &out).ok());
+  ASSERT_TRUE(send(node("node-b"), alice, on_b[0], "h-3", "from node-a", &out).ok());
+  auto history = [&](node_process& via, const std::string& a, const std::string& b, pb::HistoryResponse* page) {
+    grpc::ClientContext ctx;
+    via.authorize(ctx);
+    pb::HistoryRequest req;
+    req.mutable_pair()->set_a(a);
+    req.mutable_pair()->set_b(b);
+    req.set_oldest_first(true);
+    req.set_page_size(1);
+    return pb::Rooms::NewStub(via.channel)->History(&ctx, req, page);
+  };
+  pb::HistoryResponse first;
+  auto s = history(node("node-a"), on_b[0], on_b[1], &first);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(first.messages_size(), 1);
+  EXPECT_EQ(first.messages(0).id(), "h-1");
+  ASSERT_FALSE(first.next_page_token().empty()) << "the page token crosses too";
+  {
+    grpc::ClientContext ctx;
+    pb::HistoryRequest req;
+    req.mutable_pair()->set_a(on_b[0]);
+    req.mutable_pair()->set_b(on_b[1]);
+    req.set_oldest_first(true);
+    req.set_page_size(1);
+    req.set_page_token(first.next_page_token());
+    pb::HistoryResponse second;
+    ASSERT_TRUE(pb::Rooms::NewStub(node("node-a").channel)->History(&ctx, req, &second).ok());
+    ASSERT_EQ(second.messages_size(), 1);
+    EXPECT_EQ(second.messages(0).id(), "h-2");
+  }
+  pb::HistoryResponse split;
+  s = history(node("node-a"), alice, on_b[0], &split);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+
+  auto entries = inbox(node("node-a"), on_b[0]);
+  ASSERT_EQ(entries.size(), 2u);
+  {
+    grpc::ClientContext ctx;
+    pb::MarkReadRequest req;
+    req.set_agent(on_b[0]);
+    req.add_deliveries(entries[0].delivery());
+    pb::MarkReadResponse done;
+    auto marked = pb::Messages::NewStub(node("node-a").channel)->MarkRead(&ctx, req, &done);
+    ASSERT_TRUE(marked.ok()) << marked.error_message();
+  }
+  auto left = inbox(node("node-b"), on_b[0]);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].delivery(), entries[1].delivery());
+}
+
 // Verifies echo agents on two nodes answering each other stop after the hop limit, as on one node.
 TEST_F(Federation, AutomaticRepliesAcrossNodesStopAtTheHopLimit) {
   auto [a, b] = one_id_on_each();

@@ -179,6 +179,18 @@ TEST_F(Rooms, GroupRoomSpansNodesAndFansOutOncePerNode) {
   auto at_a = inbox(node("node-a"), alice);
   ASSERT_EQ(at_a.size(), 1u);
   EXPECT_EQ(at_a[0].content(), "from b");
+  // The room's history, read through the node that does not keep it.
+  {
+    grpc::ClientContext ctx;
+    pb::HistoryRequest req;
+    req.set_room(room);
+    pb::HistoryResponse page;
+    auto h = pb::Rooms::NewStub(node("node-b").channel)->History(&ctx, req, &page);
+    ASSERT_TRUE(h.ok()) << h.error_message();
+    ASSERT_EQ(page.messages_size(), 2);
+    EXPECT_EQ(page.messages(0).id(), "p-2") << "newest first";
+    EXPECT_EQ(page.messages(1).id(), "p-1");
+  }
   // A retry of the same post delivers nothing again.
   ASSERT_TRUE(post(node("node-b"), on_b[1], room, "p-2", "from b").ok());
   std::this_thread::sleep_for(300ms);

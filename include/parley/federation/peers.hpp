@@ -14,6 +14,7 @@
 #include "parley/auth/principal.hpp"
 #include "parley/behavior/behavior.hpp"
 #include "parley/error.hpp"
+#include "parley/model/history.hpp"
 #include "parley/model/manifest.hpp"
 #include "parley/model/message.hpp"
 #include "parley/model/room.hpp"
@@ -50,6 +51,11 @@ struct remote_request {
     /// request per node. Each member is checked on its own; the reply's
     /// `agents` are those this node does not serve.
     room_delivery,
+    /// A page of room `room`'s history, or (`agents`, a pair of this node)
+    /// of the pair's direct messages, as `query` asks.
+    read_history,
+    /// Agent `id`'s link marks `deliveries` read.
+    mark_read,
   };
   /// What a room_call does. The fields it uses: `room`; `id` the member
   /// concerned; `by` the member acting; `role`; `flag`; `turn`; `spec` the
@@ -95,6 +101,8 @@ struct remote_request {
   uint64_t turn = 0;
   parley::room spec;
   std::vector<agent_id> agents;
+  history_query query;
+  std::vector<uint64_t> deliveries;
 };
 
 std::string_view to_string(remote_request::kind k) noexcept;
@@ -111,8 +119,10 @@ struct remote_reply {
   message msg;
   /// read_manifest, introduce and update_manifest.
   manifest man;
-  /// read_inbox.
+  /// read_inbox and read_history.
   std::vector<message> messages;
+  /// read_history: the cursor of the next page (empty: none).
+  std::string next_cursor;
   /// room_call: the room read, created, joined or admitted to.
   parley::room found_room;
   /// room_call read_turns.
