@@ -173,6 +173,15 @@ void to_pb(const remote_request& r, pb::PeerRequest& out) {
       for (auto d : r.deliveries)
         out.mutable_mark_read()->add_deliveries(d);
       break;
+    case remote_request::kind::list_agents: {
+      auto* l = out.mutable_list_agents();
+      if (r.status)
+        l->set_status(static_cast<pb::AgentStatus>(static_cast<int>(*r.status) + 1));
+      l->set_skill(r.skill);
+      l->set_page_size(r.limit);
+      l->set_page_token(r.after);
+      break;
+    }
   }
 }
 
@@ -273,6 +282,17 @@ expected<remote_request> from_pb(const pb::PeerRequest& r) {
       out.id = r.mark_read().agent();
       out.deliveries.assign(r.mark_read().deliveries().begin(), r.mark_read().deliveries().end());
       break;
+    case pb::PeerRequest::kListAgents: {
+      out.what = remote_request::kind::list_agents;
+      auto status = api::status_filter(r.list_agents().status());
+      if (!status)
+        return unexpected{errc::invalid_argument, "request " + std::to_string(r.seq()) + ": " + status.error().message};
+      out.status = *status;
+      out.skill = r.list_agents().skill();
+      out.limit = r.list_agents().page_size();
+      out.after = r.list_agents().page_token();
+      break;
+    }
     case pb::PeerRequest::BODY_NOT_SET:
       return unexpected{errc::invalid_argument, "request " + std::to_string(r.seq()) + " has no body"};
   }
@@ -300,6 +320,8 @@ void to_pb(const expected<remote_reply>& r, pb::PeerReply& out) {
   for (auto& a : r->agents)
     out.add_agents(a);
   out.set_next_page_token(r->next_cursor);
+  for (auto& m : r->manifests)
+    api::to_pb(m, *out.add_manifests());
 }
 
 expected<remote_reply> from_pb(const pb::PeerReply& r) {
@@ -336,6 +358,12 @@ expected<remote_reply> from_pb(const pb::PeerReply& r) {
     out.turns = turns_of(r.turns());
   out.agents.assign(r.agents().begin(), r.agents().end());
   out.next_cursor = r.next_page_token();
+  for (auto& pm : r.manifests()) {
+    auto m = manifest_of(pm);
+    if (!m)
+      return unexpected{errc::internal, "a peer answered a manifest this node cannot read: " + m.error().message};
+    out.manifests.push_back(std::move(*m));
+  }
   return out;
 }
 

@@ -23,6 +23,7 @@ std::string_view to_string(remote_request::kind k) noexcept {
     case remote_request::kind::room_delivery: return "room_delivery";
     case remote_request::kind::read_history: return "read_history";
     case remote_request::kind::mark_read: return "mark_read";
+    case remote_request::kind::list_agents: return "list_agents";
   }
   return "unknown";
 }

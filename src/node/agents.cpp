@@ -270,15 +270,24 @@ expected<agent_page> node::find_agents(const principal& p, const agent_filter& f
     return unexpected{ok.error()};
   if (auto ok = check_page_size(page_size); !ok)
     return unexpected{ok.error()};
+  // In a network, every node lists its own agents (a room's members are
+  // found wherever they live, below).
+  if (impl_->rt.cluster && f.room.empty())
+    return impl_->agents_everywhere(*this, p, f, page_size, after);
+  return impl_->agents_here(*this, p, f, page_size, after);
+}
+
+expected<agent_page> node::impl::agents_here(node& n, const principal& p, const agent_filter& f, size_t page_size,
+                                             const std::string& after) {
   std::vector<agent_id> candidates;
   if (!f.room.empty()) {
-    auto r = get_room(p, f.room);
+    auto r = n.get_room(p, f.room);
     if (!r)
       return unexpected{r.error()};
     for (auto& m : r->members)
       candidates.push_back(m.id);
   } else {
-    candidates = impl_->rt.routes.agents().ids();
+    candidates = rt.routes.agents().ids();
   }
   std::sort(candidates.begin(), candidates.end());
   auto from = std::upper_bound(candidates.begin(), candidates.end(), after);
@@ -286,15 +295,19 @@ expected<agent_page> node::find_agents(const principal& p, const agent_filter& f
   // A window of manifests at a time, all asked at once: one round trip per
   // window, not per agent. Dormant agents answer from the store, unwoken.
   const size_t window = std::max<size_t>(64, 2 * page_size);
-  caf::scoped_actor self{impl_->sys};
+  caf::scoped_actor self{sys};
   for (auto it = from; it != candidates.end();) {
     const auto end = it + static_cast<ptrdiff_t>(std::min<size_t>(window, static_cast<size_t>(candidates.end() - it)));
     std::vector<std::optional<manifest>> got(static_cast<size_t>(end - it));
     size_t asked = 0;
     for (auto k = it; k != end; ++k) {
-      if (auto m = impl_->dormant_manifest(*k))
+      if (rt.place(*k).at == placement::where::there) {
+        // A member of the room that lives on another node: read there.
+        if (auto m = n.get_manifest(p, *k))
+          got[static_cast<size_t>(k - it)] = std::move(*m);
+      } else if (auto m = dormant_manifest(*k))
         got[static_cast<size_t>(k - it)] = std::move(*m);
-      else if (auto a = impl_->rt.routes.agent(*k)) {
+      else if (auto a = rt.routes.agent(*k)) {
         self->send(a, atoms::read_manifest::value);
         ++asked;
       }
@@ -310,7 +323,7 @@ expected<agent_page> node::find_agents(const principal& p, const agent_filter& f
           ++answered;
         },
         [&](caf::error&) { ++answered; }, // retired and gone meanwhile
-        caf::after(impl_->cfg.call_timeout) >> [&] { timed_out = true; });
+        caf::after(cfg.call_timeout) >> [&] { timed_out = true; });
     if (timed_out)
       return unexpected{errc::deadline_exceeded, "listing agents: no answer within the call timeout"};
     for (auto& m : got) {

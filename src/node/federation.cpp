@@ -63,20 +63,9 @@ task<expected<federation::remote_reply>> node::impl::forward(federation::remote_
       co_return unexpected{errc::unavailable, "'" + target + "' is moving to this node; retry shortly"};
     req.shard = where.shard;
     req.epoch = where.epoch;
-    auto send = [&](const std::shared_ptr<reply_sink<federation::remote_reply>>& sink) {
-      cfg.peers->call(where.node, req, [sink](expected<federation::remote_reply> r) {
-        // Rebuilt, not moved: g++ 12 warns (wrongly, -Wmaybe-uninitialized)
-        // on the move of this expected.
-        if (r)
-          sink->deliver(0, std::move(*r));
-        else
-          sink->deliver(0, unexpected{std::move(r.error())});
-      });
-    };
-    auto rs = co_await call_direct<federation::remote_reply>(1, send);
-    auto& r = rs.front();
+    auto r = co_await ask_node(where.node, req);
     if (r || !federation::is_stale_owner(r.error()) || attempt == max_forward_attempts)
-      co_return std::move(r);
+      co_return r;
     if (auto ok = co_await pause_async(stale_pause); !ok)
       co_return unexpected{ok.error()};
   }
@@ -101,6 +90,23 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
   // A room's delivery names members of many shards: each is checked.
   if (r.what == kind::room_delivery)
     co_return co_await im.serve_room_delivery(std::move(r));
+  // A listing is about this node's agents, not a shard.
+  if (r.what == kind::list_agents) {
+    agent_filter f;
+    f.status = r.status;
+    f.skill = std::move(r.skill);
+    if (auto ok = authorize(r.caller, action::list_agents); !ok)
+      co_return unexpected{ok.error()};
+    if (r.limit == 0 || r.limit > max_list_page)
+      co_return unexpected{errc::invalid_argument, "a listing's page size must be 1 to " + std::to_string(max_list_page)};
+    auto page = im.agents_here(*this, r.caller, f, r.limit, r.after);
+    if (!page)
+      co_return unexpected{page.error()};
+    federation::remote_reply out;
+    out.manifests = std::move(page->agents);
+    out.next_cursor = std::move(page->next);
+    co_return out;
+  }
   auto owner = im.rt.cluster->owner(r.shard);
   if (owner.node != im.cfg.node_id || owner.epoch != r.epoch)
     co_return unexpected{federation::stale_owner(r.shard, r.epoch, owner.node, owner.epoch)};
@@ -177,7 +183,8 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
     }
     case kind::room_call: co_return co_await im.serve_room_call(*this, std::move(r));
     case kind::room_post: co_return co_await im.serve_room_post(std::move(r));
-    case kind::room_delivery: break; // above
+    case kind::room_delivery:
+    case kind::list_agents: break; // above
     case kind::read_history: {
       // Read from the store on this thread (the link's), as the API would.
       auto page = r.room.empty() ? (r.agents.size() == 2 ? direct_history(r.caller, r.agents[0], r.agents[1], r.query)

@@ -238,6 +238,14 @@ struct node::impl {
   /// A room call (`req.op`, `req.room`, ...) to the owner of the room's
   /// shard, or of the member's for a join.
   task<expected<federation::remote_reply>> forward_room(federation::remote_request req); // federation_rooms.cpp
+  /// A page of the agents this node holds (of a room's members: wherever
+  /// they live), and of every node's (in a network).
+  expected<agent_page> agents_here(node& n, const principal& p, const agent_filter& f, size_t page_size,
+                                   const std::string& after);                    // agents.cpp
+  expected<agent_page> agents_everywhere(node& n, const principal& p, const agent_filter& f, size_t page_size,
+                                         const std::string& after);              // federation_listings.cpp
+  /// `req` to node `peer` itself (a request not about a shard).
+  task<expected<federation::remote_reply>> ask_node(std::string peer, federation::remote_request req); // federation_listings.cpp
   /// Whether agent `id` exists and is not retired, here or on its node (the
   /// members a room of this node names may live anywhere).
   task<expected<void>> agent_exists_async(agent_id id);                           // federation_rooms.cpp

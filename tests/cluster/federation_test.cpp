@@ -154,6 +154,64 @@ TEST_F(Federation, HistoryAndMarkReadCrossNodes) {
   EXPECT_EQ(left[0].delivery(), entries[1].delivery());
 }
 
+// Verifies ListAgents through either node pages over the agents of both nodes, sorted by id, each once, with its
+// filters applied on every node.
+TEST_F(Federation, ListingsPageAcrossNodes) {
+  auto on_a = ids_on("node-a", 3);
+  auto on_b = ids_on("node-b", 3);
+  std::vector<std::string> all;
+  for (auto& id : on_a)
+    all.push_back(id);
+  for (auto& id : on_b)
+    all.push_back(id);
+  for (auto& id : all)
+    ASSERT_TRUE(introduce(node("node-b"), id, pb::Behavior::KIND_SILENT).ok()) << id;
+  std::sort(all.begin(), all.end());
+  auto list = [&](node_process& via, const std::string& token, pb::AgentStatus status, pb::ListAgentsResponse* out) {
+    grpc::ClientContext ctx;
+    via.authorize(ctx);
+    pb::ListAgentsRequest req;
+    req.set_page_size(4);
+    req.set_page_token(token);
+    req.set_status(status);
+    return pb::Agents::NewStub(via.channel)->ListAgents(&ctx, req, out);
+  };
+  for (auto* via : {&node("node-a"), &node("node-b")}) {
+    std::vector<std::string> seen;
+    std::string token;
+    int pages = 0;
+    do {
+      pb::ListAgentsResponse page;
+      auto s = list(*via, token, pb::AGENT_STATUS_UNSPECIFIED, &page);
+      ASSERT_TRUE(s.ok()) << via->id << ": " << s.error_message();
+      EXPECT_LE(page.agents_size(), 4);
+      for (auto& m : page.agents())
+        seen.push_back(m.id());
+      token = page.next_page_token();
+      ++pages;
+    } while (!token.empty() && pages < 10);
+    EXPECT_EQ(seen, all) << "through " << via->id;
+    EXPECT_EQ(pages, 2);
+  }
+  // Retire one agent of each node: a status filter holds on both.
+  for (auto& id : {on_a[0], on_b[0]}) {
+    grpc::ClientContext ctx;
+    pb::RetireRequest req;
+    req.set_agent(id);
+    pb::RetireResponse out;
+    ASSERT_TRUE(pb::Agents::NewStub(node("node-a").channel)->Retire(&ctx, req, &out).ok());
+  }
+  pb::ListAgentsResponse retired;
+  ASSERT_TRUE(list(node("node-a"), "", pb::AGENT_STATUS_RETIRED, &retired).ok());
+  std::vector<std::string> got;
+  for (auto& m : retired.agents())
+    got.push_back(m.id());
+  std::vector<std::string> want{on_a[0], on_b[0]};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(retired.next_page_token().empty());
+}
+
 // Verifies echo agents on two nodes answering each other stop after the hop limit, as on one node.
 TEST_F(Federation, AutomaticRepliesAcrossNodesStopAtTheHopLimit) {
   auto [a, b] = one_id_on_each();

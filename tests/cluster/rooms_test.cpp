@@ -156,6 +156,20 @@ TEST_F(Rooms, GroupRoomSpansNodesAndFansOutOncePerNode) {
   for (auto& id : on_b)
     EXPECT_TRUE(lists_room(id, room)) << id << "'s manifest does not list " << room;
   EXPECT_TRUE(lists_room(alice, room));
+  {
+    // The room's members, listed through the node that holds three of them.
+    grpc::ClientContext ctx;
+    pb::ListAgentsRequest req;
+    req.set_room(room);
+    pb::ListAgentsResponse page;
+    auto listed = pb::Agents::NewStub(node("node-b").channel)->ListAgents(&ctx, req, &page);
+    ASSERT_TRUE(listed.ok()) << listed.error_message();
+    std::vector<std::string> got, want{alice, on_b[0], on_b[1], on_b[2]};
+    for (auto& m : page.agents())
+      got.push_back(m.id());
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(got, want);
+  }
 
   // A post from node-a's member reaches the three members on node-b with one request to node-b.
   std::this_thread::sleep_for(300ms); // the join notices are served

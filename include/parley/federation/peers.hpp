@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,10 @@ struct remote_request {
     read_history,
     /// Agent `id`'s link marks `deliveries` read.
     mark_read,
+    /// Up to `limit` manifests of this node's agents with ids after
+    /// `after`, sorted by id, with `status` and `skill` if set (a listing
+    /// across the network asks every node). Not about a shard.
+    list_agents,
   };
   /// What a room_call does. The fields it uses: `room`; `id` the member
   /// concerned; `by` the member acting; `role`; `flag`; `turn`; `spec` the
@@ -103,6 +108,9 @@ struct remote_request {
   std::vector<agent_id> agents;
   history_query query;
   std::vector<uint64_t> deliveries;
+  std::optional<agent_status> status;
+  std::string skill;
+  std::string after;
 };
 
 std::string_view to_string(remote_request::kind k) noexcept;
@@ -121,8 +129,11 @@ struct remote_reply {
   manifest man;
   /// read_inbox and read_history.
   std::vector<message> messages;
-  /// read_history: the cursor of the next page (empty: none).
+  /// read_history: the cursor of the next page; list_agents: set when the
+  /// node has more (empty: none).
   std::string next_cursor;
+  /// list_agents.
+  std::vector<manifest> manifests;
   /// room_call: the room read, created, joined or admitted to.
   parley::room found_room;
   /// room_call read_turns.
