@@ -3,8 +3,8 @@
 // What the cluster tests share: real parleyd processes of one network
 // (durable, async, each in its own directory) coordinated by a real etcd on
 // /dev/shm, reached with the generated stubs; a fixture with two of them
-// whose shards are all given out; and a raw Federation.Link, as a node
-// would open it.
+// (or more: node_names) whose shards are all given out; and a raw
+// Federation.Link, as a node would open it.
 
 #include <gtest/gtest.h>
 
@@ -82,8 +82,10 @@ protected:
                                                      + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    for (auto id : {"node-a", "node-b"})
-      nodes_.push_back(std::make_unique<node_process>(etcd_, id, (dir_ / id).string(), 2, extra_args()));
+    const auto names = node_names();
+    for (auto& id : names)
+      nodes_.push_back(std::make_unique<node_process>(etcd_, id, (dir_ / id).string(), static_cast<int>(names.size()),
+                                                      extra_args()));
     for (auto& n : nodes_) {
       ASSERT_TRUE(n->ready()) << n->proc.output();
       n->token = admin_token();
@@ -92,9 +94,13 @@ protected:
     for (int i = 0; i < 200 && read_map() < shard_count; ++i)
       std::this_thread::sleep_for(50ms);
     ASSERT_EQ(read_map(), shard_count);
-    ASSERT_GT(owned("node-a"), 0u);
-    ASSERT_GT(owned("node-b"), 0u);
+    for (auto& id : names)
+      ASSERT_GT(owned(id), 0u) << id;
   }
+
+  /// The nodes of the network (all of them must be up before shards are
+  /// given out).
+  virtual std::vector<std::string> node_names() { return {"node-a", "node-b"}; }
 
   /// What every node is started with beyond the defaults.
   virtual std::vector<std::string> extra_args() { return {}; }

@@ -373,5 +373,63 @@ TEST_F(Rooms, DirectRoomOfAgentsOnTwoNodes) {
   EXPECT_EQ(at_a[0].content(), "indeed");
 }
 
+class RoomsOnThreeNodes : public Rooms {
+protected:
+  std::vector<std::string> node_names() override { return {"node-a", "node-b", "node-c"}; }
+};
+
+// Verifies a room on one of three nodes with members on all three: each post reaches every other member once, the
+// two other nodes get one request each per post, and turns and history work through every node.
+TEST_F(RoomsOnThreeNodes, PostsReachEveryNodeOnce) {
+  auto room = room_on("node-c");
+  auto a = ids_on("node-a", 2);
+  auto b = ids_on("node-b", 2);
+  auto c = ids_on("node-c", 1);
+  std::vector<std::string> members{a[0], a[1], b[0], b[1], c[0]};
+  for (auto& id : members)
+    ASSERT_TRUE(introduce(node("node-b"), id, pb::Behavior::KIND_EXTERNAL).ok()) << id;
+  pb::Room created;
+  ASSERT_TRUE(create_group(node("node-a"), a[0], room, pb::SPEAKER_POLICY_ROUND_ROBIN, false, &created).ok());
+  for (size_t i = 1; i < members.size(); ++i)
+    ASSERT_TRUE(join(*nodes_[i % 3], room, members[i]).ok()) << members[i];
+  EXPECT_EQ(get_room(node("node-b"), room).member_count(), 5u);
+  std::this_thread::sleep_for(300ms); // the join notices are served
+  const auto before_a = info(node("node-a")).peer_requests_served();
+  const auto before_b = info(node("node-b")).peer_requests_served();
+  // b[0] takes the turn through node-a and posts twice through node-c.
+  pb::TurnState t;
+  ASSERT_TRUE(turn(node("node-a"), room, b[0], true, &t).ok());
+  ASSERT_TRUE(post(node("node-c"), b[0], room, "r-1", "one").ok());
+  ASSERT_TRUE(post(node("node-c"), b[0], room, "r-2", "two").ok());
+  for (auto& id : members) {
+    if (id == b[0])
+      continue;
+    std::vector<pb::Message> got;
+    for (int i = 0; i < 100 && got.size() < 2; ++i) {
+      got = inbox(node(map_[shard_of(id)]), id); // through its own node: no request to count
+      if (got.size() < 2)
+        std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_EQ(got.size(), 2u) << id;
+    EXPECT_EQ(got[0].content(), "one");
+    EXPECT_EQ(got[1].content(), "two");
+  }
+  // node-a served one delivery per post (its two members), and nothing else: the turn request and the
+  // sends went elsewhere. node-b served the two sends (its member is the sender), the turn grant's notice,
+  // and one delivery per post (for b[1]).
+  EXPECT_EQ(info(node("node-a")).peer_requests_served() - before_a, 2u);
+  EXPECT_EQ(info(node("node-b")).peer_requests_served() - before_b, 5u);
+  pb::HistoryResponse page;
+  {
+    grpc::ClientContext ctx;
+    pb::HistoryRequest req;
+    req.set_room(room);
+    req.set_oldest_first(true);
+    ASSERT_TRUE(pb::Rooms::NewStub(node("node-a").channel)->History(&ctx, req, &page).ok());
+  }
+  ASSERT_EQ(page.messages_size(), 2);
+  EXPECT_EQ(page.messages(0).id(), "r-1");
+}
+
 } // namespace
 } // namespace parley::cluster_test
