@@ -182,6 +182,10 @@ void to_pb(const remote_request& r, pb::PeerRequest& out) {
       l->set_page_token(r.after);
       break;
     }
+    case remote_request::kind::list_rooms:
+      out.mutable_list_rooms()->set_page_size(r.limit);
+      out.mutable_list_rooms()->set_page_token(r.after);
+      break;
   }
 }
 
@@ -293,6 +297,11 @@ expected<remote_request> from_pb(const pb::PeerRequest& r) {
       out.after = r.list_agents().page_token();
       break;
     }
+    case pb::PeerRequest::kListRooms:
+      out.what = remote_request::kind::list_rooms;
+      out.limit = r.list_rooms().page_size();
+      out.after = r.list_rooms().page_token();
+      break;
     case pb::PeerRequest::BODY_NOT_SET:
       return unexpected{errc::invalid_argument, "request " + std::to_string(r.seq()) + " has no body"};
   }
@@ -322,6 +331,8 @@ void to_pb(const expected<remote_reply>& r, pb::PeerReply& out) {
   out.set_next_page_token(r->next_cursor);
   for (auto& m : r->manifests)
     api::to_pb(m, *out.add_manifests());
+  for (auto& room : r->rooms)
+    api::to_pb(room, *out.add_rooms());
 }
 
 expected<remote_reply> from_pb(const pb::PeerReply& r) {
@@ -363,6 +374,12 @@ expected<remote_reply> from_pb(const pb::PeerReply& r) {
     if (!m)
       return unexpected{errc::internal, "a peer answered a manifest this node cannot read: " + m.error().message};
     out.manifests.push_back(std::move(*m));
+  }
+  for (auto& pr : r.rooms()) {
+    auto room = room_of(pr);
+    if (!room)
+      return unexpected{errc::internal, "a peer answered a room this node cannot read: " + room.error().message};
+    out.rooms.push_back(std::move(*room));
   }
   return out;
 }

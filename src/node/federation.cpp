@@ -90,7 +90,7 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
   // A room's delivery names members of many shards: each is checked.
   if (r.what == kind::room_delivery)
     co_return co_await im.serve_room_delivery(std::move(r));
-  // A listing is about this node's agents, not a shard.
+  // A listing is about this node's agents or rooms, not a shard.
   if (r.what == kind::list_agents) {
     agent_filter f;
     f.status = r.status;
@@ -104,6 +104,17 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
       co_return unexpected{page.error()};
     federation::remote_reply out;
     out.manifests = std::move(page->agents);
+    out.next_cursor = std::move(page->next);
+    co_return out;
+  }
+  if (r.what == kind::list_rooms) {
+    if (r.limit == 0 || r.limit > max_list_page)
+      co_return unexpected{errc::invalid_argument, "a listing's page size must be 1 to " + std::to_string(max_list_page)};
+    auto page = im.rooms_here(*this, r.caller, r.limit, r.after);
+    if (!page)
+      co_return unexpected{page.error()};
+    federation::remote_reply out;
+    out.rooms = std::move(page->rooms);
     out.next_cursor = std::move(page->next);
     co_return out;
   }
@@ -184,7 +195,8 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
     case kind::room_call: co_return co_await im.serve_room_call(*this, std::move(r));
     case kind::room_post: co_return co_await im.serve_room_post(std::move(r));
     case kind::room_delivery:
-    case kind::list_agents: break; // above
+    case kind::list_agents:
+    case kind::list_rooms: break; // above
     case kind::read_history: {
       // Read from the store on this thread (the link's), as the API would.
       auto page = r.room.empty() ? (r.agents.size() == 2 ? direct_history(r.caller, r.agents[0], r.agents[1], r.query)

@@ -1,5 +1,6 @@
-// Listings across a network: every node lists its own agents (the pages
-// are merged by id), so a page costs one request per node, not per shard.
+// Listings across a network: every node lists its own agents or rooms (the
+// pages are merged by id), so a page costs one request per node, not per
+// shard.
 
 #include <algorithm>
 
@@ -24,10 +25,27 @@ task<expected<federation::remote_reply>> node::impl::ask_node(std::string peer, 
   co_return std::move(rs.front());
 }
 
-// Each node answers up to `page_size` of its agents after `after`, and says
-// whether it has more; the first `page_size` of their union, by id, are the
-// page. A node that cannot answer fails the listing (UNAVAILABLE): a page
-// with one node's agents missing would look whole.
+namespace {
+
+// The first `page_size` of the union of every node's page, by id. Each node
+// answered up to `page_size` of its own after the token, and said whether it
+// has more; there is a next page when any has more or the union is larger.
+template <class T, class Id>
+void merge_pages(std::vector<T>& all, bool more, size_t page_size, Id id_of, std::vector<T>& out, std::string& next) {
+  std::sort(all.begin(), all.end(), [&](const T& a, const T& b) { return id_of(a) < id_of(b); });
+  if (all.size() > page_size) {
+    all.resize(page_size);
+    more = true;
+  }
+  out = std::move(all);
+  if (more && !out.empty())
+    next = id_of(out.back());
+}
+
+} // namespace
+
+// A node that cannot answer fails the listing (UNAVAILABLE): a page with
+// one node's entries missing would look whole.
 expected<agent_page> node::impl::agents_everywhere(node& n, const principal& p, const agent_filter& f,
                                                    size_t page_size, const std::string& after) {
   auto here = agents_here(n, p, f, page_size, after);
@@ -51,15 +69,35 @@ expected<agent_page> node::impl::agents_everywhere(node& n, const principal& p, 
     more = more || !got->next_cursor.empty();
     std::move(got->manifests.begin(), got->manifests.end(), std::back_inserter(all));
   }
-  std::sort(all.begin(), all.end(), [](const manifest& a, const manifest& b) { return a.id < b.id; });
   agent_page page;
-  if (all.size() > page_size) {
-    all.resize(page_size);
-    more = true;
+  merge_pages(all, more, page_size, [](const manifest& m) -> const std::string& { return m.id; }, page.agents,
+              page.next);
+  return page;
+}
+
+expected<room_page> node::impl::rooms_everywhere(node& n, const principal& p, size_t page_size,
+                                                 const std::string& after) {
+  auto here = rooms_here(n, p, page_size, after);
+  if (!here)
+    return here;
+  std::vector<room> all = std::move(here->rooms);
+  bool more = !here->next.empty();
+  for (auto& m : rt.cluster->members()) {
+    if (m.node == cfg.node_id)
+      continue;
+    federation::remote_request req;
+    req.what = federation::remote_request::kind::list_rooms;
+    req.caller = p;
+    req.limit = static_cast<uint32_t>(page_size);
+    req.after = after;
+    auto got = wait(ask_node(m.node, std::move(req)));
+    if (!got)
+      return unexpected{got.error().code, "listing the rooms of node '" + m.node + "': " + got.error().message};
+    more = more || !got->next_cursor.empty();
+    std::move(got->rooms.begin(), got->rooms.end(), std::back_inserter(all));
   }
-  page.agents = std::move(all);
-  if (more && !page.agents.empty())
-    page.next = page.agents.back().id;
+  room_page page;
+  merge_pages(all, more, page_size, [](const room& r) -> const std::string& { return r.id; }, page.rooms, page.next);
   return page;
 }
 

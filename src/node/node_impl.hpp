@@ -244,6 +244,11 @@ struct node::impl {
                                    const std::string& after);                    // agents.cpp
   expected<agent_page> agents_everywhere(node& n, const principal& p, const agent_filter& f, size_t page_size,
                                          const std::string& after);              // federation_listings.cpp
+  /// A page of the rooms this node holds that `p` may see, and of every
+  /// node's (in a network).
+  expected<room_page> rooms_here(node& n, const principal& p, size_t page_size, const std::string& after); // rooms.cpp
+  expected<room_page> rooms_everywhere(node& n, const principal& p, size_t page_size,
+                                       const std::string& after);                 // federation_listings.cpp
   /// `req` to node `peer` itself (a request not about a shard).
   task<expected<federation::remote_reply>> ask_node(std::string peer, federation::remote_request req); // federation_listings.cpp
   /// Whether agent `id` exists and is not retired, here or on its node (the

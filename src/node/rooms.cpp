@@ -382,33 +382,14 @@ expected<std::vector<room_id>> node::list_rooms(const principal& p) const {
   return visible_rooms(const_cast<node&>(*this), *impl_, p);
 }
 
-expected<room_page> node::find_rooms(const principal& p, const agent_id& member, size_t page_size,
-                                     const std::string& after) {
-  if (page_size == 0 || page_size > max_list_page)
-    return unexpected{errc::invalid_argument, "page size must be 1 to "
-                                                + std::to_string(max_list_page) + ", not "
-                                                + std::to_string(page_size)};
-  std::vector<room_id> ids;
-  if (!member.empty()) {
-    auto m = get_manifest(p, member);
-    if (!m)
-      return unexpected{m.error()};
-    auto visible = list_rooms(p);
-    if (!visible)
-      return unexpected{visible.error()};
-    for (auto& r : m->rooms)
-      if (std::binary_search(visible->begin(), visible->end(), r))
-        ids.push_back(r);
-    std::sort(ids.begin(), ids.end());
-  } else {
-    auto visible = list_rooms(p);
-    if (!visible)
-      return unexpected{visible.error()};
-    ids = std::move(*visible);
-  }
+namespace {
+
+// A page of the rooms among `ids` (sorted) after `after` that `p` may read.
+expected<room_page> page_of_rooms(node& n, const principal& p, const std::vector<room_id>& ids, size_t page_size,
+                                  const std::string& after) {
   room_page page;
   for (auto it = std::upper_bound(ids.begin(), ids.end(), after); it != ids.end(); ++it) {
-    auto r = get_room(p, *it);
+    auto r = n.get_room(p, *it);
     if (!r) {
       if (r.error().code == errc::not_found || r.error().code == errc::permission_denied)
         continue; // gone, or left meanwhile
@@ -421,6 +402,52 @@ expected<room_page> node::find_rooms(const principal& p, const agent_id& member,
     page.rooms.push_back(std::move(*r));
   }
   return page;
+}
+
+} // namespace
+
+expected<room_page> node::find_rooms(const principal& p, const agent_id& member, size_t page_size,
+                                     const std::string& after) {
+  if (page_size == 0 || page_size > max_list_page)
+    return unexpected{errc::invalid_argument, "page size must be 1 to "
+                                                + std::to_string(max_list_page) + ", not "
+                                                + std::to_string(page_size)};
+  // In a network, every node lists the rooms it holds.
+  if (impl_->rt.cluster && member.empty())
+    return impl_->rooms_everywhere(*this, p, page_size, after);
+  std::vector<room_id> ids;
+  if (!member.empty()) {
+    auto m = get_manifest(p, member);
+    if (!m)
+      return unexpected{m.error()};
+    if (impl_->rt.cluster) {
+      // Its rooms live anywhere: each read says whether `p` may see it.
+      ids = m->rooms;
+    } else {
+      auto visible = list_rooms(p);
+      if (!visible)
+        return unexpected{visible.error()};
+      for (auto& r : m->rooms)
+        if (std::binary_search(visible->begin(), visible->end(), r))
+          ids.push_back(r);
+    }
+    std::sort(ids.begin(), ids.end());
+  } else {
+    auto visible = list_rooms(p);
+    if (!visible)
+      return unexpected{visible.error()};
+    ids = std::move(*visible);
+  }
+  return page_of_rooms(*this, p, ids, page_size, after);
+}
+
+expected<room_page> node::impl::rooms_here(node& n, const principal& p, size_t page_size, const std::string& after) {
+  auto visible = n.list_rooms(p);
+  if (!visible)
+    return unexpected{visible.error()};
+  // An agent's own rooms may be anywhere: only those this node holds.
+  std::erase_if(*visible, [&](const room_id& r) { return rt.place(r).at != placement::where::here; });
+  return page_of_rooms(n, p, *visible, page_size, after);
 }
 
 // -- turns --------------------------------------------------------------------

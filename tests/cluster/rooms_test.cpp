@@ -373,6 +373,63 @@ TEST_F(Rooms, DirectRoomOfAgentsOnTwoNodes) {
   EXPECT_EQ(at_a[0].content(), "indeed");
 }
 
+// Verifies ListRooms through either node pages over the rooms of both nodes, sorted, each once, and a member's rooms
+// are listed wherever they live.
+TEST_F(Rooms, ListingsPageAcrossNodes) {
+  auto alice = ids_on("node-a", 1)[0];
+  auto bob = ids_on("node-b", 1)[0];
+  ASSERT_TRUE(introduce(node("node-a"), alice, pb::Behavior::KIND_EXTERNAL).ok());
+  ASSERT_TRUE(introduce(node("node-a"), bob, pb::Behavior::KIND_EXTERNAL).ok());
+  std::vector<std::string> rooms;
+  for (int i = 0; i < 20 && rooms.size() < 5; ++i) {
+    auto id = "lobby-" + std::to_string(i);
+    // Two on node-a's shards, three on node-b's.
+    const auto& owner = map_[shard_of(id)];
+    const auto on_owner = std::count_if(rooms.begin(), rooms.end(), [&](auto& r) { return map_[shard_of(r)] == owner; });
+    if (on_owner >= (owner == "node-a" ? 2 : 3))
+      continue;
+    pb::Room made;
+    ASSERT_TRUE(create_group(node("node-b"), alice, id, pb::SPEAKER_POLICY_NONE, false, &made).ok()) << id;
+    rooms.push_back(id);
+  }
+  ASSERT_EQ(rooms.size(), 5u);
+  std::sort(rooms.begin(), rooms.end());
+  ASSERT_TRUE(join(node("node-a"), rooms[0], bob).ok());
+  ASSERT_TRUE(join(node("node-a"), rooms[4], bob).ok());
+  auto list = [&](node_process& via, const std::string& member, const std::string& token, pb::ListRoomsResponse* out) {
+    grpc::ClientContext ctx;
+    via.authorize(ctx);
+    pb::ListRoomsRequest req;
+    req.set_member(member);
+    req.set_page_size(2);
+    req.set_page_token(token);
+    return pb::Rooms::NewStub(via.channel)->ListRooms(&ctx, req, out);
+  };
+  for (auto* via : {&node("node-a"), &node("node-b")}) {
+    std::vector<std::string> seen;
+    std::string token;
+    int pages = 0;
+    do {
+      pb::ListRoomsResponse page;
+      auto s = list(*via, "", token, &page);
+      ASSERT_TRUE(s.ok()) << via->id << ": " << s.error_message();
+      for (auto& r : page.rooms())
+        seen.push_back(r.id());
+      token = page.next_page_token();
+      ++pages;
+    } while (!token.empty() && pages < 10);
+    EXPECT_EQ(seen, rooms) << "through " << via->id;
+    EXPECT_EQ(pages, 3);
+  }
+  EXPECT_TRUE(lists_room(bob, rooms[4]));
+  pb::ListRoomsResponse bobs;
+  auto s = list(node("node-a"), bob, "", &bobs);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(bobs.rooms_size(), 2);
+  EXPECT_EQ(bobs.rooms(0).id(), rooms[0]);
+  EXPECT_EQ(bobs.rooms(1).id(), rooms[4]);
+}
+
 class RoomsOnThreeNodes : public Rooms {
 protected:
   std::vector<std::string> node_names() override { return {"node-a", "node-b", "node-c"}; }

@@ -61,6 +61,9 @@ struct remote_request {
     /// `after`, sorted by id, with `status` and `skill` if set (a listing
     /// across the network asks every node). Not about a shard.
     list_agents,
+    /// Up to `limit` of the rooms this node holds with ids after `after`
+    /// that the caller may see, sorted by id. Not about a shard.
+    list_rooms,
   };
   /// What a room_call does. The fields it uses: `room`; `id` the member
   /// concerned; `by` the member acting; `role`; `flag`; `turn`; `spec` the
@@ -134,6 +137,8 @@ struct remote_reply {
   std::string next_cursor;
   /// list_agents.
   std::vector<manifest> manifests;
+  /// list_rooms.
+  std::vector<parley::room> rooms;
   /// room_call: the room read, created, joined or admitted to.
   parley::room found_room;
   /// room_call read_turns.
