@@ -42,10 +42,25 @@ void merge_pages(std::vector<T>& all, bool more, size_t page_size, Id id_of, std
     next = id_of(out.back());
 }
 
+// Asks every other node of the network `req` (a listing), handing each
+// answer to `take`. A node that cannot answer fails the listing
+// (UNAVAILABLE): a page with one node's entries missing would look whole.
+template <class Take>
+expected<void> ask_every_node(node::impl& im, const federation::remote_request& req, const char* what, Take take) {
+  for (auto& m : im.rt.cluster->members()) {
+    if (m.node == im.cfg.node_id)
+      continue;
+    auto got = wait(im.ask_node(m.node, req));
+    if (!got)
+      return unexpected{got.error().code, std::string{"listing the "} + what + " of node '" + m.node + "': "
+                                            + got.error().message};
+    take(*got);
+  }
+  return {};
+}
+
 } // namespace
 
-// A node that cannot answer fails the listing (UNAVAILABLE): a page with
-// one node's entries missing would look whole.
 expected<agent_page> node::impl::agents_everywhere(node& n, const principal& p, const agent_filter& f,
                                                    size_t page_size, const std::string& after) {
   auto here = agents_here(n, p, f, page_size, after);
@@ -53,22 +68,19 @@ expected<agent_page> node::impl::agents_everywhere(node& n, const principal& p, 
     return here;
   std::vector<manifest> all = std::move(here->agents);
   bool more = !here->next.empty();
-  for (auto& m : rt.cluster->members()) {
-    if (m.node == cfg.node_id)
-      continue;
-    federation::remote_request req;
-    req.what = federation::remote_request::kind::list_agents;
-    req.caller = p;
-    req.status = f.status;
-    req.skill = f.skill;
-    req.limit = static_cast<uint32_t>(page_size);
-    req.after = after;
-    auto got = wait(ask_node(m.node, std::move(req)));
-    if (!got)
-      return unexpected{got.error().code, "listing the agents of node '" + m.node + "': " + got.error().message};
-    more = more || !got->next_cursor.empty();
-    std::move(got->manifests.begin(), got->manifests.end(), std::back_inserter(all));
-  }
+  federation::remote_request req;
+  req.what = federation::remote_request::kind::list_agents;
+  req.caller = p;
+  req.status = f.status;
+  req.skill = f.skill;
+  req.limit = static_cast<uint32_t>(page_size);
+  req.after = after;
+  auto asked = ask_every_node(*this, req, "agents", [&](federation::remote_reply& got) {
+    more = more || !got.next_cursor.empty();
+    std::move(got.manifests.begin(), got.manifests.end(), std::back_inserter(all));
+  });
+  if (!asked)
+    return unexpected{asked.error()};
   agent_page page;
   merge_pages(all, more, page_size, [](const manifest& m) -> const std::string& { return m.id; }, page.agents,
               page.next);
@@ -82,20 +94,17 @@ expected<room_page> node::impl::rooms_everywhere(node& n, const principal& p, si
     return here;
   std::vector<room> all = std::move(here->rooms);
   bool more = !here->next.empty();
-  for (auto& m : rt.cluster->members()) {
-    if (m.node == cfg.node_id)
-      continue;
-    federation::remote_request req;
-    req.what = federation::remote_request::kind::list_rooms;
-    req.caller = p;
-    req.limit = static_cast<uint32_t>(page_size);
-    req.after = after;
-    auto got = wait(ask_node(m.node, std::move(req)));
-    if (!got)
-      return unexpected{got.error().code, "listing the rooms of node '" + m.node + "': " + got.error().message};
-    more = more || !got->next_cursor.empty();
-    std::move(got->rooms.begin(), got->rooms.end(), std::back_inserter(all));
-  }
+  federation::remote_request req;
+  req.what = federation::remote_request::kind::list_rooms;
+  req.caller = p;
+  req.limit = static_cast<uint32_t>(page_size);
+  req.after = after;
+  auto asked = ask_every_node(*this, req, "rooms", [&](federation::remote_reply& got) {
+    more = more || !got.next_cursor.empty();
+    std::move(got.rooms.begin(), got.rooms.end(), std::back_inserter(all));
+  });
+  if (!asked)
+    return unexpected{asked.error()};
   room_page page;
   merge_pages(all, more, page_size, [](const room& r) -> const std::string& { return r.id; }, page.rooms, page.next);
   return page;
