@@ -91,30 +91,27 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
   if (r.what == kind::room_delivery)
     co_return co_await im.serve_room_delivery(std::move(r));
   // A listing is about this node's agents or rooms, not a shard.
-  if (r.what == kind::list_agents) {
+  if (r.what == kind::list_agents || r.what == kind::list_rooms) {
+    if (r.limit == 0 || r.limit > max_list_page)
+      co_return unexpected{errc::invalid_argument, "a listing's page size must be 1 to " + std::to_string(max_list_page)};
+    federation::remote_reply out;
+    if (r.what == kind::list_rooms) {
+      auto page = im.rooms_here(*this, r.caller, r.limit, r.after);
+      if (!page)
+        co_return unexpected{page.error()};
+      out.rooms = std::move(page->rooms);
+      out.next_cursor = std::move(page->next);
+      co_return out;
+    }
+    if (auto ok = authorize(r.caller, action::list_agents); !ok)
+      co_return unexpected{ok.error()};
     agent_filter f;
     f.status = r.status;
     f.skill = std::move(r.skill);
-    if (auto ok = authorize(r.caller, action::list_agents); !ok)
-      co_return unexpected{ok.error()};
-    if (r.limit == 0 || r.limit > max_list_page)
-      co_return unexpected{errc::invalid_argument, "a listing's page size must be 1 to " + std::to_string(max_list_page)};
     auto page = im.agents_here(*this, r.caller, f, r.limit, r.after);
     if (!page)
       co_return unexpected{page.error()};
-    federation::remote_reply out;
     out.manifests = std::move(page->agents);
-    out.next_cursor = std::move(page->next);
-    co_return out;
-  }
-  if (r.what == kind::list_rooms) {
-    if (r.limit == 0 || r.limit > max_list_page)
-      co_return unexpected{errc::invalid_argument, "a listing's page size must be 1 to " + std::to_string(max_list_page)};
-    auto page = im.rooms_here(*this, r.caller, r.limit, r.after);
-    if (!page)
-      co_return unexpected{page.error()};
-    federation::remote_reply out;
-    out.rooms = std::move(page->rooms);
     out.next_cursor = std::move(page->next);
     co_return out;
   }
@@ -199,9 +196,9 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
     case kind::list_rooms: break; // above
     case kind::read_history: {
       // Read from the store on this thread (the link's), as the API would.
-      auto page = r.room.empty() ? (r.agents.size() == 2 ? direct_history(r.caller, r.agents[0], r.agents[1], r.query)
-                                                          : expected<history_page>{unexpected{
-                                                              errc::invalid_argument, "a history read names a room or a pair"}})
+      if (r.room.empty() && r.agents.size() != 2)
+        co_return unexpected{errc::invalid_argument, "a history read names a room or a pair"};
+      auto page = r.room.empty() ? direct_history(r.caller, r.agents[0], r.agents[1], r.query)
                                  : room_history(r.caller, r.room, r.query);
       if (!page)
         co_return unexpected{page.error()};
