@@ -117,11 +117,12 @@ protected:
     return false;
   }
 
-  // Waits (up to 5 s) until `agent`'s inbox holds `n` messages.
-  std::vector<pb::Message> inbox_of(const std::string& agent, size_t n) {
+  // Waits (up to 5 s) until `agent`'s inbox, read through `via`, holds `n`
+  // messages (a post reaches members of other nodes after the send returns).
+  std::vector<pb::Message> inbox_of(node_process& via, const std::string& agent, size_t n) {
     std::vector<pb::Message> got;
     for (int i = 0; i < 100; ++i) {
-      got = inbox(node("node-b"), agent);
+      got = inbox(via, agent);
       if (got.size() >= n)
         break;
       std::this_thread::sleep_for(50ms);
@@ -176,7 +177,7 @@ TEST_F(Rooms, GroupRoomSpansNodesAndFansOutOncePerNode) {
   const auto before = info(node("node-b")).peer_requests_served();
   ASSERT_TRUE(post(node("node-a"), alice, room, "p-1", "hello all").ok());
   for (auto& id : on_b) {
-    auto got = inbox_of(id, 1);
+    auto got = inbox_of(node("node-b"), id, 1);
     ASSERT_EQ(got.size(), 1u) << id;
     EXPECT_EQ(got[0].content(), "hello all");
     EXPECT_EQ(got[0].from(), alice);
@@ -186,10 +187,10 @@ TEST_F(Rooms, GroupRoomSpansNodesAndFansOutOncePerNode) {
   EXPECT_EQ(info(node("node-b")).peer_requests_served() - before, 1u) << "one delivery per node, not per member";
   // A post from a member on node-b, sent through node-a, goes to its node, then to the room's: everyone else gets it.
   ASSERT_TRUE(post(node("node-a"), on_b[1], room, "p-2", "from b").ok());
-  auto got = inbox_of(on_b[0], 2);
+  auto got = inbox_of(node("node-b"), on_b[0], 2);
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[1].content(), "from b");
-  EXPECT_EQ(inbox_of(on_b[1], 1).size(), 1u) << "the sender does not get its own post";
+  EXPECT_EQ(inbox_of(node("node-b"), on_b[1], 1).size(), 1u) << "the sender does not get its own post";
   auto at_a = inbox(node("node-a"), alice);
   ASSERT_EQ(at_a.size(), 1u);
   EXPECT_EQ(at_a[0].content(), "from b");
@@ -209,7 +210,7 @@ TEST_F(Rooms, GroupRoomSpansNodesAndFansOutOncePerNode) {
   ASSERT_TRUE(post(node("node-b"), on_b[1], room, "p-2", "from b").ok());
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(inbox(node("node-a"), alice).size(), 1u);
-  EXPECT_EQ(inbox_of(on_b[0], 3).size(), 2u);
+  EXPECT_EQ(inbox_of(node("node-b"), on_b[0], 3).size(), 2u);
 }
 
 // Verifies turns in a moderated room on one node, taken by agents of the other: requests and yields through either
@@ -259,11 +260,7 @@ TEST_F(Rooms, TurnsAcrossNodes) {
   // The chatty agent on node-b gets its grant from node-a, posts five times, and yields: the yield must not overtake
   // the posts, or the room refuses those after it. Alice (node-a) gets all five.
   ASSERT_TRUE(turn(node("node-a"), room, on_b[2], true, &t).ok());
-  std::vector<pb::Message> at_alice;
-  for (int i = 0; i < 100 && at_alice.size() < 6; ++i) {
-    at_alice = inbox(node("node-a"), alice);
-    std::this_thread::sleep_for(50ms);
-  }
+  auto at_alice = inbox_of(node("node-a"), alice, 6);
   ASSERT_EQ(at_alice.size(), 6u);
   EXPECT_EQ(at_alice[0].content(), "my turn");
   for (size_t i = 1; i < 6; ++i)
@@ -357,18 +354,10 @@ TEST_F(Rooms, DirectRoomOfAgentsOnTwoNodes) {
   EXPECT_EQ(info(node("node-a")).rooms() + info(node("node-b")).rooms(), 1u);
   ASSERT_TRUE(post(node("node-b"), a, ids[0], "d-1", "just us").ok());
   ASSERT_TRUE(post(node("node-a"), b, ids[0], "d-2", "indeed").ok());
-  std::vector<pb::Message> at_b;
-  for (int k = 0; k < 100 && at_b.size() < 1; ++k) {
-    at_b = inbox(node("node-a"), b);
-    std::this_thread::sleep_for(50ms);
-  }
+  auto at_b = inbox_of(node("node-a"), b, 1);
   ASSERT_EQ(at_b.size(), 1u);
   EXPECT_EQ(at_b[0].content(), "just us");
-  std::vector<pb::Message> at_a;
-  for (int k = 0; k < 100 && at_a.size() < 1; ++k) {
-    at_a = inbox(node("node-b"), a);
-    std::this_thread::sleep_for(50ms);
-  }
+  auto at_a = inbox_of(node("node-b"), a, 1);
   ASSERT_EQ(at_a.size(), 1u);
   EXPECT_EQ(at_a[0].content(), "indeed");
 }
@@ -461,12 +450,7 @@ TEST_F(RoomsOnThreeNodes, PostsReachEveryNodeOnce) {
   for (auto& id : members) {
     if (id == b[0])
       continue;
-    std::vector<pb::Message> got;
-    for (int i = 0; i < 100 && got.size() < 2; ++i) {
-      got = inbox(node(map_[shard_of(id)]), id); // through its own node: no request to count
-      if (got.size() < 2)
-        std::this_thread::sleep_for(50ms);
-    }
+    auto got = inbox_of(node(map_[shard_of(id)]), id, 2); // through its own node: no request to count
     ASSERT_EQ(got.size(), 2u) << id;
     EXPECT_EQ(got[0].content(), "one");
     EXPECT_EQ(got[1].content(), "two");
