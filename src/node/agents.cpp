@@ -30,6 +30,7 @@ caf::actor node::impl::spawn_agent_actor(manifest m, std::shared_ptr<agent_behav
   // message arrives, so a mass introduction does not wake a scheduler
   // thread per agent (with workers that poll without sleeping, that cost
   // 1.7x the introduction's time; docs/performance.md, step 5).
+  logger_unpin_guard unpin; // (an API thread may introduce or wake an agent)
   auto a = sys.spawn<agent_actor, caf::lazy_init>(&rt, std::move(seed));
   if (ext) {
     std::lock_guard guard{externals_mtx};
@@ -295,6 +296,7 @@ expected<agent_page> node::impl::agents_here(node& n, const principal& p, const 
   // A window of manifests at a time, all asked at once: one round trip per
   // window, not per agent. Dormant agents answer from the store, unwoken.
   const size_t window = std::max<size_t>(64, 2 * page_size);
+  logger_unpin_guard unpin;
   caf::scoped_actor self{sys};
   for (auto it = from; it != candidates.end();) {
     const auto end = it + static_cast<ptrdiff_t>(std::min<size_t>(window, static_cast<size_t>(candidates.end() - it)));

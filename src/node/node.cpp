@@ -116,6 +116,7 @@ void node::impl::stop() {
     rt.peers->close();
   if (store && rt.bus) {
     // Graceful: every event of a call that returned reaches the disk.
+    logger_unpin_guard unpin;
     caf::scoped_actor self{sys};
     self->request(rt.bus, caf::timespan{cfg.call_timeout}, atoms::sync_event_log::value)
       .receive([](caf::ok_atom) {}, [](caf::error&) {});
@@ -303,6 +304,10 @@ expected<std::unique_ptr<node>> node::start(node_config cfg) {
       return unexpected{opened.error()};
     store = std::move(*opened);
   }
+  // The actor system and the spawns pin CAF's logger to this thread; the
+  // node may end on another (see logger_pin.hpp). Declared before `n`: a
+  // node that fails to start ends first.
+  logger_unpin_guard unpin;
   std::unique_ptr<node> n;
   try {
     n.reset(new node(std::make_unique<impl>(std::move(cfg), std::move(store))));
@@ -339,6 +344,7 @@ void node::start_driver(uint64_t seed, std::chrono::milliseconds interval, uint3
   std::lock_guard guard{impl_->driver_mtx};
   if (impl_->driver)
     caf::anon_send_exit(impl_->driver, caf::exit_reason::user_shutdown);
+  logger_unpin_guard unpin;
   impl_->driver = impl_->sys.spawn(population_driver, &impl_->rt, std::move(ids), seed, interval, per_tick);
 }
 

@@ -19,6 +19,7 @@
 
 #include "actors/call_relay.hpp"
 #include "actors/deferred_writes.hpp"
+#include "actors/logger_pin.hpp"
 #include "actors/messages.hpp"
 #include "actors/runtime.hpp"
 #include "node/call_deadlines.hpp"
@@ -52,6 +53,7 @@ struct node::impl {
   expected<T> ask(const caf::actor& dest, Ts&&... xs) {
     if (stopping)
       return stopped();
+    logger_unpin_guard unpin;
     caf::scoped_actor self{sys};
     std::optional<expected<T>> out;
     self->request(dest, caf::timespan{cfg.call_timeout}, std::forward<Ts>(xs)...)

@@ -93,6 +93,7 @@ task<expected<room>> node::impl::make_room(room r) {
       co_return stopped(); // (its record is committed: the next start has it)
     }
     remember_room(r);
+    logger_unpin_guard unpin;
     rt.routes.rooms().publish(r.id, sys.spawn(room_moderator, &rt, std::move(seed)));
   }
   // The members learn their room before the call returns (a manifest read
@@ -233,6 +234,7 @@ expected<size_t> node::join_many(const principal& p, const room_id& r, const std
     return unexpected{ok.error()};
   if (impl_->stopping)
     return stopped();
+  logger_unpin_guard unpin;
   caf::scoped_actor self{impl_->sys};
   std::optional<error> first_failure;
   size_t sent = 0;

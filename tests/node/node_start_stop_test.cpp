@@ -1,5 +1,10 @@
 // Starting and stopping a node, and the batch helpers.
 
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <thread>
+
 #include "support/node_fixture.hpp"
 
 namespace parley {
@@ -53,6 +58,43 @@ TEST_F(NodeStartStop, CallsAfterStopAreUnavailable) {
   EXPECT_TRUE(fails_with(n().turns(as_admin, "lobby"), errc::unavailable));
   EXPECT_TRUE(fails_with(n().subscribe(as_admin, subscription_spec{}), errc::unavailable));
   EXPECT_TRUE(fails_with(n().events_since(as_admin, 1, 10), errc::unavailable));
+}
+
+// Verifies that a node finishes stopping while a thread that called it
+// (introduced and woke agents, made a room, asked, listed) lives on, as
+// gRPC's threads outlive the node they served. CAF pins its logger to such
+// a thread, and the actor system's destructor waits for every pin: without
+// the node taking its pins back, the destruction below never ends.
+TEST(NodeStop, EndsWhileThreadsThatCalledItLiveOn) {
+  node_config cfg;
+  cfg.scheduler_threads = 2;
+  auto nd = start_ok(cfg);
+  ASSERT_TRUE(nd);
+  std::promise<void> called;
+  std::promise<void> node_gone;
+  std::thread caller([&] {
+    EXPECT_TRUE(nd->introduce(as_admin, make_spec("alice")));
+    EXPECT_TRUE(nd->introduce(as_admin, make_spec("bob")));
+    group_spec g;
+    g.id = "lobby";
+    g.rules = unmoderated();
+    EXPECT_TRUE(nd->create_group(as_admin, "alice", std::move(g)));
+    EXPECT_TRUE(nd->send(as_admin, direct_message("alice", "bob", "hi")));
+    EXPECT_TRUE(nd->get_manifest(as_admin, "bob"));
+    EXPECT_TRUE(nd->list_agents(as_admin));
+    called.set_value();
+    node_gone.get_future().wait();
+  });
+  called.get_future().wait();
+  auto destroyed = std::async(std::launch::async, [&] { nd.reset(); });
+  if (destroyed.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    // The destructor cannot be interrupted: report and leave at once.
+    std::fprintf(stderr, "FAILED: the node did not finish stopping in 30 s while its caller's thread "
+                         "lived on (a CAF logger pin)\n");
+    std::_Exit(1);
+  }
+  node_gone.set_value();
+  caller.join();
 }
 
 // Verifies that introduce_many stops at the first failure and reports it,
