@@ -104,6 +104,45 @@ protected:
 
   /// What every node is started with beyond the defaults.
   virtual std::vector<std::string> extra_args() { return {}; }
+  /// Short leases (2 s, kept alive every 0.5 s), so that a node's name is
+  /// free again soon after a kill -9 and it can be restarted.
+  std::vector<std::string> short_lease_args() {
+    auto file = dir_ / "short-lease.yaml";
+    std::ofstream(file) << "cluster:\n  lease_ttl_ms: 2000\n  keepalive_ms: 500\n";
+    return {"--config", file.string()};
+  }
+
+  /// Kills `id` with SIGKILL and waits until etcd forgot it (its lease
+  /// expired), reading every node's output meanwhile.
+  void kill_node(const std::string& id) {
+    auto& n = node(id);
+    n.channel.reset();
+    n.proc.signal(SIGKILL);
+    (void) n.proc.wait_exit(10s);
+    for (int w = 0; w < 100 && etcd_.ctl("get /parley/members/" + id + " --keys-only").find(id) != std::string::npos;
+         ++w)
+      drain_outputs(100ms);
+  }
+
+  /// Starts `id` again on its store; false if it did not become a member.
+  bool restart_node(const std::string& id) {
+    auto restarted = std::make_unique<node_process>(etcd_, id, (dir_ / id).string(),
+                                                    static_cast<int>(nodes_.size()), extra_args());
+    bool ok = restarted->ready();
+    restarted->token = admin_token();
+    for (auto& n : nodes_)
+      if (n->id == id)
+        n = std::move(restarted);
+    return ok;
+  }
+
+  /// Reads what the nodes logged for about `d` (so that none blocks on a
+  /// full pipe).
+  void drain_outputs(std::chrono::milliseconds d) {
+    for (auto& n : nodes_)
+      n->proc.read_for(d / static_cast<int>(nodes_.size()));
+  }
+
   /// The token the test calls the nodes with (none: development nodes).
   virtual std::string admin_token() { return {}; }
 

@@ -4,8 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-
 #include "cluster/cluster_fixture.hpp"
 
 namespace parley::cluster_test {
@@ -15,11 +13,7 @@ namespace {
 // that its name is free again soon after a kill -9.
 class FederationRestarts : public Federation {
 protected:
-  std::vector<std::string> extra_args() override {
-    auto file = dir_ / "short-lease.yaml";
-    std::ofstream(file) << "cluster:\n  lease_ttl_ms: 2000\n  keepalive_ms: 500\n";
-    return {"--config", file.string()};
-  }
+  std::vector<std::string> extra_args() override { return short_lease_args(); }
 };
 
 // Verifies sends from an agent of one node to an agent of another, made while the recipient's node is killed -9 and retried with their ids after its restart, each land exactly once and in order: none acknowledged is lost, none doubled.
@@ -48,22 +42,13 @@ TEST_F(FederationRestarts, NothingAcknowledgedIsLostWhenTheOwnerIsKilled) {
   for (int i = 0; i < 20; ++i)
     ASSERT_TRUE(until_acknowledged(i)) << i;
   // kill -9: the next sends cannot be acknowledged; they wait at node-a.
-  auto& b = node("node-b");
-  b.channel.reset();
-  b.proc.signal(SIGKILL);
-  (void) b.proc.wait_exit(10s);
+  kill_node("node-b");
   int refused = 0;
   for (int i = 20; i < 30; ++i)
     refused += attempt(i, 300ms) ? 0 : 1;
   EXPECT_EQ(refused, 10) << "nothing is acknowledged while the owner is down";
   // Restarted on its store once its lease is gone (a new incarnation).
-  for (int w = 0; w < 100 && etcd_.ctl("get /parley/members/node-b --keys-only").find("node-b") != std::string::npos; ++w)
-    std::this_thread::sleep_for(100ms);
-  auto restarted = std::make_unique<node_process>(etcd_, "node-b", (dir_ / "node-b").string(), 2, extra_args());
-  ASSERT_TRUE(restarted->ready()) << restarted->proc.output();
-  for (auto& n : nodes_)
-    if (n->id == "node-b")
-      n = std::move(restarted);
+  ASSERT_TRUE(restart_node("node-b")) << node("node-b").proc.output();
   for (int i = 20; i < 40; ++i)
     ASSERT_TRUE(until_acknowledged(i)) << "message " << i << " was never acknowledged";
   auto got = inbox(node("node-b"), bob);
@@ -85,13 +70,10 @@ TEST_F(FederationRestarts, AStoredAgentOfAShardOwnedElsewhereIsNotServed) {
   std::snprintf(key, sizeof key, "/parley/shards/%04u", static_cast<unsigned>(shard_of(bob)));
   auto put = etcd_.ctl(std::string{"put "} + key + " '{\"node\":\"node-a\",\"moving_to\":\"\"}'");
   ASSERT_NE(put.find("OK"), std::string::npos) << put;
-  auto restarted = std::make_unique<node_process>(etcd_, "node-b", (dir_ / "node-b").string(), 2, extra_args());
-  ASSERT_TRUE(restarted->ready()) << restarted->proc.output();
-  EXPECT_NE(restarted->proc.output().find("1 stored agents and rooms are in shards other nodes own now"), std::string::npos)
-    << restarted->proc.output();
-  for (auto& n : nodes_)
-    if (n->id == "node-b")
-      n = std::move(restarted);
+  ASSERT_TRUE(restart_node("node-b")) << node("node-b").proc.output();
+  EXPECT_NE(node("node-b").proc.output().find("1 stored agents and rooms are in shards other nodes own now"),
+            std::string::npos)
+    << node("node-b").proc.output();
   EXPECT_EQ(local_agents(node("node-b")), 0u);
   for (auto* via : {&node("node-a"), &node("node-b")}) {
     pb::Manifest m;
