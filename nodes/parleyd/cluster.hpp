@@ -31,6 +31,12 @@ struct cluster_options {
   /// PEM file of the CA of the peers' server certificates (TLS between
   /// nodes); empty = plaintext (loopback or a private network only).
   std::string peer_ca_file;
+  /// Requests (and their bytes) waiting for one peer, sent or not; beyond
+  /// either, calls that need the peer fail at once with RESOURCE_EXHAUSTED
+  /// and a retry hint, so a slow or paused peer never grows memory without
+  /// bound. Defaults: 100,000 and 64 MiB.
+  uint32_t peer_outbox_limit = 100000;
+  uint64_t peer_outbox_bytes = uint64_t{64} << 20;
 };
 
 class cluster_membership {

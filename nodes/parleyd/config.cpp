@@ -90,6 +90,7 @@ const std::map<std::string, setter>& keys() {
     {"api.enabled", set(&daemon_options::api_enabled)},
     {"api.listen", set_api(&parley::api::server_options::listen)},
     {"api.tls_cert_file", set_api(&parley::api::server_options::tls_cert_file)},
+    {"api.health_listen", set_api(&parley::api::server_options::health_listen)},
     {"api.tls_key_file", set_api(&parley::api::server_options::tls_key_file)},
     {"auth.token_key_file", set(&daemon_options::token_key_file)},
     {"auth.issuer", set_auth(&parley::api::auth_options::issuer)},
@@ -110,6 +111,10 @@ const std::map<std::string, setter>& keys() {
     {"cluster.advertise", [](const YAML::Node& v, daemon_options& o) { o.cluster.advertise = v.as<std::string>(); }},
     {"cluster.min_members", [](const YAML::Node& v, daemon_options& o) { o.cluster.min_members = v.as<uint32_t>(); }},
     {"cluster.peer_ca_file", [](const YAML::Node& v, daemon_options& o) { o.cluster.peer_ca_file = v.as<std::string>(); }},
+    {"cluster.peer_outbox_limit",
+     [](const YAML::Node& v, daemon_options& o) { o.cluster.peer_outbox_limit = v.as<uint32_t>(); }},
+    {"cluster.peer_outbox_bytes",
+     [](const YAML::Node& v, daemon_options& o) { o.cluster.peer_outbox_bytes = v.as<uint64_t>(); }},
     {"demo.enabled", set(&daemon_options::demo_enabled)},
     {"demo.agents", set_demo(&demo_options::agents)},
     {"demo.group_rooms", set_demo(&demo_options::group_rooms)},
@@ -177,6 +182,9 @@ parley::expected<void> finish_config(daemon_options& opt) {
     return unexpected{errc::invalid_argument, "cluster.backend etcd needs cluster.etcd_endpoints (or --etcd)"};
   if (opt.cluster.keepalive_ms == 0 || opt.cluster.keepalive_ms >= opt.cluster.lease_ttl_ms)
     return unexpected{errc::invalid_argument, "cluster.keepalive_ms must be above 0 and below cluster.lease_ttl_ms"};
+  if (opt.cluster.peer_outbox_limit == 0 || opt.cluster.peer_outbox_bytes < 4096)
+    return unexpected{errc::invalid_argument,
+                      "cluster.peer_outbox_limit must be at least 1 and cluster.peer_outbox_bytes at least 4096"};
   // The token key: a file (config), else the environment; never a flag, so
   // it never shows in a process listing or a shell history.
   std::string key_file = opt.token_key_file;

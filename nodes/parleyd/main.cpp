@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
   app.add_option("--listen", opt.api.listen, "gRPC API address host:port (port 0: any free port)")
     ->capture_default_str();
   app.add_flag("!--no-api", opt.api_enabled, "Run without the gRPC API");
+  app.add_option("--health-listen", opt.api.health_listen,
+                 "host:port of a plaintext port serving only grpc.health.v1 (probes that cannot speak TLS)");
   app.add_option("--tls-cert", opt.api.tls_cert_file, "PEM certificate for TLS");
   app.add_option("--tls-key", opt.api.tls_key_file, "PEM private key for TLS");
   app.add_option("--token-key-file", opt.token_key_file,
@@ -99,6 +101,8 @@ int main(int argc, char** argv) {
       }
     },
     "Join the network coordinated by these etcd endpoints (host:port,...) instead of running alone");
+  app.add_option("--advertise", opt.cluster.advertise,
+                 "host:port at which the other nodes reach this node's API (default: the bound address)");
   app.add_option("--min-members", opt.cluster.min_members,
                  "Shards are given out once this many nodes are up (a starting network)")
     ->capture_default_str()
@@ -153,6 +157,8 @@ int main(int argc, char** argv) {
     po.node = opt.node.node_id;
     po.address_of = [m = membership.get()](const std::string& peer) { return m->address_of(peer); };
     po.tls_ca_file = opt.cluster.peer_ca_file;
+    po.max_pending = opt.cluster.peer_outbox_limit;
+    po.max_pending_bytes = opt.cluster.peer_outbox_bytes;
     if (auto key = opt.api.auth.token_key) {
       // Peers authenticate this node as the admin principal named after it.
       po.bearer_token = [key = *key, who = opt.node.node_id, iss = opt.api.auth.issuer, aud = opt.api.auth.audience] {
@@ -206,6 +212,8 @@ int main(int argc, char** argv) {
       spdlog::warn("no credentials configured (auth.token_key_file or auth.client_ca_file): a "
                    "development node, every caller is its admin");
     spdlog::info("gRPC API listening on {} ({})", api->address(), mode);
+    if (api->health_port() != 0)
+      spdlog::info("health probes (grpc.health.v1 only, plaintext) on port {}", api->health_port());
   }
   // Joined once the API serves, so that what the others see is reachable.
   const uint64_t incarnation =

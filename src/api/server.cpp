@@ -109,7 +109,9 @@ struct server::impl {
   api_state st;
   std::vector<std::unique_ptr<grpc::Service>> services;
   std::unique_ptr<grpc::Server> grpc_server;
+  std::unique_ptr<grpc::Server> health_server;
   int port = 0;
+  int health_port = 0;
   std::string host;
 };
 
@@ -151,6 +153,9 @@ expected<std::unique_ptr<server>> server::start(node& n, server_options opt) {
   b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
   b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   b.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // gRPC sets SO_REUSEPORT by default: a second node started on a port in
+  // use would bind it too and silently take half of the connections.
+  b.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   for (auto make : {make_agents_service, make_rooms_service, make_turns_service,
                     make_messages_service, make_events_service, make_admin_service,
                     make_link_service, make_federation_service}) {
@@ -162,6 +167,21 @@ expected<std::unique_ptr<server>> server::start(node& n, server_options opt) {
     return unexpected{errc::unavailable, "cannot listen on '" + opt.listen
                                            + "' (address in use or not valid?)"};
   p->st.grpc_server = p->grpc_server.get();
+  if (!opt.health_listen.empty()) {
+    // Only the default health service (EnableDefaultHealthCheckService):
+    // plaintext is safe here because nothing but the status is served.
+    grpc::ServerBuilder hb;
+    hb.AddListeningPort(opt.health_listen, grpc::InsecureServerCredentials(), &p->health_port);
+    hb.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    p->health_server = hb.BuildAndStart();
+    if (!p->health_server || p->health_port == 0) {
+      p->grpc_server->Shutdown(std::chrono::system_clock::now());
+      p->grpc_server->Wait();
+      return unexpected{errc::unavailable, "cannot listen on '" + opt.health_listen
+                                             + "' for health probes (address in use or not valid?)"};
+    }
+    p->st.health_server = p->health_server.get();
+  }
   // A drain that came during the start flips health now.
   if (p->st.draining)
     p->st.begin_drain();
@@ -170,6 +190,10 @@ expected<std::unique_ptr<server>> server::start(node& n, server_options opt) {
 
 int server::port() const noexcept {
   return impl_->port;
+}
+
+int server::health_port() const noexcept {
+  return impl_->health_port;
 }
 
 std::string server::address() const {
@@ -196,6 +220,12 @@ void server::shutdown(std::chrono::milliseconds grace) {
   impl_->grpc_server->Wait();
   impl_->st.grpc_server = nullptr;
   impl_->grpc_server.reset();
+  if (impl_->health_server) {
+    impl_->health_server->Shutdown(std::chrono::system_clock::now());
+    impl_->health_server->Wait();
+    impl_->st.health_server = nullptr;
+    impl_->health_server.reset();
+  }
 }
 
 } // namespace parley::api

@@ -28,9 +28,10 @@ void api_state::begin_drain() {
   draining = true;
   // A stream that registers after this walk sees `draining` itself.
   streams.drain_all();
-  if (auto* s = grpc_server.load())
-    if (auto* health = s->GetHealthCheckService())
-      health->SetServingStatus(false);
+  for (auto* s : {grpc_server.load(), health_server.load()})
+    if (s)
+      if (auto* health = s->GetHealthCheckService())
+        health->SetServingStatus(false);
 }
 
 namespace {

@@ -36,6 +36,8 @@ struct api_state {
   stream_registry streams;
   /// Set once the server runs: a drain that comes before flips health then.
   std::atomic<grpc::Server*> grpc_server{nullptr};
+  std::atomic<grpc::Server*> health_server{nullptr}; // api.health_listen's
+
 
   /// New calls get UNAVAILABLE, health says NOT_SERVING, open streams
   /// end. Safe from any thread, also before the server has started.

@@ -215,6 +215,64 @@ TEST_F(AdminApi, DrainRefusesNewCallsAndEndsStreams) {
   EXPECT_TRUE(is_ok(admin->Drain(as_admin().get(), {}, &drained)));
 }
 
+class AdminApiWithHealthPort : public ApiFixture {
+  void configure_server(api::server_options& o) override { o.health_listen = "127.0.0.1:0"; }
+};
+
+// Verifies the plaintext health port (api.health_listen): it answers
+// SERVING without credentials, serves no API call (UNIMPLEMENTED), and
+// turns NOT_SERVING when the node drains, as the API's own health does.
+TEST_F(AdminApiWithHealthPort, HealthPortServesOnlyHealthWithTheApisStatus) {
+  ASSERT_NE(srv().health_port(), 0);
+  ASSERT_NE(srv().health_port(), srv().port());
+  auto probe = grpc::CreateChannel("127.0.0.1:" + std::to_string(srv().health_port()),
+                                   grpc::InsecureChannelCredentials());
+  auto [s, status] = health_check(*probe);
+  ASSERT_TRUE(is_ok(s)) << s.error_message();
+  EXPECT_EQ(status, serving);
+
+  ASSERT_TRUE(is_ok(introduce("ada")));
+  auto stub = pb::Agents::NewStub(probe);
+  pb::GetManifestRequest get;
+  get.set_agent("ada");
+  pb::Manifest m;
+  EXPECT_TRUE(is_error(stub->GetManifest(as_admin().get(), get, &m), StatusCode::UNIMPLEMENTED));
+  pb::NodeInfoResponse info;
+  EXPECT_TRUE(is_error(pb::Admin::NewStub(probe)->NodeInfo(as_admin().get(), {}, &info),
+                       StatusCode::UNIMPLEMENTED));
+
+  pb::DrainResponse drained;
+  ASSERT_TRUE(is_ok(admin->Drain(as_admin().get(), {}, &drained)));
+  auto [after, drained_status] = health_check(*probe);
+  ASSERT_TRUE(is_ok(after));
+  EXPECT_EQ(drained_status, not_serving);
+}
+
+// Verifies a second server on the API's address is refused with
+// UNAVAILABLE (gRPC's default SO_REUSEPORT would let both bind it and
+// split the connections between two nodes).
+TEST_F(AdminApi, AnAddressInUseFailsTheStart) {
+  api::server_options o;
+  o.listen = srv().address();
+  auto second = api::server::start(n(), o);
+  ASSERT_FALSE(second) << "a second server bound " << o.listen;
+  EXPECT_EQ(second.error().code, errc::unavailable);
+  EXPECT_NE(second.error().message.find(o.listen), std::string::npos) << second.error().message;
+}
+
+// Verifies a health port that cannot be bound fails the start with
+// UNAVAILABLE naming the address, rather than a server without probes.
+TEST_F(AdminApiWithHealthPort, HealthPortInUseFailsTheStart) {
+  api::server_options o;
+  o.listen = "127.0.0.1:0";
+  o.health_listen = "127.0.0.1:" + std::to_string(srv().health_port()); // taken
+  auto second = api::server::start(n(), o);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, errc::unavailable);
+  EXPECT_NE(second.error().message.find("health probes"), std::string::npos) << second.error().message;
+  EXPECT_NE(second.error().message.find(o.health_listen), std::string::npos) << second.error().message;
+}
+
 // Verifies that a link running when the node drains is told why (a
 // `closing` message with UNAVAILABLE and "reconnect later") before the
 // stream ends with UNAVAILABLE.

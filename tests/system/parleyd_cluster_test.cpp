@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
 
 #include "support/etcd_process.hpp"
+#include "support/temp_dir.hpp"
 #include "support/process.hpp"
 
 namespace parley {
@@ -95,6 +97,13 @@ TEST(ParleydCluster, BadClusterSettingsAreRefused) {
   test::child_process no_etcd{{parleyd, "--listen", "127.0.0.1:0", "--etcd", "127.0.0.1:" + std::to_string(test::free_port())}};
   EXPECT_EQ(no_etcd.wait_exit(30s), 1) << no_etcd.output();
   EXPECT_NE(no_etcd.output().find("cannot join the network: unavailable"), std::string::npos) << no_etcd.output();
+  // An outbox that could hold nothing is refused before anything starts.
+  test::temp_dir dir;
+  std::ofstream{dir.sub("outbox.yaml")} << "cluster:\n  peer_outbox_limit: 0\n";
+  test::child_process no_outbox{{parleyd, "--config", dir.sub("outbox.yaml"), "--listen", "127.0.0.1:0"}};
+  EXPECT_EQ(no_outbox.wait_exit(10s), 2) << no_outbox.output();
+  EXPECT_NE(no_outbox.output().find("cluster.peer_outbox_limit must be at least 1"), std::string::npos)
+    << no_outbox.output();
 }
 
 } // namespace

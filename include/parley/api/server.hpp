@@ -81,6 +81,11 @@ struct server_options {
   int max_request_bytes = 1 << 20;
   /// Hint sent with RESOURCE_EXHAUSTED (trailer retry-after-ms). Default: 100.
   int retry_after_ms = 100;
+  /// host:port of a second, plaintext port that serves grpc.health.v1 only,
+  /// with the API's status (NOT_SERVING while draining): for probes that
+  /// cannot speak TLS, such as the kubelet's gRPC probe. No other call is
+  /// served there. Empty (the default): none.
+  std::string health_listen;
 };
 
 /// True for a host part of an address that only this machine reaches
@@ -98,6 +103,8 @@ public:
 
   /// The bound port.
   int port() const noexcept;
+  /// The bound port of health_listen (0 without one).
+  int health_port() const noexcept;
   /// The address clients use, host:port.
   std::string address() const;
   /// A sentence for the log: transport security and how callers are
