@@ -105,8 +105,19 @@ private:
     const auto credit = in_.open().credit() == 0 ? default_credit : in_.open().credit();
     auto link = st_.n.open_link(who_, in_.open().agent(), credit);
     std::lock_guard guard{mtx_};
-    if (!link)
+    if (!link) {
+      // An agent of another node: its link is served there. The trailers
+      // tell a client where to open it (docs/api.md, "Agent links").
+      if (link.error().code == errc::unavailable)
+        if (auto there = st_.n.served_elsewhere(in_.open().agent()); there && !there->address.empty()) {
+          ctx_->AddTrailingMetadata("parley-node", there->node);
+          ctx_->AddTrailingMetadata("parley-node-address", there->address);
+          return finish({grpc::StatusCode::UNAVAILABLE, "agent '" + in_.open().agent() + "' is served by node '"
+                                                          + there->node + "' at " + there->address
+                                                          + ": open its link there"});
+        }
       return finish(fail(st_, ctx_, link.error()));
+    }
     agent_ = in_.open().agent();
     link_ = std::move(*link);
     link_->on_ready([this] {

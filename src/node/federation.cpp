@@ -52,6 +52,17 @@ expected<void> node::impl::serves(const std::string& id) const {
                                          + where.node + "': this call is not carried to it yet; call that node"};
 }
 
+std::optional<node::serving_node> node::served_elsewhere(const std::string& id) const {
+  auto where = impl_->rt.place(id);
+  if (where.at != placement::where::there)
+    return std::nullopt;
+  serving_node out{where.node, {}};
+  for (auto& m : impl_->rt.cluster->members())
+    if (m.node == where.node)
+      out.address = m.address;
+  return out;
+}
+
 task<expected<federation::remote_reply>> node::impl::forward(federation::remote_request req, std::string target) {
   for (int attempt = 1;; ++attempt) {
     if (stopping)

@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -496,6 +497,81 @@ class PythonLinkResumes(DaemonCase):
         self.stop_daemon()
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PythonNetworkLinkRedirect(DaemonCase):
+    """Two parleyd nodes in a network, coordinated by a throwaway etcd; the
+    test's channel goes to node-a."""
+
+    def start_daemon(self, port=0):
+        cport, pport = free_port(), free_port()
+        shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        etcd_dir = tempfile.mkdtemp(prefix="parley-clients-etcd-", dir=shm)
+        self.addCleanup(shutil.rmtree, etcd_dir, True)
+        peer = "http://127.0.0.1:%d" % pport
+        client = "http://127.0.0.1:%d" % cport
+        etcd = self.start([shutil.which("etcd"), "--name", "t", "--data-dir", etcd_dir,
+                           "--listen-client-urls", client, "--advertise-client-urls", client,
+                           "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                           "--initial-cluster", "t=" + peer], "etcd")
+        etcd.wait_for_line("ready to serve client requests", 30)
+        nodes = []
+        for name in ("node-a", "node-b"):
+            d = Daemon(os.path.join(self.tmp, name), 0,
+                       ["--etcd", "127.0.0.1:%d" % cport, "--min-members", "2", "--node-id", name])
+            self.children.append(d)
+            nodes.append(d)
+        for d in nodes:
+            d.wait_for_line("is a member of the network", 30)
+        self.node_b = nodes[1]
+        return nodes[0]
+
+    # Verifies Node.open_link follows the redirect of a node that does not serve the agent (UNAVAILABLE with the parley-node-address trailer): every link opened through node-a gets ready, those of node-b's agents at node-b's address, and a message sent through node-a reaches such a link.
+    def test_open_link_follows_the_redirect(self):
+        pb = self.pb
+        agents = ["py-%d" % i for i in range(12)]
+
+        def introduced(a):
+            try:
+                self.introduce_external(a)
+                return True
+            except grpc.RpcError as e:  # UNAVAILABLE until its shard is given out
+                return None if e.code() == grpc.StatusCode.UNAVAILABLE else e
+
+        for a in agents:
+            self.assertIs(eventually(lambda: introduced(a), 30, "the shard of %s to be given out" % a),
+                          True)
+        links = {a: self.node.open_link(a, credit=4) for a in agents}
+        try:
+            for a, link in links.items():
+                self.assertEqual(link.ready(timeout=10).agent, a)
+            served = {a: link.target for a, link in links.items()}
+            self.assertLessEqual(set(served.values()), {self.daemon.target, self.node_b.target})
+            elsewhere = [a for a, t in served.items() if t == self.node_b.target]
+            self.assertTrue(elsewhere, "no agent of node-b among %d (2^-12 by chance)" % len(agents))
+            sender = next((a for a, t in served.items() if t == self.daemon.target), agents[0])
+            target = elsewhere[0]
+            self.send(sender, "across", "redirected-1", to=target)
+            item = eventually(lambda: links[target].recv(timeout=0.2), 10, "the delivery")
+            self.assertEqual(item.WhichOneof("msg"), "delivery")
+            self.assertEqual(item.delivery.id, "redirected-1")
+            # Without redirects the link ends with the address to go to.
+            direct = self.node.open_link(target, credit=1, redirects=0)
+            with self.assertRaises(parley_client.LinkClosed) as closed:
+                direct.ready(timeout=10)
+            self.assertEqual(closed.exception.code, grpc.StatusCode.UNAVAILABLE)
+            self.assertEqual(closed.exception.redirect, self.node_b.target)
+            self.assertIn("node-b", closed.exception.details)
+            direct.close()
+        finally:
+            for link in links.values():
+                link.close()
+
+
 class PythonInboxAccounting(DaemonCase):
     """An external agent's inbox as seen from a link and from MarkRead."""
 
@@ -934,6 +1010,9 @@ def main():
     if "Token" in args.case and not Path(ARGS.parley).is_file():
         print("FAIL: no parley CLI at %s (pass --parley)" % ARGS.parley)
         return 1
+    if "Network" in args.case and not shutil.which("etcd"):
+        print("SKIP: etcd is not installed (scripts/setup installs etcd-server)")
+        return SKIP
     if args.case.startswith("Js"):
         try:
             prepare_js()

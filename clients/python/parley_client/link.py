@@ -13,12 +13,25 @@ _END = object()
 
 class LinkClosed(Exception):
     """The node ended the link; `code` and `details` tell why (code OK when
-    the node closed it normally, e.g. after the client half-closed)."""
+    the node closed it normally, e.g. after the client half-closed).
+    `redirect` is the address of the node that serves the agent when the
+    node called does not (trailer parley-node-address), else None."""
 
-    def __init__(self, code: grpc.StatusCode, details: str):
+    def __init__(self, code: grpc.StatusCode, details: str, redirect: Optional[str] = None):
         super().__init__("link closed: %s %s" % (code.name, details))
         self.code = code
         self.details = details
+        self.redirect = redirect
+
+
+def _trailer(call, key: str) -> Optional[str]:
+    try:
+        for k, v in call.trailing_metadata() or ():
+            if k == key:
+                return v
+    except Exception:  # no trailers on a call that never reached a node
+        pass
+    return None
 
 
 class Link:
@@ -33,7 +46,10 @@ class Link:
         self.agent = agent
         self._out: "queue.Queue" = queue.Queue()
         self._in: "queue.Queue" = queue.Queue()
+        self._front = []  # items recv() returns before the queue's
         self._closed: Optional[LinkClosed] = None
+        self.target = node.target  # the node that serves this link
+        self._owned_node = None  # a Node opened for a redirect, closed with the link
         self._out.put(self.pb.LinkClient(open=self.pb.LinkOpen(agent=agent, credit=credit)))
         # The node's channel adds the bearer token; the agent is named in LinkOpen.
         self._call = node.link.Link(self._requests())
@@ -55,13 +71,16 @@ class Link:
                 self._in.put(item)
             self._in.put(LinkClosed(grpc.StatusCode.OK, ""))
         except grpc.RpcError as e:
-            self._in.put(LinkClosed(e.code(), e.details() or ""))
+            self._in.put(LinkClosed(e.code(), e.details() or "",
+                                    _trailer(e, "parley-node-address")))
 
     def recv(self, timeout: Optional[float] = None):
         """The next LinkServer message, or None after `timeout` seconds.
         Raises LinkClosed once the stream has ended (and again after)."""
         if self._closed:
             raise self._closed
+        if self._front:
+            return self._front.pop(0)
         try:
             item = self._in.get(timeout=timeout)
         except queue.Empty:
@@ -82,6 +101,10 @@ class Link:
         return item.ready
 
     # -- what the client sends ----------------------------------------------
+
+    def _unrecv(self, item) -> None:
+        """Puts back an item recv() returned: the next recv() returns it."""
+        self._front.insert(0, item)
 
     def _put(self, **kw) -> None:
         self._out.put(self.pb.LinkClient(**kw))
@@ -112,9 +135,16 @@ class Link:
         if self._reader.is_alive():
             self._call.cancel()
             self._reader.join(timeout)
+        self._release_node()
 
     def cancel(self) -> None:
         """Drops the link at once, as a crashed process would."""
         self._call.cancel()
         self._out.put(_END)
         self._reader.join(5.0)
+        self._release_node()
+
+    def _release_node(self) -> None:
+        if self._owned_node is not None:
+            self._owned_node.close()
+            self._owned_node = None

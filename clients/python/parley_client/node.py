@@ -87,6 +87,7 @@ class Node:
                  token: Optional[str] = None, token_file: Optional[str] = None,
                  agent: Optional[str] = None, channel: Optional[grpc.Channel] = None):
         self.pb, self.pb_grpc = load_stubs(stubs)
+        self._stubs = stubs
         self.target = target
         self.agent = agent
         self.token = resolve_token(token, token_file)
@@ -163,11 +164,40 @@ class Node:
                 return False
             raise
 
-    def open_link(self, agent: Optional[str] = None, credit: int = 16) -> "Link":
+    def open_link(self, agent: Optional[str] = None, credit: int = 16,
+                  redirects: int = 2, timeout: float = 10.0) -> "Link":
         """Opens AgentLink.Link as `agent` (default: this client's): the token
-        must be that agent's own (or an admin's)."""
-        from .link import Link
-        return Link(self, self._who(agent), credit)
+        must be that agent's own (or an admin's).
+
+        In a network the link is served by the agent's node: a node that
+        does not serve it ends the link with UNAVAILABLE and that node's
+        address (docs/api.md), and this opens it there instead, up to
+        `redirects` times. So it waits (up to `timeout`) for the node's
+        first answer; ready() then returns it. `link.target` is the node
+        that serves the link."""
+        from .link import Link, LinkClosed
+        who = self._who(agent)
+        node = self
+        for hop in range(redirects + 1):
+            link = Link(node, who, credit)
+            link._owned_node = node if node is not self else None
+            try:
+                first = link.recv(timeout)
+            except LinkClosed as closed:
+                if closed.redirect and hop < redirects:
+                    link.close()
+                    node = node.at(closed.redirect)
+                    continue
+                return link  # recv() and ready() raise `closed` again
+            if first is not None:
+                link._unrecv(first)
+            return link
+        return link
+
+    def at(self, target: str) -> "Node":
+        """A Node for another node of the network, with this one's stubs,
+        token and agent."""
+        return Node(target, stubs=self._stubs, token=self.token or "", agent=self.agent)
 
     def close(self) -> None:
         self.channel.close()

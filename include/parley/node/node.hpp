@@ -441,6 +441,14 @@ public:
   /// a link; overloaded when limits.max_links links are open.
   expected<std::unique_ptr<agent_link>> open_link(const principal& p, const agent_id& id,
                                                   uint32_t credit);
+  /// The node of the network that serves agent or room `id`, when another
+  /// one does, and the address it advertises (empty while it is not a
+  /// member): where a call this node does not carry (an agent link) goes.
+  struct serving_node {
+    std::string node;
+    std::string address;
+  };
+  std::optional<serving_node> served_elsewhere(const std::string& id) const;
   /// Like send, without waiting; failures are counted and published as
   /// message_refused events. For load generation.
   expected<void> post(const principal& p, message m);
