@@ -3,6 +3,8 @@
 // it kept current by one watch. Two threads: the watch, and the lease's
 // keepalive (started by join). Key layout: etcd_keys.hpp.
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -601,6 +603,18 @@ expected<std::unique_ptr<coordination>> connect_etcd(const etcd_options& opts) {
   // fails over between them (they must then be numeric addresses).
   std::string target = opts.endpoints.front();
   if (opts.endpoints.size() > 1) {
+    // gRPC has no resolver for a list of names: refuse them plainly rather
+    // than fail to connect later.
+    for (auto& e : opts.endpoints) {
+      auto colon = e.rfind(':');
+      auto host = e.substr(0, colon == std::string::npos ? e.size() : colon);
+      in_addr ip{};
+      if (colon == std::string::npos || inet_pton(AF_INET, host.c_str(), &ip) != 1)
+        return unexpected{errc::invalid_argument,
+                          "etcd endpoint '" + e + "': several endpoints must be IPv4 addresses with ports "
+                            "(a.b.c.d:port); for host names give one name that leads to every member "
+                            "(a DNS name with several addresses, or a Kubernetes Service)"};
+    }
     target = "ipv4:";
     for (size_t i = 0; i < opts.endpoints.size(); ++i)
       target += (i ? "," : "") + opts.endpoints[i];

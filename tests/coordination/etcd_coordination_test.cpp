@@ -366,6 +366,13 @@ TEST_F(EtcdCoordination, BadEndpointsAndOptionsAreRefused) {
   o = options();
   o.keepalive_interval = o.lease_ttl;
   EXPECT_EQ(connect_etcd(o).error().code, errc::invalid_argument);
+  // Several endpoints: numeric addresses only (gRPC's ipv4 resolver).
+  o = options();
+  o.endpoints = {"etcd-0.etcd:2379", "etcd-1.etcd:2379"};
+  auto names = connect_etcd(o);
+  ASSERT_FALSE(names);
+  EXPECT_EQ(names.error().code, errc::invalid_argument);
+  EXPECT_NE(names.error().message.find("etcd-0.etcd:2379"), std::string::npos) << names.error().message;
 }
 
 } // namespace
