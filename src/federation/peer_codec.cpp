@@ -155,7 +155,8 @@ void to_pb(const remote_request& r, pb::PeerRequest& out) {
         out.mutable_room_delivery()->add_agents(a);
       break;
     case remote_request::kind::read_history: {
-      auto* h = out.mutable_history();
+      // flag: only the half of a split pair that the other node keeps.
+      auto* h = r.flag ? out.mutable_kept_history() : out.mutable_history();
       if (!r.room.empty()) {
         h->set_room(r.room);
       } else if (r.agents.size() == 2) {
@@ -268,9 +269,11 @@ expected<remote_request> from_pb(const pb::PeerRequest& r) {
         return unexpected{ok.error()};
       out.agents.assign(r.room_delivery().agents().begin(), r.room_delivery().agents().end());
       break;
-    case pb::PeerRequest::kHistory: {
+    case pb::PeerRequest::kHistory:
+    case pb::PeerRequest::kKeptHistory: {
       out.what = remote_request::kind::read_history;
-      auto& h = r.history();
+      out.flag = r.body_case() == pb::PeerRequest::kKeptHistory;
+      auto& h = out.flag ? r.kept_history() : r.history();
       if (h.has_pair())
         out.agents = {h.pair().a(), h.pair().b()};
       else

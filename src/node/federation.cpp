@@ -9,6 +9,7 @@
 
 #include "actors/peer_gateway.hpp"
 #include "node/node_impl.hpp"
+#include "node/pair_history.hpp"
 
 namespace parley {
 
@@ -207,9 +208,15 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
     case kind::list_rooms: break; // above
     case kind::read_history: {
       // Read from the store on this thread (the link's), as the API would.
+      // flag: the half this node keeps of a pair split over two nodes (its
+      // agent agents[0]'s received messages); the asker merges the halves.
       if (r.room.empty() && r.agents.size() != 2)
         co_return unexpected{errc::invalid_argument, "a history read names a room or a pair"};
-      auto page = r.room.empty() ? direct_history(r.caller, r.agents[0], r.agents[1], r.query)
+      if (r.flag && r.room.empty())
+        if (auto ok = authorize(r.caller, action::read_history, {r.agents[0], r.agents[1]}); !ok)
+          co_return unexpected{ok.error()};
+      auto page = r.room.empty() ? (r.flag ? kept_pair_history(im, r.agents[0], r.agents[1], r.query)
+                                           : direct_history(r.caller, r.agents[0], r.agents[1], r.query))
                                  : room_history(r.caller, r.room, r.query);
       if (!page)
         co_return unexpected{page.error()};

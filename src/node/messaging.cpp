@@ -1,9 +1,13 @@
 // Messages: sends (one, many, fire-and-forget), receipts, history and
 // inbox reads (from the store, on the caller's thread), and MarkRead.
 
+#include <algorithm>
+#include <tuple>
+
 #include <spdlog/spdlog.h>
 
 #include "node/node_impl.hpp"
+#include "node/pair_history.hpp"
 #include "parley/storage/message_log.hpp"
 
 namespace parley {
@@ -178,6 +182,55 @@ expected<history_page> history_from(node::impl& im, federation::remote_request r
   return history_page{std::move(r->messages), std::move(r->next_cursor)};
 }
 
+// A pair split over two nodes: each keeps what its agent received. Both
+// halves are read from the same cursor (a position in the dialogue, valid
+// in either store) and merged; the page ends at the `limit`-th message, and
+// the next cursor is that message's position, so nothing is skipped or
+// repeated whichever half it came from.
+expected<history_page> split_pair_history(node::impl& im, const principal& p, const agent_id& a,
+                                          const agent_id& b, const history_query& q) {
+  std::vector<message> merged;
+  bool more = false;
+  std::string fallback; // a half's cursor, for a page of stale entries only
+  for (auto [mine, other] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
+    expected<history_page> half = im.rt.place(*mine).at == placement::where::here
+                                    ? kept_pair_history(im, *mine, *other, q)
+                                    : [&] {
+                                        federation::remote_request req;
+                                        req.caller = p;
+                                        req.agents = {*mine, *other};
+                                        req.query = q;
+                                        req.flag = true;
+                                        return history_from(im, std::move(req), *mine);
+                                      }();
+    if (!half)
+      return unexpected{half.error()};
+    more = more || !half->next_cursor.empty();
+    if (fallback.empty())
+      fallback = half->next_cursor;
+    for (auto& m : half->messages)
+      merged.push_back(std::move(m));
+  }
+  const bool newest_first = q.direction == history_query::order::newest_first;
+  auto key = [](const message& m) { return std::tie(m.sent_at, m.from, m.id); };
+  std::sort(merged.begin(), merged.end(), [&](const message& x, const message& y) {
+    return newest_first ? key(y) < key(x) : key(x) < key(y);
+  });
+  // A message both stores hold (an agent that moved) counts once.
+  merged.erase(std::unique(merged.begin(), merged.end(),
+                           [&](const message& x, const message& y) { return key(x) == key(y); }),
+               merged.end());
+  history_page page;
+  if (merged.size() > q.limit) {
+    merged.resize(q.limit);
+    more = true;
+  }
+  if (more)
+    page.next_cursor = merged.empty() ? fallback : storage::direct_history_cursor(a, b, merged.back());
+  page.messages = std::move(merged);
+  return page;
+}
+
 } // namespace
 
 expected<history_page> node::room_history(const principal& p, const room_id& r, const history_query& q) {
@@ -216,9 +269,7 @@ expected<history_page> node::direct_history(const principal& p, const agent_id& 
     return history_from(*impl_, std::move(req), a);
   }
   if (at_a.at != at_b.at || at_a.node != at_b.node)
-    return unexpected{errc::unavailable, "the direct messages of '" + a + "' and '" + b
-                                           + "' are kept by two nodes (each by its recipient's): reading them "
-                                             "across nodes is not carried yet"};
+    return split_pair_history(*impl_, p, a, b, q);
   for (auto* id : {&a, &b})
     if (auto ok = impl_->known_agent(*id); !ok)
       return unexpected{ok.error()};
@@ -281,6 +332,15 @@ task<expected<void>> node::mark_read_async(principal p, agent_id id, std::vector
 expected<void> node::mark_read(const principal& p, const agent_id& id,
                                const std::vector<uint64_t>& deliveries) {
   return wait(mark_read_async(p, id, deliveries));
+}
+
+expected<history_page> kept_pair_history(node::impl& im, const agent_id& a, const agent_id& b,
+                                         const history_query& q) {
+  if (auto ok = im.known_agent(a); !ok)
+    return unexpected{ok.error()};
+  if (auto ok = im.need_store("direct history"); !ok)
+    return unexpected{ok.error()};
+  return storage::read_direct_history(*im.store, a, b, q);
 }
 
 } // namespace parley

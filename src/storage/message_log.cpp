@@ -276,6 +276,10 @@ expected<history_page> read_direct_history(const state_store& s, std::string_vie
   return read_ranges(s, dialogue_name(a, b), ranges, q);
 }
 
+std::string direct_history_cursor(std::string_view a, std::string_view b, const message& m) {
+  return encode_cursor(dialogue_name(a, b), position{m.sent_at, m.from, m.id});
+}
+
 expected<std::vector<message>> read_inbox(const state_store& s, std::string_view agent,
                                           size_t limit) {
   if (limit == 0 || limit > max_page_size)

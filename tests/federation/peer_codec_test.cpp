@@ -89,6 +89,34 @@ TEST(PeerCodec, AnInboxReadKeepsItsEntries) {
   EXPECT_EQ(got->messages[0].content, "hello");
 }
 
+// Verifies a pair's history read keeps its query, and that the read of the half a node keeps (flag, for a pair
+// split over two nodes) stays told apart from a read of the whole pair.
+TEST(PeerCodec, HistoryReadsKeepWhichHalfTheyAsk) {
+  for (bool kept_half : {false, true}) {
+    remote_request r;
+    r.what = remote_request::kind::read_history;
+    r.caller = principal::agent("alice");
+    r.agents = {"alice", "bob"};
+    r.flag = kept_half;
+    r.query.direction = history_query::order::oldest_first;
+    r.query.since = 5;
+    r.query.limit = 3;
+    r.query.cursor = "abcd";
+    pb::PeerRequest wire;
+    to_pb(r, wire);
+    EXPECT_EQ(wire.has_kept_history(), kept_half);
+    auto back = from_pb(wire);
+    ASSERT_TRUE(back) << to_string(back.error());
+    EXPECT_EQ(back->what, remote_request::kind::read_history);
+    EXPECT_EQ(back->flag, kept_half);
+    EXPECT_EQ(back->agents, (std::vector<agent_id>{"alice", "bob"}));
+    EXPECT_EQ(back->query.direction, history_query::order::oldest_first);
+    EXPECT_EQ(back->query.since, 5);
+    EXPECT_EQ(back->query.limit, 3u);
+    EXPECT_EQ(back->query.cursor, "abcd");
+  }
+}
+
 // Verifies a request with a bad caller, a shard out of range or no body is refused as invalid_argument, naming the problem.
 TEST(PeerCodec, MalformedRequestsAreRefused) {
   pb::PeerRequest wire;

@@ -53,6 +53,11 @@ expected<history_page> read_room_history(const state_store& s, std::string_view 
 /// time order).
 expected<history_page> read_direct_history(const state_store& s, std::string_view a,
                                            std::string_view b, const history_query& q);
+/// The cursor of the direct dialogue of `a` and `b` that continues after
+/// message `m` (in either direction). A cursor is a position in the
+/// dialogue, not in one store: pages read from two stores (the two halves
+/// of a pair split over two nodes) merge and go on from one cursor.
+std::string direct_history_cursor(std::string_view a, std::string_view b, const message& m);
 
 /// Up to `limit` undelivered-or-unread messages of `agent`, oldest first,
 /// each with its delivery number.
