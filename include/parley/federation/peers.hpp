@@ -53,7 +53,9 @@ struct remote_request {
     /// `agents` are those this node does not serve.
     room_delivery,
     /// A page of room `room`'s history, or (`agents`, a pair of this node)
-    /// of the pair's direct messages, as `query` asks.
+    /// of the pair's direct messages, as `query` asks. `flag`: only what
+    /// this node keeps of a pair split over two nodes (the messages its
+    /// agent agents[0] received); the asker merges the two halves.
     read_history,
     /// Agent `id`'s link marks `deliveries` read.
     mark_read,
