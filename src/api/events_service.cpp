@@ -41,7 +41,8 @@ public:
     std::optional<subscription_spec> spec;
     if (!opened([&] { return open(req, spec); }))
       return;
-    begin_call();
+    if (!begin_call())
+      return; // drained meanwhile: finished already
     start(st_.n.subscribe_async(who_, std::move(*spec)),
           [this](expected<std::unique_ptr<event_stream>> s) noexcept { subscribed(std::move(s)); });
   }

@@ -157,8 +157,9 @@ private:
 
   void turn(bool request) {
     auto room = request ? in_.request_turn().room() : in_.yield_turn().room();
+    if (!begin_call())
+      return; // the stream ends; the request is not made
     auto t = request ? st_.n.request_turn_async(who_, room, agent_) : st_.n.yield_turn_async(who_, room, agent_);
-    begin_call();
     start(std::move(t), [this, room](expected<void> ok) {
       answered([&] {
         std::vector<pb::SendResult> r;
@@ -191,8 +192,9 @@ private:
     for (auto& m : batch)
       ids.push_back(m.id());
     const auto n = ms.size();
+    if (!begin_call())
+      return; // the stream ends: nothing of the batch is sent, no result is owed
     auto t = st_.n.send_many_async(who_, std::move(ms));
-    begin_call();
     start(
       std::move(t),
       [this, ids = std::move(ids), index = std::move(index),

@@ -95,10 +95,17 @@ protected:
 
   /// A node call of the stream's starts: the stream does not finish (and
   /// so the reactor stays) until its answer has come back and cleared
-  /// calling_ under mtx_. Not under mtx_.
-  void begin_call() {
+  /// calling_ under mtx_. False if the stream is already ending (finished,
+  /// cancelled or failed): the caller must not start the call then, as
+  /// nothing would keep the reactor for its answer (a cancel between the
+  /// read and this call once freed the reactor under a running send). Not
+  /// under mtx_.
+  [[nodiscard]] bool begin_call() {
     std::lock_guard guard{mtx_};
+    if (finished_ || cancelled_ || failure_)
+      return false;
     calling_ = true;
+    return true;
   }
 
   /// Writes `m` (one write in flight: call only when !writing_). Under mtx_.

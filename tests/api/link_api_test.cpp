@@ -238,6 +238,56 @@ TEST_F(LinkApi, ResumedLinkRespectsItsCredit) {
 // Verifies send and send_batch through the link: one SendResult per
 // message in the order sent, failures per message with their code, `from`
 // filled in with the linked agent.
+// Links of one caller beyond the default 32 streams, for the cancel storm.
+class LinkApiManyStreams : public LinkApi {
+protected:
+  void configure_server(api::server_options& o) override { o.limits.streams_per_principal = 1000; }
+};
+
+// Verifies links cancelled while their batches are being carried out leave
+// the node whole: 120 links, each writing a batch of 50 sends (and a turn
+// request) and cancelled from its own thread at a different moment, then a
+// link that works. A cancel that came between a read and the start of its
+// send once freed the link's reactor under the running send (a
+// use-after-free that crashed parleyd; ASan reports it here in every run).
+TEST_F(LinkApiManyStreams, CancelsWhileBatchesAreInFlightLeaveTheNodeWhole) {
+  constexpr int links = 120;
+  for (int i = 0; i < links; ++i)
+    ASSERT_TRUE(is_ok(introduce("c" + std::to_string(i), pb::Behavior::KIND_EXTERNAL)));
+  std::vector<pb::Message> batch;
+  for (int k = 0; k < 50; ++k)
+    batch.push_back(text_to_agent("", "ada", "burst", "k-" + std::to_string(k)));
+  struct joiner { // joins the cancellers however the test ends
+    std::vector<std::thread> threads;
+    ~joiner() {
+      for (auto& t : threads)
+        t.join();
+    }
+  } cancellers;
+  for (int i = 0; i < links; ++i) {
+    auto l = open_link("c" + std::to_string(i), 4);
+    ASSERT_TRUE(l) << i;
+    ASSERT_TRUE(l->send_batch(batch));
+    pb::LinkClient turn;
+    turn.mutable_request_turn()->set_room("nowhere");
+    (void) l->write(turn);
+    cancellers.threads.emplace_back([l = std::move(l), i]() mutable {
+      if (i % 3)
+        std::this_thread::sleep_for(std::chrono::microseconds(50 * (i % 7)));
+      l->disconnect();
+    });
+  }
+  for (auto& t : cancellers.threads)
+    t.join();
+  cancellers.threads.clear();
+  auto ok = open_link("ext", 4);
+  ASSERT_TRUE(ok) << "the node no longer opens links";
+  ASSERT_TRUE(ok->send(text_to_agent("", "ada", "still here", "after-1")));
+  auto r = ok->next();
+  ASSERT_TRUE(r && r->has_sent()) << (r ? r->ShortDebugString() : "nothing");
+  EXPECT_EQ(r->sent().error_code(), 0);
+}
+
 TEST_F(LinkApi, SendAndSendBatchReturnOneResultEach) {
   auto l = open_link("ext", 10);
   ASSERT_TRUE(l);
