@@ -44,6 +44,7 @@
 #include "bench_params.hpp"
 #include "bench_report.hpp"
 #include "grpc_load.hpp"
+#include "link_load.hpp"
 #include "parley/api/server.hpp"
 #include "parley/node/node.hpp"
 #include "parley/v1/api.grpc.pb.h"
@@ -111,43 +112,13 @@ void introduce_external(const api_node& an, const std::string& id) {
     fail("Agents.Introduce " + id, s.error_message());
 }
 
-/// The client side of an open AgentLink.Link (past its `ready`).
-struct link_client {
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<pb::AgentLink::Stub> stub;
-  std::unique_ptr<grpc::ClientContext> ctx;
-  std::unique_ptr<grpc::ClientReaderWriter<pb::LinkClient, pb::LinkServer>> stream;
-};
-
-link_client open_link(const api_node& an, const std::string& agent, uint32_t credit) {
-  link_client l;
-  l.channel = an.channel();
-  l.stub = pb::AgentLink::NewStub(l.channel);
-  l.ctx = std::make_unique<grpc::ClientContext>();
-  l.stream = l.stub->Link(l.ctx.get());
-  pb::LinkClient open;
-  open.mutable_open()->set_agent(agent);
-  open.mutable_open()->set_credit(credit);
-  pb::LinkServer first;
-  if (!l.stream->Write(open) || !l.stream->Read(&first) || !first.has_ready())
-    fail("AgentLink.Link " + agent, l.stream->Finish().error_message());
-  return l;
-}
-
-std::vector<std::string> contents() {
-  std::vector<std::string> out;
-  for (uint64_t i = 0; i < bench::api_contents; ++i)
-    out.push_back(bench::message_content(i));
-  return out;
-}
-
 // -- 1. unary Messages.Send ------------------------------------------------------------
 
 [[noreturn]] void run_unary(const bench::options& o) {
   const double secs = o.duration(bench::seconds_full, bench::seconds_quick);
   api_node an{2};
   auto stub = pb::Messages::NewStub(an.channel());
-  const auto texts = contents();
+  const auto& texts = bench::api_texts();
   pb::SendRequest req;
   req.mutable_message()->set_from(agent_name(0));
   req.mutable_message()->set_to_agent(agent_name(1));
@@ -195,7 +166,7 @@ std::vector<std::string> contents() {
   const double secs = o.duration(bench::seconds_full, bench::seconds_quick);
   const unsigned threads = o.threads != 0 ? o.threads : bench::api_unary_clients;
   api_node an{2 * threads};
-  const auto texts = contents();
+  const auto& texts = bench::api_texts();
   const auto s0 = an.n->stats();
   auto r = bench::run_unary_threads(threads, bench::warmup_s, secs, [&](unsigned t) {
     auto stub = std::shared_ptr<pb::Messages::Stub>(pb::Messages::NewStub(an.channel()));
@@ -232,52 +203,23 @@ std::vector<std::string> contents() {
   const unsigned clients = o.threads != 0 ? o.threads : bench::api_link_clients;
   const size_t batch = o.n != 0 ? o.n : bench::api_batch;
   api_node an{bench::api_recipients};
-  const auto texts = contents();
-  using pump = bench::batch_pump<pb::LinkClient, pb::LinkServer>;
-  std::vector<link_client> links;
-  std::vector<std::unique_ptr<pump>> pumps;
+  std::vector<std::string> recipients, senders;
+  for (uint64_t i = 0; i < bench::api_recipients; ++i)
+    recipients.push_back(agent_name(i));
   for (unsigned c = 0; c < clients; ++c) {
-    const auto self = agent_name(bench::api_recipients + c);
-    introduce_external(an, self);
-    // Empty ids (the node picks them), empty from (the linked agent).
-    std::vector<pb::LinkClient> batches(bench::api_prebuilt_batches);
-    uint64_t i = 0;
-    for (auto& b : batches)
-      for (size_t k = 0; k < batch; ++k, ++i) {
-        auto* m = b.mutable_send_batch()->add_messages();
-        m->set_to_agent(agent_name(i % bench::api_recipients));
-        m->set_content(texts[i % texts.size()]);
-      }
-    auto l = open_link(an, self, 0);
-    pumps.push_back(std::make_unique<pump>(
-      std::move(l.ctx), std::move(l.stream), std::move(batches), batch,
-      bench::api_batches_in_flight, [](const pb::LinkServer& x, std::string& why) {
-        if (!x.has_sent())
-          return bench::answer::other;
-        if (x.sent().error_code() == 0)
-          return bench::answer::ok;
-        why = x.sent().error_message();
-        return bench::answer::failed;
-      }));
-    links.push_back(std::move(l)); // keeps the channel and stub
+    senders.push_back(agent_name(bench::api_recipients + c));
+    introduce_external(an, senders.back());
   }
+  bench::link_load load{an.srv->address(), senders, recipients, fail, {.batch = batch}};
   std::this_thread::sleep_for(std::chrono::duration<double>(bench::warmup_s));
   const auto s0 = an.n->stats();
   const double cpu0 = bench::process_cpu_s();
   const long cs0 = bench::context_switches();
-  const auto [a, b, elapsed] =
-    bench::measure_window(0, secs, [&] { return bench::acknowledged(pumps); });
+  const auto [a, b, elapsed] = bench::measure_window(0, secs, [&] { return load.acknowledged(); });
   const double cpu = bench::process_cpu_s() - cpu0;
   const double switches = static_cast<double>(bench::context_switches() - cs0);
   const auto s1 = an.n->stats();
   const double rate = static_cast<double>(b - a) / elapsed;
-  std::string failure;
-  bool broken = false;
-  for (auto& p : pumps) {
-    broken = broken || p->broken();
-    if (failure.empty())
-      failure = p->first_failure();
-  }
 
   bench::sample s;
   s.value = rate;
@@ -286,9 +228,7 @@ std::vector<std::string> contents() {
                     + " send_batch of " + std::to_string(batch) + " in flight, to "
                     + std::to_string(bench::api_recipients) + " silent agents; "
                     + std::to_string(b - a) + " acknowledged in " + bench::human(elapsed)
-                    + " s, failed results " + std::to_string(bench::failed(pumps))
-                    + (failure.empty() ? "" : " (first: " + failure + ")")
-                    + (broken ? ", A LINK BROKE" : ""));
+                    + " s, " + load.problems());
   const double deliveries = static_cast<double>(s1.deliveries - s0.deliveries);
   s.notes.push_back("node: deliveries/s " + bench::human(deliveries / elapsed)
                     + ", refused " + std::to_string(s1.refused - s0.refused) + "; process CPU "
@@ -307,9 +247,9 @@ std::vector<std::string> contents() {
   const auto a_id = agent_name(0), b_id = agent_name(1);
   introduce_external(an, a_id);
   introduce_external(an, b_id);
-  auto a = open_link(an, a_id, bench::api_rtt_credit);
-  auto b = open_link(an, b_id, bench::api_rtt_credit);
-  const auto texts = contents();
+  auto a = bench::open_link(an.channel(), a_id, bench::api_rtt_credit, fail);
+  auto b = bench::open_link(an.channel(), b_id, bench::api_rtt_credit, fail);
+  const auto& texts = bench::api_texts();
 
   // B's client: acknowledge each delivery, reply to its sender.
   std::atomic<uint64_t> b_failed{0};
@@ -393,7 +333,7 @@ std::vector<std::string> contents() {
 [[noreturn]] void run_node_send(const bench::options& o) {
   const double secs = o.duration(bench::seconds_full, bench::seconds_quick);
   api_node an{2};
-  const auto texts = contents();
+  const auto& texts = bench::api_texts();
   uint64_t n = 0;
   auto call = [&] {
     message m;
@@ -437,7 +377,7 @@ std::vector<std::string> contents() {
   const unsigned clients = o.threads != 0 ? o.threads : bench::api_link_clients;
   const size_t batch = o.n != 0 ? o.n : bench::api_batch;
   api_node an{bench::api_recipients};
-  const auto texts = contents();
+  const auto& texts = bench::api_texts();
   std::atomic<uint64_t> sent{0}, failed{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;

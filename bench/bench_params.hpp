@@ -8,6 +8,7 @@
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace bench {
 
@@ -124,6 +125,16 @@ inline constexpr uint64_t api_recipients = 1000;
 /// picks them), and distinct message texts (message_content(0..n-1)).
 inline constexpr size_t api_prebuilt_batches = 8;
 inline constexpr uint64_t api_contents = 64;
+/// Those texts, built once per process.
+inline const std::vector<std::string>& api_texts() {
+  static const std::vector<std::string> texts = [] {
+    std::vector<std::string> out;
+    for (uint64_t i = 0; i < api_contents; ++i)
+      out.push_back(message_content(i));
+    return out;
+  }();
+  return texts;
+}
 /// Credit window of the round-trip figure's links (never runs out).
 inline constexpr uint32_t api_rtt_credit = 1'000'000;
 

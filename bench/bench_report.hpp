@@ -610,4 +610,59 @@ bool run_figure(const options& o, const figure_def (&defs)[N]) {
   return false;
 }
 
+// -- baseline programs ---------------------------------------------------------
+
+/// What a baseline program (raw_caf, raw_grpc, raw_rocksdb; cluster_bench's
+/// one-node baselines) measures, by name, and how it answers.
+struct baseline_def {
+  const char* arg;
+  const char* name;
+  const char* unit;
+  void (*measure)(const options&);
+  /// The name of the second value (sample::more[0]), if any.
+  const char* name2 = nullptr;
+  /// Sizes: one run (a deterministic amount, not a noisy rate).
+  bool single_run = false;
+};
+
+/// What differs between the baseline programs around their runs.
+struct baseline_runs {
+  /// Make scratch_dir() before the runs fork (runs that work in run_dir()).
+  bool scratch = false;
+  /// What the stderr line of the median calls the runs.
+  const char* called = "fresh processes";
+};
+
+/// Runs the baseline of `defs` named o.figure, each sample in a fresh
+/// forked process, and answers as scripts/bench reads it: the median run's
+/// notes on stderr (each after the baseline's name), with more than one run
+/// `NAME: median of N fresh processes: v1 v2 ...` on stderr, then `name value
+/// unit` on stdout (a second line for name2, the median of more[0]). False
+/// if no baseline has that name. Call before this process starts any actor
+/// system or gRPC.
+template <size_t N>
+bool run_baseline(const options& o, const baseline_def (&defs)[N], const baseline_runs& how = {}) {
+  for (auto& def : defs) {
+    if (o.figure != def.arg)
+      continue;
+    if (how.scratch)
+      (void) scratch_dir(); // made before the runs fork, removed at exit
+    auto samples = run_forked(def.single_run ? 1 : o.runs(), [&] { return def.measure(o); });
+    auto& median = samples[samples.size() / 2];
+    for (auto& n : median.notes)
+      std::cerr << def.name << ": " << n << "\n";
+    if (samples.size() > 1) {
+      std::cerr << def.name << ": median of " << samples.size() << " " << how.called << ":";
+      for (auto& x : samples)
+        std::cerr << " " << x.value;
+      std::cerr << "\n";
+    }
+    print_baseline(def.name, median.value, def.unit);
+    if (def.name2)
+      print_baseline(def.name2, median_of_more(samples, 0), def.unit);
+    return true;
+  }
+  return false;
+}
+
 } // namespace bench

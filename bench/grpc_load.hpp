@@ -1,9 +1,10 @@
 #pragma once
 
 // Client-side load of the API figures, shared by api_bench (parley.v1 over
-// a node) and raw_grpc (the same shapes against a server that does nothing
-// else): channels with a connection of their own, and a pump that keeps a
-// window of batches in flight on a bidirectional stream.
+// a node), cluster_bench (parley.v1 over parleyd processes; both through
+// link_load.hpp) and raw_grpc (the same shapes against a server that does
+// nothing else): channels with a connection of their own, and a pump that
+// keeps a window of batches in flight on a bidirectional stream.
 
 #include <grpcpp/grpcpp.h>
 
@@ -11,6 +12,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -97,6 +99,13 @@ enum class answer { ok, failed, other };
 /// stream is never idle for a round trip and never floods the server. The
 /// stream must be open (and past any handshake) when the pump gets it.
 /// Runs until destroyed; the process may also just exit.
+///
+/// With `per_s` > 0 the writes keep a pace (per_s answers/s: a batch every
+/// per_batch / per_s seconds) instead of going as fast as the window lets
+/// them. stop_writing() and wait_idle() end the load without cancelling
+/// the stream (destroying the pump cancels it): cancelling a Parley agent
+/// link while a batch of it is in flight can crash parleyd (see
+/// docs/performance.md, "Across nodes").
 template <class Out, class In>
 class batch_pump {
 public:
@@ -105,9 +114,13 @@ public:
   using judge_fn = std::function<answer(const In&, std::string&)>;
 
   batch_pump(std::unique_ptr<grpc::ClientContext> ctx, std::unique_ptr<stream_type> stream,
-             std::vector<Out> batches, size_t per_batch, unsigned window, judge_fn judge)
+             std::vector<Out> batches, size_t per_batch, unsigned window, judge_fn judge,
+             double per_s = 0)
     : ctx_(std::move(ctx)), stream_(std::move(stream)), batches_(std::move(batches)),
-      per_batch_(per_batch), window_(window), judge_(std::move(judge)) {
+      per_batch_(per_batch), window_(window), judge_(std::move(judge)),
+      interval_(per_s > 0 ? std::chrono::duration_cast<clock_type::duration>(
+                              std::chrono::duration<double>(static_cast<double>(per_batch) / per_s))
+                          : clock_type::duration::zero()) {
     reader_ = std::thread([this] { read_loop(); });
     writer_ = std::thread([this] { write_loop(); });
   }
@@ -119,12 +132,30 @@ public:
     }
     cv_.notify_all();
     ctx_->TryCancel();
-    writer_.join();
+    if (writer_.joinable())
+      writer_.join();
     reader_.join();
   }
 
   batch_pump(const batch_pump&) = delete;
   batch_pump& operator=(const batch_pump&) = delete;
+
+  /// No batch is written after this returns (the stream stays open and is
+  /// still read).
+  void stop_writing() {
+    {
+      std::lock_guard guard{mtx_};
+      paused_ = true;
+    }
+    cv_.notify_all();
+    if (writer_.joinable())
+      writer_.join();
+  }
+  /// Waits until every batch written has been answered; false on timeout.
+  bool wait_idle(std::chrono::milliseconds timeout) {
+    std::unique_lock guard{mtx_};
+    return cv_.wait_for(guard, timeout, [this] { return stop_ || in_flight_ == 0; }) && in_flight_ == 0;
+  }
 
   /// Answers judged ok / failed so far.
   uint64_t acknowledged() const { return ok_.load(std::memory_order_relaxed); }
@@ -136,21 +167,31 @@ public:
   }
   /// The stream broke (a write or read failed before the pump stopped).
   bool broken() const { return broken_.load(); }
+  /// Paced: batches written later than their time by more than one
+  /// interval (the stream did not keep the pace).
+  uint64_t late() const { return late_.load(std::memory_order_relaxed); }
 
 private:
   void write_loop() {
+    const bool paced = interval_ != clock_type::duration::zero();
+    auto next = clock_type::now();
     for (size_t i = 0;; ++i) {
+      if (paced)
+        std::this_thread::sleep_until(next);
       {
         std::unique_lock guard{mtx_};
-        cv_.wait(guard, [this] { return stop_ || in_flight_ < window_; });
-        if (stop_)
+        cv_.wait(guard, [this] { return stop_ || paused_ || in_flight_ < window_; });
+        if (stop_ || paused_)
           return;
         ++in_flight_;
       }
+      if (paced && clock_type::now() > next + interval_)
+        late_.fetch_add(1, std::memory_order_relaxed);
       if (!stream_->Write(batches_[i % batches_.size()])) {
         broken_ = true;
         return;
       }
+      next += interval_;
     }
   }
 
@@ -194,13 +235,16 @@ private:
   size_t per_batch_;
   unsigned window_;
   judge_fn judge_;
+  clock_type::duration interval_; // zero: not paced
   mutable std::mutex mtx_;
   std::condition_variable cv_;
   unsigned in_flight_ = 0;
   bool stop_ = false;
+  bool paused_ = false;
   std::string first_failure_;
   std::atomic<uint64_t> ok_{0};
   std::atomic<uint64_t> failed_{0};
+  std::atomic<uint64_t> late_{0};
   std::atomic<bool> broken_{false};
   std::thread reader_;
   std::thread writer_;

@@ -314,16 +314,8 @@ caf::behavior rr_client(caf::stateful_actor<rr_client_state>* self, caf::actor s
   bench::deliver({static_cast<double>(m1 - m0) / elapsed, {}});
 }
 
-struct baseline_def {
-  const char* arg;
-  const char* name;
-  const char* unit;
-  void (*measure)(const bench::options&);
-  bool single_run = false;
-};
-
-const baseline_def baselines[] = {
-  {"mem", "raw_caf.idle_actor_rss", "bytes", run_mem, true},
+const bench::baseline_def baselines[] = {
+  {"mem", "raw_caf.idle_actor_rss", "bytes", run_mem, nullptr, true},
   {"spawn", "raw_caf.spawn_time", "s", run_spawn},
   {"pairs", "raw_caf.many_pairs", "msgs/s", run_pairs},
   {"fanout", "raw_caf.fanout", "deliveries/s", run_fanout},
@@ -334,20 +326,8 @@ const baseline_def baselines[] = {
 
 int main(int argc, char** argv) {
   auto o = bench::options::parse(argc, argv);
-  for (auto& def : baselines) {
-    if (o.figure != def.arg)
-      continue;
-    const unsigned runs = def.single_run ? 1 : o.runs();
-    auto samples = bench::run_forked(runs, [&] { return def.measure(o); });
-    if (runs > 1) {
-      std::cerr << def.name << ": median of " << runs << " fresh processes:";
-      for (auto& x : samples)
-        std::cerr << " " << x.value;
-      std::cerr << "\n";
-    }
-    bench::print_baseline(def.name, samples[samples.size() / 2].value, def.unit);
+  if (bench::run_baseline(o, baselines))
     return 0;
-  }
   std::cerr << "usage: raw_caf mem|spawn|pairs|fanout|rr [--quick] [--n N] [--seconds S] "
                "[--repeats R]\n";
   return 2;

@@ -144,9 +144,7 @@ unary_result call_unary(const bench::options& o, bool timed, bool health = false
   const double secs = o.duration(bench::seconds_full, bench::seconds_quick);
   raw_server srv{false, health};
   auto stub = pb::RawEcho::NewStub(bench::own_channel(srv.address()));
-  std::vector<std::string> contents;
-  for (uint64_t i = 0; i < bench::api_contents; ++i)
-    contents.push_back(bench::message_content(i));
+  const auto& contents = bench::api_texts();
   // As api_bench unary: agent 0 to agent 1, a fresh id per call.
   pb::EchoRequest req;
   req.mutable_message()->set_from(agent_name(0));
@@ -208,9 +206,7 @@ unary_result call_unary(const bench::options& o, bool timed, bool health = false
   const double secs = o.duration(bench::seconds_full, bench::seconds_quick);
   const unsigned threads = o.threads != 0 ? o.threads : bench::api_unary_clients;
   raw_server srv{false, false};
-  std::vector<std::string> contents;
-  for (uint64_t i = 0; i < bench::api_contents; ++i)
-    contents.push_back(bench::message_content(i));
+  const auto& contents = bench::api_texts();
   auto r = bench::run_unary_threads(threads, bench::warmup_s, secs, [&](unsigned t) {
     auto stub = std::shared_ptr<pb::RawEcho::Stub>(pb::RawEcho::NewStub(bench::own_channel(srv.address())));
     return [stub, t, &contents, n = uint64_t{0}]() mutable {
@@ -315,16 +311,7 @@ unary_result call_unary(const bench::options& o, bool timed, bool health = false
   stream_batches(o, true, "stream_coalesced");
 }
 
-struct baseline_def {
-  const char* arg;
-  const char* name;
-  const char* unit;
-  void (*measure)(const bench::options&);
-  /// The name of the second value (sample::more[0]), if any.
-  const char* name2 = nullptr;
-};
-
-const baseline_def baselines[] = {
+const bench::baseline_def baselines[] = {
   {"unary", "raw_grpc.unary", "requests/s", run_unary},
   {"unary16", "raw_grpc.unary_16", "requests/s", run_unary_threads},
   {"stream", "raw_grpc.stream_batches", "results/s", run_stream},
@@ -337,22 +324,9 @@ const baseline_def baselines[] = {
 
 int main(int argc, char** argv) {
   auto o = bench::options::parse(argc, argv);
-  for (auto& def : baselines) {
-    if (o.figure != def.arg)
-      continue;
-    // No gRPC before the fork: every run starts its own.
-    auto samples = bench::run_forked(o.runs(), [&] { return def.measure(o); });
-    if (samples.size() > 1) {
-      std::cerr << def.name << ": median of " << samples.size() << " fresh processes:";
-      for (auto& x : samples)
-        std::cerr << " " << x.value;
-      std::cerr << "\n";
-    }
-    bench::print_baseline(def.name, samples[samples.size() / 2].value, def.unit);
-    if (def.name2)
-      bench::print_baseline(def.name2, bench::median_of_more(samples, 0), def.unit);
+  // No gRPC before the fork: every run starts its own.
+  if (bench::run_baseline(o, baselines))
     return 0;
-  }
   std::cerr << "usage: raw_grpc unary|unary16|stream|latency|stream_coalesced|unary_health [--quick] "
                "[--seconds S] [--repeats R] "
                "[--threads CLIENTS] [--n BATCH]\n";

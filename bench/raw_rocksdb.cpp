@@ -346,18 +346,7 @@ void run_wb_async(const bench::options& o) {
   run_batches(o, bench::raw_async_batch, false, "wb100async");
 }
 
-struct baseline_def {
-  const char* arg;
-  const char* name;
-  const char* unit;
-  void (*measure)(const bench::options&);
-  /// The name of the second value (sample::more[0]), if any.
-  const char* name2 = nullptr;
-  /// Sizes: one run (a deterministic amount, not a noisy rate).
-  bool single_run = false;
-};
-
-const baseline_def baselines[] = {
+const bench::baseline_def baselines[] = {
   {"wb1000sync", "raw_rocksdb.wb1000_sync", "records/s", run_wb_sync},
   {"wb100async", "raw_rocksdb.wb100_async", "records/s", run_wb_async},
   {"fsync", "raw_rocksdb.fsync_p50", "ms", run_fsync, "raw_rocksdb.fsync_p99"},
@@ -370,24 +359,9 @@ const baseline_def baselines[] = {
 
 int main(int argc, char** argv) {
   auto o = bench::options::parse(argc, argv);
-  for (auto& def : baselines) {
-    if (o.figure != def.arg)
-      continue;
-    if (o.figure != "scan")
-      (void) bench::scratch_dir(); // made before the runs fork, removed at exit
-    auto samples =
-      bench::run_forked(def.single_run ? 1 : o.runs(), [&] { return def.measure(o); });
-    if (samples.size() > 1) {
-      std::cerr << def.name << ": median of " << samples.size() << " fresh processes:";
-      for (auto& x : samples)
-        std::cerr << " " << x.value;
-      std::cerr << "\n";
-    }
-    bench::print_baseline(def.name, samples[samples.size() / 2].value, def.unit);
-    if (def.name2)
-      bench::print_baseline(def.name2, bench::median_of_more(samples, 0), def.unit);
+  // scan reads the store given with --dir; the others write in run_dir().
+  if (bench::run_baseline(o, baselines, {.scratch = o.figure != "scan"}))
     return 0;
-  }
   std::cerr << "usage: raw_rocksdb wb1000sync|wb100async|fsync|bytes|layout_sync|scan --dir DIR [--quick] "
                "[--n N] [--seconds S] [--repeats R]\n";
   return 2;
