@@ -85,14 +85,15 @@ TEST_F(Pause, APausedNodeGetsBoundedBackpressureAndCatchesUpAfterItsRestart) {
   for (int i = 0; i < outbox_limit + 12; ++i) {
     to_bob.push_back("paused-" + std::to_string(i));
     auto t0 = std::chrono::steady_clock::now();
-    auto [s, hint] = send_with_hint(a, alice, bob, to_bob.back(), 300ms);
+    // A deadline well above a refusal's time, even on a loaded machine.
+    auto [s, hint] = send_with_hint(a, alice, bob, to_bob.back(), 1000ms);
     auto took = std::chrono::steady_clock::now() - t0;
     if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
       ++waited;
     } else {
       ASSERT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << i << ": " << s.error_message();
       EXPECT_FALSE(hint.empty()) << "a refusal carries retry-after-ms";
-      EXPECT_LT(took, 250ms) << "a full outbox refuses at once";
+      EXPECT_LT(took, 700ms) << "a full outbox refuses at once";
       ++refused;
     }
   }
