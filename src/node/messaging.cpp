@@ -182,6 +182,17 @@ expected<history_page> history_from(node::impl& im, federation::remote_request r
   return history_page{std::move(r->messages), std::move(r->next_cursor)};
 }
 
+// What the node of `mine` keeps of its pair with `other` (flag: that half only).
+expected<history_page> kept_half_elsewhere(node::impl& im, const principal& p, const agent_id& mine,
+                                           const agent_id& other, const history_query& q) {
+  federation::remote_request req;
+  req.caller = p;
+  req.agents = {mine, other};
+  req.query = q;
+  req.flag = true;
+  return history_from(im, std::move(req), mine);
+}
+
 // A pair split over two nodes: each keeps what its agent received. Both
 // halves are read from the same cursor (a position in the dialogue, valid
 // in either store) and merged; the page ends at the `limit`-th message, and
@@ -193,16 +204,8 @@ expected<history_page> split_pair_history(node::impl& im, const principal& p, co
   bool more = false;
   std::string fallback; // a half's cursor, for a page of stale entries only
   for (auto [mine, other] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
-    expected<history_page> half = im.rt.place(*mine).at == placement::where::here
-                                    ? kept_pair_history(im, *mine, *other, q)
-                                    : [&] {
-                                        federation::remote_request req;
-                                        req.caller = p;
-                                        req.agents = {*mine, *other};
-                                        req.query = q;
-                                        req.flag = true;
-                                        return history_from(im, std::move(req), *mine);
-                                      }();
+    auto half = im.rt.place(*mine).at == placement::where::here ? kept_pair_history(im, *mine, *other, q)
+                                                                 : kept_half_elsewhere(im, p, *mine, *other, q);
     if (!half)
       return unexpected{half.error()};
     more = more || !half->next_cursor.empty();
