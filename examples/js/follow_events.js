@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// Follows a Parley node's event stream (parley.v1 Events.Subscribe) and
-// prints one line per event. When the stream breaks (the node restarts or
-// drains, the network drops, the node cut off a slow subscriber) it
-// subscribes again from the last offset seen + 1, so no event is missed or
-// printed twice, as long as the node still retains it.
+// Follows a Parley event stream (parley.v1 Events.Subscribe; in a network,
+// every node's events) and prints one line per event. When the stream
+// breaks (the node restarts or drains, the network drops, the node cut off
+// a slow subscriber) it subscribes again with the last event's resume
+// token, so no event is missed or printed twice, as long as the nodes still
+// retain them.
 //
 //   node examples/js/follow_events.js --target 127.0.0.1:7700 --from 1 [--token-file FILE]
 //
@@ -32,6 +33,7 @@ const protoLoader = require('@grpc/proto-loader');
 const usage = `usage: follow_events.js [options]
   --target HOST:PORT     the node's gRPC address (default 127.0.0.1:7700)
   --from N               first offset: 0 = live events only (default), 1 = all retained
+                         (N > 1: an offset of the node called, which is then followed alone)
   --topic NAME           agent_lifecycle | agent_status | room | turn | message (repeatable; default all)
   --agent ID, --room ID  only events about this agent / room
   --json                 print JSON lines instead of text
@@ -165,7 +167,7 @@ function main() {
   const metadata = new grpc.Metadata();
   if (token) metadata.set('authorization', `Bearer ${token}`);
 
-  let next = opt.from;       // the offset to subscribe from
+  let resumeToken = '';      // the last event's: where to resume
   let seen = 0;              // events printed
   let call = null;
   let stopping = false;
@@ -186,15 +188,17 @@ function main() {
     } else {
       const about = [e.agent && `agent=${e.agent}`, e.room && `room=${e.room}`]
         .filter(Boolean).join(' ');
-      console.log(`#${e.offset} ${new Date(Number(e.at)).toISOString()} ${e.kind}` +
+      console.log(`#${e.offset}@${e.node} ${new Date(Number(e.at)).toISOString()} ${e.kind}` +
                   `${about ? ' ' + about : ''}${e.detail ? ' ' + e.detail : ''}`);
     }
   };
 
   const subscribe = () => {
     if (stopping) return;
-    const request = { topics: opt.topics, agent: opt.agent, room: opt.room,
-                      from_offset: next.toString() };
+    const request = { topics: opt.topics, agent: opt.agent, room: opt.room };
+    if (resumeToken) request.resume_token = resumeToken;
+    else if (opt.from === 1n) request.from_oldest = true;
+    else if (opt.from > 1n) Object.assign(request, { from_offset: opt.from.toString(), this_node_only: true });
     const thisCall = client.Subscribe(request, metadata);
     call = thisCall;
     let ended = false;
@@ -219,8 +223,8 @@ function main() {
         finish(1);
         return;
       }
-      log(`stream ended (${grpc.status[code]}: ${details}); resubscribing from offset ` +
-          `${next} in ${backoffMs} ms`);
+      log(`stream ended (${grpc.status[code]}: ${details}); resubscribing after ` +
+          `${resumeToken || 'the start'} in ${backoffMs} ms`);
       setTimeout(subscribe, backoffMs);
       backoffMs = Math.min(backoffMs * 2, 2000);
     };
@@ -228,9 +232,7 @@ function main() {
     thisCall.on('data', (e) => {
       failingSince = 0;
       backoffMs = 200;
-      const offset = BigInt(e.offset);
-      if (offset < next) return; // never print an event twice
-      next = offset + 1n;
+      resumeToken = e.resume_token;
       print(e);
       if (opt.maxEvents && ++seen >= opt.maxEvents) finish(0);
     });

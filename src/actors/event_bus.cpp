@@ -27,6 +27,7 @@ void update_mask(self_ptr self) {
     m |= s.mask;
   if (self->state.rt->record_message_events)
     m |= mask_of(topic::message);
+  m |= self->state.held;
   self->state.rt->subscribed.store(m);
 }
 
@@ -253,6 +254,18 @@ caf::behavior event_bus(event_bus_actor* self, runtime* rt, event_retention reta
       return caf::ok_atom::value;
     },
     [self](atoms::events_since, uint64_t from, uint64_t max) { return on_since(self, from, max); },
+    [self](atoms::hold_topics, topic_mask mask, uint32_t ms) {
+      auto& st = self->state;
+      st.held |= mask;
+      update_mask(self);
+      self->delayed_send(self, std::chrono::milliseconds{ms}, atoms::release_topics::value, ++st.hold_generation);
+    },
+    [self](atoms::release_topics, uint64_t generation) {
+      if (generation != self->state.hold_generation)
+        return; // renewed since
+      self->state.held = 0;
+      update_mask(self);
+    },
     [self](atoms::event_log_bounds) {
       return event_log_extent{first_kept(self->state), self->state.next_seq};
     },

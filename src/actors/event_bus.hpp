@@ -74,6 +74,11 @@ struct event_bus_state {
   uint64_t next_sub = 1;
   std::deque<event> ring;
   std::vector<subscriber> subs;
+  /// Topics published while no local subscriber wants them, because
+  /// another node's subscription polls this log (hold_topics); given up
+  /// when no poll renewed them in time.
+  topic_mask held = 0;
+  uint64_t hold_generation = 0;
 
   static inline const char* name = "parley.event_bus";
 };

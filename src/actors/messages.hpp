@@ -206,6 +206,13 @@ using retry_event_log = caf::atom_constant<caf::atom("evretry")>;
 using scrub_agent_events = caf::atom_constant<caf::atom("evscrub")>;
 /// (event_log_bounds) -> (first kept, next offset).
 using event_log_bounds = caf::atom_constant<caf::atom("evbounds")>;
+/// (hold_topics, topic_mask, uint32_t ms): publish these topics for the
+/// next `ms` even if no local subscriber wants them (another node's
+/// subscription polls this log, subscribed only while a poll runs).
+using hold_topics = caf::atom_constant<caf::atom("evhold")>;
+/// (release_topics, uint64_t generation): the hold of that generation ends
+/// unless a later hold renewed it.
+using release_topics = caf::atom_constant<caf::atom("evrelease")>;
 
 // -- storage writer and reader -----------------------------------------------
 /// (commit, storage::write_batch) -> commit_outcome once durable.

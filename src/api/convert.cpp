@@ -243,6 +243,22 @@ void to_pb(const event& e, pb::Event& out) {
   out.set_agent(e.agent);
   out.set_room(e.room);
   out.set_detail(e.detail);
+  out.set_node(e.node);
+}
+
+expected<event> from_pb(const pb::Event& p) {
+  auto kind = parse_event_kind(p.kind());
+  if (!kind)
+    return unexpected{kind.error()};
+  event e;
+  e.seq = p.offset();
+  e.kind = *kind;
+  e.at = p.at();
+  e.agent = p.agent();
+  e.room = p.room();
+  e.detail = p.detail();
+  e.node = p.node();
+  return e;
 }
 
 } // namespace parley::api

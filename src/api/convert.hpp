@@ -37,6 +37,8 @@ pb::MessageStatus to_pb(message_status s);
 void to_pb(const turn_grant& g, pb::TurnGrant& out);
 void to_pb(const turn_state& t, pb::TurnState& out);
 void to_pb(const event& e, pb::Event& out);
+/// An event as a peer sent it (a subscription across the network).
+expected<event> from_pb(const pb::Event& p);
 
 expected<std::optional<agent_status>> status_filter(pb::AgentStatus s);
 

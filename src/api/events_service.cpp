@@ -31,6 +31,14 @@ expected<subscription_spec> spec_of(const pb::SubscribeRequest& req) {
   spec.agent = req.agent();
   spec.room = req.room();
   spec.from_seq = req.from_offset();
+  spec.this_node_only = req.this_node_only();
+  spec.from_oldest = req.from_oldest();
+  if (!req.resume_token().empty()) {
+    auto at = event_cursor::parse(req.resume_token());
+    if (!at)
+      return unexpected{at.error()};
+    spec.resume = std::move(*at);
+  }
   return spec;
 }
 
@@ -95,6 +103,9 @@ private:
                                            "the node is draining; resume elsewhere or later from offset "
                                              + std::to_string(resume_offset())});
       if (next_ == batch_.size()) {
+        // Where the stream stands after the last event written; each
+        // event written moves it on.
+        cursor_ = stream_->cursor();
         batch_ = stream_->try_next(write_batch_events); // a miss arms on_ready
         next_ = 0;
         if (batch_.empty()) {
@@ -104,7 +115,12 @@ private:
         }
       }
       out_.Clear();
-      to_pb(batch_[next_++], out_);
+      auto& e = batch_[next_++];
+      if (e.node.empty())
+        e.node = st_.n.config().node_id;
+      cursor_.passed(e.node, e.seq);
+      to_pb(e, out_);
+      out_.set_resume_token(cursor_.token());
       write(out_, next_ < batch_.size()); // a batch's events leave in one write
     } catch (const std::exception& e) {
       fail_with(internal_error(e));
@@ -116,13 +132,19 @@ private:
     return next_ < batch_.size() ? batch_[next_].seq : stream_->resume_from();
   }
 
+  // Trailers: this node's offset, and the token for the whole stream
+  // (after the last event written).
   void finish_at(uint64_t resume, grpc::Status s) {
     ctx_->AddTrailingMetadata("resume-from-offset", std::to_string(resume));
+    if (next_ == batch_.size())
+      cursor_ = stream_->cursor();
+    ctx_->AddTrailingMetadata("resume-token", cursor_.token());
     finish(std::move(s));
   }
 
   std::unique_ptr<event_stream> stream_;
   std::vector<event> batch_; // taken from the stream; [next_, end) not yet written
+  event_cursor cursor_;       // after the last event written
   size_t next_ = 0;
   pb::Event out_; // the write in flight
 };

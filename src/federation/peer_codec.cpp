@@ -187,6 +187,17 @@ void to_pb(const remote_request& r, pb::PeerRequest& out) {
       out.mutable_list_rooms()->set_page_size(r.limit);
       out.mutable_list_rooms()->set_page_token(r.after);
       break;
+    case remote_request::kind::events_since: {
+      auto* e = out.mutable_events();
+      e->set_from_offset(r.offset);
+      e->set_from_oldest(r.flag);
+      e->set_max(r.limit);
+      e->set_wait_ms(r.wait_ms);
+      e->set_topics(r.topics);
+      e->set_agent(r.id);
+      e->set_room(r.room);
+      break;
+    }
   }
 }
 
@@ -305,6 +316,21 @@ expected<remote_request> from_pb(const pb::PeerRequest& r) {
       out.limit = r.list_rooms().page_size();
       out.after = r.list_rooms().page_token();
       break;
+    case pb::PeerRequest::kEvents: {
+      out.what = remote_request::kind::events_since;
+      auto& e = r.events();
+      if (e.topics() > all_topics)
+        return unexpected{errc::invalid_argument, "request " + std::to_string(r.seq()) + ": topic mask "
+                                                    + std::to_string(e.topics()) + " names unknown topics"};
+      out.offset = e.from_offset();
+      out.flag = e.from_oldest();
+      out.limit = e.max();
+      out.wait_ms = e.wait_ms();
+      out.topics = e.topics() == 0 ? all_topics : static_cast<topic_mask>(e.topics());
+      out.id = e.agent();
+      out.room = e.room();
+      break;
+    }
     case pb::PeerRequest::BODY_NOT_SET:
       return unexpected{errc::invalid_argument, "request " + std::to_string(r.seq()) + " has no body"};
   }
@@ -336,6 +362,9 @@ void to_pb(const expected<remote_reply>& r, pb::PeerReply& out) {
     api::to_pb(m, *out.add_manifests());
   for (auto& room : r->rooms)
     api::to_pb(room, *out.add_rooms());
+  for (auto& e : r->events)
+    api::to_pb(e, *out.add_events());
+  out.set_next_offset(r->next_offset);
 }
 
 expected<remote_reply> from_pb(const pb::PeerReply& r) {
@@ -384,6 +413,13 @@ expected<remote_reply> from_pb(const pb::PeerReply& r) {
       return unexpected{errc::internal, "a peer answered a room this node cannot read: " + room.error().message};
     out.rooms.push_back(std::move(*room));
   }
+  for (auto& pe : r.events()) {
+    auto e = api::from_pb(pe);
+    if (!e)
+      return unexpected{errc::internal, "a peer answered an event this node cannot read: " + e.error().message};
+    out.events.push_back(std::move(*e));
+  }
+  out.next_offset = r.next_offset();
   return out;
 }
 

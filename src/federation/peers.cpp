@@ -25,6 +25,7 @@ std::string_view to_string(remote_request::kind k) noexcept {
     case remote_request::kind::mark_read: return "mark_read";
     case remote_request::kind::list_agents: return "list_agents";
     case remote_request::kind::list_rooms: return "list_rooms";
+    case remote_request::kind::events_since: return "events_since";
   }
   return "unknown";
 }

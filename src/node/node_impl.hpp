@@ -263,6 +263,8 @@ struct node::impl {
   task<expected<federation::remote_reply>> serve_room_call(node& n, federation::remote_request r); // federation_rooms.cpp
   task<expected<federation::remote_reply>> serve_room_post(federation::remote_request r);   // federation_rooms.cpp
   task<expected<federation::remote_reply>> serve_room_delivery(federation::remote_request r); // federation_rooms.cpp
+  /// A long poll of this node's event log (events_since).
+  task<expected<federation::remote_reply>> serve_events(node& n, federation::remote_request r); // network_events.cpp
   /// Generated room ids in a network: "room-<salt>.<n>", the salt drawn at
   /// start, so that nodes generating ids at once do not collide.
   uint32_t room_salt = 0;

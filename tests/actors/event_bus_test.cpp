@@ -150,3 +150,27 @@ TEST_F(EventBus, GoneSubscriberIsDropped) {
   EXPECT_EQ(rt->subscribed.load() & mask_of(topic::message), 0);
   EXPECT_NE(rt->subscribed.load() & mask_of(topic::agent_lifecycle), 0);
 }
+
+// Verifies that a hold (another node's subscription polling this log)
+// keeps its topics published between polls, until no poll renewed it: a
+// renewal extends it, and it ends on its own.
+TEST_F(EventBus, HeldTopicsArePublishedUntilTheHoldLapses) {
+  const auto message = mask_of(topic::message);
+  auto wanted = [&] { return (rt->subscribed.load() & message) != 0; };
+  auto until = [&](bool want, std::chrono::milliseconds limit) {
+    for (auto waited = std::chrono::milliseconds{0}; waited < limit; waited += std::chrono::milliseconds{5}) {
+      if (wanted() == want)
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    }
+    return wanted() == want;
+  };
+  EXPECT_FALSE(wanted());
+  caf::anon_send(rt->bus, atoms::hold_topics::value, message, uint32_t{300});
+  ASSERT_TRUE(until(true, std::chrono::milliseconds{1000}));
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  caf::anon_send(rt->bus, atoms::hold_topics::value, message, uint32_t{300}); // renewed before it lapsed
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  EXPECT_TRUE(wanted()) << "the renewal did not extend the hold";
+  EXPECT_TRUE(until(false, std::chrono::milliseconds{2000})) << "the hold never lapsed";
+}

@@ -280,5 +280,55 @@ TEST(PeerCodec, RoomRepliesAndManifestsKeepWhatTheNodeSet) {
   EXPECT_EQ(back->man.last_updated, 77);
 }
 
+// Verifies an events poll keeps its start, size, wait and filters, an
+// unknown topic mask is refused, and its reply keeps the events (with the
+// node that holds them) and the next offset.
+TEST(PeerCodec, AnEventsPollKeepsItsFieldsAndItsEvents) {
+  remote_request r;
+  r.what = remote_request::kind::events_since;
+  r.caller = principal::agent("alice");
+  r.offset = 0;
+  r.flag = true;
+  r.limit = 256;
+  r.wait_ms = 1000;
+  r.topics = mask_of(topic::message) | mask_of(topic::room);
+  r.id = "alice";
+  r.room = "lounge";
+  pb::PeerRequest wire;
+  to_pb(r, wire);
+  auto back = from_pb(wire);
+  ASSERT_TRUE(back) << to_string(back.error());
+  EXPECT_EQ(back->what, remote_request::kind::events_since);
+  EXPECT_EQ(back->caller, r.caller);
+  EXPECT_TRUE(back->flag);
+  EXPECT_EQ(back->limit, 256u);
+  EXPECT_EQ(back->wait_ms, 1000u);
+  EXPECT_EQ(back->topics, r.topics);
+  EXPECT_EQ(back->id, "alice");
+  EXPECT_EQ(back->room, "lounge");
+
+  auto unknown = wire;
+  unknown.mutable_events()->set_topics(1u << topic_count);
+  auto refused = from_pb(unknown);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, errc::invalid_argument);
+  auto all = wire;
+  all.mutable_events()->set_topics(0);
+  EXPECT_EQ(from_pb(all)->topics, all_topics);
+
+  remote_reply ok;
+  ok.events.push_back(event{41, event_kind::message_delivered, 7, "alice", "", "bob/m-1", "node-c"});
+  ok.events.push_back(event{43, event_kind::member_joined, 8, "alice", "lounge", "member", ""});
+  ok.next_offset = 45;
+  pb::PeerReply reply;
+  to_pb(expected<remote_reply>{ok}, reply);
+  auto got = from_pb(reply);
+  ASSERT_TRUE(got) << to_string(got.error());
+  EXPECT_EQ(got->events, ok.events);
+  EXPECT_EQ(got->next_offset, 45u);
+  reply.mutable_events(0)->set_kind("gossip");
+  EXPECT_FALSE(from_pb(reply));
+}
+
 } // namespace
 } // namespace parley::federation

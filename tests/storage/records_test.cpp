@@ -89,7 +89,7 @@ TEST(Records, MessageEventOutcomeRoundTrip) {
   m.to = address::agent("bob");
   EXPECT_EQ(decode_message(encode(m)).value(), m);
 
-  event e{17, event_kind::turn_expired, 99, "bob", "room-1", "turn 3: time slot expired"};
+  event e{17, event_kind::turn_expired, 99, "bob", "room-1", "turn 3: time slot expired", {}};
   EXPECT_EQ(decode_event(encode(e)).value(), e);
 
 }

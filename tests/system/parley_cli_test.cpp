@@ -898,6 +898,24 @@ TEST(ParleyCli, TailsEventsFromAnOffset) {
   EXPECT_EQ(lines(resumed.out).size(), 1u) << resumed; // nothing new
   EXPECT_TRUE(contains(resumed.err, "last offset: " + last)) << resumed;
 
+  // The resume token of the JSON tail line: after the third event, the rest
+  // (the same offsets as the full replay), from the oldest when told.
+  auto three = d.cli({"events", "tail", "--from-oldest", "-n", "3", "--json"});
+  ASSERT_EQ(three.code, 0) << three;
+  auto token = json::parse(lines(three.out).back()).value("resume_token", "");
+  ASSERT_FALSE(token.empty()) << three;
+  auto rest = d.cli({"events", "tail", "--resume", token, "--json"});
+  ASSERT_EQ(rest.code, 0) << rest;
+  auto restl = lines(rest.out);
+  ASSERT_EQ(restl.size(), jl.size() - 3) << rest;
+  EXPECT_EQ(json::parse(restl.front()).value("offset", ""), "4") << rest;
+  EXPECT_EQ(json::parse(restl.front()).value("node", ""), "node-1") << rest; // the default node id
+  auto both = d.cli({"events", "tail", "--resume", token, "--from", "2"});
+  EXPECT_NE(both.code, 0) << both;
+  auto bad_token = d.cli({"events", "tail", "--resume", "garbage"});
+  EXPECT_EQ(bad_token.code, 9) << bad_token;
+  EXPECT_TRUE(contains(bad_token.err, "resume_token")) << bad_token;
+
   auto bad_topic = d.cli({"events", "tail", "--from", "1", "--topic", "gossip"});
   EXPECT_EQ(bad_topic.code, 9) << bad_topic;
   EXPECT_TRUE(contains(bad_topic.err, "error: INVALID_ARGUMENT: ")) << bad_topic;

@@ -1,4 +1,5 @@
-// parley events tail: the node's event stream, resumable by offset.
+// parley events tail: the event stream (in a network, every node's),
+// resumable by its token (or, for the node called alone, by offset).
 
 #include <atomic>
 #include <chrono>
@@ -43,6 +44,9 @@ struct tail_options {
   std::string agent;
   std::string room;
   uint64_t from = 0;
+  bool this_node = false;
+  bool from_oldest = false;
+  std::string resume;
   bool follow = false;
   uint64_t limit = 0;
   int idle_ms = 500;
@@ -68,7 +72,18 @@ public:
         req.add_topics(t);
       req.set_agent(o_.agent);
       req.set_room(o_.room);
-      req.set_from_offset(last_ ? *last_ + 1 : o_.from);
+      // After an event: resume after it (on every node, whichever is
+      // called). Before the first: as asked.
+      if (!token_.empty()) {
+        req.set_resume_token(token_);
+      } else if (!o_.resume.empty()) {
+        req.set_resume_token(o_.resume);
+      } else {
+        req.set_from_offset(o_.from);
+        req.set_from_oldest(o_.from_oldest);
+      }
+      // An offset is the called node's: it follows that node alone.
+      req.set_this_node_only(o_.this_node || o_.from > 0);
       grpc::ClientContext ctx;
       s_.prepare(ctx, false);
       auto [status, why] = stream(*stub, ctx, req, failures);
@@ -127,6 +142,7 @@ private:
       last_activity.store(now_ms());
       print(e);
       last_ = e.offset();
+      token_ = e.resume_token();
       failures = 0;
       if (o_.limit != 0 && ++printed_ >= o_.limit) {
         why.store(stop_reason::limit);
@@ -141,8 +157,8 @@ private:
   }
 
   void header() {
-    std::printf("%-8s  %-24s  %-20s  %-16s  %-16s  %s\n", "OFFSET", "TIME", "KIND", "AGENT", "ROOM",
-                "DETAIL");
+    std::printf("%-8s  %-24s  %-20s  %-16s  %-16s  %-12s  %s\n", "OFFSET", "TIME", "KIND", "AGENT", "ROOM",
+                "NODE", "DETAIL");
     std::fflush(stdout);
   }
 
@@ -151,32 +167,37 @@ private:
       std::printf("%s\n", to_json_line(e).c_str());
     } else {
       auto dash = [](const std::string& v) { return v.empty() ? std::string{"-"} : printable(v); };
-      std::printf("%-8llu  %-24s  %-20s  %-16s  %-16s  %s\n",
+      std::printf("%-8llu  %-24s  %-20s  %-16s  %-16s  %-12s  %s\n",
                   static_cast<unsigned long long>(e.offset()), format_time(e.at()).c_str(),
                   dash(e.kind()).c_str(), dash(e.agent()).c_str(), dash(e.room()).c_str(),
-                  dash(e.detail()).c_str());
+                  dash(e.node()).c_str(), dash(e.detail()).c_str());
     }
     std::fflush(stdout);
   }
 
-  // The offset to resume from, for people on stderr, for scripts as a last
-  // JSON line on stdout.
+  // Where to resume, for people on stderr, for scripts as a last JSON line
+  // on stdout: the last event's offset (in its node's log) and the stream's
+  // resume token (every node's position).
   int finish(int rc) {
     std::optional<uint64_t> last = last_;
     if (!last && o_.from > 0)
       last = o_.from - 1;
+    const std::string token = token_.empty() ? o_.resume : token_;
     if (s_.json()) {
+      std::string tok = token.empty() ? "null" : "\"" + token + "\"";
       if (last)
-        std::printf("{\"last_offset\":\"%llu\",\"resume_from\":\"%llu\"}\n",
-                    static_cast<unsigned long long>(*last), static_cast<unsigned long long>(*last + 1));
+        std::printf("{\"last_offset\":\"%llu\",\"resume_from\":\"%llu\",\"resume_token\":%s}\n",
+                    static_cast<unsigned long long>(*last), static_cast<unsigned long long>(*last + 1), tok.c_str());
       else
-        std::printf("{\"last_offset\":null,\"resume_from\":null}\n");
+        std::printf("{\"last_offset\":null,\"resume_from\":null,\"resume_token\":%s}\n", tok.c_str());
       std::fflush(stdout);
     } else if (last) {
       std::cerr << "last offset: " << *last << " (resume with --from " << *last + 1 << ")\n";
     } else {
       std::cerr << "last offset: none (no event seen)\n";
     }
+    if (!s_.json() && !token.empty())
+      std::cerr << "resume token: " << token << " (resume with --resume '" << token << "')\n";
     return rc;
   }
 
@@ -199,6 +220,7 @@ private:
   const session& s_;
   const tail_options& o_;
   std::optional<uint64_t> last_;
+  std::string token_; // the last event's resume token
   uint64_t printed_ = 0;
 };
 
@@ -217,7 +239,16 @@ void add_events_commands(CLI::App& app, session& s, action& run) {
                    "agent_lifecycle, agent_status, room, turn or message (repeatable; default: all)");
   tail->add_option("--agent", o->agent, "Only events about this agent");
   tail->add_option("--room", o->room, "Only events about this room");
-  tail->add_option("--from", o->from, "Start at this offset (0: live events only)")->capture_default_str();
+  auto* from = tail->add_option("--from", o->from,
+                                "Start at this offset of the node called, and follow that node alone (0: live "
+                                "events only)")
+                 ->capture_default_str();
+  tail->add_flag("--this-node", o->this_node, "In a network: only the events of the node called");
+  auto* oldest = tail->add_flag("--from-oldest", o->from_oldest, "Start at every node's oldest retained event");
+  tail->add_option("--resume", o->resume, "Resume after the event whose resume token this is (any node)")
+    ->excludes(from)
+    ->excludes(oldest);
+  oldest->excludes(from);
   tail->add_flag("-f,--follow", o->follow,
                  "Keep the stream open until SIGINT or SIGTERM; when it breaks (UNAVAILABLE, "
                  "RESOURCE_EXHAUSTED, or CANCELLED by the server), reconnect with backoff and resume after the last offset");

@@ -15,6 +15,7 @@
 #include "parley/auth/principal.hpp"
 #include "parley/behavior/behavior.hpp"
 #include "parley/error.hpp"
+#include "parley/model/event.hpp"
 #include "parley/model/history.hpp"
 #include "parley/model/manifest.hpp"
 #include "parley/model/message.hpp"
@@ -66,6 +67,12 @@ struct remote_request {
     /// Up to `limit` of the rooms this node holds with ids after `after`
     /// that the caller may see, sorted by id. Not about a shard.
     list_rooms,
+    /// A long poll of this node's event log for a subscription across the
+    /// network: up to `limit` events from `offset` (0: where the log is
+    /// now, or with `flag` its oldest retained event) that the caller may
+    /// see, filtered by `topics`, agent `id` and `room`; waits up to
+    /// `wait_ms` for one. Not about a shard.
+    events_since,
   };
   /// What a room_call does. The fields it uses: `room`; `id` the member
   /// concerned; `by` the member acting; `role`; `flag`; `turn`; `spec` the
@@ -116,6 +123,9 @@ struct remote_request {
   std::optional<agent_status> status;
   std::string skill;
   std::string after;
+  uint64_t offset = 0;
+  uint32_t wait_ms = 0;
+  topic_mask topics = all_topics;
 };
 
 std::string_view to_string(remote_request::kind k) noexcept;
@@ -147,6 +157,10 @@ struct remote_reply {
   turn_state turns;
   /// room_delivery: the members the node does not serve.
   std::vector<agent_id> agents;
+  /// events_since: the events (in offset order), and the offset to ask
+  /// next: every event before it was examined.
+  std::vector<event> events;
+  uint64_t next_offset = 0;
 };
 
 /// Is a refusal "the shard is not (or no longer) mine at that epoch"? The

@@ -63,6 +63,9 @@ struct event {
   room_id room;
   /// Kind-specific detail: the other agent, new status, message id, role.
   std::string detail;
+  /// The node whose log holds it, on a subscription across a network
+  /// (empty: the node that serves the subscription). Never stored.
+  std::string node;
 
   friend bool operator==(const event&, const event&) = default;
 };

@@ -29,6 +29,7 @@
 #include "parley/model/durability.hpp"
 #include "parley/model/erasure.hpp"
 #include "parley/model/event.hpp"
+#include "parley/model/event_cursor.hpp"
 #include "parley/model/history.hpp"
 #include "parley/model/manifest.hpp"
 #include "parley/model/message.hpp"
@@ -240,8 +241,18 @@ struct subscription_spec {
   agent_id agent;
   room_id room;
   /// First offset wanted (0 = live events only); the retained events from
-  /// there are replayed first, without gaps or duplicates.
+  /// there are replayed first, without gaps or duplicates. On a node of a
+  /// network only with this_node_only (else: resume or from_oldest).
   uint64_t from_seq = 0;
+  /// In a network, only this node's own events. Otherwise a subscription
+  /// there covers every node (docs/api.md, "Events across a network").
+  bool this_node_only = false;
+  /// Resume where a stream stood (its cursor after the last event the
+  /// client got): every node it names after its position, any other from
+  /// its oldest retained event. With this_node_only, this node's position.
+  std::optional<event_cursor> resume;
+  /// Every node from its oldest retained event.
+  bool from_oldest = false;
 };
 
 /// An open event subscription, read by its owner: replayed events
@@ -280,6 +291,14 @@ public:
   /// Where to subscribe again to miss nothing: the offset after the last
   /// event next() returned.
   uint64_t resume_from() const;
+  /// The same for the whole stream: per node, the offset after the last
+  /// event of that node returned (or where the stream began there). Events
+  /// of other nodes carry that node's id in event::node.
+  event_cursor cursor() const;
+  /// This node's offset up to which the stream examined its log: every
+  /// event before it was returned or filtered out (a resumed poll need
+  /// not look at them again).
+  uint64_t examined() const;
 
 private:
   std::unique_ptr<impl> impl_;
