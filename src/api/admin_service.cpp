@@ -8,17 +8,6 @@ namespace parley::api {
 
 namespace {
 
-void to_pb(const erasure& e, pb::Erasure& out) {
-  out.set_agent(e.agent);
-  out.set_erased_at(e.erased_at);
-  out.set_erased_by(e.erased_by);
-  for (auto& f : e.fields)
-    out.add_fields(f);
-  out.set_messages(e.messages);
-  out.set_inbox_entries(e.inbox_entries);
-  out.set_events(e.events);
-}
-
 class admin_service final : public pb::Admin::Service {
 public:
   explicit admin_service(api_state& st) : st_(st) {}

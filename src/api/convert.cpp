@@ -246,6 +246,29 @@ void to_pb(const event& e, pb::Event& out) {
   out.set_node(e.node);
 }
 
+void to_pb(const erasure& e, pb::Erasure& out) {
+  out.set_agent(e.agent);
+  out.set_erased_at(e.erased_at);
+  out.set_erased_by(e.erased_by);
+  for (auto& f : e.fields)
+    out.add_fields(f);
+  out.set_messages(e.messages);
+  out.set_inbox_entries(e.inbox_entries);
+  out.set_events(e.events);
+}
+
+erasure from_pb(const pb::Erasure& p) {
+  erasure e;
+  e.agent = p.agent();
+  e.erased_at = p.erased_at();
+  e.erased_by = p.erased_by();
+  e.fields.assign(p.fields().begin(), p.fields().end());
+  e.messages = p.messages();
+  e.inbox_entries = p.inbox_entries();
+  e.events = p.events();
+  return e;
+}
+
 expected<event> from_pb(const pb::Event& p) {
   auto kind = parse_event_kind(p.kind());
   if (!kind)

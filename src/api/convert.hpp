@@ -7,6 +7,7 @@
 #include "parley/v1/api.pb.h"
 
 #include "parley/behavior/behavior.hpp"
+#include "parley/model/erasure.hpp"
 #include "parley/model/event.hpp"
 #include "parley/model/manifest.hpp"
 #include "parley/model/message.hpp"
@@ -39,6 +40,8 @@ void to_pb(const turn_state& t, pb::TurnState& out);
 void to_pb(const event& e, pb::Event& out);
 /// An event as a peer sent it (a subscription across the network).
 expected<event> from_pb(const pb::Event& p);
+void to_pb(const erasure& e, pb::Erasure& out);
+erasure from_pb(const pb::Erasure& p);
 
 expected<std::optional<agent_status>> status_filter(pb::AgentStatus s);
 

@@ -187,6 +187,13 @@ void to_pb(const remote_request& r, pb::PeerRequest& out) {
       out.mutable_list_rooms()->set_page_size(r.limit);
       out.mutable_list_rooms()->set_page_token(r.after);
       break;
+    case remote_request::kind::erase:
+      if (r.flag)
+        out.set_read_erasure(r.id);
+      else
+        out.set_erase(r.id);
+      break;
+    case remote_request::kind::scrub_agent: out.set_scrub_agent(r.id); break;
     case remote_request::kind::events_since: {
       auto* e = out.mutable_events();
       e->set_from_offset(r.offset);
@@ -331,6 +338,16 @@ expected<remote_request> from_pb(const pb::PeerRequest& r) {
       out.room = e.room();
       break;
     }
+    case pb::PeerRequest::kErase:
+    case pb::PeerRequest::kReadErasure:
+      out.what = remote_request::kind::erase;
+      out.flag = r.body_case() == pb::PeerRequest::kReadErasure;
+      out.id = out.flag ? r.read_erasure() : r.erase();
+      break;
+    case pb::PeerRequest::kScrubAgent:
+      out.what = remote_request::kind::scrub_agent;
+      out.id = r.scrub_agent();
+      break;
     case pb::PeerRequest::BODY_NOT_SET:
       return unexpected{errc::invalid_argument, "request " + std::to_string(r.seq()) + " has no body"};
   }
@@ -365,6 +382,8 @@ void to_pb(const expected<remote_reply>& r, pb::PeerReply& out) {
   for (auto& e : r->events)
     api::to_pb(e, *out.add_events());
   out.set_next_offset(r->next_offset);
+  if (r->erased)
+    api::to_pb(*r->erased, *out.mutable_erasure());
 }
 
 expected<remote_reply> from_pb(const pb::PeerReply& r) {
@@ -420,6 +439,8 @@ expected<remote_reply> from_pb(const pb::PeerReply& r) {
     out.events.push_back(std::move(*e));
   }
   out.next_offset = r.next_offset();
+  if (r.has_erasure())
+    out.erased = api::from_pb(r.erasure());
   return out;
 }
 

@@ -26,6 +26,8 @@ std::string_view to_string(remote_request::kind k) noexcept {
     case remote_request::kind::list_agents: return "list_agents";
     case remote_request::kind::list_rooms: return "list_rooms";
     case remote_request::kind::events_since: return "events_since";
+    case remote_request::kind::erase: return "erase";
+    case remote_request::kind::scrub_agent: return "scrub_agent";
   }
   return "unknown";
 }

@@ -102,9 +102,12 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
   // A room's delivery names members of many shards: each is checked.
   if (r.what == kind::room_delivery)
     co_return co_await im.serve_room_delivery(std::move(r));
-  // A poll of this node's event log is not about a shard either.
+  // A poll of this node's event log is not about a shard either, nor is a
+  // scrub of what it keeps of an erased agent.
   if (r.what == kind::events_since)
     co_return co_await im.serve_events(*this, std::move(r));
+  if (r.what == kind::scrub_agent)
+    co_return co_await im.serve_erasure(*this, std::move(r));
   // A listing is about this node's agents or rooms, not a shard.
   if (r.what == kind::list_agents || r.what == kind::list_rooms) {
     if (r.limit == 0 || r.limit > max_list_page)
@@ -209,7 +212,9 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
     case kind::room_delivery:
     case kind::list_agents:
     case kind::list_rooms:
-    case kind::events_since: break; // above
+    case kind::events_since:
+    case kind::scrub_agent: break; // above
+    case kind::erase: co_return co_await im.serve_erasure(*this, std::move(r));
     case kind::read_history: {
       // Read from the store on this thread (the link's), as the API would.
       // flag: the half this node keeps of a pair split over two nodes (its

@@ -263,6 +263,22 @@ struct node::impl {
   task<expected<federation::remote_reply>> serve_room_call(node& n, federation::remote_request r); // federation_rooms.cpp
   task<expected<federation::remote_reply>> serve_room_post(federation::remote_request r);   // federation_rooms.cpp
   task<expected<federation::remote_reply>> serve_room_delivery(federation::remote_request r); // federation_rooms.cpp
+  /// Erasure (erasure.cpp): the agent here, and what this node keeps of an
+  /// agent of another node.
+  expected<erasure> erase_here(const principal& p, const agent_id& id);
+  expected<erasure> scrub_here(const agent_id& id);
+  /// An erase, tombstone read or scrub another node asks for.
+  task<expected<federation::remote_reply>> serve_erasure(node& n, federation::remote_request r); // erasure.cpp
+  /// Runs `fn` (blocking: scans, compactions, waits) on the janitor's
+  /// thread and resumes there with its result.
+  template <class T>
+  relay_awaiter<expected<T>> on_janitor(std::function<expected<T>()> fn) {
+    auto job = [fn = std::move(fn)](caf::event_based_actor*, std::shared_ptr<relay_call<expected<T>>> call) {
+      call->value = fn();
+      call->finish();
+    };
+    return relay_awaiter<expected<T>>(*this, std::move(job), [] { return expected<T>{stopped()}; }, janitor);
+  }
   /// A long poll of this node's event log (events_since).
   task<expected<federation::remote_reply>> serve_events(node& n, federation::remote_request r); // network_events.cpp
   /// Generated room ids in a network: "room-<salt>.<n>", the salt drawn at

@@ -472,5 +472,84 @@ TEST_F(RoomsOnThreeNodes, PostsReachEveryNodeOnce) {
   EXPECT_EQ(page.messages(0).id(), "r-1");
 }
 
+// Verifies an erasure asked at a node that does not serve the agent erases
+// what every node keeps of it: its direct message kept by the recipient's
+// node and its post in a room of that node lose their content, through
+// either node; the other agent's words stay; the tombstone is read through
+// either node, and erasing again is harmless. Fails when the agent's node
+// does not have the others scrub (node-b then still serves the content).
+TEST_F(Rooms, AnErasureReachesWhatEveryNodeKeeps) {
+  auto x = ids_on("node-a", 1)[0];
+  auto y = ids_on("node-b", 1)[0];
+  for (auto& id : {x, y})
+    ASSERT_TRUE(introduce(node("node-a"), id, pb::Behavior::KIND_EXTERNAL).ok()) << id;
+  auto hall = room_on("node-b");
+  pb::Room made;
+  ASSERT_TRUE(create_group(node("node-b"), y, hall, pb::SPEAKER_POLICY_NONE, false, &made).ok());
+  ASSERT_TRUE(join(node("node-a"), hall, x).ok());
+  pb::SendResponse sent;
+  ASSERT_TRUE(send(node("node-a"), x, y, "d1", "x's secret to y", &sent).ok());
+  ASSERT_TRUE(send(node("node-a"), y, x, "d2", "y's own words", &sent).ok());
+  ASSERT_TRUE(post(node("node-a"), x, hall, "p1", "x's secret in the hall").ok());
+
+  auto erase = [&](node_process& via, pb::Erasure* out) {
+    grpc::ClientContext ctx;
+    via.authorize(ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+    pb::EraseRequest req;
+    req.set_agent(x);
+    return pb::Admin::NewStub(via.channel)->Erase(&ctx, req, out);
+  };
+  pb::Erasure done;
+  auto s = erase(node("node-b"), &done);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(done.agent(), x);
+  EXPECT_GE(done.messages(), 2u) << "the direct message and the post, both kept by node-b";
+
+  auto history = [&](node_process& via, bool room) {
+    grpc::ClientContext ctx;
+    via.authorize(ctx);
+    pb::HistoryRequest req;
+    if (room) {
+      req.set_room(hall);
+    } else {
+      req.mutable_pair()->set_a(x);
+      req.mutable_pair()->set_b(y);
+    }
+    pb::HistoryResponse page;
+    auto got = pb::Rooms::NewStub(via.channel)->History(&ctx, req, &page);
+    EXPECT_TRUE(got.ok()) << via.id << ": " << got.error_message();
+    return std::vector<pb::Message>(page.messages().begin(), page.messages().end());
+  };
+  for (auto* via : {&node("node-a"), &node("node-b")}) {
+    for (bool room : {false, true}) {
+      auto msgs = history(*via, room);
+      bool from_x = false;
+      for (auto& m : msgs) {
+        if (m.from() == x) {
+          from_x = true;
+          EXPECT_TRUE(m.erased()) << via->id << ": " << m.id();
+          EXPECT_EQ(m.content(), "") << via->id << ": " << m.id();
+        } else if (m.id() == "d2") {
+          EXPECT_EQ(m.content(), "y's own words") << via->id;
+        }
+      }
+      EXPECT_TRUE(from_x) << via->id << (room ? ": the hall" : ": the pair") << " lost x's message";
+    }
+  }
+
+  pb::Erasure tomb;
+  grpc::ClientContext ctx;
+  node("node-b").authorize(ctx);
+  pb::EraseRequest req;
+  req.set_agent(x);
+  ASSERT_TRUE(pb::Admin::NewStub(node("node-b").channel)->GetErasure(&ctx, req, &tomb).ok());
+  EXPECT_EQ(tomb.erased_at(), done.erased_at());
+  pb::Erasure again;
+  s = erase(node("node-a"), &again);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(again.erased_at(), done.erased_at());
+}
+
 } // namespace
 } // namespace parley::cluster_test

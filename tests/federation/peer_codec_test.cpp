@@ -330,5 +330,35 @@ TEST(PeerCodec, AnEventsPollKeepsItsFieldsAndItsEvents) {
   EXPECT_FALSE(from_pb(reply));
 }
 
+// Verifies an erasure, a tombstone read and a scrub cross as themselves, and a reply keeps the erasure's record.
+TEST(PeerCodec, ErasuresKeepTheirKindAndRecord) {
+  for (auto [what, flag] : {std::pair{remote_request::kind::erase, false}, std::pair{remote_request::kind::erase, true},
+                            std::pair{remote_request::kind::scrub_agent, false}}) {
+    remote_request r;
+    r.what = what;
+    r.flag = flag;
+    r.caller = principal::admin("ops");
+    r.id = "alice";
+    pb::PeerRequest wire;
+    to_pb(r, wire);
+    auto back = from_pb(wire);
+    ASSERT_TRUE(back) << to_string(back.error());
+    EXPECT_EQ(back->what, what);
+    EXPECT_EQ(back->flag, flag);
+    EXPECT_EQ(back->id, "alice");
+  }
+  remote_reply ok;
+  ok.erased = erasure{"alice", 77, "admin:ops", {"bio"}, 3, 2, 5};
+  pb::PeerReply wire;
+  to_pb(expected<remote_reply>{ok}, wire);
+  auto got = from_pb(wire);
+  ASSERT_TRUE(got) << to_string(got.error());
+  ASSERT_TRUE(got->erased);
+  EXPECT_EQ(*got->erased, *ok.erased);
+  pb::PeerReply none;
+  to_pb(expected<remote_reply>{remote_reply{}}, none);
+  EXPECT_FALSE(from_pb(none)->erased);
+}
+
 } // namespace
 } // namespace parley::federation

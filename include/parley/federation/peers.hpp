@@ -15,6 +15,7 @@
 #include "parley/auth/principal.hpp"
 #include "parley/behavior/behavior.hpp"
 #include "parley/error.hpp"
+#include "parley/model/erasure.hpp"
 #include "parley/model/event.hpp"
 #include "parley/model/history.hpp"
 #include "parley/model/manifest.hpp"
@@ -73,6 +74,13 @@ struct remote_request {
     /// see, filtered by `topics`, agent `id` and `room`; waits up to
     /// `wait_ms` for one. Not about a shard.
     events_since,
+    /// Erases agent `id`'s personal data (its node; the reply's `erased`);
+    /// `flag`: only read the tombstone.
+    erase,
+    /// Scrubs what this node keeps of erased agent `id` of another node
+    /// (content of the messages it sent, detail of events about it). Not
+    /// about a shard.
+    scrub_agent,
   };
   /// What a room_call does. The fields it uses: `room`; `id` the member
   /// concerned; `by` the member acting; `role`; `flag`; `turn`; `spec` the
@@ -161,6 +169,8 @@ struct remote_reply {
   /// next: every event before it was examined.
   std::vector<event> events;
   uint64_t next_offset = 0;
+  /// erase and scrub_agent: what was erased (or the tombstone).
+  std::optional<erasure> erased;
 };
 
 /// Is a refusal "the shard is not (or no longer) mine at that epoch"? The
