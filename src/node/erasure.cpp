@@ -71,9 +71,17 @@ expected<void> scrub_store(node::impl& im, const agent_id& id, erasure& out, chu
   return scanned;
 }
 
-// The old versions stay in RocksDB's files until compaction: compact now,
-// so that a backup taken from here on holds none of it.
-expected<void> compact_after(node::impl& im, const agent_id& id) {
+unexpected partly(const agent_id& id, const error& why) {
+  return unexpected{errc::storage_failure, "erasing agent '" + id + "' (partly done; erase again): " + why.message};
+}
+
+// The last batch, then a compaction: the old versions stay in RocksDB's
+// files until one, so compact now, and a backup taken from here on holds
+// none of it.
+expected<void> finish_writes(node::impl& im, const agent_id& id, chunked_writer& w) {
+  w.flush();
+  if (w.failure)
+    return partly(id, *w.failure);
   if (auto ok = im.store->compact(); !ok)
     return unexpected{errc::storage_failure, "erasing agent '" + id
                                                + "': the data is deleted but the store could not be compacted: "
@@ -113,10 +121,6 @@ expected<erasure> at_agents_node(node::impl& im, const principal& p, const agent
   if (!r->erased)
     return unexpected{errc::internal, "the node of agent '" + id + "' answered without the erasure's record"};
   return *r->erased;
-}
-
-unexpected partly(const agent_id& id, const error& why) {
-  return unexpected{errc::storage_failure, "erasing agent '" + id + "' (partly done; erase again): " + why.message};
 }
 
 } // namespace
@@ -159,10 +163,7 @@ expected<erasure> node::impl::erase_here(const principal& p, const agent_id& id)
   if (!scanned)
     return unexpected{scanned.error()};
   w.b.put(storage::column::erasures, storage::agent_key(id), storage::encode(out));
-  w.flush();
-  if (w.failure)
-    return partly(id, *w.failure);
-  if (auto ok = compact_after(*this, id); !ok)
+  if (auto ok = finish_writes(*this, id, w); !ok)
     return unexpected{ok.error()};
   return out;
 }
@@ -179,10 +180,7 @@ expected<erasure> node::impl::scrub_here(const agent_id& id) {
   chunked_writer w{*this, {}, {}};
   if (auto ok = scrub_store(*this, id, out, w); !ok)
     return unexpected{ok.error()};
-  w.flush();
-  if (w.failure)
-    return partly(id, *w.failure);
-  if (auto ok = compact_after(*this, id); !ok)
+  if (auto ok = finish_writes(*this, id, w); !ok)
     return unexpected{ok.error()};
   return out;
 }
