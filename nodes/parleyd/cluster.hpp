@@ -31,6 +31,10 @@ struct cluster_options {
   /// PEM file of the CA of the peers' server certificates (TLS between
   /// nodes); empty = plaintext (loopback or a private network only).
   std::string peer_ca_file;
+  /// The certificate (and key) this node presents to its peers: its node
+  /// identity (mutual TLS). Empty: a token minted from the token key.
+  std::string peer_cert_file;
+  std::string peer_key_file;
   /// Requests (and their bytes) waiting for one peer, sent or not; beyond
   /// either, calls that need the peer fail at once with RESOURCE_EXHAUSTED
   /// and a retry hint, so a slow or paused peer never grows memory without

@@ -111,6 +111,8 @@ const std::map<std::string, setter>& keys() {
     {"cluster.advertise", [](const YAML::Node& v, daemon_options& o) { o.cluster.advertise = v.as<std::string>(); }},
     {"cluster.min_members", [](const YAML::Node& v, daemon_options& o) { o.cluster.min_members = v.as<uint32_t>(); }},
     {"cluster.peer_ca_file", [](const YAML::Node& v, daemon_options& o) { o.cluster.peer_ca_file = v.as<std::string>(); }},
+    {"cluster.peer_cert_file", [](const YAML::Node& v, daemon_options& o) { o.cluster.peer_cert_file = v.as<std::string>(); }},
+    {"cluster.peer_key_file", [](const YAML::Node& v, daemon_options& o) { o.cluster.peer_key_file = v.as<std::string>(); }},
     {"cluster.peer_outbox_limit",
      [](const YAML::Node& v, daemon_options& o) { o.cluster.peer_outbox_limit = v.as<uint32_t>(); }},
     {"cluster.peer_outbox_bytes",

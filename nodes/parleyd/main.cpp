@@ -157,13 +157,15 @@ int main(int argc, char** argv) {
     po.node = opt.node.node_id;
     po.address_of = [m = membership.get()](const std::string& peer) { return m->address_of(peer); };
     po.tls_ca_file = opt.cluster.peer_ca_file;
+    po.tls_cert_file = opt.cluster.peer_cert_file;
+    po.tls_key_file = opt.cluster.peer_key_file;
     po.max_pending = opt.cluster.peer_outbox_limit;
     po.max_pending_bytes = opt.cluster.peer_outbox_bytes;
     if (auto key = opt.api.auth.token_key) {
-      // Peers authenticate this node as the admin principal named after it.
+      // Peers authenticate this node as the node principal named after it.
       po.bearer_token = [key = *key, who = opt.node.node_id, iss = opt.api.auth.issuer, aud = opt.api.auth.audience] {
         parley::auth::token_claims c;
-        c.who = parley::principal::admin(who);
+        c.who = parley::principal::node(who);
         c.issuer = iss;
         c.audience = aud;
         const auto now = std::chrono::duration_cast<std::chrono::seconds>(
@@ -173,6 +175,13 @@ int main(int argc, char** argv) {
         auto t = parley::auth::issue_token(key, c);
         return t ? *t : std::string{};
       };
+    }
+    if (!opt.api.auth.token_key && opt.api.auth.has_credentials() && opt.cluster.peer_cert_file.empty()) {
+      spdlog::error("this node wants credentials from its callers, its peers included, but has none to present to "
+                    "them: set cluster.peer_cert_file and cluster.peer_key_file (its node certificate, "
+                    "URI SAN parley:node:{}) or auth.token_key_file (the network's shared token key)",
+                    opt.node.node_id);
+      return 1;
     }
     auto made = parley::federation::make_peer_client(std::move(po));
     if (!made) {

@@ -31,6 +31,7 @@ std::string_view to_string(action a) noexcept {
     case action::drain: return "drain";
     case action::maintain: return "maintain";
     case action::erase: return "erase";
+    case action::federate: return "federate";
   }
   return "unknown";
 }
@@ -47,6 +48,7 @@ enum class rule : uint8_t {
   subscribe,       // staff: all; an agent: its own events or a room it is in
   operations,      // admin, operator
   admin_only,
+  nodes_only,      // federate: admin, node
 };
 
 rule rule_of(action a) noexcept {
@@ -85,12 +87,14 @@ rule rule_of(action a) noexcept {
       return rule::operations;
     case action::erase:
       return rule::admin_only;
+    case action::federate:
+      return rule::nodes_only;
   }
   return rule::admin_only;
 }
 
 bool is_staff(const principal& p) noexcept {
-  return p.role != principal_role::agent;
+  return p.role == principal_role::admin || p.role == principal_role::operator_ || p.role == principal_role::observer;
 }
 
 bool member_of(const principal& p, const room* r) noexcept {
@@ -158,6 +162,7 @@ std::string attempt(action a, const access_target& t) {
     case action::drain: return "drain the node";
     case action::maintain: return "run the node's upkeep";
     case action::erase: return of("erase the personal data");
+    case action::federate: return "open a federation link";
   }
   return std::string{to_string(a)};
 }
@@ -179,6 +184,10 @@ bool may_see_room(const principal& p, const room& r) noexcept {
 expected<void> authorize(const principal& p, action a, const access_target& t) {
   if (p.is_admin())
     return {};
+  // A node's identity carries links between nodes, nothing else: what a
+  // link carries is authorized by the principals its requests name.
+  if (p.role == principal_role::node && rule_of(a) != rule::nodes_only)
+    return denied(p, a, t, "a node's identity only opens federation links");
   switch (rule_of(a)) {
     case rule::anyone:
       return {};
@@ -221,6 +230,10 @@ expected<void> authorize(const principal& p, action a, const access_target& t) {
       return denied(p, a, t, "only operators and admins run the node");
     case rule::admin_only:
       return denied(p, a, t, "only admins may");
+    case rule::nodes_only:
+      if (p.role == principal_role::node)
+        return {};
+      return denied(p, a, t, "only the nodes of the network may");
   }
   return denied(p, a, t, "unknown action");
 }

@@ -8,6 +8,7 @@ std::string_view to_string(principal_role r) noexcept {
     case principal_role::operator_: return "operator";
     case principal_role::observer: return "observer";
     case principal_role::agent: return "agent";
+    case principal_role::node: return "node";
   }
   return "unknown";
 }
@@ -26,11 +27,15 @@ expected<principal> parse_principal(std::string_view text) {
   const auto role = text.substr(0, colon);
   const auto name = colon == std::string_view::npos ? std::string_view{} : text.substr(colon + 1);
   for (auto r : {principal_role::admin, principal_role::operator_, principal_role::observer,
-                 principal_role::agent}) {
+                 principal_role::agent, principal_role::node}) {
     if (to_string(r) != role)
       continue;
-    if (r == principal_role::agent || !name.empty())
-      if (auto ok = validate_id(name, r == principal_role::agent ? "agent id" : "principal name");
+    // An agent and a node are named; a staff principal's name is a label.
+    const bool named = r == principal_role::agent || r == principal_role::node;
+    if (named || !name.empty())
+      if (auto ok = validate_id(name, r == principal_role::agent ? "agent id"
+                                      : r == principal_role::node ? "node id"
+                                                                  : "principal name");
           !ok)
         return unexpected{errc::invalid_argument,
                           "principal '" + std::string{text} + "': " + ok.error().message};
@@ -38,7 +43,7 @@ expected<principal> parse_principal(std::string_view text) {
   }
   return unexpected{errc::invalid_argument,
                     "principal '" + std::string{text}
-                      + "': the role must be admin, operator, observer or agent (agent:<id>)"};
+                      + "': the role must be admin, operator, observer, agent (agent:<id>) or node (node:<id>)"};
 }
 
 } // namespace parley

@@ -275,15 +275,33 @@ private:
 expected<std::shared_ptr<peer_transport>> make_peer_client(peer_client_options opts) {
   if (opts.node.empty() || !opts.address_of)
     return unexpected{errc::invalid_argument, "a peer client needs this node's name and a way to find its peers"};
-  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
-  if (!opts.tls_ca_file.empty()) {
-    std::ifstream in(opts.tls_ca_file);
+  auto read = [](const std::string& file, const char* what, std::string& out) -> expected<void> {
+    std::ifstream in(file);
     if (!in)
-      return unexpected{errc::invalid_argument, "cannot read the peers' CA file '" + opts.tls_ca_file + "'"};
+      return unexpected{errc::invalid_argument, std::string{"cannot read "} + what + " '" + file + "'"};
     std::stringstream pem;
     pem << in.rdbuf();
+    out = pem.str();
+    return {};
+  };
+  if (opts.tls_cert_file.empty() != opts.tls_key_file.empty())
+    return unexpected{errc::invalid_argument, "a node's certificate for its links needs both its file and its key"};
+  if (!opts.tls_cert_file.empty() && opts.tls_ca_file.empty())
+    return unexpected{errc::invalid_argument, "a node's certificate for its links needs TLS to its peers "
+                                              "(the peers' CA file)"};
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  if (!opts.tls_ca_file.empty()) {
     grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = pem.str();
+    if (auto ok = read(opts.tls_ca_file, "the peers' CA file", ssl.pem_root_certs); !ok)
+      return unexpected{ok.error()};
+    // Presented to the peers (mutual TLS): they take this node's identity
+    // from it.
+    if (!opts.tls_cert_file.empty()) {
+      if (auto ok = read(opts.tls_cert_file, "this node's certificate", ssl.pem_cert_chain); !ok)
+        return unexpected{ok.error()};
+      if (auto ok = read(opts.tls_key_file, "this node's private key", ssl.pem_private_key); !ok)
+        return unexpected{ok.error()};
+    }
     creds = grpc::SslCredentials(ssl);
   }
   return std::shared_ptr<peer_transport>{std::make_shared<peer_client>(std::move(opts), std::move(creds))};

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/handler.hpp"
+#include "parley/auth/access.hpp"
 #include "federation/peer_codec.hpp"
 #include "parley/v1/federation.grpc.pb.h"
 
@@ -129,11 +130,12 @@ public:
       writer_->finish(s);
       return;
     }
-    if (!who.is_admin()) {
+    if (auto ok = authorize(who, action::federate); !ok) {
       writer_->finish({grpc::StatusCode::PERMISSION_DENIED,
                        "only nodes of the network may open a federation link; " + to_string(who) + " is not one"});
       return;
     }
+    who_ = who;
     st_.streams.add(this);
     registered_ = true;
     StartRead(&in_);
@@ -169,6 +171,11 @@ private:
   grpc::Status hello(const fpb::PeerHello& h) {
     if (auto ok = validate_agent_id(h.node()); !ok || h.session() == 0)
       return {grpc::StatusCode::INVALID_ARGUMENT, "a federation hello names its node and a session number other than 0"};
+    // A node's credential (its certificate, or a token minted for it) names
+    // it: it links as that node only.
+    if (who_.role == principal_role::node && who_.name != h.node())
+      return {grpc::StatusCode::PERMISSION_DENIED, "the credential of node '" + who_.name + "' cannot link as node '"
+                                                     + h.node() + "'"};
     if (auto& cluster = st_.n.config().cluster) {
       bool member = false;
       for (auto& m : cluster->members())
@@ -212,10 +219,12 @@ private:
     // serve_remote reaches the agent's mailbox before it first suspends:
     // requests start here in the link's order.
     start(st_.n.serve_remote(std::move(*req)),
-          [session = session_, seq](expected<federation::remote_reply> out) { complete(session, seq, std::move(out)); });
+          // By reference: g++ 12 warns (wrongly, -Wmaybe-uninitialized) on
+          // a move of this expected.
+          [session = session_, seq](const expected<federation::remote_reply>& out) { complete(session, seq, out); });
   }
 
-  static void complete(const std::shared_ptr<peer_session>& s, uint64_t seq, expected<federation::remote_reply> r) {
+  static void complete(const std::shared_ptr<peer_session>& s, uint64_t seq, const expected<federation::remote_reply>& r) {
     fpb::PeerReply reply;
     reply.set_seq(seq);
     federation::to_pb(r, reply);
@@ -245,6 +254,7 @@ private:
   std::shared_ptr<link_writer> writer_;
   std::shared_ptr<peer_session> session_;
   std::string peer_;
+  principal who_; // the link's authenticated caller
   fpb::PeerFrame in_;
   bool registered_ = false;
 };

@@ -95,7 +95,7 @@ token_claims claims_for(principal who) {
 TEST(Token, RoundTripsEveryRole) {
   for (auto who : {principal::agent("alice"), principal::admin(), principal::admin("root-ca"),
                    principal::operator_("oncall"), principal::operator_(), principal::observer("grafana"),
-                   principal::observer()}) {
+                   principal::observer(), principal::node("node-a")}) {
     auto c = claims_for(who);
     c.not_before = now - 10;
     c.id = "t-" + to_string(who);

@@ -85,7 +85,7 @@ protected:
     const auto names = node_names();
     for (auto& id : names)
       nodes_.push_back(std::make_unique<node_process>(etcd_, id, (dir_ / id).string(), static_cast<int>(names.size()),
-                                                      extra_args()));
+                                                      args_of(id)));
     for (auto& n : nodes_) {
       ASSERT_TRUE(n->ready()) << n->proc.output();
       n->token = admin_token();
@@ -104,6 +104,8 @@ protected:
 
   /// What every node is started with beyond the defaults.
   virtual std::vector<std::string> extra_args() { return {}; }
+  /// What node `id` is started with beyond the defaults.
+  virtual std::vector<std::string> args_of(const std::string& /*id*/) { return extra_args(); }
   /// Short leases (2 s, kept alive every 0.5 s), so that a node's name is
   /// free again soon after a kill -9 and it can be restarted.
   std::vector<std::string> short_lease_args() {
@@ -127,7 +129,7 @@ protected:
   /// Starts `id` again on its store; false if it did not become a member.
   bool restart_node(const std::string& id) {
     auto restarted = std::make_unique<node_process>(etcd_, id, (dir_ / id).string(),
-                                                    static_cast<int>(nodes_.size()), extra_args());
+                                                    static_cast<int>(nodes_.size()), args_of(id));
     bool ok = restarted->ready();
     restarted->token = admin_token();
     for (auto& n : nodes_)

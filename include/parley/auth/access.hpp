@@ -49,6 +49,8 @@ enum class action : uint8_t {
   drain,
   maintain, ///< run retention and other upkeep now
   erase,    ///< erase agent X's personal data (privacy law)
+  // -- between nodes
+  federate, ///< open a federation link as another node of the network
 };
 
 /// Stable name, e.g. "send", "read_history".

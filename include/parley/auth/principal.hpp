@@ -16,7 +16,7 @@
 
 namespace parley {
 
-/// The four kinds of principal.
+/// The kinds of principal.
 enum class principal_role : uint8_t {
   /// Everything, including erasure of personal data.
   admin,
@@ -28,9 +28,13 @@ enum class principal_role : uint8_t {
   observer,
   /// One agent acting as itself, and only as itself.
   agent,
+  /// Another node of the network: it may open a federation link (as the
+  /// node it names) and nothing else; what it carries is authorized by the
+  /// principals the requests carry.
+  node,
 };
 
-/// "admin", "operator", "observer", "agent".
+/// "admin", "operator", "observer", "agent", "node".
 std::string_view to_string(principal_role r) noexcept;
 
 struct principal {
@@ -47,6 +51,7 @@ struct principal {
     return {principal_role::observer, std::move(label)};
   }
   static principal agent(agent_id id) { return {principal_role::agent, std::move(id)}; }
+  static principal node(std::string id) { return {principal_role::node, std::move(id)}; }
 
   bool is_admin() const noexcept { return role == principal_role::admin; }
   /// True when this is the agent principal of `id`.

@@ -30,6 +30,11 @@ struct peer_client_options {
   /// PEM file of the CA that signed the peers' server certificates; empty =
   /// plaintext (loopback or a private network only).
   std::string tls_ca_file;
+  /// PEM certificate and key this node presents to its peers (mutual TLS):
+  /// its identity there (URI SAN "parley:node:<id>" or CN "node:<id>").
+  /// Empty: none (the peers then need a token from it).
+  std::string tls_cert_file;
+  std::string tls_key_file;
   /// Requests waiting for one peer (sent or not, unanswered), and their
   /// bytes: beyond either, call() answers overloaded at once.
   size_t max_pending = 100000;
