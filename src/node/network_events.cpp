@@ -164,7 +164,10 @@ node::impl::relay_awaiter<expected<void>> woken_or_after(node::impl& im, std::sh
                                                          std::chrono::milliseconds d) {
   auto job = [wake, d](caf::event_based_actor* self,
                        std::shared_ptr<node::impl::relay_call<expected<void>>> call) {
-    // Both ways run on this relay, so the call finishes once.
+    // Both ways run on this relay, so the call finishes once. Only the
+    // timer holds the call: the wake (which the waiting coroutine owns)
+    // holds it weakly, else a node that stops before the timer fires would
+    // keep the coroutine and the call alive for each other.
     auto done = [call] {
       call->value = expected<void>{};
       call->finish();
@@ -172,7 +175,12 @@ node::impl::relay_awaiter<expected<void>> woken_or_after(node::impl& im, std::sh
     {
       std::lock_guard guard{wake->mtx};
       if (!wake->woken) {
-        wake->resume = done;
+        wake->resume = [weak = std::weak_ptr{call}] {
+          if (auto c = weak.lock()) {
+            c->value = expected<void>{};
+            c->finish();
+          }
+        };
         wake->relay = caf::actor_cast<caf::actor>(self);
         self->delayed_send(self, d, atoms::relay::value, relay_job{[done](caf::event_based_actor*) { done(); }});
         return;

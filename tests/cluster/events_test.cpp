@@ -246,5 +246,53 @@ TEST_F(NetworkEvents, ANodeThatIsDownPausesOnlyItsOwnPart) {
     EXPECT_TRUE(once.insert({e.node, e.offset}).second) << e.node << " " << e.offset << " came twice";
 }
 
+// Verifies an events poll over a raw link: oversized and overlong polls and unknown topics are refused, a first
+// poll learns where the log starts without events, and a poll from there gets the node's own events.
+TEST_F(NetworkEvents, EventsPollsFromAPeerAreCheckedAndAnswered) {
+  auto on_b = ids_on("node-b", 1).at(0);
+  ASSERT_TRUE(introduce(node("node-b"), on_b, pb::Behavior::KIND_EXTERNAL).ok());
+  raw_link link(node("node-b").channel);
+  pb::PeerFrame out;
+  out.mutable_hello()->set_node("node-c");
+  out.mutable_hello()->set_session(31);
+  out.mutable_hello()->set_resume_from(1);
+  auto add = [&](uint64_t seq, auto fill) {
+    auto* r = out.add_requests();
+    r->set_seq(seq);
+    r->set_caller("admin:node-c");
+    fill(*r->mutable_events());
+  };
+  add(1, [](pb::EventsRequest& e) { e.set_max(5000); });
+  add(2, [](pb::EventsRequest& e) { e.set_wait_ms(600000); });
+  add(3, [](pb::EventsRequest& e) { e.set_topics(1u << 7); });
+  add(4, [](pb::EventsRequest& e) { e.set_from_oldest(true); }); // max 0: where the log starts, at once
+  add(5, [](pb::EventsRequest& e) {
+    e.set_from_oldest(true);
+    e.set_max(100);
+    e.set_wait_ms(2000); // the introduction's event may not be durable yet
+  });
+  ASSERT_TRUE(link.stream->Write(out));
+  std::map<uint64_t, pb::PeerReply> replies;
+  pb::PeerFrame in;
+  while (replies.size() < 5 && link.stream->Read(&in))
+    for (auto& r : in.replies())
+      replies[r.seq()] = r;
+  ASSERT_EQ(replies.size(), 5u);
+  EXPECT_EQ(replies[1].error_code(), "invalid_argument") << replies[1].error_message();
+  EXPECT_EQ(replies[2].error_code(), "invalid_argument") << replies[2].error_message();
+  EXPECT_EQ(replies[3].error_code(), "invalid_argument") << replies[3].error_message();
+  EXPECT_TRUE(replies[4].error_code().empty()) << replies[4].error_message();
+  EXPECT_EQ(replies[4].events_size(), 0);
+  EXPECT_EQ(replies[4].next_offset(), 1u);
+  ASSERT_TRUE(replies[5].error_code().empty()) << replies[5].error_message();
+  ASSERT_GT(replies[5].events_size(), 0);
+  bool introduced = false;
+  for (auto& e : replies[5].events())
+    introduced = introduced || (e.kind() == "agent_introduced" && e.agent() == on_b);
+  EXPECT_TRUE(introduced);
+  EXPECT_EQ(replies[5].next_offset(), replies[5].events(replies[5].events_size() - 1).offset() + 1);
+  link.stream->WritesDone();
+}
+
 } // namespace
 } // namespace parley::cluster_test
