@@ -263,6 +263,16 @@ protected:
     return stub->Send(&ctx, req, out);
   }
 
+  /// Admin.Erase of `agent` through `via`.
+  grpc::Status erase(node_process& via, const std::string& agent, pb::Erasure* out) {
+    grpc::ClientContext ctx;
+    via.authorize(ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
+    pb::EraseRequest req;
+    req.set_agent(agent);
+    return pb::Admin::NewStub(via.channel)->Erase(&ctx, req, out);
+  }
+
   std::vector<pb::Message> inbox(node_process& at, const std::string& agent) {
     auto stub = pb::Messages::NewStub(at.channel);
     grpc::ClientContext ctx;

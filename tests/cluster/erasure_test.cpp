@@ -17,15 +17,6 @@ protected:
     std::ofstream(file) << "cluster:\n  lease_ttl_ms: 2000\n  keepalive_ms: 500\nnode:\n  call_timeout_ms: 1500\n";
     return {"--config", file.string()};
   }
-
-  grpc::Status erase(node_process& via, const std::string& agent, pb::Erasure* out) {
-    grpc::ClientContext ctx;
-    via.authorize(ctx);
-    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
-    pb::EraseRequest req;
-    req.set_agent(agent);
-    return pb::Admin::NewStub(via.channel)->Erase(&ctx, req, out);
-  }
 };
 
 // Verifies an erasure while the node keeping the agent's sent message is down is UNAVAILABLE naming that node, and

@@ -492,16 +492,8 @@ TEST_F(Rooms, AnErasureReachesWhatEveryNodeKeeps) {
   ASSERT_TRUE(send(node("node-a"), y, x, "d2", "y's own words", &sent).ok());
   ASSERT_TRUE(post(node("node-a"), x, hall, "p1", "x's secret in the hall").ok());
 
-  auto erase = [&](node_process& via, pb::Erasure* out) {
-    grpc::ClientContext ctx;
-    via.authorize(ctx);
-    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
-    pb::EraseRequest req;
-    req.set_agent(x);
-    return pb::Admin::NewStub(via.channel)->Erase(&ctx, req, out);
-  };
   pb::Erasure done;
-  auto s = erase(node("node-b"), &done);
+  auto s = erase(node("node-b"), x, &done);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(done.agent(), x);
   EXPECT_GE(done.messages(), 2u) << "the direct message and the post, both kept by node-b";
@@ -546,7 +538,7 @@ TEST_F(Rooms, AnErasureReachesWhatEveryNodeKeeps) {
   ASSERT_TRUE(pb::Admin::NewStub(node("node-b").channel)->GetErasure(&ctx, req, &tomb).ok());
   EXPECT_EQ(tomb.erased_at(), done.erased_at());
   pb::Erasure again;
-  s = erase(node("node-a"), &again);
+  s = erase(node("node-a"), x, &again);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(again.erased_at(), done.erased_at());
 }
