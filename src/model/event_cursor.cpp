@@ -17,11 +17,6 @@ unexpected bad(std::string why) {
 
 } // namespace
 
-void event_cursor::add_missing(const event_cursor& other) {
-  for (auto& [node, next] : other.next_)
-    next_.try_emplace(node, next);
-}
-
 std::optional<uint64_t> event_cursor::next(const std::string& node) const {
   auto it = next_.find(node);
   if (it == next_.end())

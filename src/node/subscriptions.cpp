@@ -256,22 +256,17 @@ task<expected<std::unique_ptr<event_stream>>> node::subscribe_async(principal p,
         return false;
       if ((!agent.empty() && e.agent != agent) || (!room.empty() && e.room != room))
         return true;
+      std::unique_lock guard{q->mtx};
+      if (q->closed)
+        return false;
       bool keep = true;
-      {
-        std::lock_guard guard{q->mtx};
-        if (q->closed)
-          return false;
-        if (q->events.size() >= q->limit) {
-          q->overflow_at = e.seq; // the reader learns it from its next poll
-          keep = false;
-        } else {
-          q->events.push_back(e);
-        }
-        q->cv.notify_all();
-        if (!q->ready.take())
-          return keep;
+      if (q->events.size() >= q->limit) {
+        q->overflow_at = e.seq; // the reader learns it from its next poll
+        keep = false;
+      } else {
+        q->events.push_back(e);
       }
-      q->ready.fire(); // outside the queue's mutex: the reader polls from it
+      q->wake(guard); // fires outside the mutex: the reader polls from it
       return keep;
     });
   auto started = co_await impl_->ask_async<subscription_start>(impl_->rt.bus, atoms::subscribe_live::value,

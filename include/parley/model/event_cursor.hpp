@@ -21,11 +21,8 @@ public:
   void passed(const std::string& node, uint64_t seq) { next_[node] = seq + 1; }
   /// Sets where `node` stands (next offset wanted).
   void set(const std::string& node, uint64_t next) { next_[node] = next; }
-  /// Takes the positions of nodes this cursor does not name yet.
-  void add_missing(const event_cursor& other);
   /// The next offset wanted from `node`, if the cursor names it.
   std::optional<uint64_t> next(const std::string& node) const;
-  bool empty() const noexcept { return next_.empty(); }
   const std::map<std::string, uint64_t>& positions() const noexcept { return next_; }
 
   /// The token: "1|node=offset,node=offset" (node ids never hold '=' or
