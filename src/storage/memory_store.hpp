@@ -24,6 +24,8 @@ public:
   const std::string& node_id() const noexcept override { return node_id_; }
   uint64_t disk_bytes() const override { return 0; }
   uint64_t estimate_count(column c) const override;
+  expected<std::vector<shard_file>> export_shard(uint32_t s, const std::string& dir) const override;
+  expected<void> import_shard(uint32_t s, const std::vector<shard_file>& files) override;
   expected<void> compact() override { return {}; }
 
 private:

@@ -29,6 +29,8 @@ public:
   uint64_t disk_bytes() const override;
   uint64_t estimate_count(column c) const override;
 
+  expected<std::vector<shard_file>> export_shard(uint32_t s, const std::string& dir) const override;
+  expected<void> import_shard(uint32_t s, const std::vector<shard_file>& files) override;
   expected<void> compact() override;
 
   /// For backup.cpp only: runs `fn` on the database under the store's

@@ -145,6 +145,22 @@ struct store_options {
   std::shared_ptr<disk_faults> faults;
 };
 
+/// One file of a shard exported for a move: every key of the shard in one
+/// column family (an SST file on RocksDB), with its size and xxHash64 so
+/// that the receiving node can check what arrived.
+struct shard_file {
+  column col = column::agents;
+  std::string path;
+  uint64_t size = 0;
+  uint64_t checksum = 0;
+};
+
+/// xxHash64 of a file's bytes; storage_failure if it cannot be read.
+expected<uint64_t> file_checksum(const std::string& path);
+
+/// Is `c` sharded (its keys start with a shard), so a shard move carries it?
+bool is_sharded(column c) noexcept;
+
 /// Called for each (key, value) in key order; return false to stop.
 using scan_fn = std::function<bool(std::string_view key, std::string_view value)>;
 
@@ -190,6 +206,18 @@ public:
   /// the disk (after an erasure: RocksDB otherwise keeps old versions in its
   /// files and write-ahead log until compaction). Slow; thread-safe.
   virtual expected<void> compact() = 0;
+
+  /// Writes every key of shard `s` (all sharded column families, one
+  /// consistent view) into files in `dir` (created; must be empty), one per
+  /// family that has keys. Thread-safe with writers.
+  virtual expected<std::vector<shard_file>> export_shard(uint32_t s, const std::string& dir) const = 0;
+  /// Replaces every key of shard `s` with the contents of `files` (from
+  /// export_shard), all families at once: either all of it is in the store
+  /// afterwards or nothing changed. Checks each file's size and checksum
+  /// first (storage_failure, naming the family, when one does not match).
+  /// The files are moved into the store (gone from their directory once it
+  /// succeeded). Importing the same shard again (a resumed move) is harmless.
+  virtual expected<void> import_shard(uint32_t s, const std::vector<shard_file>& files) = 0;
 };
 
 /// The schema version this build writes and the newest it reads. Older
