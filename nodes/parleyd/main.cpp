@@ -268,6 +268,10 @@ int main(int argc, char** argv) {
       break;
     }
     membership->tick();
+    if (n.hand_off_progress().done) {
+      spdlog::info("every shard of this node is with another node now: leaving the network");
+      break;
+    }
     if (membership->lost()) {
       spdlog::error("this node lost its membership (its etcd lease ended): stopping; a restart joins "
                     "again as a new incarnation");

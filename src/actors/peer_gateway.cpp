@@ -22,7 +22,7 @@ peer_gateway::peer_gateway(caf::actor_config& cfg, runtime* rt) : caf::event_bas
 void peer_gateway::start(federation::remote_request req, const std::string& target,
                          std::function<void(expected<federation::remote_reply>)> answer) {
   const auto id = next_id_++;
-  calls_.emplace(id, call{std::move(req), target, std::move(answer), 0});
+  calls_.emplace(id, call{std::move(req), target, std::move(answer), 0, 0});
   dispatch(id);
 }
 
@@ -46,6 +46,15 @@ void peer_gateway::dispatch(uint64_t id) {
   if (where.at == placement::where::nowhere)
     return finish(id, unexpected{errc::unavailable, "the shard of '" + c.target + "' (" + std::to_string(where.shard)
                                                       + ") has no owner yet; retry shortly"});
+  // A shard between owners: wait for the move to end (bounded).
+  if (where.at == placement::where::moving && c.moving_waits++ < max_moving_waits) {
+    --c.attempts;
+    delayed_send(this, stale_pause, retry_remote::value, id);
+    return;
+  }
+  if (where.at == placement::where::moving)
+    return finish(id, unexpected{errc::unavailable, "the shard of '" + c.target + "' is still moving to node '"
+                                                      + where.node + "'; retry shortly"});
   if (where.at == placement::where::here)
     return finish(id, unexpected{errc::unavailable, "agent '" + c.target
                                                       + "' is moving to this node; retry shortly"});

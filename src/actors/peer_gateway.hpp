@@ -35,6 +35,7 @@ private:
     std::string target; // the agent whose shard decides the owner
     std::function<void(expected<federation::remote_reply>)> answer;
     int attempts = 0;
+    int moving_waits = 0;
   };
   void start(federation::remote_request req, const std::string& target,
              std::function<void(expected<federation::remote_reply>)> answer);
@@ -56,6 +57,8 @@ private:
   /// the pause before resolving again (the watch brings the new map within
   /// ~10 ms).
   static constexpr int max_attempts = 4;
+  /// Pauses (stale_pause each) a call waits for a shard that is moving.
+  static constexpr int max_moving_waits = 400;
   static constexpr auto stale_pause = std::chrono::milliseconds(50);
 
   runtime* rt_;

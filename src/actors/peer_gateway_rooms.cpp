@@ -44,12 +44,15 @@ caf::result<T> peer_gateway::ask(federation::remote_request req, const std::stri
 void peer_gateway::deliver_to_members(message m, std::vector<agent_id> members, int attempt) {
   std::map<std::string, std::vector<agent_id>> by_node;
   std::vector<agent_id> later;
+  std::vector<agent_id> moving; // shards between owners: waited for longer
   for (auto& id : members) {
     auto where = rt_->place(id);
     if (where.at == placement::where::there) {
       by_node[where.node].push_back(std::move(id));
     } else if (where.at == placement::where::nowhere) {
       later.push_back(std::move(id));
+    } else if (where.at == placement::where::moving) {
+      moving.push_back(std::move(id));
     } else {
       // Its shard came here after the room looked: the room stored no
       // inbox entry for it (it was elsewhere), so it is not delivered.
@@ -57,10 +60,10 @@ void peer_gateway::deliver_to_members(message m, std::vector<agent_id> members, 
       spdlog::warn("a post of room '{}' for '{}' was not delivered: its shard moved here meanwhile", m.to.id, id);
     }
   }
-  const auto retry = [this, attempt](const message& m, std::vector<agent_id> ids) {
+  const auto retry = [this, attempt](const message& m, std::vector<agent_id> ids, int bound) {
     if (ids.empty())
       return;
-    if (attempt >= max_attempts) {
+    if (attempt >= bound) {
       rt_->counters.refused.add(ids.size());
       spdlog::warn("a post of room '{}' for {} member(s) on other nodes was not delivered: no node serves them",
                    m.to.id, ids.size());
@@ -68,7 +71,8 @@ void peer_gateway::deliver_to_members(message m, std::vector<agent_id> members, 
     }
     delayed_send(this, stale_pause, retry_delivery::value, m, std::move(ids), attempt + 1);
   };
-  retry(m, std::move(later));
+  retry(m, std::move(later), max_attempts);
+  retry(m, std::move(moving), max_moving_waits);
   for (auto& [node, ids] : by_node) {
     federation::remote_request req;
     req.what = kind::room_delivery;
@@ -83,7 +87,7 @@ void peer_gateway::deliver_to_members(message m, std::vector<agent_id> members, 
                      to_string(r.error()));
         return;
       }
-      retry(m, std::move(r->agents));
+      retry(m, std::move(r->agents), max_moving_waits);
     });
   }
 }

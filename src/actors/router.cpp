@@ -89,6 +89,31 @@ void actor_directory::erase(const std::string& id) {
   s.map.erase(i);
 }
 
+std::vector<std::pair<std::string, caf::actor>> actor_directory::take_if(
+  const std::function<bool(const std::string&)>& pred, bool* reserved_left) {
+  std::vector<std::pair<std::string, caf::actor>> out;
+  bool reserved = false;
+  for (auto& s : shards_) {
+    std::unique_lock guard{s.mtx};
+    for (auto i = s.map.begin(); i != s.map.end();) {
+      if (!pred(i->first)) {
+        ++i;
+        continue;
+      }
+      published_.fetch_sub(1, std::memory_order_relaxed);
+      if (i->second)
+        active_.fetch_sub(1, std::memory_order_relaxed);
+      out.emplace_back(i->first, std::move(i->second));
+      i = s.map.erase(i);
+    }
+    for (auto& id : s.reserved)
+      reserved = reserved || pred(id);
+  }
+  if (reserved_left)
+    *reserved_left = reserved;
+  return out;
+}
+
 void actor_directory::reserve(size_t n) {
   const size_t per_shard = n / shard_count + 1;
   for (auto& s : shards_) {

@@ -52,6 +52,11 @@ public:
   bool publish_dormant(std::string id);
   /// Removes `id`, reserved or published.
   void erase(const std::string& id);
+  /// Removes every published entry whose id satisfies `pred` and returns
+  /// them (an invalid handle for a dormant one): a shard leaving the node.
+  /// `reserved_left`: whether reserved ids (creations under way) satisfy it.
+  std::vector<std::pair<std::string, caf::actor>> take_if(const std::function<bool(const std::string&)>& pred,
+                                                           bool* reserved_left = nullptr);
   /// Makes room for `n` more entries, so a mass introduction does not rehash
   /// its way up.
   void reserve(size_t n);

@@ -113,9 +113,12 @@ placement runtime::place(std::string_view id) const {
     return p;
   auto o = cluster->owner(p.shard);
   p.epoch = o.epoch;
-  if (o.epoch == 0 || o.node.empty())
+  if (o.epoch == 0 || o.node.empty()) {
     p.at = placement::where::nowhere;
-  else if (o.node != node_id) {
+  } else if (!o.moving_to.empty() || (o.node == node_id && adopting[p.shard].load(std::memory_order_acquire))) {
+    p.at = placement::where::moving;
+    p.node = o.moving_to.empty() ? std::move(o.node) : std::move(o.moving_to);
+  } else if (o.node != node_id) {
     p.at = placement::where::there;
     p.node = std::move(o.node);
   }

@@ -134,8 +134,12 @@ struct actor_limits {
 
 /// Where the shard of an id lives, as this node last saw the shard map.
 struct placement {
-  enum class where : uint8_t { here, there, nowhere };
+  /// `moving`: between owners (a shard move); nobody serves it until the
+  /// move ends, callers wait and resolve again.
+  enum class where : uint8_t { here, there, nowhere, moving };
   where at = where::here;
+  /// Served by another node, or about to be: a call goes through forward().
+  bool elsewhere() const noexcept { return at == where::there || at == where::moving; }
   shard_id shard = 0;
   /// The owner (there) and the epoch its entry has.
   std::string node;
@@ -216,6 +220,9 @@ public:
   caf::actor gateway;
   /// Where `id`'s shard lives: always here for a node alone.
   placement place(std::string_view id) const;
+  /// Shards this node is taking in (the end of a move, shard_moves.cpp):
+  /// `moving` until their agents and rooms are published here.
+  std::array<std::atomic<bool>, shard_count> adopting{};
   /// Is `h` the gateway to other nodes (an agent or room there)?
   bool elsewhere(const caf::actor& h) const noexcept { return h && h == gateway; }
   /// A room's notice (joined_room, left_room, invited, turn_granted) for

@@ -1,5 +1,7 @@
 // Admin: node information, backups, drain and erasure of personal data.
 
+#include <map>
+
 #include "api/convert.hpp"
 #include "api/handler.hpp"
 #include "parley/auth/access.hpp"
@@ -36,6 +38,31 @@ public:
     out->set_draining(st_.draining.load());
     out->set_caller(to_string(*who));
     out->set_security(st_.security);
+    if (auto& net = cfg.cluster) {
+      std::map<std::string, uint32_t> shards;
+      for (uint32_t x = 0; x < shard_count; ++x) {
+        auto o = net->owner(static_cast<shard_id>(x));
+        ++shards[o.moving_to.empty() ? o.node : o.moving_to];
+      }
+      for (auto& m : net->members()) {
+        auto* pm = out->add_members();
+        pm->set_node(m.node);
+        pm->set_address(m.address);
+        pm->set_state(std::string{coordination::to_string(m.state)});
+        pm->set_incarnation(m.incarnation);
+        pm->set_shards(shards[m.node]);
+      }
+      auto h = st_.n.hand_off_progress();
+      out->set_shards(h.left);
+      auto* ph = out->mutable_hand_off();
+      ph->set_running(h.running);
+      ph->set_done(h.done);
+      ph->set_moved(h.moved);
+      ph->set_left(h.left);
+      ph->set_error(h.error);
+    } else {
+      out->set_shards(shard_count);
+    }
     return grpc::Status::OK;
   }
 
@@ -51,10 +78,24 @@ public:
     });
   }
 
-  grpc::Status Drain(grpc::ServerContext* ctx, const pb::DrainRequest*, pb::DrainResponse*) override {
+  grpc::Status Drain(grpc::ServerContext* ctx, const pb::DrainRequest* req, pb::DrainResponse*) override {
     auto who = caller_of(*ctx, st_);
     if (!who)
       return to_status(who.error());
+    const auto& self = st_.n.config().node_id;
+    if (!req->node().empty() && req->node() != self) {
+      if (auto ok = authorize(*who, action::drain); !ok)
+        return to_status(ok.error());
+      return grpc::Status{grpc::StatusCode::FAILED_PRECONDITION,
+                          "this is node '" + self + "', not '" + req->node() + "': call that node to drain it"};
+    }
+    if (req->hand_off()) {
+      // The node keeps serving while its shards move; parleyd leaves once
+      // they are all gone (NodeInfo.hand_off.done).
+      if (auto ok = st_.n.hand_off(*who); !ok)
+        return to_status(ok.error());
+      return grpc::Status::OK;
+    }
     if (auto ok = st_.n.drain(*who); !ok)
       return to_status(ok.error());
     st_.begin_drain();

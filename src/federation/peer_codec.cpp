@@ -194,6 +194,22 @@ void to_pb(const remote_request& r, pb::PeerRequest& out) {
         out.set_erase(r.id);
       break;
     case remote_request::kind::scrub_agent: out.set_scrub_agent(r.id); break;
+    case remote_request::kind::shard_chunk: {
+      auto* c = out.mutable_shard_chunk();
+      c->set_family(r.family);
+      c->set_offset(r.offset);
+      c->set_data(r.data);
+      break;
+    }
+    case remote_request::kind::adopt_shard:
+      for (auto& f : r.files) {
+        auto* pf = out.mutable_adopt_shard()->add_files();
+        pf->set_family(f.family);
+        pf->set_size(f.size);
+        pf->set_checksum(f.checksum);
+      }
+      out.mutable_adopt_shard(); // set even without files (an empty shard)
+      break;
     case remote_request::kind::events_since: {
       auto* e = out.mutable_events();
       e->set_from_offset(r.offset);
@@ -347,6 +363,17 @@ expected<remote_request> from_pb(const pb::PeerRequest& r) {
     case pb::PeerRequest::kScrubAgent:
       out.what = remote_request::kind::scrub_agent;
       out.id = r.scrub_agent();
+      break;
+    case pb::PeerRequest::kShardChunk:
+      out.what = remote_request::kind::shard_chunk;
+      out.family = r.shard_chunk().family();
+      out.offset = r.shard_chunk().offset();
+      out.data = r.shard_chunk().data();
+      break;
+    case pb::PeerRequest::kAdoptShard:
+      out.what = remote_request::kind::adopt_shard;
+      for (auto& f : r.adopt_shard().files())
+        out.files.push_back({f.family(), f.size(), f.checksum()});
       break;
     case pb::PeerRequest::BODY_NOT_SET:
       return unexpected{errc::invalid_argument, "request " + std::to_string(r.seq()) + " has no body"};

@@ -28,6 +28,8 @@ std::string_view to_string(remote_request::kind k) noexcept {
     case remote_request::kind::events_since: return "events_since";
     case remote_request::kind::erase: return "erase";
     case remote_request::kind::scrub_agent: return "scrub_agent";
+    case remote_request::kind::shard_chunk: return "shard_chunk";
+    case remote_request::kind::adopt_shard: return "adopt_shard";
   }
   return "unknown";
 }

@@ -141,7 +141,7 @@ expected<size_t> node::impl::introduce(const principal& p, std::vector<agent_spe
 task<expected<void>> node::introduce_async(principal p, agent_spec spec) {
   if (impl_->stopping)
     co_return stopped();
-  if (impl_->rt.place(spec.man.id).at == placement::where::there) {
+  if (impl_->rt.place(spec.man.id).elsewhere()) {
     // Introduced where its shard lives.
     if (spec.custom)
       co_return unexpected{errc::invalid_argument, "agent '" + spec.man.id
@@ -178,7 +178,7 @@ expected<size_t> node::introduce_many(const principal& p, std::vector<agent_spec
 }
 
 task<expected<void>> node::retire_async(principal p, agent_id id) {
-  if (impl_->rt.place(id).at == placement::where::there) {
+  if (impl_->rt.place(id).elsewhere()) {
     auto r = co_await impl_->forward(federation::remote_request::kind::retire, std::move(p), std::move(id));
     if (!r)
       co_return unexpected{r.error()};
@@ -197,7 +197,7 @@ expected<void> node::retire(const principal& p, const agent_id& id) {
 task<expected<manifest>> node::get_manifest_async(principal p, agent_id id) {
   if (auto ok = authorize(p, action::read_manifest, {id}); !ok)
     co_return unexpected{ok.error()};
-  if (impl_->rt.place(id).at == placement::where::there) {
+  if (impl_->rt.place(id).elsewhere()) {
     auto r = co_await impl_->forward(federation::remote_request::kind::read_manifest, std::move(p), std::move(id));
     if (!r)
       co_return unexpected{r.error()};
@@ -219,7 +219,7 @@ expected<manifest> node::get_manifest(const principal& p, const agent_id& id) {
 task<expected<manifest>> node::update_manifest_async(principal p, manifest m) {
   if (auto ok = validate(m); !ok)
     co_return unexpected{ok.error()};
-  if (impl_->rt.place(m.id).at == placement::where::there) {
+  if (impl_->rt.place(m.id).elsewhere()) {
     federation::remote_request req;
     req.what = federation::remote_request::kind::update_manifest;
     req.caller = std::move(p);
@@ -303,7 +303,7 @@ expected<agent_page> node::impl::agents_here(node& n, const principal& p, const 
     std::vector<std::optional<manifest>> got(static_cast<size_t>(end - it));
     size_t asked = 0;
     for (auto k = it; k != end; ++k) {
-      if (rt.place(*k).at == placement::where::there) {
+      if (rt.place(*k).elsewhere()) {
         // A member of the room that lives on another node: read there.
         if (auto m = n.get_manifest(p, *k))
           got[static_cast<size_t>(k - it)] = std::move(*m);

@@ -20,6 +20,11 @@ namespace {
 constexpr int max_forward_attempts = 4;
 constexpr std::chrono::milliseconds stale_pause{50};
 
+unexpected moving(const placement& where, const std::string& id) {
+  return unexpected{errc::unavailable, "the shard of '" + id + "' (" + std::to_string(where.shard) + ") is moving to node '"
+                                         + where.node + "'; retry shortly"};
+}
+
 unexpected no_owner(const placement& where, const std::string& id) {
   return unexpected{errc::unavailable, "the shard of '" + id + "' (" + std::to_string(where.shard)
                                          + ") has no owner yet: the network is still assigning shards; retry shortly"};
@@ -47,6 +52,7 @@ expected<void> node::impl::serves(const std::string& id) const {
   switch (where.at) {
     case placement::where::here: return {};
     case placement::where::nowhere: return no_owner(where, id);
+    case placement::where::moving: return moving(where, id);
     case placement::where::there: break;
   }
   return unexpected{errc::unavailable, "'" + id + "' is in shard " + std::to_string(where.shard) + ", served by node '"
@@ -65,12 +71,23 @@ std::optional<node::serving_node> node::served_elsewhere(const std::string& id) 
 }
 
 task<expected<federation::remote_reply>> node::impl::forward(federation::remote_request req, std::string target) {
+  // A shard that is moving is served again within a move's time: the call
+  // waits for it, up to its timeout.
+  const auto deadline = std::chrono::steady_clock::now() + cfg.call_timeout;
   for (int attempt = 1;; ++attempt) {
     if (stopping)
       co_return stopped();
     auto where = rt.place(target);
     if (where.at == placement::where::nowhere)
       co_return no_owner(where, target);
+    if (where.at == placement::where::moving) {
+      if (std::chrono::steady_clock::now() >= deadline)
+        co_return moving(where, target);
+      --attempt;
+      if (auto ok = co_await pause_async(stale_pause); !ok)
+        co_return unexpected{ok.error()};
+      continue;
+    }
     if (where.at == placement::where::here)
       co_return unexpected{errc::unavailable, "'" + target + "' is moving to this node; retry shortly"};
     req.shard = where.shard;
@@ -133,8 +150,14 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
     out.next_cursor = std::move(page->next);
     co_return out;
   }
+  // A shard moving between nodes: to its new owner, its files.
+  if (r.what == kind::shard_chunk || r.what == kind::adopt_shard)
+    co_return co_await im.serve_shard_move(std::move(r));
   auto owner = im.rt.cluster->owner(r.shard);
-  if (owner.node != im.cfg.node_id || owner.epoch != r.epoch)
+  // A shard that is moving is served by nobody: the asker waits for the
+  // move to end and resolves its owner again.
+  if (owner.node != im.cfg.node_id || owner.epoch != r.epoch || !owner.moving_to.empty()
+      || im.rt.adopting[r.shard].load(std::memory_order_acquire))
     co_return unexpected{federation::stale_owner(r.shard, r.epoch, owner.node, owner.epoch)};
   // The request's agent (or room) must be in the shard it names: a peer
   // cannot reach one of another shard by naming a shard this node owns.
@@ -213,7 +236,9 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
     case kind::list_agents:
     case kind::list_rooms:
     case kind::events_since:
-    case kind::scrub_agent: break; // above
+    case kind::scrub_agent:
+    case kind::shard_chunk:
+    case kind::adopt_shard: break; // above
     case kind::erase: co_return co_await im.serve_erasure(*this, std::move(r));
     case kind::read_history: {
       // Read from the store on this thread (the link's), as the API would.

@@ -24,7 +24,7 @@ task<expected<federation::remote_reply>> node::impl::forward_room(federation::re
 }
 
 task<expected<void>> node::impl::agent_exists_async(agent_id id) {
-  if (rt.place(id).at == placement::where::there) {
+  if (rt.place(id).elsewhere()) {
     auto r = co_await forward(federation::remote_request::kind::read_manifest, node_principal(), id);
     if (!r)
       co_return unexpected{r.error()};

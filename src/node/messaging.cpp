@@ -40,7 +40,7 @@ expected<caf::actor> sender(node::impl& im, const message& m) {
 // The sender lives on another node: its owner prepares and sends (its ids
 // and its idempotency keys are the sender's node's).
 bool sent_elsewhere(const node::impl& im, const message& m) {
-  return im.rt.cluster && im.rt.place(m.from).at == placement::where::there;
+  return im.rt.cluster && im.rt.place(m.from).elsewhere();
 }
 
 federation::remote_request send_request(principal p, message m) {
@@ -238,7 +238,7 @@ expected<history_page> split_pair_history(node::impl& im, const principal& p, co
 
 expected<history_page> node::room_history(const principal& p, const room_id& r, const history_query& q) {
   // A room's posts are kept by the node of its shard.
-  if (impl_->rt.place(r).at == placement::where::there) {
+  if (impl_->rt.place(r).elsewhere()) {
     federation::remote_request req;
     req.caller = p;
     req.room = r;
@@ -264,7 +264,7 @@ expected<history_page> node::direct_history(const principal& p, const agent_id& 
   // are on one node only when both agents are.
   const auto at_a = impl_->rt.place(a);
   const auto at_b = impl_->rt.place(b);
-  if (at_a.at == placement::where::there && at_b.at == placement::where::there && at_a.node == at_b.node) {
+  if (at_a.elsewhere() && at_b.elsewhere() && at_a.node == at_b.node) {
     federation::remote_request req;
     req.caller = p;
     req.agents = {a, b};
@@ -284,7 +284,7 @@ expected<history_page> node::direct_history(const principal& p, const agent_id& 
 expected<std::vector<message>> node::inbox(const principal& p, const agent_id& id, size_t limit) {
   if (auto ok = authorize(p, action::read_inbox, {id}); !ok)
     return unexpected{ok.error()};
-  if (impl_->rt.place(id).at == placement::where::there) {
+  if (impl_->rt.place(id).elsewhere()) {
     // A blocking read, like the local one: the API calls it on its own thread.
     auto r = wait(impl_->forward(federation::remote_request::kind::read_inbox, p, id,
                                  static_cast<uint32_t>(std::min<size_t>(limit, UINT32_MAX))));
@@ -303,7 +303,7 @@ task<expected<void>> node::mark_read_async(principal p, agent_id id, std::vector
   if (auto ok = authorize(p, action::mark_read, {id}); !ok)
     co_return ok;
   // The agent's link (and its deliveries) is where the agent lives.
-  if (impl_->rt.place(id).at == placement::where::there) {
+  if (impl_->rt.place(id).elsewhere()) {
     federation::remote_request req;
     req.what = federation::remote_request::kind::mark_read;
     req.caller = std::move(p);

@@ -114,6 +114,14 @@ void node::impl::stop() {
   rt.gate->close();
   if (rt.peers)
     rt.peers->close();
+  // A shard move under way stops between its steps (each can be repeated).
+  {
+    std::unique_lock guard{mover_mtx};
+    auto t = std::move(mover);
+    guard.unlock();
+    if (t.joinable())
+      t.join();
+  }
   if (store && rt.bus) {
     // Graceful: every event of a call that returned reaches the disk.
     logger_unpin_guard unpin;
@@ -322,6 +330,7 @@ expected<std::unique_ptr<node>> node::start(node_config cfg) {
                                              if (auto ok = p->retention_pass(); !ok)
                                                spdlog::warn("retention: {}", to_string(ok.error()));
                                            });
+  im.resume_moves();
   return n;
 }
 

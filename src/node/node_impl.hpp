@@ -8,6 +8,7 @@
 #include <atomic>
 #include <coroutine>
 #include <functional>
+#include <thread>
 #include <tuple>
 #include <map>
 #include <mutex>
@@ -226,6 +227,18 @@ struct node::impl {
   task<expected<room>> make_room(room r);                                          // rooms.cpp
   void remember_room(const room& r);                                               // rooms.cpp
   expected<void> recover();                                                        // recovery.cpp
+  struct recovered_counts {
+    size_t agents = 0;
+    size_t rooms = 0;
+    size_t turns = 0;
+    size_t inbox = 0;
+    size_t orphans = 0;
+    /// Agents and rooms stored here whose shard another node owns (or that
+    /// is moving): kept, not served.
+    size_t elsewhere = 0;
+    uint64_t highest_delivery = 0;
+  };
+  expected<void> recover_records(std::string_view prefix, recovered_counts& got);  // recovery.cpp
   expected<uint64_t> retention_pass();                                             // retention.cpp
   void join_network();                                                             // federation.cpp
   /// OK when this node serves `id`'s shard; else unavailable, naming the
@@ -279,6 +292,22 @@ struct node::impl {
     };
     return relay_awaiter<expected<T>>(*this, std::move(job), [] { return expected<T>{stopped()}; }, janitor);
   }
+  /// Shard moves (shard_moves.cpp): the thread that hands this node's
+  /// shards to others, and what a node taking one in does.
+  void start_mover(std::vector<shard_id> shards, bool whole_node);
+  void run_mover(std::vector<shard_id> shards, bool whole_node);
+  expected<void> move_shard(shard_id s);
+  expected<void> release_shard(shard_id s);
+  expected<federation::remote_reply> peer_call_blocking(const std::string& peer, federation::remote_request r,
+                                                        std::chrono::milliseconds timeout);
+  task<expected<federation::remote_reply>> serve_shard_move(federation::remote_request r);
+  expected<void> take_chunk(const federation::remote_request& r);
+  expected<void> adopt_shard(const federation::remote_request& r);
+  /// Shards left half-moved by a crash of this node: moved on at start.
+  void resume_moves();
+  mutable std::mutex mover_mtx;
+  std::thread mover;
+  node::hand_off_state hand_off;
   /// A long poll of this node's event log (events_since).
   task<expected<federation::remote_reply>> serve_events(node& n, federation::remote_request r); // network_events.cpp
   /// Generated room ids in a network: "room-<salt>.<n>", the salt drawn at

@@ -29,11 +29,11 @@ namespace {
 // Decodes every record of column `c` and hands it with its key to `visit`;
 // stops at the first failure. Returns how many records were visited.
 template <class Decode, class Visit>
-expected<size_t> recover_each(const storage::state_store& store, storage::column c, Decode decode,
-                              Visit visit) {
+expected<size_t> recover_each(const storage::state_store& store, storage::column c, std::string_view prefix,
+                              Decode decode, Visit visit) {
   size_t n = 0;
   std::optional<error> failure;
-  auto ok = store.scan(c, {}, {}, [&](std::string_view k, std::string_view v) {
+  auto ok = store.scan(c, prefix, {}, [&](std::string_view k, std::string_view v) {
     auto rec = decode(v);
     if (!rec) {
       failure = rec.error();
@@ -53,15 +53,7 @@ expected<size_t> recover_each(const storage::state_store& store, storage::column
   return n;
 }
 
-struct recovered {
-  size_t agents = 0;
-  size_t rooms = 0;
-  size_t turns = 0;
-  size_t inbox = 0;
-  size_t orphans = 0;
-  /// Agents stored here whose shard another node owns: kept, not served.
-  size_t elsewhere = 0;
-};
+using recovered = node::impl::recovered_counts;
 
 void orphan(recovered& r, const std::string& what) {
   ++r.orphans;
@@ -135,15 +127,41 @@ expected<void> node::impl::recover() {
   if (!store)
     return {};
   recovered got;
-  // -- agents: published dormant (lazy activation, activation.cpp); only the
-  // keys are read here, a record is decoded when its agent wakes.
   rt.routes.agents().set_activator([this](const std::string& id) { return wake_agent(id); });
   rt.routes.agents().reserve(store->estimate_count(storage::column::agents));
-  auto scanned_agents = store->scan(storage::column::agents, {}, {}, [&](std::string_view k, std::string_view) {
+  if (auto ok = recover_records({}, got); !ok)
+    return ok;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+                    .count();
+  recovered_turns = got.turns;
+  spdlog::info("node '{}': recovered {} agents ({} woken, the others on first use), {} rooms ({} "
+               "with turn state) and {} undelivered messages from '{}' in {} ms (start #{}{})",
+               cfg.node_id, got.agents, rt.routes.agents().active(), got.rooms, got.turns, got.inbox,
+               cfg.data_dir, ms,
+               rt.incarnation,
+               got.orphans ? ", " + std::to_string(got.orphans) + " orphaned records skipped" : "");
+  if (got.elsewhere > 0)
+    spdlog::warn("node '{}': {} stored agents and rooms are in shards other nodes own now or that are moving; they "
+                 "are not served here (their records stay in the store)", cfg.node_id, got.elsewhere);
+  return {};
+}
+
+// The agents, rooms and inbox entries of the store (of the keys with
+// `prefix`: one shard taken in by a move), published as a start does.
+expected<void> node::impl::recover_records(std::string_view prefix, recovered_counts& got) {
+  auto failed = [this](const char* what, const error& e) {
+    return unexpected{errc::storage_failure,
+                      std::string{"recovering "} + what + " from '" + cfg.data_dir + "': " + e.message};
+  };
+  // A shard taken in is this node's, although it is `moving` until published.
+  const bool at_start = prefix.empty();
+  // -- agents: published dormant (lazy activation, activation.cpp); only the
+  // keys are read here, a record is decoded when its agent wakes.
+  auto scanned_agents = store->scan(storage::column::agents, prefix, {}, [&](std::string_view k, std::string_view) {
     std::string id{storage::owner_of_key(k)};
     // In a network, an agent of a shard another node owns now is not served
     // here (one agent never runs in two places); its records stay.
-    if (rt.cluster && rt.place(id).at == placement::where::there) {
+    if (at_start && rt.cluster && rt.place(id).elsewhere()) {
       ++got.elsewhere;
       return true;
     }
@@ -159,13 +177,13 @@ expected<void> node::impl::recover() {
   uint64_t highest = 0;
   std::vector<moderator_seed> seeds;
   auto rooms = recover_each(
-    *store, storage::column::rooms, storage::decode_room,
+    *store, storage::column::rooms, prefix, storage::decode_room,
     [&](std::string_view, storage::room_record& rec) -> expected<void> {
       moderator_seed ms;
       ms.r = std::move(rec.r);
       auto& r = ms.r;
       // Like agents: a room of a shard another node owns now is not served here.
-      if (rt.cluster && rt.place(r.id).at == placement::where::there) {
+      if (at_start && rt.cluster && rt.place(r.id).elsewhere()) {
         ++got.elsewhere;
         return {};
       }
@@ -183,7 +201,7 @@ expected<void> node::impl::recover() {
                                    if (m->invited) {
                                      ms.invitations[who] = m->role;
                                    } else if (rt.routes.agents().lookup(who) == actor_directory::presence::absent
-                                              && !(rt.cluster && rt.place(who).at == placement::where::there)) {
+                                              && !(rt.cluster && rt.place(who).elsewhere())) {
                                      orphan(got, "member '" + who + "' of room '" + r.id + "', who is not stored");
                                    } else {
                                      members.emplace_back(m->position, room_member{who, m->role, m->joined_at});
@@ -212,10 +230,12 @@ expected<void> node::impl::recover() {
         ++got.turns;
       }
       {
-        // Nothing is woken yet: every member is dormant.
+        // At a start every member is dormant; a member already running
+        // (a room taken in by a move) knows its rooms.
         std::lock_guard guard{dormant_mtx};
         for (auto& m : r.members)
-          dormant_rooms[m.id].push_back(r.id);
+          if (rt.routes.agents().lookup(m.id) != actor_directory::presence::active)
+            dormant_rooms[m.id].push_back(r.id);
       }
       seeds.push_back(std::move(ms));
       return {};
@@ -223,7 +243,7 @@ expected<void> node::impl::recover() {
   if (!rooms)
     return failed("rooms", rooms.error());
   got.rooms = *rooms;
-  if (*rooms)
+  if (*rooms && next_room <= highest)
     next_room = highest + 1;
   for (auto& ms : seeds) {
     remember_room(ms.r);
@@ -242,24 +262,13 @@ expected<void> node::impl::recover() {
     inboxes[who].push_back(std::move(m));
     ++got.inbox;
     return {};
-  }, [&](const std::string& what) { orphan(got, what); });
+  }, [&](const std::string& what) { orphan(got, what); }, prefix);
   if (!scanned)
     return failed("inboxes", scanned.error());
+  got.highest_delivery = *scanned;
   for (auto& [who, entries] : inboxes)
     if (auto a = rt.routes.agents().find(who))
       caf::anon_send(a, atoms::restore_inbox::value, std::move(entries));
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
-                    .count();
-  recovered_turns = got.turns;
-  spdlog::info("node '{}': recovered {} agents ({} woken, the others on first use), {} rooms ({} "
-               "with turn state) and {} undelivered messages from '{}' in {} ms (start #{}{})",
-               cfg.node_id, got.agents, rt.routes.agents().active(), got.rooms, got.turns, got.inbox,
-               cfg.data_dir, ms,
-               rt.incarnation,
-               got.orphans ? ", " + std::to_string(got.orphans) + " orphaned records skipped" : "");
-  if (got.elsewhere > 0)
-    spdlog::warn("node '{}': {} stored agents and rooms are in shards other nodes own now; they are not served here "
-                 "(their records stay in the store)", cfg.node_id, got.elsewhere);
   return {};
 }
 

@@ -20,7 +20,7 @@ using room_op = federation::remote_request::room_op;
 
 // In a network, is `id` (a room, or an agent) served by another node?
 bool elsewhere(const node::impl& im, const std::string& id) {
-  return im.rt.place(id).at == placement::where::there;
+  return im.rt.place(id).elsewhere();
 }
 
 federation::remote_request room_request(room_op what, principal p, room_id r, agent_id who = {}, agent_id by = {},

@@ -104,12 +104,22 @@ expected<std::vector<shard_file>> memory_store::export_shard(uint32_t s, const s
   const auto hi = shard_begin(s + 1);
   std::vector<shard_file> out;
   std::shared_lock guard{mtx_};
+  // The posts of other shards that the shard's inbox entries name (a room's
+  // post is stored under the room's shard), as in the RocksDB store.
+  std::map<std::string, std::string> named;
+  auto& inbox = cols_[static_cast<size_t>(column::inbox)];
+  auto& messages = cols_[static_cast<size_t>(column::messages)];
+  for (auto it = inbox.lower_bound(lo); it != inbox.lower_bound(hi); ++it)
+    if (it->second.compare(0, 2, lo) != 0)
+      if (auto m = messages.find(it->second); m != messages.end())
+        named.emplace(m->first, m->second);
   for (int i = 0; i < column_count; ++i) {
     const auto c = static_cast<column>(i);
     auto& m = cols_[static_cast<size_t>(i)];
     auto first = m.lower_bound(lo);
     auto last = m.lower_bound(hi);
-    if (!is_sharded(c) || first == last)
+    const bool extra = c == column::messages && !named.empty();
+    if (!is_sharded(c) || (first == last && !extra))
       continue;
     const auto path = dir + "/" + std::string{to_string(c)} + ".kv";
     {
@@ -118,6 +128,11 @@ expected<std::vector<shard_file>> memory_store::export_shard(uint32_t s, const s
         put_bytes(f, it->first);
         put_bytes(f, it->second);
       }
+      if (extra)
+        for (auto& [k, v] : named) {
+          put_bytes(f, k);
+          put_bytes(f, v);
+        }
       if (!f.flush())
         return unexpected{errc::storage_failure, "cannot write '" + path + "'"};
     }
@@ -138,7 +153,8 @@ expected<void> memory_store::import_shard(uint32_t s, const std::vector<shard_fi
     std::ifstream in(f.path, std::ios::binary);
     std::string k, v;
     while (get_bytes(in, k)) {
-      if (!get_bytes(in, v) || shard_of_key(k) != s)
+      // Only the messages file names keys of other shards (posts).
+      if (!get_bytes(in, v) || (shard_of_key(k) != s && f.col != column::messages))
         return unexpected{errc::storage_failure, "the shard file '" + f.path + "' is not a shard " + std::to_string(s)
                                                    + " export"};
       incoming[static_cast<size_t>(f.col)].insert_or_assign(std::move(k), std::move(v));
@@ -152,7 +168,8 @@ expected<void> memory_store::import_shard(uint32_t s, const std::vector<shard_fi
       continue;
     auto& m = cols_[static_cast<size_t>(i)];
     m.erase(m.lower_bound(lo), m.lower_bound(hi));
-    m.merge(incoming[static_cast<size_t>(i)]);
+    for (auto& [k, v] : incoming[static_cast<size_t>(i)])
+      m.insert_or_assign(k, v);
   }
   // Consumed, as RocksDB's import moves them into its store.
   std::error_code ec;

@@ -328,10 +328,10 @@ expected<std::vector<message>> load_inbox_entries(const state_store& s, std::str
 }
 
 expected<uint64_t> scan_inboxes(const state_store& s, const inbox_visit& visit,
-                                const std::function<void(const std::string&)>& orphan) {
+                                const std::function<void(const std::string&)>& orphan, std::string_view prefix) {
   uint64_t highest = 0;
   std::optional<error> failure;
-  auto scanned = s.scan(column::inbox, {}, {}, [&](std::string_view k, std::string_view v) {
+  auto scanned = s.scan(column::inbox, prefix, {}, [&](std::string_view k, std::string_view v) {
     // shard(2) agent \0 delivery(8); the shard bytes may hold a \0.
     auto sep = k.find('\0', 2);
     if (k.size() < 3 || sep == std::string_view::npos || k.size() != sep + 9) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <set>
 #include <shared_mutex>
@@ -633,7 +634,9 @@ expected<void> rocksdb_store::compact() {
 // Each file also carries a range tombstone over the whole shard, so that
 // ingesting it replaces what the receiver held of the shard (a resumed
 // move's leftovers) in the same atomic step: the tombstone hides only keys
-// older than the file, never the file's own.
+// older than the file, never the file's own. A room's post is stored under
+// the room's shard, so the messages file also carries the posts the
+// shard's inbox entries name in other shards (outside the tombstone).
 expected<std::vector<shard_file>> rocksdb_store::export_shard(uint32_t s, const std::string& dir) const {
   if (auto ok = empty_dir_for_export(dir); !ok)
     return unexpected{ok.error()};
@@ -646,37 +649,70 @@ expected<std::vector<shard_file>> rocksdb_store::export_shard(uint32_t s, const 
   const auto lo = shard_begin(s);
   const auto hi = shard_begin(s + 1);
   const rocksdb::Slice lower{lo}, upper{hi};
-  std::vector<shard_file> out;
-  for (int i = 0; i < column_count; ++i) {
-    const auto c = static_cast<column>(i);
-    if (!is_sharded(c))
-      continue;
-    const auto family = std::string{to_string(c)};
+  const auto failed = [s](const rocksdb::Status& st, const std::string& family) {
+    return unexpected{status_error(st, "export of shard " + std::to_string(s) + " (" + family + ")")};
+  };
+  auto in_shard = [&](column c) {
     rocksdb::ReadOptions ro;
     ro.snapshot = snap.get();
     ro.iterate_lower_bound = &lower;
     ro.iterate_upper_bound = &upper;
     std::unique_ptr<rocksdb::Iterator> it{db->NewIterator(ro, impl_->cf(c))};
     it->Seek(lower);
-    if (!it->Valid()) {
-      if (!it->status().ok())
-        return unexpected{status_error(it->status(), "export of shard " + std::to_string(s) + " (" + family + ")")};
-      continue;
+    return it;
+  };
+  // The posts of other shards that the shard's inbox entries name.
+  std::map<std::string, std::string> named;
+  {
+    auto it = in_shard(column::inbox);
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snap.get();
+    for (; it->Valid(); it->Next()) {
+      auto key = it->value().ToString();
+      if (key.compare(0, 2, lo) == 0 || named.count(key))
+        continue;
+      std::string value;
+      auto st = db->Get(ro, impl_->cf(column::messages), key, &value);
+      if (st.ok())
+        named.emplace(std::move(key), std::move(value));
+      else if (!st.IsNotFound()) // a dangling entry stays dangling
+        return failed(st, "messages");
     }
+    if (!it->status().ok())
+      return failed(it->status(), "inbox");
+  }
+  std::vector<shard_file> out;
+  for (int i = 0; i < column_count; ++i) {
+    const auto c = static_cast<column>(i);
+    if (!is_sharded(c))
+      continue;
+    const auto family = std::string{to_string(c)};
+    auto it = in_shard(c);
+    if (!it->status().ok())
+      return failed(it->status(), family);
+    const bool extra = c == column::messages && !named.empty();
+    if (!it->Valid() && !extra)
+      continue;
     const auto path = dir + "/" + family + ".sst";
     rocksdb::SstFileWriter writer{rocksdb::EnvOptions{}, impl_->opts, impl_->cf(c)};
     auto st = writer.Open(path);
     if (st.ok())
       st = writer.DeleteRange(lower, upper);
+    // In key order: the named posts below the shard, the shard, those above.
+    auto named_it = extra ? named.begin() : named.end();
+    for (; st.ok() && named_it != named.end() && named_it->first < lo; ++named_it)
+      st = writer.Put(named_it->first, named_it->second);
     for (; st.ok() && it->Valid(); it->Next())
       st = writer.Put(it->key(), it->value());
     if (st.ok())
       st = it->status();
+    for (; st.ok() && named_it != named.end(); ++named_it)
+      st = writer.Put(named_it->first, named_it->second);
     rocksdb::ExternalSstFileInfo info;
     if (st.ok())
       st = writer.Finish(&info);
     if (!st.ok())
-      return unexpected{status_error(st, "export of shard " + std::to_string(s) + " (" + family + ")")};
+      return failed(st, family);
     auto sum = file_checksum(path);
     if (!sum)
       return unexpected{sum.error()};

@@ -263,6 +263,64 @@ protected:
     return stub->Send(&ctx, req, out);
   }
 
+  // A room id whose shard `node` owns.
+  std::string room_on(const std::string& node) {
+    for (int i = 0; i < 10000; ++i) {
+      auto id = "hall-" + std::to_string(i);
+      if (map_[shard_of(id)] == node)
+        return id;
+    }
+    throw std::runtime_error("no room id for " + node);
+  }
+
+  grpc::Status create_group(node_process& via, const std::string& creator, const std::string& id,
+                            pb::SpeakerPolicy policy, bool invite_only, pb::Room* out) {
+    grpc::ClientContext ctx;
+    via.authorize(ctx);
+    pb::CreateGroupRequest req;
+    req.set_creator(creator);
+    req.set_id(id);
+    req.set_topic("across nodes");
+    req.mutable_rules()->set_policy(policy);
+    req.set_invite_only(invite_only);
+    return pb::Rooms::NewStub(via.channel)->CreateGroup(&ctx, req, out);
+  }
+
+  grpc::Status join(node_process& via, const std::string& room, const std::string& agent) {
+    grpc::ClientContext ctx;
+    via.authorize(ctx);
+    pb::JoinRequest req;
+    req.set_room(room);
+    req.set_agent(agent);
+    pb::Room out;
+    return pb::Rooms::NewStub(via.channel)->Join(&ctx, req, &out);
+  }
+
+  grpc::Status post(node_process& via, const std::string& from, const std::string& room, const std::string& id,
+                    const std::string& text) {
+    grpc::ClientContext ctx;
+    via.authorize(ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    pb::SendRequest req;
+    req.mutable_message()->set_from(from);
+    req.mutable_message()->set_to_room(room);
+    req.mutable_message()->set_id(id);
+    req.mutable_message()->set_content(text);
+    pb::SendResponse out;
+    return pb::Messages::NewStub(via.channel)->Send(&ctx, req, &out);
+  }
+
+  pb::Room get_room(node_process& via, const std::string& room) {
+    grpc::ClientContext ctx;
+    via.authorize(ctx);
+    pb::GetRoomRequest req;
+    req.set_room(room);
+    pb::Room out;
+    auto s = pb::Rooms::NewStub(via.channel)->GetRoom(&ctx, req, &out);
+    EXPECT_TRUE(s.ok()) << via.id << ": " << s.error_message();
+    return out;
+  }
+
   /// Admin.Erase of `agent` through `via`.
   grpc::Status erase(node_process& via, const std::string& agent, pb::Erasure* out) {
     grpc::ClientContext ctx;

@@ -16,6 +16,7 @@
 using namespace parley;
 using namespace parley::storage;
 namespace fs = std::filesystem;
+using namespace std::string_literals;
 
 namespace {
 
@@ -118,6 +119,31 @@ TEST_P(ShardMove, AShardMovesWholeAndReplacesWhatTheReceiverHad) {
   EXPECT_EQ(b->get(column::agents, key(5, "new-at-b"))->value_or(""), "new");
   EXPECT_EQ(b->get(column::agents, key(6, "agent-of-6"))->value_or(""), "a's six");
   EXPECT_FALSE(b->get(column::agents, key(6, "b-agent"))->has_value());
+}
+
+TEST_P(ShardMove, TheRoomPostsItsInboxNamesGoWithTheShard) {
+  auto a = open("a");
+  auto b = open("b");
+  ASSERT_TRUE(a && b);
+  // Agent of shard 5 with an inbox entry for a post of a room of shard 9
+  // (stored under the room's shard), one of shard 2 and a direct message.
+  const auto post9 = key(9, "rroom\0x\0p1"s);
+  const auto post2 = key(2, "rroom2\0x\0p2"s);
+  const auto direct = key(5, "aagent\0x\0d1"s);
+  put(*a, column::messages, post9, "post of nine");
+  put(*a, column::messages, post2, "post of two");
+  put(*a, column::messages, key(9, "rroom\0x\0other"s), "not named");
+  put(*a, column::messages, direct, "direct");
+  put(*a, column::inbox, key(5, "agent" + std::string(1, '\0') + "1"), post9);
+  put(*a, column::inbox, key(5, "agent" + std::string(1, '\0') + "2"), post2);
+  put(*a, column::inbox, key(5, "agent" + std::string(1, '\0') + "3"), direct);
+  auto files = a->export_shard(5, dir_.sub("out"));
+  ASSERT_TRUE(files.has_value()) << files.error().message;
+  ASSERT_TRUE(b->import_shard(5, *files).has_value());
+  EXPECT_EQ(b->get(column::messages, post9)->value_or(""), "post of nine");
+  EXPECT_EQ(b->get(column::messages, post2)->value_or(""), "post of two");
+  EXPECT_EQ(b->get(column::messages, direct)->value_or(""), "direct");
+  EXPECT_FALSE(b->get(column::messages, key(9, "rroom\0x\0other"s))->has_value());
 }
 
 TEST_P(ShardMove, AnImportedShardSurvivesAReopen) {

@@ -81,6 +81,20 @@ struct remote_request {
     /// (content of the messages it sent, detail of events about it). Not
     /// about a shard.
     scrub_agent,
+    /// A piece of a moving shard's export (shard_moves.cpp): `data` at
+    /// `offset` of the file of family `family`. `shard` and `epoch` are the
+    /// move's: the shard's entry names this node as where it moves to.
+    shard_chunk,
+    /// Takes in shard `shard` from `files` (sent as chunks before): imports
+    /// them, becomes the shard's owner and serves it. Answered once done, or
+    /// at once if this node owns the shard already (a resumed move).
+    adopt_shard,
+  };
+  /// One file of a moving shard, as its old owner exported it.
+  struct moved_file {
+    std::string family;
+    uint64_t size = 0;
+    uint64_t checksum = 0;
   };
   /// What a room_call does. The fields it uses: `room`; `id` the member
   /// concerned; `by` the member acting; `role`; `flag`; `turn`; `spec` the
@@ -134,6 +148,9 @@ struct remote_request {
   uint64_t offset = 0;
   uint32_t wait_ms = 0;
   topic_mask topics = all_topics;
+  std::string family;
+  std::string data;
+  std::vector<moved_file> files;
 };
 
 std::string_view to_string(remote_request::kind k) noexcept;

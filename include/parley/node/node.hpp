@@ -512,6 +512,25 @@ public:
   /// Stops the population driver and flushes the event log: the node keeps
   /// answering, but starts no work of its own (graceful shutdown, step 1).
   expected<void> drain(const principal& p);
+  /// Progress of a hand-off of this node's shards (hand_off).
+  struct hand_off_state {
+    bool running = false;
+    /// Every shard is with another node: the node may leave the network.
+    bool done = false;
+    /// Shards moved by this hand-off, and shards this node still owns.
+    uint32_t moved = 0;
+    uint32_t left = 0;
+    /// Why the last attempt stopped (empty while it goes well).
+    std::string error;
+  };
+  /// Moves every shard this node owns, with its data, to the other `up`
+  /// members of the network, fewest shards first (docs/federation.md,
+  /// "Moving shards"); the node keeps serving meanwhile and then owns
+  /// nothing. Returns once it started (progress: hand_off_progress).
+  /// Operators and admins (action::drain). failed_precondition for a node
+  /// alone or without a store; a call while one runs changes nothing.
+  expected<void> hand_off(const principal& p);
+  hand_off_state hand_off_progress() const;
   /// Runs retention now (history, idempotency keys, unused skills); it also
   /// runs every limits.retention_interval_ms. Returns the records removed.
   expected<uint64_t> run_retention(const principal& p);

@@ -69,13 +69,14 @@ expected<std::vector<message>> read_inbox(const state_store& s, std::string_view
 expected<std::vector<message>> load_inbox_entries(const state_store& s, std::string_view agent,
                                                   const std::vector<uint64_t>& deliveries);
 
-/// Visits every inbox entry of the store in (agent, delivery) order with
-/// its message; stops at the first failure. An entry whose message is not
+/// Visits every inbox entry of the store (with keys starting with `prefix`:
+/// one shard's) in (agent, delivery) order with its message; stops at the first failure. An entry whose message is not
 /// stored goes to `orphan` (a sentence naming it) instead. Returns the
 /// highest delivery number seen (0 if none).
 using inbox_visit = std::function<expected<void>(const agent_id& agent, message m)>;
 expected<uint64_t> scan_inboxes(const state_store& s, const inbox_visit& visit,
-                                const std::function<void(const std::string&)>& orphan = {});
+                                const std::function<void(const std::string&)>& orphan = {},
+                                std::string_view prefix = {});
 
 /// Visits every stored message sent by `from` (its key and record), for an
 /// erasure. Messages are stored under their recipient or room, so this

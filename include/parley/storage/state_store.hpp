@@ -209,7 +209,10 @@ public:
 
   /// Writes every key of shard `s` (all sharded column families, one
   /// consistent view) into files in `dir` (created; must be empty), one per
-  /// family that has keys. Thread-safe with writers.
+  /// family that has keys. The messages file also holds the room posts of
+  /// other shards that the shard's inbox entries name (a post is stored
+  /// under its room's shard), so the entries still resolve where the shard
+  /// goes. Thread-safe with writers.
   virtual expected<std::vector<shard_file>> export_shard(uint32_t s, const std::string& dir) const = 0;
   /// Replaces every key of shard `s` with the contents of `files` (from
   /// export_shard), all families at once: either all of it is in the store

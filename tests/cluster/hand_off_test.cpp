@@ -1,0 +1,202 @@
+// Scale-in: a node hands its shards, with their data, to the other nodes
+// of its network, then leaves (docs/federation.md, "Moving shards"). Three
+// real parleyd processes and a real etcd; node-c is handed off while a
+// client keeps sending to its agents through node-a.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+
+#include "cluster/cluster_fixture.hpp"
+
+namespace parley::cluster_test {
+namespace {
+
+class HandOff : public Federation {
+protected:
+  std::vector<std::string> node_names() override { return {"node-a", "node-b", "node-c"}; }
+
+  grpc::Status drain(node_process& via, const std::string& node, bool hand_off) {
+    grpc::ClientContext ctx;
+    via.authorize(ctx);
+    pb::DrainRequest req;
+    req.set_node(node);
+    req.set_hand_off(hand_off);
+    pb::DrainResponse out;
+    return pb::Admin::NewStub(via.channel)->Drain(&ctx, req, &out);
+  }
+
+  pb::NodeInfoResponse info(node_process& at) {
+    grpc::ClientContext ctx;
+    at.authorize(ctx);
+    pb::NodeInfoResponse out;
+    EXPECT_TRUE(pb::Admin::NewStub(at.channel)->NodeInfo(&ctx, pb::NodeInfoRequest{}, &out).ok());
+    return out;
+  }
+
+  // Sends until acknowledged (the same id each time: at most once in effect).
+  bool send_until_acked(node_process& via, const std::string& from, const std::string& to, const std::string& id) {
+    for (int i = 0; i < 300; ++i) {
+      pb::SendResponse out;
+      auto s = send(via, from, to, id, "text of " + id, &out, 5s);
+      if (s.ok())
+        return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+  // Stops the test's handle on a node that exited by itself.
+  void forget(const std::string& id) {
+    std::erase_if(nodes_, [&](auto& n) { return n->id == id; });
+  }
+};
+
+TEST_F(HandOff, ANodeHandsOffEveryShardWithItsDataAndLeaves) {
+  auto on_a = ids_on("node-a", 2);
+  auto on_c = ids_on("node-c", 6);
+  for (auto& id : on_a)
+    ASSERT_TRUE(introduce(node("node-a"), id, pb::Behavior::KIND_EXTERNAL).ok());
+  for (auto& id : on_c)
+    ASSERT_TRUE(introduce(node("node-b"), id, pb::Behavior::KIND_EXTERNAL).ok());
+  // A room of node-c's with members of node-a and node-c, and a post.
+  const auto room = room_on("node-c");
+  pb::Room created;
+  ASSERT_TRUE(create_group(node("node-a"), on_c[0], room, pb::SPEAKER_POLICY_NONE, false, &created).ok());
+  ASSERT_TRUE(join(node("node-a"), room, on_a[0]).ok());
+  ASSERT_TRUE(join(node("node-a"), room, on_c[1]).ok());
+  ASSERT_TRUE(post(node("node-b"), on_a[0], room, "hello-room", "before the move").ok());
+  // Messages to node-c's agents, before the hand-off.
+  std::map<std::string, std::vector<std::string>> sent; // recipient -> ids acknowledged, in order
+  for (int i = 0; i < 5; ++i)
+    for (auto& to : on_c) {
+      auto id = "before-" + std::to_string(i);
+      ASSERT_TRUE(send_until_acked(node("node-a"), on_a[1], to, id));
+      sent[to].push_back(id);
+    }
+
+  // A client keeps sending through node-a while node-c hands off.
+  std::atomic<bool> stop{false};
+  std::atomic<int> unacked{0};
+  std::map<std::string, std::vector<std::string>> during;
+  std::thread client([&] {
+    for (int i = 0; !stop; ++i) {
+      auto& to = on_c[static_cast<size_t>(i) % on_c.size()];
+      auto id = "during-" + std::to_string(i);
+      if (send_until_acked(node("node-a"), on_a[1], to, id))
+        during[to].push_back(id);
+      else
+        ++unacked;
+    }
+  });
+  std::this_thread::sleep_for(300ms);
+  // A drain naming another node is refused by the node called.
+  EXPECT_EQ(drain(node("node-a"), "node-c", true).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  ASSERT_TRUE(drain(node("node-c"), "node-c", true).ok());
+  // node-c exits by itself once nothing is left.
+  EXPECT_EQ(node("node-c").proc.wait_exit(120s), 0) << node("node-c").proc.output();
+  EXPECT_NE(node("node-c").proc.output().find("every shard is handed off"), std::string::npos);
+  forget("node-c");
+  std::this_thread::sleep_for(500ms);
+  stop = true;
+  client.join();
+  EXPECT_EQ(unacked.load(), 0);
+  for (auto& [to, ids] : during)
+    for (auto& id : ids)
+      sent[to].push_back(id);
+
+  // The map: every shard with node-a or node-b, nothing moving.
+  ASSERT_EQ(read_map(), shard_count);
+  EXPECT_EQ(owned("node-c"), 0u);
+  EXPECT_EQ(owned("node-a") + owned("node-b"), shard_count);
+  EXPECT_EQ(etcd_.ctl("get --prefix /parley/shards/").find("\"moving_to\":\"node"), std::string::npos);
+
+  // Every message acknowledged is in its recipient's inbox once, in order,
+  // read through either node.
+  for (auto* via : {&node("node-a"), &node("node-b")})
+    for (auto& to : on_c) {
+      std::vector<std::string> got;
+      for (auto& m : inbox(*via, to))
+        if (m.from() == on_a[1])
+          got.push_back(m.id());
+      EXPECT_EQ(got, sent[to]) << to << " through " << via->id;
+    }
+  // The agents and the room moved with their data: manifests, members, the
+  // room's history; and they keep working.
+  pb::Manifest man;
+  ASSERT_TRUE(get_manifest(node("node-a"), on_c[0], &man).ok());
+  EXPECT_EQ(man.id(), on_c[0]);
+  auto r = get_room(node("node-b"), room);
+  std::set<std::string> members;
+  for (auto& m : r.members())
+    members.insert(m.agent());
+  EXPECT_EQ(members, (std::set<std::string>{on_c[0], on_a[0], on_c[1]}));
+  ASSERT_TRUE(post(node("node-a"), on_c[1], room, "after-room", "after the move").ok());
+  // (A post reaches members of other nodes just after it is acknowledged.)
+  std::set<std::string> room_inbox;
+  for (int i = 0; i < 100 && room_inbox.size() < 2; ++i, std::this_thread::sleep_for(50ms)) {
+    room_inbox.clear();
+    for (auto& m : inbox(node("node-b"), on_c[0]))
+      if (m.to_room() == room)
+        room_inbox.insert(m.id());
+  }
+  EXPECT_EQ(room_inbox, (std::set<std::string>{"hello-room", "after-room"}));
+  pb::SendResponse out;
+  EXPECT_TRUE(send(node("node-b"), on_c[2], on_a[0], "after-move", "hi", &out).ok());
+  // A retry of a message sent before the move is recognised where the
+  // agent lives now: it delivers nothing again.
+  ASSERT_TRUE(send(node("node-b"), on_a[1], on_c[0], "before-0", "text of before-0", &out).ok());
+  size_t copies = 0;
+  for (auto& m : inbox(node("node-a"), on_c[0]))
+    copies += m.id() == "before-0" ? 1 : 0;
+  EXPECT_EQ(copies, 1u);
+}
+
+TEST_F(HandOff, RequestsAboutAShardNotMovingHereAreRefused) {
+  // A chunk or an adoption for a shard that is not moving to the node is
+  // refused as stale; one from a caller that is not a node, as such.
+  auto id = ids_on("node-a", 1).at(0);
+  ASSERT_TRUE(introduce(node("node-a"), id, pb::Behavior::KIND_EXTERNAL).ok());
+  const auto epoch = owner_of(id).second;
+  raw_link link(node("node-a").channel);
+  pb::PeerFrame out;
+  out.mutable_hello()->set_node("node-b");
+  out.mutable_hello()->set_session(41);
+  out.mutable_hello()->set_resume_from(1);
+  auto add = [&](uint64_t seq, const std::string& caller) {
+    auto* r = out.add_requests();
+    r->set_seq(seq);
+    r->set_caller(caller);
+    r->set_shard(shard_of(id));
+    r->set_epoch(epoch);
+    return r;
+  };
+  auto* chunk = add(1, "admin:node-b")->mutable_shard_chunk();
+  chunk->set_family("agents");
+  chunk->set_data("junk");
+  add(2, "admin:node-b")->mutable_adopt_shard();
+  add(3, "agent:" + id)->mutable_adopt_shard();
+  add(4, "admin:node-b")->mutable_shard_chunk()->set_family("events");
+  ASSERT_TRUE(link.stream->Write(out));
+  std::map<uint64_t, pb::PeerReply> replies;
+  pb::PeerFrame in;
+  while (replies.size() < 4 && link.stream->Read(&in))
+    for (auto& r : in.replies())
+      replies[r.seq()] = r;
+  ASSERT_EQ(replies.size(), 4u);
+  EXPECT_EQ(replies[1].error_code(), "failed_precondition") << replies[1].error_message();
+  EXPECT_NE(replies[1].error_message().find("stale"), std::string::npos) << replies[1].error_message();
+  EXPECT_EQ(replies[2].error_code(), "failed_precondition") << replies[2].error_message();
+  EXPECT_EQ(replies[3].error_code(), "permission_denied") << replies[3].error_message();
+  EXPECT_EQ(replies[4].error_code(), "failed_precondition") << replies[4].error_message();
+  // Nothing was written for it.
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "node-a" / "moves"));
+  // The agent is still node-a's, and served.
+  EXPECT_EQ(owner_of(id), std::make_pair(std::string{"node-a"}, epoch));
+  pb::Manifest man;
+  EXPECT_TRUE(get_manifest(node("node-b"), id, &man).ok());
+}
+
+} // namespace
+} // namespace parley::cluster_test
