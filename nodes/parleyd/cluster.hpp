@@ -41,6 +41,9 @@ struct cluster_options {
   /// bound. Defaults: 100,000 and 64 MiB.
   uint32_t peer_outbox_limit = 100000;
   uint64_t peer_outbox_bytes = uint64_t{64} << 20;
+  /// Pause of each shard move of a hand-off once the shard is marked
+  /// moving (node_config::move_pause). Default: 0.
+  uint32_t move_pause_ms = 0;
 };
 
 class cluster_membership {

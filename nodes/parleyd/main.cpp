@@ -190,6 +190,7 @@ int main(int argc, char** argv) {
     }
     peers = std::move(*made);
     opt.node.peers = peers;
+    opt.node.move_pause = std::chrono::milliseconds(opt.cluster.move_pause_ms);
   }
 
   auto started = parley::node::start(opt.node);

@@ -200,6 +200,8 @@ expected<void> node::impl::move_shard(shard_id s) {
   }
   if (!await_epoch(c, s, o.epoch))
     return unexpected{errc::unavailable, "this node's copy of the shard map did not show the move in time"};
+  if (cfg.move_pause.count() > 0)
+    std::this_thread::sleep_for(cfg.move_pause);
   if (auto ok = release_shard(s); !ok)
     return ok;
   // Export and send the files.

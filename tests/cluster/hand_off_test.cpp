@@ -198,5 +198,64 @@ TEST_F(HandOff, RequestsAboutAShardNotMovingHereAreRefused) {
   EXPECT_TRUE(get_manifest(node("node-b"), id, &man).ok());
 }
 
+// The old owner is killed (SIGKILL) in the middle of a shard's move: the
+// shard stays `moving` in the map (served by nobody, lost by nobody); the
+// restarted node moves it on by itself, and a second hand-off finishes.
+class HandOffCrash : public HandOff {
+protected:
+  std::vector<std::string> args_of(const std::string& id) override {
+    auto file = dir_ / (id + (restarted_ ? "-restarted.yaml" : ".yaml"));
+    // Short leases, so that the killed node's name is free again soon; a
+    // long pause in each move of node-c's first run, so that the kill
+    // lands in one.
+    std::ofstream(file) << "cluster:\n  lease_ttl_ms: 2000\n  keepalive_ms: 500\n"
+                        << (id == "node-c" && !restarted_ ? "  move_pause_ms: 300\n" : "");
+    return {"--config", file.string()};
+  }
+  bool restarted_ = false;
+};
+
+TEST_F(HandOffCrash, AMoveCutByACrashIsFinishedAfterTheRestart) {
+  auto on_a = ids_on("node-a", 1);
+  auto on_c = ids_on("node-c", 8);
+  ASSERT_TRUE(introduce(node("node-a"), on_a[0], pb::Behavior::KIND_EXTERNAL).ok());
+  std::map<std::string, std::vector<std::string>> sent;
+  for (auto& id : on_c) {
+    ASSERT_TRUE(introduce(node("node-b"), id, pb::Behavior::KIND_EXTERNAL).ok());
+    for (int i = 0; i < 3; ++i) {
+      auto mid = "m-" + std::to_string(i);
+      ASSERT_TRUE(send_until_acked(node("node-a"), on_a[0], id, mid));
+      sent[id].push_back(mid);
+    }
+  }
+  ASSERT_TRUE(drain(node("node-c"), "node-c", true).ok());
+  // Kill node-c while one of its shards is marked moving.
+  const auto moving = [&] { return etcd_.ctl("get --prefix /parley/shards/").find("\"moving_to\":\"node-") != std::string::npos; };
+  for (int i = 0; i < 200 && !moving(); ++i)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(moving());
+  kill_node("node-c");
+  ASSERT_TRUE(moving()) << "the kill did not land in a move";
+  // The restarted node does not serve the half-moved shard and moves it on.
+  restarted_ = true;
+  ASSERT_TRUE(restart_node("node-c"));
+  for (int i = 0; i < 200 && moving(); ++i)
+    drain_outputs(50ms);
+  EXPECT_FALSE(moving());
+  EXPECT_NE(node("node-c").proc.output().find("were moving when it stopped"), std::string::npos);
+  // Then the hand-off is asked again and finishes.
+  ASSERT_TRUE(drain(node("node-c"), "node-c", true).ok());
+  EXPECT_EQ(node("node-c").proc.wait_exit(120s), 0) << node("node-c").proc.output();
+  forget("node-c");
+  ASSERT_EQ(read_map(), shard_count);
+  EXPECT_EQ(owned("node-c"), 0u);
+  for (auto& id : on_c) {
+    std::vector<std::string> got;
+    for (auto& m : inbox(node("node-b"), id))
+      got.push_back(m.id());
+    EXPECT_EQ(got, sent[id]) << id;
+  }
+}
+
 } // namespace
 } // namespace parley::cluster_test

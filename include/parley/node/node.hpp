@@ -125,6 +125,11 @@ struct node_config {
   std::shared_ptr<coordination::coordination> cluster;
   /// The way to the other nodes; required with `cluster`. Default: nullptr.
   std::shared_ptr<federation::peer_transport> peers;
+  /// A pause of a shard move (hand_off) once the shard is marked moving,
+  /// before it is released: spreads a hand-off's load (callers of a moving
+  /// shard wait meanwhile), and lets tests crash a node mid-move.
+  /// Default: 0.
+  std::chrono::milliseconds move_pause{0};
 };
 
 struct agent_spec {
