@@ -44,6 +44,14 @@
 //                             carried in that window, so that its ratio is
 //                             etcd writes per message); 5 s windows at rest
 //                             (2 s with --quick); target <= 1 revision/s
+//   cluster_bench drain       seconds for node-b (sync) to hand all its
+//                             shards to node-a (Admin.Drain hand_off, until
+//                             NodeInfo.hand_off.done) with 100,000 silent
+//                             agents and 1,000,000 messages (10,000 and
+//                             100,000 with --quick) sent to them across
+//                             from node-a first; beside it (raw baseline,
+//                             same run) `cp -a` of node-b's store, and etcd
+//                             revisions/s during the hand-off (report only)
 //
 // The baselines (local, local_sync, local_rtt) answer as the raw baseline
 // programs do (`name value unit` on stdout, one line per value; facts on
@@ -691,6 +699,122 @@ void report_etcd_writes(const bench::options& o) {
   bench::report(load, o.json_file);
 }
 
+// -- drain ----------------------------------------------------------------------------------------------
+
+/// Sizes of the drain figure: agents in node-b's shards and the messages
+/// sent to them before node-b hands its shards to node-a.
+constexpr size_t drain_agents_full = 100'000, drain_agents_quick = 10'000;
+constexpr uint64_t drain_messages_full = 1'000'000, drain_messages_quick = 100'000;
+
+/// Bytes of the files under `dir`.
+uint64_t bytes_under(const std::string& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (auto& e : fs::recursive_directory_iterator(dir, ec))
+    if (e.is_regular_file(ec))
+      total += e.file_size(ec);
+  return total;
+}
+
+/// value: seconds from Admin.Drain(hand_off) to NodeInfo.hand_off.done;
+/// more: {seconds to copy node-b's store with cp -a (the raw baseline),
+/// etcd revisions/s during the hand-off, store bytes}.
+[[noreturn]] void run_drain(const bench::options& o) {
+  const size_t agents = o.quick ? drain_agents_quick : drain_agents_full;
+  const uint64_t messages = o.quick ? drain_messages_quick : drain_messages_full;
+  bench::sample s;
+  {
+    auto net = std::make_unique<network>(mode::sync);
+    population p;
+    p.recipients = net->ids_on("node-b", agents, 0);
+    p.senders = net->ids_on("node-a", bench::api_link_clients, sender_ids_from);
+    introduce_all(net->node("node-b").address, p.recipients, pb::Behavior::KIND_SILENT);
+    introduce_all(net->node("node-a").address, p.senders, pb::Behavior::KIND_EXTERNAL);
+    {
+      // The messages (setup): across from node-a, stopped without a batch
+      // in flight.
+      bench::link_load load{net->node("node-a").address, p.senders, p.recipients, fail};
+      while (load.acknowledged() < messages)
+        std::this_thread::sleep_for(50ms);
+      for (auto& pump : load.pumps)
+        pump->stop_writing();
+      for (auto& pump : load.pumps)
+        if (!pump->wait_idle(60s))
+          fail("the drain figure's messages", "batches still unanswered after 60 s");
+      if (load.failed() > 0)
+        fail("the drain figure's messages", load.problems());
+      std::cerr << "cluster_bench: " << load.acknowledged() << " messages to " << agents << " agents on node-b ("
+                << net->pids() << ")\n";
+    }
+    // The raw baseline: node-b's store copied by the file system.
+    const auto store = (fs::path{bench::run_dir()} / "node-b").string();
+    const auto copy = (fs::path{bench::run_dir()} / "copy-of-node-b").string();
+    const uint64_t bytes = bytes_under(store);
+    const auto c0 = bench::clock_type::now();
+    if (std::system(("cp -a '" + store + "' '" + copy + "'").c_str()) != 0)
+      fail("the raw baseline", "cp -a of node-b's store failed");
+    const double copy_s = bench::seconds_since(c0);
+    fs::remove_all(copy);
+    // The hand-off.
+    auto admin = pb::Admin::NewStub(bench::own_channel(net->node("node-b").address));
+    const auto r0 = net->revision();
+    const auto t0 = bench::clock_type::now();
+    {
+      grpc::ClientContext ctx;
+      pb::DrainRequest req;
+      req.set_node("node-b");
+      req.set_hand_off(true);
+      pb::DrainResponse out;
+      if (auto st = admin->Drain(&ctx, req, &out); !st.ok())
+        fail("Admin.Drain(hand_off)", st.error_message());
+    }
+    for (;;) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+      pb::NodeInfoResponse info;
+      auto st = admin->NodeInfo(&ctx, pb::NodeInfoRequest{}, &info);
+      if (!st.ok() || info.hand_off().done())
+        break; // done (a node that is done leaves and stops answering)
+      if (!info.hand_off().running())
+        fail("the hand-off", "stopped: " + info.hand_off().error());
+      std::this_thread::sleep_for(20ms);
+    }
+    const double secs = bench::seconds_since(t0);
+    const auto r1 = net->revision();
+    // Every agent is node-a's now.
+    auto a = pb::Admin::NewStub(bench::own_channel(net->node("node-a").address));
+    grpc::ClientContext ctx;
+    pb::NodeInfoResponse info;
+    if (auto st = a->NodeInfo(&ctx, pb::NodeInfoRequest{}, &info); !st.ok())
+      fail("NodeInfo of node-a", st.error_message());
+    if (info.agents() != agents + p.senders.size() || info.shards() != parley::shard_count)
+      fail("the hand-off", "node-a has " + std::to_string(info.agents()) + " agents and " + std::to_string(info.shards())
+                             + " shards after it");
+    s.value = secs;
+    s.more = {copy_s, static_cast<double>(r1 - r0) / secs, static_cast<double>(bytes)};
+    s.notes.push_back("node-b (sync) handed its " + std::to_string(parley::shard_count - net->owned("node-a"))
+                      + " shards to node-a: " + std::to_string(agents) + " agents and "
+                      + std::to_string(messages) + "+ messages (" + bench::human(static_cast<double>(bytes) / 1e6)
+                      + " MB of store) in " + bench::human(secs) + " s; cp -a of the store took "
+                      + bench::human(copy_s) + " s; etcd " + std::to_string(r1 - r0) + " revisions meanwhile");
+    net.reset();
+  }
+  bench::deliver(s);
+}
+
+void report_drain(const bench::options& o) {
+  auto samples = bench::run_forked(o.runs(), [&] { run_drain(o); });
+  auto& median = samples[samples.size() / 2];
+  auto f = bench::make_figure("drain_seconds", "s", bench::goal::report_only, 0, median.value, "raw_cp_of_store",
+                              bench::median_of_more(samples, 0), "s");
+  f.notes = median.notes;
+  bench::report(f, o.json_file);
+  auto etcd = bench::make_figure("etcd_writes_per_s_during_drain", "revisions/s", bench::goal::report_only, 0,
+                                 bench::median_of_more(samples, 1), "drain_seconds", median.value, "s");
+  etcd.notes.push_back("two compare-and-swaps per shard moved (mark moving, flip)");
+  bench::report(etcd, o.json_file);
+}
+
 // -- the program's figures ---------------------------------------------------------------------------
 
 const bench::figure_def figures[] = {
@@ -736,10 +860,15 @@ int main(int argc, char** argv) {
     report_etcd_writes(o);
     return 0;
   }
+  if (o.figure == "drain") {
+    (void) bench::scratch_dir();
+    report_drain(o);
+    return 0;
+  }
   if (bench::run_baseline(o, baselines, {.scratch = true, .called = "fresh runs"})
       || bench::run_figure(o, figures))
     return 0;
-  std::cerr << "usage: cluster_bench local|cross|local_sync|cross_sync|local_rtt|cross_rtt|etcd_writes "
+  std::cerr << "usage: cluster_bench local|cross|local_sync|cross_sync|local_rtt|cross_rtt|etcd_writes|drain "
                "--parleyd PATH [--quick] [--json FILE] [--seconds S] [--repeats R] [--raw-stream V] "
                "[--threads LINKS] [--n BATCH] "
                "[--baseline-name NAME --baseline-value V --baseline-unit UNIT "
