@@ -74,6 +74,8 @@ public:
   /// Once a second: claims the coordinator's role if it is free and, while
   /// this node holds it, gives unowned shards to up members (256 a round).
   void tick();
+  /// Whether this node was the coordinator at the last tick.
+  bool coordinating() const noexcept { return coordinating_; }
   /// Marks the node leaving, then removes it (at once, not after a TTL).
   void leave();
 

@@ -269,6 +269,8 @@ int main(int argc, char** argv) {
       break;
     }
     membership->tick();
+    if (membership->coordinating())
+      n.rebalance();
     if (n.hand_off_progress().done) {
       spdlog::info("every shard of this node is with another node now: leaving the network");
       break;

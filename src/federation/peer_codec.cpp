@@ -210,6 +210,10 @@ void to_pb(const remote_request& r, pb::PeerRequest& out) {
       }
       out.mutable_adopt_shard(); // set even without files (an empty shard)
       break;
+    case remote_request::kind::move_shards:
+      out.mutable_move_shards()->set_to(r.id);
+      out.mutable_move_shards()->set_count(r.limit);
+      break;
     case remote_request::kind::events_since: {
       auto* e = out.mutable_events();
       e->set_from_offset(r.offset);
@@ -369,6 +373,11 @@ expected<remote_request> from_pb(const pb::PeerRequest& r) {
       out.family = r.shard_chunk().family();
       out.offset = r.shard_chunk().offset();
       out.data = r.shard_chunk().data();
+      break;
+    case pb::PeerRequest::kMoveShards:
+      out.what = remote_request::kind::move_shards;
+      out.id = r.move_shards().to();
+      out.limit = r.move_shards().count();
       break;
     case pb::PeerRequest::kAdoptShard:
       out.what = remote_request::kind::adopt_shard;

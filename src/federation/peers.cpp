@@ -30,6 +30,7 @@ std::string_view to_string(remote_request::kind k) noexcept {
     case remote_request::kind::scrub_agent: return "scrub_agent";
     case remote_request::kind::shard_chunk: return "shard_chunk";
     case remote_request::kind::adopt_shard: return "adopt_shard";
+    case remote_request::kind::move_shards: return "move_shards";
   }
   return "unknown";
 }

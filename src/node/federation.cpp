@@ -125,6 +125,11 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
     co_return co_await im.serve_events(*this, std::move(r));
   if (r.what == kind::scrub_agent)
     co_return co_await im.serve_erasure(*this, std::move(r));
+  if (r.what == kind::move_shards) {
+    if (auto ok = move_shards_to(r.caller, r.id, r.limit); !ok)
+      co_return unexpected{ok.error()};
+    co_return federation::remote_reply{};
+  }
   // A listing is about this node's agents or rooms, not a shard.
   if (r.what == kind::list_agents || r.what == kind::list_rooms) {
     if (r.limit == 0 || r.limit > max_list_page)
@@ -238,7 +243,8 @@ task<expected<federation::remote_reply>> node::serve_remote(federation::remote_r
     case kind::events_since:
     case kind::scrub_agent:
     case kind::shard_chunk:
-    case kind::adopt_shard: break; // above
+    case kind::adopt_shard:
+    case kind::move_shards: break; // above
     case kind::erase: co_return co_await im.serve_erasure(*this, std::move(r));
     case kind::read_history: {
       // Read from the store on this thread (the link's), as the API would.

@@ -294,10 +294,12 @@ struct node::impl {
   }
   /// Shard moves (shard_moves.cpp): the thread that hands this node's
   /// shards to others, and what a node taking one in does.
-  void start_mover(std::vector<shard_id> shards, bool whole_node);
-  void run_mover(std::vector<shard_id> shards, bool whole_node);
-  expected<void> move_shard(shard_id s);
+  void start_mover(std::vector<shard_id> shards, bool whole_node, std::string target = {});
+  void run_mover(std::vector<shard_id> shards, bool whole_node, const std::string& target);
+  /// Moves shard `s` to `target` (empty: the up member with the fewest).
+  expected<void> move_shard(shard_id s, const std::string& target);
   expected<void> release_shard(shard_id s);
+  void roll_back(shard_id s);
   expected<federation::remote_reply> peer_call_blocking(const std::string& peer, federation::remote_request r,
                                                         std::chrono::milliseconds timeout);
   task<expected<federation::remote_reply>> serve_shard_move(federation::remote_request r);
@@ -308,6 +310,8 @@ struct node::impl {
   mutable std::mutex mover_mtx;
   std::thread mover;
   node::hand_off_state hand_off;
+  /// The coordinator's calls to rebalance() since a shard last moved.
+  uint32_t quiet_rebalances = 0;
   /// A long poll of this node's event log (events_since).
   task<expected<federation::remote_reply>> serve_events(node& n, federation::remote_request r); // network_events.cpp
   /// Generated room ids in a network: "room-<salt>.<n>", the salt drawn at

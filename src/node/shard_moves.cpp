@@ -30,6 +30,7 @@
 #include <spdlog/spdlog.h>
 
 #include "node/node_impl.hpp"
+#include "parley/coordination/shard_planner.hpp"
 #include "parley/storage/records.hpp"
 
 namespace parley {
@@ -96,6 +97,9 @@ expected<void> node::hand_off(const principal& p) {
       mine.push_back(static_cast<shard_id>(s));
   spdlog::info("node '{}': handing off {} shards to {} other nodes (by {})", im.cfg.node_id, mine.size(), others,
                to_string(p));
+  // Leaving: the coordinator gives it no shards meanwhile.
+  if (auto ok = im.rt.cluster->set_state(coordination::member_state::leaving); !ok)
+    spdlog::warn("node '{}': cannot say it is leaving: {}", im.cfg.node_id, ok.error().message);
   im.start_mover(std::move(mine), true);
   return {};
 }
@@ -109,6 +113,70 @@ node::hand_off_state node::hand_off_progress() const {
       out.left += impl_->rt.cluster->owner(static_cast<shard_id>(s)).node == impl_->cfg.node_id;
   }
   return out;
+}
+
+expected<void> node::move_shards_to(const principal& p, const std::string& to, uint32_t count) {
+  if (p.role != principal_role::admin && p.role != principal_role::node)
+    return unexpected{errc::permission_denied, "only the network's coordinator moves shards to another node"};
+  auto& im = *impl_;
+  if (!im.rt.cluster)
+    return unexpected{errc::failed_precondition, "node '" + im.cfg.node_id + "' is alone"};
+  if (auto ok = im.need_store("moving shards"); !ok)
+    return ok;
+  bool up = false;
+  for (auto& m : im.rt.cluster->members())
+    up = up || (m.node == to && m.node != im.cfg.node_id && m.state == coordination::member_state::up);
+  if (!up)
+    return unexpected{errc::failed_precondition, "node '" + to + "' is not another up member of the network"};
+  // From the top of the shard range: a joiner's shards are then spread
+  // over every donor's range, not one end of it.
+  std::vector<shard_id> some;
+  for (uint32_t x = shard_count; x-- > 0 && some.size() < count;) {
+    auto o = im.rt.cluster->owner(static_cast<shard_id>(x));
+    if (o.node == im.cfg.node_id && o.moving_to.empty())
+      some.push_back(static_cast<shard_id>(x));
+  }
+  spdlog::info("node '{}': moving {} shards to node '{}'", im.cfg.node_id, some.size(), to);
+  im.start_mover(std::move(some), false, to);
+  return {};
+}
+
+uint32_t node::rebalance() {
+  auto& im = *impl_;
+  if (!im.rt.cluster || im.stopping)
+    return 0;
+  std::vector<coordination::shard_owner> map(shard_count);
+  bool moving = false;
+  for (uint32_t x = 0; x < shard_count; ++x) {
+    map[x] = im.rt.cluster->owner(static_cast<shard_id>(x));
+    moving = moving || !map[x].moving_to.empty();
+  }
+  // A donor's mover is between two shards for an instant only: a few quiet
+  // calls in a row mean no round is under way.
+  im.quiet_rebalances = moving ? 0 : im.quiet_rebalances + 1;
+  if (im.quiet_rebalances < 3)
+    return 0;
+  uint32_t asked = 0;
+  for (auto& t : coordination::plan_rebalance(map, im.rt.cluster->members(), 64)) {
+    im.quiet_rebalances = 0;
+    asked += t.count;
+    spdlog::info("coordinator: asking node '{}' to move {} shards to node '{}'", t.from, t.count, t.to);
+    if (t.from == im.cfg.node_id) {
+      if (auto ok = move_shards_to(principal::admin(im.cfg.node_id), t.to, t.count); !ok)
+        spdlog::warn("coordinator: this node cannot move shards: {}", ok.error().message);
+      continue;
+    }
+    federation::remote_request r;
+    r.what = kind::move_shards;
+    r.caller = principal::admin(im.cfg.node_id);
+    r.id = t.to;
+    r.limit = t.count;
+    im.rt.peers->call(t.from, std::move(r), [from = t.from](expected<federation::remote_reply> x) {
+      if (!x)
+        spdlog::warn("coordinator: node '{}' does not move shards: {}", from, x.error().message);
+    });
+  }
+  return asked;
 }
 
 void node::impl::resume_moves() {
@@ -126,7 +194,7 @@ void node::impl::resume_moves() {
   start_mover(std::move(half), false);
 }
 
-void node::impl::start_mover(std::vector<shard_id> shards, bool whole_node) {
+void node::impl::start_mover(std::vector<shard_id> shards, bool whole_node, std::string target) {
   std::lock_guard guard{mover_mtx};
   if (hand_off.running || stopping)
     return;
@@ -134,15 +202,17 @@ void node::impl::start_mover(std::vector<shard_id> shards, bool whole_node) {
     mover.join(); // the last run has ended
   hand_off.running = true;
   hand_off.error.clear();
-  mover = std::thread([this, shards = std::move(shards), whole_node] { run_mover(shards, whole_node); });
+  mover = std::thread([this, shards = std::move(shards), whole_node, target = std::move(target)] {
+    run_mover(shards, whole_node, target);
+  });
 }
 
-void node::impl::run_mover(std::vector<shard_id> shards, bool whole_node) {
+void node::impl::run_mover(std::vector<shard_id> shards, bool whole_node, const std::string& target) {
   std::string failure;
   for (auto s : shards) {
     expected<void> ok;
     for (int attempt = 1; attempt <= max_tries && !stopping; ++attempt) {
-      ok = move_shard(s);
+      ok = move_shard(s, target);
       if (ok)
         break;
       spdlog::warn("node '{}': moving shard {} failed (attempt {} of {}): {}", cfg.node_id, s, attempt, max_tries,
@@ -156,6 +226,7 @@ void node::impl::run_mover(std::vector<shard_id> shards, bool whole_node) {
       break;
     if (!ok) {
       failure = "shard " + std::to_string(s) + ": " + ok.error().message;
+      roll_back(s);
       break;
     }
     std::lock_guard guard{mover_mtx};
@@ -171,12 +242,18 @@ void node::impl::run_mover(std::vector<shard_id> shards, bool whole_node) {
   }
 }
 
-expected<void> node::impl::move_shard(shard_id s) {
+expected<void> node::impl::move_shard(shard_id s, const std::string& to) {
   auto& c = *rt.cluster;
   auto o = c.owner(s);
   if (o.node != cfg.node_id)
     return {}; // moved already (a resumed hand-off)
-  if (o.moving_to.empty()) {
+  if (o.moving_to.empty() && !to.empty()) {
+    auto epoch = c.assign(s, o.epoch, coordination::shard_owner{cfg.node_id, 0, to});
+    if (!epoch)
+      return unexpected{epoch.error()};
+    o.epoch = *epoch;
+    o.moving_to = to;
+  } else if (o.moving_to.empty()) {
     // The up member with the fewest shards (moving ones counted for their
     // target), ties by name.
     std::map<std::string, uint32_t> load;
@@ -254,6 +331,29 @@ expected<void> node::impl::move_shard(shard_id s) {
   fs::remove_all(out_dir, ec);
   spdlog::info("node '{}': shard {} moved to node '{}' ({} files)", cfg.node_id, s, o.moving_to, files->size());
   return {};
+}
+
+// A move that cannot finish (its target is gone): the shard comes back
+// here, unless the target took it meanwhile. Its data never left.
+void node::impl::roll_back(shard_id s) {
+  auto& c = *rt.cluster;
+  auto o = c.owner(s);
+  if (o.node != cfg.node_id || o.moving_to.empty())
+    return;
+  rt.adopting[s].store(true, std::memory_order_release);
+  auto back = c.assign(s, o.epoch, coordination::shard_owner{cfg.node_id, 0, {}});
+  if (back && await_epoch(c, s, *back)) {
+    recovered_counts got;
+    if (auto ok = recover_records(storage::shard_begin(s), got); !ok)
+      spdlog::error("node '{}': shard {} is back but could not be published: {}", cfg.node_id, s, ok.error().message);
+    else
+      spdlog::warn("node '{}': the move of shard {} to '{}' failed; the shard stays here", cfg.node_id, s,
+                   o.moving_to);
+  } else if (!back) {
+    spdlog::error("node '{}': the move of shard {} to '{}' failed and cannot be undone ({}); it stays moving "
+                  "until this node restarts", cfg.node_id, s, o.moving_to, back.error().message);
+  }
+  rt.adopting[s].store(false, std::memory_order_release);
 }
 
 // Takes the shard's agents and rooms out of this node: out of the router

@@ -257,5 +257,78 @@ TEST_F(HandOffCrash, AMoveCutByACrashIsFinishedAfterTheRestart) {
   }
 }
 
+// Scale-out: a node that joins a running network of two gets its share of
+// the shards, with their data, from both, while a client keeps sending.
+class Join : public HandOff {
+protected:
+  std::vector<std::string> node_names() override { return {"node-a", "node-b"}; }
+};
+
+TEST_F(Join, ANodeThatJoinsGetsItsShareWithTheData) {
+  // Agents on both nodes, with messages.
+  auto sender = ids_on("node-a", 1).at(0);
+  ASSERT_TRUE(introduce(node("node-a"), sender, pb::Behavior::KIND_EXTERNAL).ok());
+  std::vector<std::string> agents;
+  for (int i = 0; agents.size() < 40; ++i) {
+    auto id = "member-" + std::to_string(i);
+    if (id == sender)
+      continue;
+    ASSERT_TRUE(introduce(node("node-b"), id, pb::Behavior::KIND_EXTERNAL).ok());
+    agents.push_back(id);
+  }
+  std::map<std::string, std::vector<std::string>> sent;
+  for (auto& to : agents) {
+    ASSERT_TRUE(send_until_acked(node("node-a"), sender, to, "before"));
+    sent[to].push_back("before");
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int> unacked{0};
+  std::map<std::string, std::vector<std::string>> during;
+  std::thread client([&] {
+    for (int i = 0; !stop; ++i) {
+      auto& to = agents[static_cast<size_t>(i) % agents.size()];
+      auto id = "during-" + std::to_string(i);
+      if (send_until_acked(node("node-b"), sender, to, id))
+        during[to].push_back(id);
+      else
+        ++unacked;
+    }
+  });
+  // node-c joins.
+  nodes_.push_back(std::make_unique<node_process>(etcd_, "node-c", (dir_ / "node-c").string(), 2, args_of("node-c")));
+  ASSERT_TRUE(nodes_.back()->ready()) << nodes_.back()->proc.output();
+  for (int i = 0; i < 600 && !(read_map() == shard_count && owned("node-c") >= 341); ++i)
+    drain_outputs(100ms);
+  stop = true;
+  client.join();
+  EXPECT_EQ(unacked.load(), 0);
+  EXPECT_GE(owned("node-c"), 341u);
+  EXPECT_LE(owned("node-c"), 342u);
+  EXPECT_GE(owned("node-a"), 341u);
+  EXPECT_GE(owned("node-b"), 341u);
+  EXPECT_EQ(etcd_.ctl("get --prefix /parley/shards/").find("\"moving_to\":\"node"), std::string::npos);
+  for (auto& [to, ids] : during)
+    for (auto& id : ids)
+      sent[to].push_back(id);
+  // Every message once, in order, wherever its agent lives now; and every
+  // agent is served by exactly its shard's owner.
+  size_t on_c = 0;
+  for (auto& to : agents) {
+    auto owner = owner_of(to).first;
+    on_c += owner == "node-c" ? 1 : 0;
+    for (auto* via : {&node("node-a"), &node("node-c")}) {
+      std::vector<std::string> got;
+      for (auto& m : inbox(*via, to))
+        got.push_back(m.id());
+      EXPECT_EQ(got, sent[to]) << to << " (on " << owner << ") through " << via->id;
+    }
+  }
+  EXPECT_GT(on_c, 0u) << "some of the agents moved to node-c";
+  size_t here = 0;
+  for (auto* n : {&node("node-a"), &node("node-b"), &node("node-c")})
+    here += local_agents(*n);
+  EXPECT_EQ(here, agents.size() + 1) << "no agent is served by two nodes";
+}
+
 } // namespace
 } // namespace parley::cluster_test

@@ -58,5 +58,56 @@ TEST(ShardPlanner, NeverTakesAShardFromItsOwner) {
   EXPECT_TRUE(plan_unassigned(map, {}, 100).empty());
 }
 
+// Verifies a node that joined gets its share from the others, a bounded
+// round at a time, until the up members are within one shard of each
+// other; nothing moves while a shard is moving, nor from or to a member
+// that is not up.
+TEST(ShardPlanner, ARebalanceGivesAJoinerItsShareInBoundedRounds) {
+  std::vector<shard_owner> map(shard_count);
+  apply_plan(map, plan_unassigned(map, {up("a"), up("b"), up("c")}, shard_count));
+  const std::vector<member> four{up("a"), up("b"), up("c"), up("d")};
+  EXPECT_TRUE(plan_rebalance(map, {up("a"), up("b"), up("c")}, 64).empty()) << "342/341/341 is even";
+  int rounds = 0;
+  for (;; ++rounds) {
+    auto plan = plan_rebalance(map, four, 64);
+    if (plan.empty())
+      break;
+    uint32_t total = 0;
+    for (auto& t : plan) {
+      EXPECT_EQ(t.to, "d");
+      EXPECT_NE(t.from, "d");
+      total += t.count;
+      // Apply: the donor's first `count` shards go to d.
+      uint32_t left = t.count;
+      for (auto& o : map)
+        if (left > 0 && o.node == t.from) {
+          o.node = t.to;
+          --left;
+        }
+    }
+    EXPECT_LE(total, 64u) << "a round is bounded";
+    ASSERT_LT(rounds, 10);
+  }
+  auto n = counts(map);
+  EXPECT_EQ(n["a"], 256u);
+  EXPECT_EQ(n["b"], 256u);
+  EXPECT_EQ(n["c"], 256u);
+  EXPECT_EQ(n["d"], 256u);
+  EXPECT_EQ(rounds, 4); // 256 shards, 64 a round
+
+  // A shard moving: no plan until it lands.
+  std::vector<shard_owner> uneven(shard_count, shard_owner{"a", 5, {}});
+  EXPECT_FALSE(plan_rebalance(uneven, {up("a"), up("b")}, 8).empty());
+  uneven[3].moving_to = "b";
+  EXPECT_TRUE(plan_rebalance(uneven, {up("a"), up("b")}, 8).empty());
+  // Members that are not up neither give nor take.
+  uneven[3].moving_to.clear();
+  auto leaving = up("b");
+  leaving.state = member_state::leaving;
+  EXPECT_TRUE(plan_rebalance(uneven, {up("a"), leaving}, 8).empty());
+  auto down_owner = std::vector<shard_owner>(shard_count, shard_owner{"gone", 5, {}});
+  EXPECT_TRUE(plan_rebalance(down_owner, {up("a"), up("b")}, 8).empty()) << "a down node's shards stay";
+}
+
 } // namespace
 } // namespace parley::coordination

@@ -31,6 +31,24 @@ struct assignment {
 std::vector<assignment> plan_unassigned(const std::vector<shard_owner>& map, const std::vector<member>& members,
                                         size_t limit);
 
+/// Shards a member should move to another so that the up members own about
+/// as many each (a node that joined gets its share: scale-out).
+struct transfer {
+  std::string from;
+  std::string to;
+  uint32_t count = 0;
+
+  friend bool operator==(const transfer&, const transfer&) = default;
+};
+
+/// The moves that bring the up members within one shard of each other, at
+/// most `limit` shards in all, from the member with the most to the one
+/// with the fewest (ties by name). Only up members give or take: the shards
+/// of a member that is down, leaving or gone stay where they are. Nothing
+/// while a shard is moving (one round at a time) or an unowned shard is left.
+std::vector<transfer> plan_rebalance(const std::vector<shard_owner>& map, const std::vector<member>& members,
+                                     size_t limit);
+
 /// Plans from `c`'s view and applies the plan with assign(); the number of
 /// shards assigned. A step that lost a race is skipped (the next round
 /// plans from the new map). Call only on the coordinator.

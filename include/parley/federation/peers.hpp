@@ -89,6 +89,9 @@ struct remote_request {
     /// them, becomes the shard's owner and serves it. Answered once done, or
     /// at once if this node owns the shard already (a resumed move).
     adopt_shard,
+    /// The coordinator asks this node to move `limit` of its shards to node
+    /// `id` (a rebalance after a node joined). Not about a shard.
+    move_shards,
   };
   /// One file of a moving shard, as its old owner exported it.
   struct moved_file {

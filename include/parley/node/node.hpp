@@ -536,6 +536,15 @@ public:
   /// alone or without a store; a call while one runs changes nothing.
   expected<void> hand_off(const principal& p);
   hand_off_state hand_off_progress() const;
+  /// Moves `count` of this node's shards, with their data, to node `to`
+  /// (an up member), in the background, as a hand-off moves them. Admins
+  /// and nodes. Refused like hand_off; ignored while a move runs.
+  expected<void> move_shards_to(const principal& p, const std::string& to, uint32_t count);
+  /// The coordinator's rebalance (call it on the coordinator, e.g. every
+  /// second): once no shard has moved for a few calls, asks the members
+  /// with the most shards to move some to those with the fewest (a node
+  /// that joined), at most 64 shards a round. Returns the shards asked for.
+  uint32_t rebalance();
   /// Runs retention now (history, idempotency keys, unused skills); it also
   /// runs every limits.retention_interval_ms. Returns the records removed.
   expected<uint64_t> run_retention(const principal& p);
