@@ -38,6 +38,17 @@ TEST_F(NodeStartStop, StartsEmpty) {
   EXPECT_TRUE(n().list_rooms(as_admin)->empty());
 }
 
+// Verifies that a node alone has nowhere to hand its shards to, and that
+// only the network's coordinator (an admin or node) asks for shard moves.
+TEST_F(NodeStartStop, AHandOffNeedsANetwork) {
+  EXPECT_TRUE(fails_with(n().hand_off(as_admin), errc::failed_precondition, {"alone"}));
+  EXPECT_TRUE(fails_with(n().hand_off(principal::agent("alice")), errc::permission_denied));
+  EXPECT_TRUE(fails_with(n().move_shards_to(principal::operator_("ops"), "node-2", 4), errc::permission_denied));
+  EXPECT_TRUE(fails_with(n().move_shards_to(as_admin, "node-2", 4), errc::failed_precondition));
+  EXPECT_FALSE(n().hand_off_progress().running);
+  EXPECT_EQ(n().rebalance(), 0u);
+}
+
 // Verifies that after stop every call fails with unavailable (the node is
 // stopped) rather than claiming that agents or rooms do not exist, and that
 // stopping twice is harmless.
