@@ -102,6 +102,23 @@ public:
     return grpc::Status::OK;
   }
 
+  grpc::Status RemoveNode(grpc::ServerContext* ctx, const pb::RemoveNodeRequest* req,
+                          pb::RemoveNodeResponse* out) override {
+    return handle(st_, ctx, [&](const principal& p) {
+      if (req->node().empty())
+        return grpc::Status{grpc::StatusCode::INVALID_ARGUMENT, "node: required"};
+      if (!req->lost())
+        return grpc::Status{grpc::StatusCode::INVALID_ARGUMENT,
+                            "lost: required: removing a node gives its shards away empty, so it is only for a node "
+                            "whose data is gone (to take a live node away, hand its shards off)"};
+      auto n = st_.n.remove_lost(p, req->node());
+      if (!n)
+        return fail(st_, ctx, n.error());
+      out->set_shards(*n);
+      return grpc::Status::OK;
+    });
+  }
+
   grpc::Status Erase(grpc::ServerContext* ctx, const pb::EraseRequest* req, pb::Erasure* out) override {
     return handle(st_, ctx, [&](const principal& p) {
       auto e = st_.n.erase(p, req->agent());

@@ -32,6 +32,8 @@ std::string_view to_string(action a) noexcept {
     case action::maintain: return "maintain";
     case action::erase: return "erase";
     case action::federate: return "federate";
+    case action::move_shards: return "move_shards";
+    case action::remove_node: return "remove_node";
   }
   return "unknown";
 }
@@ -89,6 +91,9 @@ rule rule_of(action a) noexcept {
       return rule::admin_only;
     case action::federate:
       return rule::nodes_only;
+    case action::move_shards:
+    case action::remove_node:
+      return rule::admin_only;
   }
   return rule::admin_only;
 }
@@ -163,6 +168,8 @@ std::string attempt(action a, const access_target& t) {
     case action::maintain: return "run the node's upkeep";
     case action::erase: return of("erase the personal data");
     case action::federate: return "open a federation link";
+    case action::move_shards: return "move shards between nodes";
+    case action::remove_node: return "remove a lost node from the network";
   }
   return std::string{to_string(a)};
 }

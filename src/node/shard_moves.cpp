@@ -74,7 +74,64 @@ bool await_epoch(const coordination::coordination& c, shard_id s, uint64_t epoch
   return true;
 }
 
+// The up member other than `self` with the fewest shards (moving ones
+// counted for their target), ties by name; empty if there is none.
+std::string least_loaded(const coordination::coordination& c, const std::string& self) {
+  std::map<std::string, uint32_t> load;
+  for (auto& m : c.members())
+    if (m.node != self && m.state == coordination::member_state::up)
+      load[m.node] = 0;
+  if (load.empty())
+    return {};
+  for (uint32_t x = 0; x < shard_count; ++x) {
+    auto e = c.owner(static_cast<shard_id>(x));
+    auto& who = e.moving_to.empty() ? e.node : e.moving_to;
+    if (auto i = load.find(who); i != load.end())
+      ++i->second;
+  }
+  return std::min_element(load.begin(), load.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
+}
+
 } // namespace
+
+expected<uint32_t> node::remove_lost(const principal& p, const std::string& lost) {
+  if (auto ok = authorize(p, action::remove_node); !ok)
+    return unexpected{ok.error()};
+  auto& im = *impl_;
+  if (!im.rt.cluster)
+    return unexpected{errc::failed_precondition, "node '" + im.cfg.node_id + "' is alone: there is no network"};
+  if (lost == im.cfg.node_id)
+    return unexpected{errc::invalid_argument, "a node cannot remove itself; ask another node"};
+  auto& c = *im.rt.cluster;
+  for (auto& m : c.members())
+    if (m.node == lost)
+      return unexpected{errc::failed_precondition,
+                        "node '" + lost + "' is a member of the network (" + std::string{coordination::to_string(m.state)}
+                          + "): it is not lost; hand its shards off with `parley node drain " + lost
+                          + " --hand-off`, or wait until its lease ends"};
+  uint32_t given = 0;
+  for (uint32_t x = 0; x < shard_count; ++x) {
+    const auto s = static_cast<shard_id>(x);
+    auto o = c.owner(s);
+    if (o.node != lost)
+      continue;
+    auto to = least_loaded(c, lost);
+    if (to.empty())
+      return unexpected{errc::unavailable, "no node of the network is up to take node '" + lost + "''s shards"};
+    auto epoch = c.assign(s, o.epoch, coordination::shard_owner{to, 0, {}});
+    if (!epoch)
+      return unexpected{epoch.error()};
+    ++given;
+    await_epoch(c, s, *epoch); // the next choice counts this one
+  }
+  if (given == 0)
+    return unexpected{errc::not_found, "node '" + lost + "' owns no shard"};
+  // Audited: who gave away what.
+  spdlog::warn("node '{}': {} removed lost node '{}': its {} shards now start empty on the other nodes "
+               "(what it stored is gone with it)",
+               im.cfg.node_id, to_string(p), lost, given);
+  return given;
+}
 
 expected<void> node::hand_off(const principal& p) {
   if (auto ok = authorize(p, action::drain); !ok)
@@ -116,8 +173,8 @@ node::hand_off_state node::hand_off_progress() const {
 }
 
 expected<void> node::move_shards_to(const principal& p, const std::string& to, uint32_t count) {
-  if (p.role != principal_role::admin && p.role != principal_role::node)
-    return unexpected{errc::permission_denied, "only the network's coordinator moves shards to another node"};
+  if (auto ok = authorize(p, action::move_shards); !ok)
+    return ok;
   auto& im = *impl_;
   if (!im.rt.cluster)
     return unexpected{errc::failed_precondition, "node '" + im.cfg.node_id + "' is alone"};
@@ -254,26 +311,14 @@ expected<void> node::impl::move_shard(shard_id s, const std::string& to) {
     o.epoch = *epoch;
     o.moving_to = to;
   } else if (o.moving_to.empty()) {
-    // The up member with the fewest shards (moving ones counted for their
-    // target), ties by name.
-    std::map<std::string, uint32_t> load;
-    for (auto& m : c.members())
-      if (m.node != cfg.node_id && m.state == coordination::member_state::up)
-        load[m.node] = 0;
-    if (load.empty())
+    auto target = least_loaded(c, cfg.node_id);
+    if (target.empty())
       return unexpected{errc::unavailable, "no other node is up to take it"};
-    for (uint32_t x = 0; x < shard_count; ++x) {
-      auto e = c.owner(static_cast<shard_id>(x));
-      auto& who = e.moving_to.empty() ? e.node : e.moving_to;
-      if (auto i = load.find(who); i != load.end())
-        ++i->second;
-    }
-    auto target = std::min_element(load.begin(), load.end(), [](auto& a, auto& b) { return a.second < b.second; });
-    auto epoch = c.assign(s, o.epoch, coordination::shard_owner{cfg.node_id, 0, target->first});
+    auto epoch = c.assign(s, o.epoch, coordination::shard_owner{cfg.node_id, 0, target});
     if (!epoch)
       return unexpected{epoch.error()};
     o.epoch = *epoch;
-    o.moving_to = target->first;
+    o.moving_to = target;
   }
   if (!await_epoch(c, s, o.epoch))
     return unexpected{errc::unavailable, "this node's copy of the shard map did not show the move in time"};
@@ -444,8 +489,8 @@ expected<federation::remote_reply> node::impl::peer_call_blocking(const std::str
 // -- the node a shard moves to ------------------------------------------------
 
 task<expected<federation::remote_reply>> node::impl::serve_shard_move(federation::remote_request r) {
-  if (r.caller.role != principal_role::admin && r.caller.role != principal_role::node)
-    co_return unexpected{errc::permission_denied, "only a node moves shards"};
+  if (auto ok = authorize(r.caller, action::move_shards); !ok)
+    co_return unexpected{ok.error()};
   if (auto ok = need_store("taking in a shard"); !ok)
     co_return unexpected{ok.error()};
   // File writes, an import and waits for etcd: on the janitor's thread.

@@ -27,13 +27,20 @@ TEST(NodePrincipal, FederatesAndNothingElse) {
   const auto node = principal::node("node-a");
   EXPECT_TRUE(authorize(node, action::federate));
   for (auto a : {action::read_manifest, action::list_agents, action::node_info, action::subscribe, action::send,
-                 action::introduce, action::drain, action::erase}) {
+                 action::introduce, action::drain, action::erase, action::move_shards, action::remove_node}) {
     auto r = authorize(node, a, {"alice"});
     ASSERT_FALSE(r) << to_string(a);
     EXPECT_EQ(r.error().code, errc::permission_denied);
     EXPECT_NE(r.error().message.find("only opens federation links"), std::string::npos) << r.error().message;
   }
   EXPECT_TRUE(authorize(principal::admin("ops"), action::federate));
+  // Moving shards and removing a lost node: admins only (the coordinator
+  // asks as admin:<its name>).
+  EXPECT_TRUE(authorize(principal::admin("node-a"), action::move_shards));
+  EXPECT_TRUE(authorize(principal::admin("ops"), action::remove_node));
+  for (auto a : {action::move_shards, action::remove_node})
+    for (auto who : {principal::operator_("oncall"), principal::observer(), principal::agent("alice")})
+      EXPECT_FALSE(authorize(who, a)) << to_string(who) << " " << to_string(a);
   for (auto who : {principal::operator_("oncall"), principal::observer(), principal::agent("alice")}) {
     auto r = authorize(who, action::federate);
     ASSERT_FALSE(r) << to_string(who);

@@ -330,5 +330,50 @@ TEST_F(Join, ANodeThatJoinsGetsItsShareWithTheData) {
   EXPECT_EQ(here, agents.size() + 1) << "no agent is served by two nodes";
 }
 
+// A node lost for good (killed, its volume gone): an admin gives its shards
+// to the others, empty; refused while the node is a member.
+class RemoveLost : public HandOff {
+protected:
+  std::vector<std::string> args_of(const std::string&) override { return short_lease_args(); }
+
+  grpc::Status remove(node_process& via, const std::string& node, bool lost, pb::RemoveNodeResponse* out) {
+    grpc::ClientContext ctx;
+    via.authorize(ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+    pb::RemoveNodeRequest req;
+    req.set_node(node);
+    req.set_lost(lost);
+    return pb::Admin::NewStub(via.channel)->RemoveNode(&ctx, req, out);
+  }
+};
+
+TEST_F(RemoveLost, ALostNodesShardsStartEmptyElsewhere) {
+  auto id = ids_on("node-c", 1).at(0);
+  ASSERT_TRUE(introduce(node("node-a"), id, pb::Behavior::KIND_EXTERNAL).ok());
+  const auto c_shards = owned("node-c");
+  pb::RemoveNodeResponse out;
+  // Not while it is a member, not without --lost, not a node that owns nothing.
+  EXPECT_EQ(remove(node("node-a"), "node-c", true, &out).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(remove(node("node-a"), "node-c", false, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(remove(node("node-a"), "node-x", true, &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(owned("node-c"), c_shards);
+  kill_node("node-c");
+  auto s = remove(node("node-a"), "node-c", true, &out);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.shards(), c_shards);
+  ASSERT_EQ(read_map(), shard_count);
+  EXPECT_EQ(owned("node-c"), 0u);
+  EXPECT_GE(owned("node-a"), 511u);
+  EXPECT_GE(owned("node-b"), 511u);
+  drain_outputs(300ms);
+  EXPECT_NE(node("node-a").proc.output().find("removed lost node 'node-c'"), std::string::npos);
+  // Its agent is gone with it; the id can be introduced again, on its new owner.
+  pb::Manifest man;
+  EXPECT_EQ(get_manifest(node("node-b"), id, &man).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(introduce(node("node-b"), id, pb::Behavior::KIND_EXTERNAL).ok());
+  EXPECT_TRUE(get_manifest(node("node-a"), id, &man).ok());
+  forget("node-c");
+}
+
 } // namespace
 } // namespace parley::cluster_test

@@ -155,6 +155,23 @@ int drain(const session& s, const drain_options& d) {
   return exit_ok;
 }
 
+int remove_node(const session& s, const std::string& node, bool lost) {
+  auto stub = pb::Admin::NewStub(s.channel());
+  pb::RemoveNodeRequest req;
+  req.set_node(node);
+  req.set_lost(lost);
+  pb::RemoveNodeResponse out;
+  int rc = s.call([&](grpc::ClientContext* ctx) { return stub->RemoveNode(ctx, req, &out); });
+  if (rc != exit_ok)
+    return rc;
+  if (s.json())
+    print_json(out);
+  else
+    std::cout << "node '" << node << "' removed: its " << out.shards()
+              << " shards start empty on the other nodes\n";
+  return exit_ok;
+}
+
 void print_erasure(const pb::Erasure& e) {
   std::string fields;
   for (auto& f : e.fields())
@@ -211,6 +228,15 @@ void add_node_commands(CLI::App& app, session& s, action& run) {
                       "Move every shard the node owns, with its data, to the other nodes; then it leaves the network");
   drain_cmd->add_flag("--wait", d->wait, "With --hand-off: show progress until every shard is moved");
   drain_cmd->callback([&s, &run, d] { run = [&s, d] { return drain(s, *d); }; });
+
+  auto gone = std::make_shared<std::string>();
+  auto lost = std::make_shared<bool>(false);
+  auto* remove_cmd = node->add_subcommand(
+    "remove", "Give the shards of NODE, gone for good and no longer a member, to the other nodes, empty "
+              "(admins; NODE's agents and rooms are lost with its data)");
+  remove_cmd->add_option("NODE", *gone, "The lost node")->required();
+  remove_cmd->add_flag("--lost", *lost, "Required: NODE's data is lost, its shards start empty");
+  remove_cmd->callback([&s, &run, gone, lost] { run = [&s, gone, lost] { return remove_node(s, *gone, *lost); }; });
 
   auto who = std::make_shared<std::string>();
   auto* erase_cmd = node->add_subcommand(

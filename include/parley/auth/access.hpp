@@ -51,6 +51,8 @@ enum class action : uint8_t {
   erase,    ///< erase agent X's personal data (privacy law)
   // -- between nodes
   federate, ///< open a federation link as another node of the network
+  move_shards, ///< move shards between nodes (the coordinator, a node's mover)
+  remove_node, ///< give a lost node's shards to the others, empty
 };
 
 /// Stable name, e.g. "send", "read_history".

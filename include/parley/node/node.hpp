@@ -545,6 +545,13 @@ public:
   /// with the most shards to move some to those with the fewest (a node
   /// that joined), at most 64 shards a round. Returns the shards asked for.
   uint32_t rebalance();
+  /// Gives the shards of `lost`, a node that is gone for good (its volume
+  /// lost) and no longer a member, to the up members, empty: their agents
+  /// and rooms are gone with it. Admins only; logged. failed_precondition
+  /// while `lost` is a member; not_found when it owns no shard. A node
+  /// restored from a backup instead restarts under its own name and needs
+  /// none of this. Returns the shards given.
+  expected<uint32_t> remove_lost(const principal& p, const std::string& lost);
   /// Runs retention now (history, idempotency keys, unused skills); it also
   /// runs every limits.retention_interval_ms. Returns the records removed.
   expected<uint64_t> run_retention(const principal& p);
