@@ -300,6 +300,19 @@ std::vector<row> make_rows() {
                  pb::DrainResponse out;
                  return f.admin->Drain(c.get(), {}, &out);
                }});
+  r.push_back({"Admin.Drain hand_off", {who::op, who::admin}, [](F& f, ctx_t c) {
+                 pb::DrainRequest q;
+                 q.set_hand_off(true);
+                 pb::DrainResponse out;
+                 return f.admin->Drain(c.get(), q, &out); // FAILED_PRECONDITION (alone) when allowed
+               }});
+  r.push_back({"Admin.RemoveNode", {who::admin}, [](F& f, ctx_t c) {
+                 pb::RemoveNodeRequest q;
+                 q.set_node("node-9");
+                 q.set_lost(true);
+                 pb::RemoveNodeResponse out;
+                 return f.admin->RemoveNode(c.get(), q, &out); // FAILED_PRECONDITION (alone) when allowed
+               }});
   r.push_back({"Admin.Erase", {who::admin}, [](F& f, ctx_t c) {
                  pb::EraseRequest q;
                  q.set_agent("ada");
