@@ -344,14 +344,15 @@ protected:
     return {out.messages().begin(), out.messages().end()};
   }
 
-  uint64_t local_agents(node_process& at) {
-    auto stub = pb::Admin::NewStub(at.channel);
+  pb::NodeInfoResponse info(node_process& at) {
     grpc::ClientContext ctx;
     at.authorize(ctx);
     pb::NodeInfoResponse out;
-    EXPECT_TRUE(stub->NodeInfo(&ctx, pb::NodeInfoRequest{}, &out).ok());
-    return out.agents();
+    EXPECT_TRUE(pb::Admin::NewStub(at.channel)->NodeInfo(&ctx, pb::NodeInfoRequest{}, &out).ok());
+    return out;
   }
+
+  uint64_t local_agents(node_process& at) { return info(at).agents(); }
 
   test::etcd_process etcd_;
   std::filesystem::path dir_;

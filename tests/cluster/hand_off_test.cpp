@@ -27,14 +27,6 @@ protected:
     return pb::Admin::NewStub(via.channel)->Drain(&ctx, req, &out);
   }
 
-  pb::NodeInfoResponse info(node_process& at) {
-    grpc::ClientContext ctx;
-    at.authorize(ctx);
-    pb::NodeInfoResponse out;
-    EXPECT_TRUE(pb::Admin::NewStub(at.channel)->NodeInfo(&ctx, pb::NodeInfoRequest{}, &out).ok());
-    return out;
-  }
-
   // Sends until acknowledged (the same id each time: at most once in effect).
   bool send_until_acked(node_process& via, const std::string& from, const std::string& to, const std::string& id) {
     for (int i = 0; i < 300; ++i) {

@@ -35,14 +35,6 @@ protected:
     return out;
   }
 
-  pb::NodeInfoResponse info(node_process& at) {
-    grpc::ClientContext ctx;
-    at.authorize(ctx);
-    pb::NodeInfoResponse out;
-    EXPECT_TRUE(pb::Admin::NewStub(at.channel)->NodeInfo(&ctx, pb::NodeInfoRequest{}, &out).ok());
-    return out;
-  }
-
   // Waits (up to 5 s) until `agent`'s manifest lists `room` (or no longer
   // does, with `listed` false): rooms tell members of other nodes after the
   // call that changed them returns.
