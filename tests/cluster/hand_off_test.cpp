@@ -13,6 +13,24 @@
 namespace parley::cluster_test {
 namespace {
 
+// What differs between the ids an inbox holds and those acknowledged.
+std::string difference(const std::vector<std::string>& got, const std::vector<std::string>& want) {
+  std::string out;
+  std::set<std::string> g(got.begin(), got.end()), w(want.begin(), want.end());
+  for (auto& x : want)
+    if (!g.count(x))
+      out += " missing " + x;
+  for (auto& x : got)
+    if (!w.count(x))
+      out += " extra " + x;
+  for (size_t i = 0; i < std::min(got.size(), want.size()); ++i)
+    if (got[i] != want[i]) {
+      out += " first out of order at " + std::to_string(i) + ": " + got[i] + " for " + want[i];
+      break;
+    }
+  return out + " (" + std::to_string(got.size()) + " held, " + std::to_string(want.size()) + " acknowledged)";
+}
+
 class HandOff : public Federation {
 protected:
   std::vector<std::string> node_names() override { return {"node-a", "node-b", "node-c"}; }
@@ -27,17 +45,22 @@ protected:
     return pb::Admin::NewStub(via.channel)->Drain(&ctx, req, &out);
   }
 
-  // Sends until acknowledged (the same id each time: at most once in effect).
+  // Sends until acknowledged (the same id each time: at most once in
+  // effect); the last refusal is kept in `last_error`.
   bool send_until_acked(node_process& via, const std::string& from, const std::string& to, const std::string& id) {
     for (int i = 0; i < 300; ++i) {
       pb::SendResponse out;
       auto s = send(via, from, to, id, "text of " + id, &out, 5s);
       if (s.ok())
         return true;
+      std::lock_guard guard{errors_mtx_};
+      last_error = id + ": " + std::to_string(s.error_code()) + " " + s.error_message();
       std::this_thread::sleep_for(50ms);
     }
     return false;
   }
+  std::mutex errors_mtx_;
+  std::string last_error;
 
   // Stops the test's handle on a node that exited by itself.
   void forget(const std::string& id) {
@@ -68,20 +91,26 @@ TEST_F(HandOff, ANodeHandsOffEveryShardWithItsDataAndLeaves) {
       sent[to].push_back(id);
     }
 
-  // A client keeps sending through node-a while node-c hands off.
+  // Two clients keep sending through node-a while node-c hands off, each
+  // to half of the agents (at most 900 messages each: an inbox holds
+  // 1,024, a read returns 1,000).
   std::atomic<bool> stop{false};
   std::atomic<int> unacked{0};
-  std::map<std::string, std::vector<std::string>> during;
-  std::thread client([&] {
-    for (int i = 0; !stop; ++i) {
-      auto& to = on_c[static_cast<size_t>(i) % on_c.size()];
-      auto id = "during-" + std::to_string(i);
-      if (send_until_acked(node("node-a"), on_a[1], to, id))
-        during[to].push_back(id);
-      else
-        ++unacked;
-    }
-  });
+  std::map<std::string, std::vector<std::string>> during[2];
+  auto client_of = [&](int k) {
+    return std::thread([&, k] {
+      const size_t half = on_c.size() / 2;
+      for (int i = 0; !stop && i < 900 * static_cast<int>(half); ++i) {
+        auto& to = on_c[k * half + static_cast<size_t>(i) % half];
+        auto id = "during-" + std::to_string(k) + "-" + std::to_string(i);
+        if (send_until_acked(node("node-a"), on_a[1], to, id))
+          during[k][to].push_back(id);
+        else
+          ++unacked;
+      }
+    });
+  };
+  std::thread clients[2] = {client_of(0), client_of(1)};
   std::this_thread::sleep_for(300ms);
   // A drain naming another node is refused by the node called.
   EXPECT_EQ(drain(node("node-a"), "node-c", true).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
@@ -92,11 +121,13 @@ TEST_F(HandOff, ANodeHandsOffEveryShardWithItsDataAndLeaves) {
   forget("node-c");
   std::this_thread::sleep_for(500ms);
   stop = true;
-  client.join();
-  EXPECT_EQ(unacked.load(), 0);
-  for (auto& [to, ids] : during)
-    for (auto& id : ids)
-      sent[to].push_back(id);
+  for (auto& c : clients)
+    c.join();
+  EXPECT_EQ(unacked.load(), 0) << last_error;
+  for (auto& d : during)
+    for (auto& [to, ids] : d)
+      for (auto& id : ids)
+        sent[to].push_back(id);
 
   // The map: every shard with node-a or node-b, nothing moving.
   ASSERT_EQ(read_map(), shard_count);
@@ -112,7 +143,7 @@ TEST_F(HandOff, ANodeHandsOffEveryShardWithItsDataAndLeaves) {
       for (auto& m : inbox(*via, to))
         if (m.from() == on_a[1])
           got.push_back(m.id());
-      EXPECT_EQ(got, sent[to]) << to << " through " << via->id;
+      EXPECT_EQ(got, sent[to]) << to << " through " << via->id << difference(got, sent[to]);
     }
   // The agents and the room moved with their data: manifests, members, the
   // room's history; and they keep working.
@@ -245,7 +276,7 @@ TEST_F(HandOffCrash, AMoveCutByACrashIsFinishedAfterTheRestart) {
     std::vector<std::string> got;
     for (auto& m : inbox(node("node-b"), id))
       got.push_back(m.id());
-    EXPECT_EQ(got, sent[id]) << id;
+    EXPECT_EQ(got, sent[id]) << id << difference(got, sent[id]);
   }
 }
 
@@ -276,8 +307,10 @@ TEST_F(Join, ANodeThatJoinsGetsItsShareWithTheData) {
   std::atomic<bool> stop{false};
   std::atomic<int> unacked{0};
   std::map<std::string, std::vector<std::string>> during;
+  // (At most 150 messages each, paced: an inbox holds 1,024, a read 1,000.)
   std::thread client([&] {
-    for (int i = 0; !stop; ++i) {
+    for (int i = 0; !stop && i < 150 * static_cast<int>(agents.size()); ++i) {
+      std::this_thread::sleep_for(2ms);
       auto& to = agents[static_cast<size_t>(i) % agents.size()];
       auto id = "during-" + std::to_string(i);
       if (send_until_acked(node("node-b"), sender, to, id))
@@ -312,7 +345,7 @@ TEST_F(Join, ANodeThatJoinsGetsItsShareWithTheData) {
       std::vector<std::string> got;
       for (auto& m : inbox(*via, to))
         got.push_back(m.id());
-      EXPECT_EQ(got, sent[to]) << to << " (on " << owner << ") through " << via->id;
+      EXPECT_EQ(got, sent[to]) << to << " (on " << owner << ") through " << via->id << difference(got, sent[to]);
     }
   }
   EXPECT_GT(on_c, 0u) << "some of the agents moved to node-c";
