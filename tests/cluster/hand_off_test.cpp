@@ -47,8 +47,9 @@ protected:
 
   // Sends until acknowledged (the same id each time: at most once in
   // effect); the last refusal is kept in `last_error`.
-  bool send_until_acked(node_process& via, const std::string& from, const std::string& to, const std::string& id) {
-    for (int i = 0; i < 300; ++i) {
+  bool send_until_acked(node_process& via, const std::string& from, const std::string& to, const std::string& id,
+                        const std::atomic<bool>* give_up = nullptr) {
+    for (int i = 0; i < 300 && !(give_up && *give_up); ++i) {
       pb::SendResponse out;
       auto s = send(via, from, to, id, "text of " + id, &out, 5s);
       if (s.ok())
@@ -95,15 +96,17 @@ TEST_F(HandOff, ANodeHandsOffEveryShardWithItsDataAndLeaves) {
   // to half of the agents (at most 900 messages each: an inbox holds
   // 1,024, a read returns 1,000).
   std::atomic<bool> stop{false};
+  std::atomic<bool> give_up{false}; // set when the test failed: the clients end
   std::atomic<int> unacked{0};
   std::map<std::string, std::vector<std::string>> during[2];
   auto client_of = [&](int k) {
     return std::thread([&, k] {
       const size_t half = on_c.size() / 2;
       for (int i = 0; !stop && i < 900 * static_cast<int>(half); ++i) {
+        std::this_thread::sleep_for(1ms);
         auto& to = on_c[k * half + static_cast<size_t>(i) % half];
         auto id = "during-" + std::to_string(k) + "-" + std::to_string(i);
-        if (send_until_acked(node("node-a"), on_a[1], to, id))
+        if (send_until_acked(node("node-a"), on_a[1], to, id, &give_up))
           during[k][to].push_back(id);
         else
           ++unacked;
@@ -116,7 +119,9 @@ TEST_F(HandOff, ANodeHandsOffEveryShardWithItsDataAndLeaves) {
   EXPECT_EQ(drain(node("node-a"), "node-c", true).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   ASSERT_TRUE(drain(node("node-c"), "node-c", true).ok());
   // node-c exits by itself once nothing is left.
-  EXPECT_EQ(node("node-c").proc.wait_exit(120s), 0) << node("node-c").proc.output();
+  const int exit_code = node("node-c").proc.wait_exit(180s);
+  give_up = exit_code != 0;
+  EXPECT_EQ(exit_code, 0) << node("node-c").proc.output();
   EXPECT_NE(node("node-c").proc.output().find("every shard is handed off"), std::string::npos);
   forget("node-c");
   std::this_thread::sleep_for(500ms);
@@ -305,6 +310,7 @@ TEST_F(Join, ANodeThatJoinsGetsItsShareWithTheData) {
     sent[to].push_back("before");
   }
   std::atomic<bool> stop{false};
+  std::atomic<bool> give_up{false}; // set when the test failed: the client ends
   std::atomic<int> unacked{0};
   std::map<std::string, std::vector<std::string>> during;
   // (At most 150 messages each, paced: an inbox holds 1,024, a read 1,000.)
@@ -313,7 +319,7 @@ TEST_F(Join, ANodeThatJoinsGetsItsShareWithTheData) {
       std::this_thread::sleep_for(2ms);
       auto& to = agents[static_cast<size_t>(i) % agents.size()];
       auto id = "during-" + std::to_string(i);
-      if (send_until_acked(node("node-b"), sender, to, id))
+      if (send_until_acked(node("node-b"), sender, to, id, &give_up))
         during[to].push_back(id);
       else
         ++unacked;
@@ -324,6 +330,7 @@ TEST_F(Join, ANodeThatJoinsGetsItsShareWithTheData) {
   ASSERT_TRUE(nodes_.back()->ready()) << nodes_.back()->proc.output();
   for (int i = 0; i < 600 && !(read_map() == shard_count && owned("node-c") >= 341); ++i)
     drain_outputs(100ms);
+  give_up = owned("node-c") < 341;
   stop = true;
   client.join();
   EXPECT_EQ(unacked.load(), 0);
