@@ -14,10 +14,16 @@ expected<uint64_t> link_sender::push(std::string payload) {
   return last_seq_;
 }
 
-std::vector<link_message> link_sender::next_batch(size_t max) {
+std::vector<link_message> link_sender::next_batch(size_t max, size_t max_bytes) {
   std::vector<link_message> out;
-  while (next_ < outbox_.size() && out.size() < max)
+  size_t bytes = 0;
+  while (next_ < outbox_.size() && out.size() < max) {
+    const auto size = outbox_[next_].payload.size();
+    if (!out.empty() && bytes + size > max_bytes)
+      break;
+    bytes += size;
     out.push_back(outbox_[next_++]);
+  }
   return out;
 }
 

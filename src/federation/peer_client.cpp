@@ -25,6 +25,10 @@ namespace parley::federation {
 
 namespace {
 
+// Payload bytes of one frame: well under the 1 MiB a node takes in one
+// request by default (limits.max_request_bytes), framing included.
+constexpr size_t max_frame_payload = 512 * 1024;
+
 using done_fn = std::function<void(expected<remote_reply>)>;
 
 class peer_link {
@@ -166,7 +170,7 @@ private:
         for (;;) {
           if (stopping_ || broken_)
             return;
-          batch = sender_.next_batch(opts_.batch);
+          batch = sender_.next_batch(opts_.batch, max_frame_payload);
           if (!batch.empty())
             break;
           cv_.wait(guard);

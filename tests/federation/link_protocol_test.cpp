@@ -217,6 +217,21 @@ TEST(LinkProtocol, TheOutboxIsBoundedAndAcknowledgementsAreChecked) {
   EXPECT_EQ(b.pending_bytes(), 10u);
 }
 
+// Verifies a batch stays within its byte budget (a frame must fit the
+// peer's request limit), but always carries one message.
+TEST(LinkProtocol, ABatchKeepsToItsBytes) {
+  link_sender s{10, 1000};
+  for (auto p : {"aaaa", "bbbb", "cccccccccc", "d"})
+    ASSERT_TRUE(s.push(p));
+  auto first = s.next_batch(10, 9);
+  ASSERT_EQ(first.size(), 2u); // 4 + 4; the 10 bytes do not fit
+  auto second = s.next_batch(10, 9);
+  ASSERT_EQ(second.size(), 1u); // larger than the budget, alone
+  EXPECT_EQ(second[0].payload, "cccccccccc");
+  EXPECT_EQ(s.next_batch(10, 9).size(), 1u);
+  EXPECT_TRUE(s.next_batch(10, 9).empty());
+}
+
 // Verifies a reconnect resends everything unacknowledged from the oldest, and the receiver drops duplicates and gaps.
 TEST(LinkProtocol, AReconnectResendsFromTheOldestUnacknowledged) {
   link_sender s{10, 1000};

@@ -45,9 +45,10 @@ public:
   /// RESOURCE_EXHAUSTED and the client retries later.
   expected<uint64_t> push(std::string payload);
 
-  /// Up to `max` messages not yet sent on this connection, oldest first;
-  /// they count as sent.
-  std::vector<link_message> next_batch(size_t max);
+  /// Up to `max` messages not yet sent on this connection, oldest first,
+  /// and no more than `max_bytes` of payload unless the first alone is
+  /// larger (a frame must fit the peer's request limit); they count as sent.
+  std::vector<link_message> next_batch(size_t max, size_t max_bytes = SIZE_MAX);
 
   /// The peer took every message up to `taken`: they leave the outbox. An
   /// acknowledgement beyond the last number handed out is a protocol error
