@@ -335,6 +335,7 @@ protected:
     auto stub = pb::Messages::NewStub(at.channel);
     grpc::ClientContext ctx;
     at.authorize(ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
     pb::InboxRequest req;
     req.set_agent(agent);
     req.set_limit(1000);
@@ -347,6 +348,7 @@ protected:
   pb::NodeInfoResponse info(node_process& at) {
     grpc::ClientContext ctx;
     at.authorize(ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
     pb::NodeInfoResponse out;
     EXPECT_TRUE(pb::Admin::NewStub(at.channel)->NodeInfo(&ctx, pb::NodeInfoRequest{}, &out).ok());
     return out;

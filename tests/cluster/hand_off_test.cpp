@@ -49,7 +49,10 @@ protected:
   // effect); the last refusal is kept in `last_error`.
   bool send_until_acked(node_process& via, const std::string& from, const std::string& to, const std::string& id,
                         const std::atomic<bool>* give_up = nullptr) {
-    for (int i = 0; i < 300 && !(give_up && *give_up); ++i) {
+    // Bounded in time too (a minute), so that a hang shows as a failure
+    // with the nodes' logs rather than as a test timeout.
+    const auto until = std::chrono::steady_clock::now() + 60s;
+    for (int i = 0; i < 300 && !(give_up && *give_up) && std::chrono::steady_clock::now() < until; ++i) {
       pb::SendResponse out;
       auto s = send(via, from, to, id, "text of " + id, &out, 5s);
       if (s.ok())
