@@ -232,6 +232,7 @@ protected:
     auto stub = pb::Agents::NewStub(via.channel);
     grpc::ClientContext ctx;
     via.authorize(ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
     pb::GetManifestRequest req;
     req.set_agent(id);
     return stub->GetManifest(&ctx, req, out);
@@ -277,6 +278,7 @@ protected:
                             pb::SpeakerPolicy policy, bool invite_only, pb::Room* out) {
     grpc::ClientContext ctx;
     via.authorize(ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
     pb::CreateGroupRequest req;
     req.set_creator(creator);
     req.set_id(id);
@@ -289,6 +291,7 @@ protected:
   grpc::Status join(node_process& via, const std::string& room, const std::string& agent) {
     grpc::ClientContext ctx;
     via.authorize(ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
     pb::JoinRequest req;
     req.set_room(room);
     req.set_agent(agent);
@@ -313,6 +316,7 @@ protected:
   pb::Room get_room(node_process& via, const std::string& room) {
     grpc::ClientContext ctx;
     via.authorize(ctx);
+    ctx.set_deadline(std::chrono::system_clock::now() + 20s);
     pb::GetRoomRequest req;
     req.set_room(room);
     pb::Room out;
