@@ -2,12 +2,16 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "parley/storage/state_store.hpp"
 
 namespace rocksdb {
 class DB;
-}
+class ColumnFamilyHandle;
+struct Options;
+struct WriteOptions;
+} // namespace rocksdb
 
 namespace parley::storage {
 
@@ -36,6 +40,15 @@ public:
   /// For backup.cpp only: runs `fn` on the database under the store's
   /// shared lock, so a reopen after a failed write cannot swap it meanwhile.
   expected<void> with_db(const std::function<expected<void>(rocksdb::DB*)>& fn) const;
+  /// For rocksdb_shards.cpp: the open database, its families (indexed by
+  /// column) and options, under the same lock; storage_failure if closed.
+  struct db_view {
+    rocksdb::DB* db;
+    const std::vector<rocksdb::ColumnFamilyHandle*>& cfs;
+    const rocksdb::Options& opts;
+    const rocksdb::WriteOptions& wopts;
+  };
+  expected<void> with_view(const std::function<expected<void>(const db_view&)>& fn) const;
 
 private:
   expected<void> reopen_after_failure();
