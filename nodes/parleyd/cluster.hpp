@@ -44,6 +44,10 @@ struct cluster_options {
   /// Pause of each shard move of a hand-off once the shard is marked
   /// moving (node_config::move_pause). Default: 0.
   uint32_t move_pause_ms = 0;
+  /// How long a send to an agent of another node waits for that node's
+  /// answer before it is answered SENT from the durable outbox
+  /// (node_config::outbox_wait). Default: 500.
+  uint32_t outbox_wait_ms = 500;
 };
 
 class cluster_membership {

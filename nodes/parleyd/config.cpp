@@ -118,6 +118,7 @@ const std::map<std::string, setter>& keys() {
     {"cluster.peer_outbox_bytes",
      [](const YAML::Node& v, daemon_options& o) { o.cluster.peer_outbox_bytes = v.as<uint64_t>(); }},
     {"cluster.move_pause_ms", [](const YAML::Node& v, daemon_options& o) { o.cluster.move_pause_ms = v.as<uint32_t>(); }},
+    {"cluster.outbox_wait_ms", [](const YAML::Node& v, daemon_options& o) { o.cluster.outbox_wait_ms = v.as<uint32_t>(); }},
     {"demo.enabled", set(&daemon_options::demo_enabled)},
     {"demo.agents", set_demo(&demo_options::agents)},
     {"demo.group_rooms", set_demo(&demo_options::group_rooms)},

@@ -191,6 +191,8 @@ int main(int argc, char** argv) {
     peers = std::move(*made);
     opt.node.peers = peers;
     opt.node.move_pause = std::chrono::milliseconds(opt.cluster.move_pause_ms);
+    opt.node.outbox_limit = opt.cluster.peer_outbox_limit;
+    opt.node.outbox_wait = std::chrono::milliseconds(opt.cluster.outbox_wait_ms);
   }
 
   auto started = parley::node::start(opt.node);

@@ -23,6 +23,7 @@
 #include "parley/model/message.hpp"
 #include "parley/model/room.hpp"
 #include "parley/model/turns.hpp"
+#include "parley/storage/outbox.hpp"
 #include "parley/storage/records.hpp"
 #include "parley/storage/state_store.hpp"
 
@@ -248,6 +249,9 @@ using member_notice = caf::atom_constant<caf::atom("memnotice")>;
 /// (deliver_room_post, message, std::vector<agent_id>): a room's post for
 /// its members on other nodes: one request per node carries it.
 using deliver_room_post = caf::atom_constant<caf::atom("roomdlv")>;
+/// (resume_outbox, std::vector<storage::outbox_entry>): the durable outbox
+/// as the node found it at start, oldest first: sent again.
+using resume_outbox = caf::atom_constant<caf::atom("outboxrsm")>;
 
 // -- call relay ---------------------------------------------------------------
 /// (relay, relay_job): run the job as the relay (actors/call_relay.hpp).
@@ -286,6 +290,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::relay_job)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::remote_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::receipt_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<parley::event>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<parley::storage::outbox_entry>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<parley::message>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<uint64_t>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(parley::storage::write_batch)

@@ -10,7 +10,8 @@ using retry_remote = caf::atom_constant<caf::atom("remretry")>;
 
 } // namespace
 
-peer_gateway::peer_gateway(caf::actor_config& cfg, runtime* rt) : caf::event_based_actor(cfg), rt_(rt) {
+peer_gateway::peer_gateway(caf::actor_config& cfg, runtime* rt, outbox_options outbox)
+  : caf::event_based_actor(cfg), rt_(rt), outbox_opts_(outbox) {
   // A message this gateway cannot carry: a request gets an error, anything
   // else is dropped (it named no agent).
   set_default_handler([](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
@@ -91,34 +92,21 @@ caf::behavior peer_gateway::make_behavior() {
       finish(res.id, std::move(res.reply));
     },
     [this](retry_remote, uint64_t id) { dispatch(id); },
-    // A direct message from an agent here to one there.
+    // A direct message from an agent here to one there: through the
+    // durable outbox, answered with the owner's receipt or, if the owner
+    // has not answered within outbox_options::wait, `sent`.
     [this](atoms::deliver_direct, message& m) -> caf::result<send_receipt> {
       auto rp = make_response_promise<send_receipt>();
-      federation::remote_request req;
-      req.what = federation::remote_request::kind::deliver_direct;
-      req.caller = principal::admin(rt_->node_id);
-      auto target = m.to.id;
-      req.msg = std::move(m);
-      start(std::move(req), target, [rp](expected<federation::remote_reply> r) mutable {
-        if (!r)
-          rp.deliver(to_caf(r.error()));
-        else
-          rp.deliver(send_receipt{r->status, r->sent_at});
-      });
+      enqueue(storage::outbox_entry{0, storage::outbox_entry::kind::direct, std::move(m), {}}, rp);
       return rp;
     },
     // A behaviour's message (an automatic reply): nobody waits for it.
+    // (A room's posts for members elsewhere come as deliver_room_post.)
     [this](atoms::deliver_post, message& m) {
-      // (A room's posts for members elsewhere come as deliver_room_post.)
-      federation::remote_request req;
-      req.what = federation::remote_request::kind::deliver_direct;
-      req.caller = principal::admin(rt_->node_id);
-      auto target = m.to.id;
-      req.msg = std::move(m);
-      tell(std::move(req), target);
+      enqueue(storage::outbox_entry{0, storage::outbox_entry::kind::direct, std::move(m), {}}, std::nullopt);
     },
   };
-  return agents.or_else(room_handlers());
+  return agents.or_else(room_handlers()).or_else(outbox_handlers());
 }
 
 } // namespace parley

@@ -13,7 +13,6 @@ namespace parley {
 
 namespace {
 
-using retry_delivery = caf::atom_constant<caf::atom("dlvretry")>;
 using kind = federation::remote_request::kind;
 using op = federation::remote_request::room_op;
 
@@ -41,18 +40,17 @@ caf::result<T> peer_gateway::ask(federation::remote_request req, const std::stri
   return rp;
 }
 
-void peer_gateway::deliver_to_members(message m, std::vector<agent_id> members, int attempt) {
+void peer_gateway::deliver_to_members(message m, std::vector<agent_id> members) {
+  // One outbox entry per node; members whose shard has no owner or is
+  // moving wait together in one entry, resolved again as it is sent.
   std::map<std::string, std::vector<agent_id>> by_node;
-  std::vector<agent_id> later;
-  std::vector<agent_id> moving; // shards between owners: waited for longer
+  std::vector<agent_id> unsettled;
   for (auto& id : members) {
     auto where = rt_->place(id);
     if (where.at == placement::where::there) {
       by_node[where.node].push_back(std::move(id));
-    } else if (where.at == placement::where::nowhere) {
-      later.push_back(std::move(id));
-    } else if (where.at == placement::where::moving) {
-      moving.push_back(std::move(id));
+    } else if (where.at != placement::where::here) {
+      unsettled.push_back(std::move(id));
     } else {
       // Its shard came here after the room looked: the room stored no
       // inbox entry for it (it was elsewhere), so it is not delivered.
@@ -60,36 +58,10 @@ void peer_gateway::deliver_to_members(message m, std::vector<agent_id> members, 
       spdlog::warn("a post of room '{}' for '{}' was not delivered: its shard moved here meanwhile", m.to.id, id);
     }
   }
-  const auto retry = [this, attempt](const message& m, std::vector<agent_id> ids, int bound) {
-    if (ids.empty())
-      return;
-    if (attempt >= bound) {
-      rt_->counters.refused.add(ids.size());
-      spdlog::warn("a post of room '{}' for {} member(s) on other nodes was not delivered: no node serves them",
-                   m.to.id, ids.size());
-      return;
-    }
-    delayed_send(this, stale_pause, retry_delivery::value, m, std::move(ids), attempt + 1);
-  };
-  retry(m, std::move(later), max_attempts);
-  retry(m, std::move(moving), max_moving_waits);
-  for (auto& [node, ids] : by_node) {
-    federation::remote_request req;
-    req.what = kind::room_delivery;
-    req.caller = principal::admin(rt_->node_id);
-    req.msg = m;
-    auto first = ids.front();
-    req.agents = std::move(ids);
-    start(std::move(req), first, [this, m, retry, node = node](expected<federation::remote_reply> r) {
-      if (!r) {
-        rt_->counters.refused.add();
-        spdlog::warn("a post of room '{}' for members on node '{}' was not delivered: {}", m.to.id, node,
-                     to_string(r.error()));
-        return;
-      }
-      retry(m, std::move(r->agents), max_moving_waits);
-    });
-  }
+  if (!unsettled.empty())
+    by_node[{}] = std::move(unsettled);
+  for (auto& [node, ids] : by_node)
+    enqueue(storage::outbox_entry{0, storage::outbox_entry::kind::room_delivery, m, std::move(ids)}, std::nullopt);
 }
 
 caf::message_handler peer_gateway::room_handlers() {
@@ -152,10 +124,7 @@ caf::message_handler peer_gateway::room_handlers() {
       tell(std::move(req), who);
     },
     [this](atoms::deliver_room_post, message& m, std::vector<agent_id>& members) {
-      deliver_to_members(std::move(m), std::move(members), 1);
-    },
-    [this](retry_delivery, message& m, std::vector<agent_id>& members, int attempt) {
-      deliver_to_members(std::move(m), std::move(members), attempt);
+      deliver_to_members(std::move(m), std::move(members));
     },
   };
 }

@@ -100,6 +100,8 @@ struct node_counters {
   striped_counter served;
   /// Requests served for other nodes (node::serve_remote).
   std::atomic<uint64_t> peer_requests_served{0};
+  /// Messages in the durable outbox, not yet taken by their nodes.
+  std::atomic<uint64_t> outbox_pending{0};
   std::atomic<uint64_t> rooms_closed{0};
   /// Writes of the durable event log that failed (and were retried).
   std::atomic<uint64_t> event_log_failures{0};

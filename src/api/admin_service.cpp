@@ -34,6 +34,7 @@ public:
     out->set_deliveries(s.deliveries);
     out->set_turns_granted(s.turns_granted);
     out->set_peer_requests_served(s.peer_requests_served);
+    out->set_outbox_pending(s.outbox_pending);
     out->set_started_at(st_.started_at);
     out->set_draining(st_.draining.load());
     out->set_caller(to_string(*who));

@@ -60,8 +60,7 @@ public:
     auto seq = sender_.push(wire.SerializeAsString());
     if (!seq) {
       guard.unlock();
-      return done(unexpected{errc::overloaded, "node '" + peer_ + "' does not keep up or cannot be reached: "
-                                                 + seq.error().message + "; retry later"});
+      return done(unexpected{link_full(peer_, seq.error().message)});
     }
     waiting_.emplace(*seq, std::move(done));
     guard.unlock();

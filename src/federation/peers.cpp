@@ -94,4 +94,18 @@ error stale_owner(shard_id shard, uint64_t asked_epoch, const std::string& owner
             + " at epoch " + std::to_string(epoch)};
 }
 
+namespace {
+constexpr std::string_view link_full_prefix = "the link to node ";
+}
+
+error link_full(const std::string& node, const std::string& detail) {
+  return {errc::overloaded, std::string{link_full_prefix} + "'" + node
+                              + "' is full (the node does not keep up or cannot be reached): " + detail
+                              + "; retry later"};
+}
+
+bool is_link_full(const error& e) noexcept {
+  return e.code == errc::overloaded && std::string_view{e.message}.starts_with(link_full_prefix);
+}
+
 } // namespace parley::federation

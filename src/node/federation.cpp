@@ -39,12 +39,32 @@ void node::impl::join_network() {
   rt.cluster = cfg.cluster;
   rt.peers = cfg.peers;
   room_salt = std::random_device{}();
-  rt.gateway = sys.spawn<peer_gateway>(&rt);
+  rt.gateway = sys.spawn<peer_gateway>(&rt, outbox_options{cfg.outbox_limit, cfg.outbox_wait});
   rt.routes.set_remote([this](const std::string& id) -> caf::actor {
     if (rt.place(id).at == placement::where::here)
       return {};
     return rt.gateway;
   });
+}
+
+void node::impl::resume_outbox() {
+  if (!store)
+    return;
+  auto entries = storage::load_outbox(*store);
+  if (!entries) {
+    spdlog::error("the durable outbox cannot be read; its messages wait there: {}", to_string(entries.error()));
+    return;
+  }
+  if (entries->empty())
+    return;
+  if (!rt.gateway) {
+    spdlog::warn("{} message(s) for agents of other nodes wait in the outbox: they go when this node runs in its "
+                 "network again",
+                 entries->size());
+    return;
+  }
+  spdlog::info("sending again {} message(s) for agents of other nodes from the outbox", entries->size());
+  caf::anon_send(rt.gateway, atoms::resume_outbox::value, std::move(*entries));
 }
 
 expected<void> node::impl::serves(const std::string& id) const {

@@ -172,10 +172,16 @@ task<expected<federation::remote_reply>> node::impl::serve_room_delivery(federat
     m.status = message_status::delivered;
     storage::write_batch b;
     storage::add_message(b, m, here, m.delivery);
+    // The room's node sends it again until it hears that this node took it
+    // (its durable outbox): a post stored here already was delivered here.
+    storage::guard_idempotency(b, m, rt.now() - rt.limits.idempotency_window_ms);
     // Through the room's relay: its posts are stored and handed over in
     // the order they came.
-    if (auto ok = co_await commit_async(std::move(b), relay_for(m.to.id)); !ok)
+    auto ok = co_await commit_async(std::move(b), relay_for(m.to.id));
+    if (!ok)
       co_return unexpected{ok.error()};
+    if (ok->already_present)
+      co_return out;
   } else {
     m.delivery = 0; // the room node's number means nothing here
   }

@@ -331,6 +331,7 @@ expected<std::unique_ptr<node>> node::start(node_config cfg) {
                                                spdlog::warn("retention: {}", to_string(ok.error()));
                                            });
   im.resume_moves();
+  im.resume_outbox();
   return n;
 }
 
@@ -404,6 +405,7 @@ node_stats node::stats() const {
   s.refused = c.refused.load();
   s.turns_granted = c.turns_granted.load();
   s.peer_requests_served = c.peer_requests_served.load(std::memory_order_relaxed);
+  s.outbox_pending = c.outbox_pending.load(std::memory_order_relaxed);
   s.event_log_failures = c.event_log_failures.load();
   s.events_dropped = c.events_dropped.load();
   s.replies_stopped = c.replies_stopped.load();

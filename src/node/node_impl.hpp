@@ -307,6 +307,9 @@ struct node::impl {
   expected<void> adopt_shard(const federation::remote_request& r);
   /// Shards left half-moved by a crash of this node: moved on at start.
   void resume_moves();
+  /// Sends again what the durable outbox holds (a crash or a stop left it
+  /// there): handed to the gateway before any new message.
+  void resume_outbox();
   mutable std::mutex mover_mtx;
   std::thread mover;
   node::hand_off_state hand_off;

@@ -169,6 +169,13 @@ node::hand_off_state node::hand_off_progress() const {
     for (uint32_t s = 0; s < shard_count; ++s)
       out.left += impl_->rt.cluster->owner(static_cast<shard_id>(s)).node == impl_->cfg.node_id;
   }
+  // A leaving node's outbox must reach the others first: nobody would
+  // send it again.
+  if (out.done && impl_->rt.counters.outbox_pending.load(std::memory_order_relaxed) > 0) {
+    out.done = false;
+    out.error = "waiting for the outbox to reach other nodes (" + std::to_string(impl_->rt.counters.outbox_pending.load())
+                + " messages)";
+  }
   return out;
 }
 

@@ -419,6 +419,17 @@ expected<std::unique_ptr<state_store>> rocksdb_store::open(const store_options& 
       if (auto ok = migrate_v2(*store, m.SerializeAsString()); !ok)
         return migration_failed(ok.error().message);
     }
+    if (meta->schema_version() < 4) {
+      // 3 -> 4: the outbox family, which the open created empty. The new
+      // number keeps older builds away: they would drop a family they do
+      // not know.
+      auto m = *meta;
+      m.set_schema_version(4);
+      write_batch b;
+      b.put(column::meta, std::string{meta_key}, m.SerializeAsString());
+      if (auto ok = store->write(b); !ok)
+        return migration_failed(ok.error().message);
+    }
     if (auto s = raw->drop_legacy(); !s.ok())
       return unexpected{status_error(s, "drop the column families of older schemas in '" + opt.path + "'")};
     return std::unique_ptr<state_store>{std::move(store)};

@@ -14,7 +14,7 @@
 namespace parley::storage {
 
 bool is_sharded(column c) noexcept {
-  return c != column::meta && c != column::events;
+  return c != column::meta && c != column::events && c != column::outbox;
 }
 
 expected<uint64_t> file_checksum(const std::string& path) {

@@ -20,6 +20,7 @@ constexpr detail::enum_table<column, column_count> column_names{{
   {column::events, "events"},
   {column::members, "members"},
   {column::erasures, "erasures"},
+  {column::outbox, "outbox"},
 }};
 
 

@@ -121,9 +121,14 @@ protected:
     n.channel.reset();
     n.proc.signal(SIGKILL);
     (void) n.proc.wait_exit(10s);
-    for (int w = 0; w < 100 && etcd_.ctl("get /parley/members/" + id + " --keys-only").find(id) != std::string::npos;
-         ++w)
+    // By the clock: reading the outputs of nodes that are all down returns
+    // at once.
+    const auto end = std::chrono::steady_clock::now() + 15s;
+    while (std::chrono::steady_clock::now() < end
+           && etcd_.ctl("get /parley/members/" + id + " --keys-only").find(id) != std::string::npos) {
       drain_outputs(100ms);
+      std::this_thread::sleep_for(50ms);
+    }
   }
 
   /// Starts `id` again on its store; false if it did not become a member.
@@ -359,6 +364,30 @@ protected:
   }
 
   uint64_t local_agents(node_process& at) { return info(at).agents(); }
+
+  /// Waits until `at`'s durable outbox is empty (every message it holds for
+  /// other nodes was taken); false if it is not within `limit`.
+  bool outbox_drained(node_process& at, std::chrono::seconds limit = 60s) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+      if (info(at).outbox_pending() == 0)
+        return true;
+      drain_outputs(200ms);
+    }
+    return false;
+  }
+
+  /// `agent`'s inbox once it holds `count` messages (or after `limit`).
+  std::vector<pb::Message> inbox_of_size(node_process& at, const std::string& agent, size_t count,
+                                         std::chrono::seconds limit = 60s) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    auto got = inbox(at, agent);
+    while (got.size() < count && std::chrono::steady_clock::now() < end) {
+      drain_outputs(200ms);
+      got = inbox(at, agent);
+    }
+    return got;
+  }
 
   test::etcd_process etcd_;
   std::filesystem::path dir_;

@@ -60,6 +60,50 @@ TEST_F(Federation, TheOwnerRefusesStaleEpochsAndForeignShards) {
   link.stream->WritesDone();
 }
 
+// Verifies a room's post delivered twice to a member's node (as the room's node sends it again from its outbox after a crash, on a new link) is stored and delivered once (fails without the idempotency guard of room deliveries).
+TEST_F(Federation, ARoomDeliverySentAgainTakesNoEffect) {
+  auto bob = ids_on("node-b", 1).at(0);
+  ASSERT_TRUE(introduce(node("node-b"), bob, pb::Behavior::KIND_EXTERNAL).ok());
+  auto [owner, epoch] = owner_of(bob);
+  ASSERT_EQ(owner, "node-b");
+  const auto sent_at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+  auto delivery = [&, epoch = epoch](uint64_t seq) {
+    pb::PeerRequest r;
+    r.set_seq(seq);
+    r.set_caller("admin:node-a");
+    r.set_shard(shard_of(bob));
+    r.set_epoch(epoch);
+    auto* m = r.mutable_room_delivery()->mutable_message();
+    m->set_id("post-1");
+    m->set_from("agent-on-a");
+    m->set_to_room(room_on("node-a"));
+    m->set_content("once");
+    m->set_sent_at(sent_at);
+    r.mutable_room_delivery()->add_agents(bob);
+    return r;
+  };
+  // Two links, as two sessions of node-a would open them: the second's
+  // request is new to node-b's link, so only the store can tell.
+  for (uint64_t session : {1, 2}) {
+    raw_link link(node("node-b").channel);
+    pb::PeerFrame out;
+    out.mutable_hello()->set_node("node-a");
+    out.mutable_hello()->set_session(session);
+    out.mutable_hello()->set_resume_from(1);
+    *out.add_requests() = delivery(1);
+    ASSERT_TRUE(link.stream->Write(out));
+    pb::PeerFrame in;
+    ASSERT_TRUE(link.stream->Read(&in));
+    ASSERT_EQ(in.replies_size(), 1);
+    EXPECT_TRUE(in.replies(0).error_code().empty()) << in.replies(0).error_message();
+    link.stream->WritesDone();
+  }
+  auto got = inbox(node("node-b"), bob);
+  ASSERT_EQ(got.size(), 1u) << "the post once";
+  EXPECT_EQ(got[0].id(), "post-1");
+}
+
 // Verifies a link that sends requests before its hello is refused, and so is a hello from a node that is not a member.
 TEST_F(Federation, ALinkWithoutAMemberHelloIsRefused) {
   {

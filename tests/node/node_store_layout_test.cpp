@@ -277,7 +277,7 @@ void downgrade_to_v2(const std::string& dir, const store_image& img, const std::
   ASSERT_TRUE(db->Get({}, meta_cf, "store", &meta).ok());
   parley::v1::storage::StoreMeta m;
   ASSERT_TRUE(m.ParseFromString(meta));
-  ASSERT_EQ(m.schema_version(), 3u);
+  ASSERT_EQ(m.schema_version(), parley::storage::schema_version);
   m.set_schema_version(2);
   ASSERT_TRUE(wb.Put(meta_cf, "store", m.SerializeAsString()).ok());
   ASSERT_TRUE(db->Write(rocksdb::WriteOptions{}, &wb).ok());

@@ -39,7 +39,8 @@ int info(const session& s) {
                            {"TURNS GRANTED", std::to_string(out.turns_granted())},
                            {"CALLER", out.caller()},
                            {"SECURITY", out.security()},
-                           {"SHARDS", std::to_string(out.shards())}});
+                           {"SHARDS", std::to_string(out.shards())},
+                           {"OUTBOX", std::to_string(out.outbox_pending())}});
   if (auto& h = out.hand_off(); h.running() || h.done() || !h.error().empty())
     print_fields(std::cout, {{"HAND-OFF", h.done() ? "done" : h.running() ? "running" : "stopped"},
                              {"SHARDS MOVED", std::to_string(h.moved())},

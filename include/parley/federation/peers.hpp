@@ -200,6 +200,12 @@ bool is_stale_owner(const error& e) noexcept;
 /// the epoch given.
 error stale_owner(shard_id shard, uint64_t asked_epoch, const std::string& owner, uint64_t epoch);
 
+/// The transport's refusal when its outbox for `node` is full (overloaded,
+/// RESOURCE_EXHAUSTED at the API), told apart from an owner's refusal of
+/// the same code (a full inbox): the request never left this node.
+error link_full(const std::string& node, const std::string& detail);
+bool is_link_full(const error& e) noexcept;
+
 /// The way to the other nodes. call() never blocks; `done` runs once, on a
 /// thread of the transport, with the reply or the error (unavailable while
 /// the peer cannot be reached, resource_exhausted when its outbox is full,

@@ -130,6 +130,13 @@ struct node_config {
   /// shard wait meanwhile), and lets tests crash a node mid-move.
   /// Default: 0.
   std::chrono::milliseconds move_pause{0};
+  /// The durable outbox of messages for agents of other nodes
+  /// (docs/federation.md): entries waiting for one node at most (beyond,
+  /// sends are refused with overloaded), and how long a sender waits for
+  /// the owner's answer before it is answered `sent`. Defaults: 100,000;
+  /// 500 ms.
+  size_t outbox_limit = 100000;
+  std::chrono::milliseconds outbox_wait{500};
 };
 
 struct agent_spec {
@@ -161,6 +168,9 @@ struct node_stats {
   uint64_t turns_granted = 0;
   /// Requests this node served for other nodes of its network.
   uint64_t peer_requests_served = 0;
+  /// Messages for agents of other nodes in this node's durable outbox, not
+  /// yet taken by their nodes.
+  uint64_t outbox_pending = 0;
   /// Writes of the durable event log that failed (and were retried).
   uint64_t event_log_failures = 0;
   /// Events dropped because the event log could not be written for long.
@@ -520,7 +530,8 @@ public:
   /// Progress of a hand-off of this node's shards (hand_off).
   struct hand_off_state {
     bool running = false;
-    /// Every shard is with another node: the node may leave the network.
+    /// Every shard is with another node and the durable outbox is empty
+    /// (what it held for other nodes was taken): the node may leave.
     bool done = false;
     /// Shards moved by this hand-off, and shards this node still owns.
     uint32_t moved = 0;

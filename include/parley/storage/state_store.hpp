@@ -36,8 +36,9 @@ enum class column : uint8_t {
   events,        ///< offset(8, big-endian) -> EventRecord (node-wide, not sharded)
   members,       ///< room \0 agent -> MemberRecord (a member or an invitation)
   erasures,      ///< agent -> ErasureRecord (tombstone of an erasure)
+  outbox,        ///< seq(8, big-endian) -> OutboxRecord (node-wide, not sharded)
 };
-inline constexpr int column_count = 11;
+inline constexpr int column_count = 12;
 
 std::string_view to_string(column c) noexcept;
 
@@ -226,7 +227,7 @@ public:
 /// The schema version this build writes and the newest it reads. Older
 /// stores (1: room members inside the room record; 2: keys without shards,
 /// a separate idempotency family) are migrated on open.
-inline constexpr uint32_t schema_version = 3;
+inline constexpr uint32_t schema_version = 4;
 
 /// Opens (or creates) a store per `opt.mode`: RocksDB for sync and async,
 /// memory for memory. Refuses, writing nothing: a directory that is not a
