@@ -79,6 +79,7 @@ private:
     storage::outbox_entry entry;
     std::string node; // where it was counted against the bound
     std::optional<caf::typed_response_promise<send_receipt>> waiting;
+    std::string lane;
   };
   caf::message_handler outbox_handlers();
   /// Takes `e` (its seq is set here) if the outbox for its node has room:
@@ -92,9 +93,10 @@ private:
   void drop_entry(uint64_t seq);
   void count_entry(const std::string& node, int64_t delta);
   /// Sets entry `seq` aside until the next retry wave, when every entry set
-  /// aside goes again in the order taken: a later message for the same
-  /// recipient waits behind it rather than overtake it.
+  /// aside goes again in the order taken.
   void park(uint64_t seq);
+  /// Puts entry `seq` at the end of its lane; sends it if it is the first.
+  void join_lane(uint64_t seq);
 
   /// Attempts of a request whose owner was stale (each resolves again), and
   /// the pause before resolving again (the watch brings the new map within
@@ -112,7 +114,11 @@ private:
   std::map<uint64_t, queued> outbox_;
   std::unordered_map<std::string, size_t> outbox_by_node_;
   std::set<uint64_t> parked_;
-  std::unordered_map<std::string, size_t> parked_targets_;
+  /// Entries by recipient (an agent, or a room's members on one node),
+  /// oldest first: only the first of each lane is on its way, so that a
+  /// message waiting for a moving shard or a node that is down is never
+  /// overtaken by a later one to the same recipient.
+  std::unordered_map<std::string, std::deque<uint64_t>> lanes_;
   bool retry_armed_ = false;
   /// Senders waiting for an owner's answer, by when they are answered
   /// `sent` (oldest first: the wait is the same for all), and whether the

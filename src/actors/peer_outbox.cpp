@@ -51,6 +51,12 @@ const std::string& target_of(const storage::outbox_entry& e) {
   return e.what == kind::direct || e.members.empty() ? e.msg.to.id : e.members.front();
 }
 
+// Which entries keep their order among themselves: those for one agent,
+// and a room's posts for its members on one node.
+std::string lane_of(const storage::outbox_entry& e, const std::string& node) {
+  return e.what == kind::direct ? e.msg.to.id : e.msg.to.id + "@" + node;
+}
+
 } // namespace
 
 void peer_gateway::count_entry(const std::string& node, int64_t delta) {
@@ -84,6 +90,7 @@ void peer_gateway::enqueue(storage::outbox_entry e, std::optional<caf::typed_res
   q.entry = std::move(e);
   q.node = node;
   q.waiting = std::move(waiting);
+  q.lane = lane_of(q.entry, node);
   // Pipelined: the writer answers in order, so entries go out in order.
   persist_then(
     this, *rt_, std::move(b),
@@ -105,10 +112,7 @@ void peer_gateway::enqueue(storage::outbox_entry e, std::optional<caf::typed_res
           delayed_send(this, outbox_opts_.wait, outbox_wait::value);
         }
       }
-      if (parked_targets_.count(target_of(it->second.entry)))
-        park(seq);
-      else
-        send_entry(seq);
+      join_lane(seq);
     },
     while_writing::go_on);
 }
@@ -199,7 +203,6 @@ void peer_gateway::park(uint64_t seq) {
   auto it = outbox_.find(seq);
   if (it == outbox_.end() || !parked_.insert(seq).second)
     return;
-  ++parked_targets_[target_of(it->second.entry)];
   if (retry_armed_)
     return;
   retry_armed_ = true;
@@ -207,17 +210,35 @@ void peer_gateway::park(uint64_t seq) {
   delayed_send(this, retry_backoff_, outbox_retry::value);
 }
 
+void peer_gateway::join_lane(uint64_t seq) {
+  auto& lane = lanes_[outbox_.at(seq).lane];
+  lane.push_back(seq);
+  if (lane.size() == 1)
+    send_entry(seq);
+}
+
 void peer_gateway::drop_entry(uint64_t seq) {
   auto it = outbox_.find(seq);
   if (it == outbox_.end())
     return;
   count_entry(it->second.node, -1);
+  // The next of its lane goes.
+  std::optional<uint64_t> next;
+  if (auto l = lanes_.find(it->second.lane); l != lanes_.end()) {
+    std::erase(l->second, seq);
+    if (l->second.empty())
+      lanes_.erase(l);
+    else
+      next = l->second.front();
+  }
   outbox_.erase(it);
   // Written behind: lost in a crash, the entry is sent again and the
   // owner's idempotency key makes the repeat take no effect.
   storage::write_batch b;
   b.erase(storage::column::outbox, storage::outbox_key(seq));
   commit_later(*rt_, std::move(b));
+  if (next)
+    send_entry(*next);
 }
 
 caf::message_handler peer_gateway::outbox_handlers() {
@@ -241,7 +262,6 @@ caf::message_handler peer_gateway::outbox_handlers() {
     [this](outbox_retry) {
       retry_armed_ = false;
       auto wave = std::exchange(parked_, {});
-      parked_targets_.clear();
       for (auto seq : wave)
         send_entry(seq);
     },
@@ -251,8 +271,9 @@ caf::message_handler peer_gateway::outbox_handlers() {
         next_seq_ = std::max(next_seq_, seq + 1);
         auto node = rt_->place(target_of(e)).node;
         count_entry(node, 1);
-        outbox_[seq] = queued{std::move(e), std::move(node), std::nullopt};
-        send_entry(seq);
+        auto lane = lane_of(e, node);
+        outbox_[seq] = queued{std::move(e), std::move(node), std::nullopt, std::move(lane)};
+        join_lane(seq);
       }
     },
   };
