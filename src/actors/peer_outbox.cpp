@@ -225,7 +225,10 @@ void peer_gateway::drop_entry(uint64_t seq) {
   // The next of its lane goes.
   std::optional<uint64_t> next;
   if (auto l = lanes_.find(it->second.lane); l != lanes_.end()) {
-    std::erase(l->second, seq);
+    if (l->second.front() == seq)
+      l->second.pop_front(); // the usual case: the first of its lane
+    else
+      std::erase(l->second, seq);
     if (l->second.empty())
       lanes_.erase(l);
     else
