@@ -33,27 +33,41 @@ namespace pb = ::parley::v1;
 
 inline const std::string parleyd = PARLEYD_PATH;
 
+// Where a node runs: by default on loopback; or in network namespace
+// `netns` (partition_test.cpp), listening on `host`, reaching etcd at `etcd`.
+struct node_placement {
+  std::string netns;
+  std::string host = "127.0.0.1";
+  std::string etcd;
+};
+
 // A parleyd of the network, durable (async) in its own directory.
 inline std::vector<std::string> node_args(const test::etcd_process& etcd, const std::string& id, const std::string& dir,
-                                   int min_members, const std::vector<std::string>& extra) {
-  std::vector<std::string> args{parleyd, "--node-id", id, "--listen", "127.0.0.1:0", "--no-demo", "--etcd",
-                                etcd.endpoint(), "--min-members", std::to_string(min_members), "--data-dir", dir,
-                                "--durability", "async", "--log-level", "info"};
+                                   int min_members, const std::vector<std::string>& extra,
+                                   const node_placement& at = {}) {
+  std::vector<std::string> args;
+  if (!at.netns.empty())
+    args = {"/usr/sbin/ip", "netns", "exec", at.netns};
+  std::vector<std::string> own{parleyd, "--node-id", id, "--listen", at.host + ":0", "--no-demo", "--etcd",
+                               at.etcd.empty() ? etcd.endpoint() : at.etcd, "--min-members",
+                               std::to_string(min_members), "--data-dir", dir, "--durability", "async",
+                               "--log-level", "info"};
+  args.insert(args.end(), own.begin(), own.end());
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
 
 struct node_process {
   node_process(const test::etcd_process& etcd, const std::string& id, const std::string& dir, int min_members,
-               const std::vector<std::string>& extra = {})
-    : id(id), proc(node_args(etcd, id, dir, min_members, extra), {}, {}, true) {}
+               const std::vector<std::string>& extra = {}, const node_placement& at = {})
+    : id(id), proc(node_args(etcd, id, dir, min_members, extra, at), {}, {}, true) {}
 
   // Waits until it serves and is a member; its API address.
   bool ready() {
     if (!proc.wait_for_output("is a member of the network", 30s))
       return false;
     std::smatch m;
-    static const std::regex listening{"gRPC API listening on (127\\.0\\.0\\.1:[0-9]+)"};
+    static const std::regex listening{"gRPC API listening on ([0-9.]+:[0-9]+)"};
     if (!std::regex_search(proc.output(), m, listening))
       return false;
     address = m[1];
@@ -85,7 +99,7 @@ protected:
     const auto names = node_names();
     for (auto& id : names)
       nodes_.push_back(std::make_unique<node_process>(etcd_, id, (dir_ / id).string(), static_cast<int>(names.size()),
-                                                      args_of(id)));
+                                                      args_of(id), placement_of(id)));
     for (auto& n : nodes_) {
       ASSERT_TRUE(n->ready()) << n->proc.output();
       n->token = admin_token();
@@ -106,6 +120,8 @@ protected:
   virtual std::vector<std::string> extra_args() { return {}; }
   /// What node `id` is started with beyond the defaults.
   virtual std::vector<std::string> args_of(const std::string& /*id*/) { return extra_args(); }
+  /// Where node `id` runs (default: loopback, this namespace).
+  virtual node_placement placement_of(const std::string& /*id*/) { return {}; }
   /// Short leases (2 s, kept alive every 0.5 s), so that a node's name is
   /// free again soon after a kill -9 and it can be restarted.
   std::vector<std::string> short_lease_args() {
@@ -134,7 +150,7 @@ protected:
   /// Starts `id` again on its store; false if it did not become a member.
   bool restart_node(const std::string& id) {
     auto restarted = std::make_unique<node_process>(etcd_, id, (dir_ / id).string(),
-                                                    static_cast<int>(nodes_.size()), args_of(id));
+                                                    static_cast<int>(nodes_.size()), args_of(id), placement_of(id));
     bool ok = restarted->ready();
     restarted->token = admin_token();
     for (auto& n : nodes_)

@@ -68,6 +68,12 @@ public:
   /// SIGKILL, then a restart on the same data directory and ports.
   void kill_and_restart() { start(false); }
   void kill() { proc_.reset(); }
+  /// Restarts it (same data and ports) listening for clients on `host` as
+  /// well as on 127.0.0.1: for nodes in other network namespaces.
+  void listen_also(const std::string& host) {
+    extra_host_ = host;
+    start(false);
+  }
   void stop_signal(int sig) { if (proc_) proc_->signal(sig); }
 
   /// Runs etcdctl against it; its output.
@@ -116,14 +122,17 @@ private:
   std::unique_ptr<child_process> spawn() const {
     const auto client = "http://127.0.0.1:" + std::to_string(client_port_);
     const auto peer = "http://127.0.0.1:" + std::to_string(peer_port_);
+    const auto listen =
+      extra_host_.empty() ? client : client + ",http://" + extra_host_ + ":" + std::to_string(client_port_);
     return std::make_unique<child_process>(std::vector<std::string>{
-      "/usr/bin/etcd", "--name", "t", "--data-dir", dir_, "--listen-client-urls", client,
+      "/usr/bin/etcd", "--name", "t", "--data-dir", dir_, "--listen-client-urls", listen,
       "--advertise-client-urls", client, "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
       "--initial-cluster", "t=" + peer, "--initial-cluster-state", "new", "--logger", "zap", "--log-level",
       "error"}, std::string{}, std::vector<std::string>{}, true);
   }
 
   std::string dir_;
+  std::string extra_host_;
   int client_port_ = 0;
   int peer_port_ = 0;
   std::unique_ptr<child_process> proc_;
