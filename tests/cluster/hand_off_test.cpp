@@ -85,7 +85,10 @@ TEST_F(HandOff, ANodeHandsOffEveryShardWithItsDataAndLeaves) {
   EXPECT_EQ(etcd_.ctl("get --prefix /parley/shards/").find("\"moving_to\":\"node"), std::string::npos);
 
   // Every message acknowledged is in its recipient's inbox once, in order,
-  // read through either node.
+  // read through either node (once the outboxes are empty: a message
+  // answered SENT during a move may still be on its way).
+  for (auto& n : nodes_)
+    EXPECT_TRUE(outbox_drained(*n)) << n->id;
   for (auto* via : {&node("node-a"), &node("node-b")})
     for (auto& to : on_c) {
       std::vector<std::string> got;
@@ -221,6 +224,8 @@ TEST_F(HandOffCrash, AMoveCutByACrashIsFinishedAfterTheRestart) {
   forget("node-c");
   ASSERT_EQ(read_map(), shard_count);
   EXPECT_EQ(owned("node-c"), 0u);
+  for (auto& n : nodes_)
+    EXPECT_TRUE(outbox_drained(*n)) << n->id;
   for (auto& id : on_c) {
     std::vector<std::string> got;
     for (auto& m : inbox(node("node-b"), id))
@@ -286,8 +291,11 @@ TEST_F(Join, ANodeThatJoinsGetsItsShareWithTheData) {
   for (auto& [to, ids] : during)
     for (auto& id : ids)
       sent[to].push_back(id);
-  // Every message once, in order, wherever its agent lives now; and every
-  // agent is served by exactly its shard's owner.
+  // Every message once, in order, wherever its agent lives now (once the
+  // outboxes are empty); and every agent is served by exactly its shard's
+  // owner.
+  for (auto& n : nodes_)
+    EXPECT_TRUE(outbox_drained(*n)) << n->id;
   size_t on_c = 0;
   for (auto& to : agents) {
     auto owner = owner_of(to).first;
