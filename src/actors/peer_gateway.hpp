@@ -80,6 +80,11 @@ private:
     std::string node; // where it was counted against the bound
     std::optional<caf::typed_response_promise<send_receipt>> waiting;
     std::string lane;
+    /// Its record: not written (a direct message the owner may answer
+    /// first), being written, written.
+    enum { memory, writing, written } state = memory;
+    bool finished = false;  // answered while being written
+    bool left_lane = false; // no longer in its lane
   };
   caf::message_handler outbox_handlers();
   /// Takes `e` (its seq is set here) if the outbox for its node has room:
@@ -87,6 +92,9 @@ private:
   /// answer, or `sent` after outbox_options::wait).
   void enqueue(storage::outbox_entry e, std::optional<caf::typed_response_promise<send_receipt>> waiting);
   void send_entry(uint64_t seq);
+  /// Writes entry `seq`'s record; once written, tells a waiting sender
+  /// `sent` and, with `then_send`, sends the entry.
+  void persist(uint64_t seq, bool then_send);
   /// By reference: g++ 12 warns (wrongly, -Wmaybe-uninitialized) on moves.
   void on_entry_answer(uint64_t seq, expected<federation::remote_reply>& r);
   /// The entry is done: it leaves the outbox (memory and store).

@@ -83,36 +83,75 @@ void peer_gateway::enqueue(storage::outbox_entry e, std::optional<caf::typed_res
   e.seq = next_seq_++;
   const auto seq = e.seq;
   count_entry(node, 1);
-  storage::write_batch b;
-  if (rt_->store)
-    b.put(storage::column::outbox, storage::outbox_key(seq), storage::encode(e));
   auto& q = outbox_[seq];
   q.entry = std::move(e);
   q.node = node;
   q.waiting = std::move(waiting);
   q.lane = lane_of(q.entry, node);
-  // Pipelined: the writer answers in order, so entries go out in order.
+  if (q.entry.what == kind::room_delivery) {
+    // The room has told its poster: written now, sent once written (the
+    // writer answers in order, so entries go out in order).
+    persist(seq, true);
+    return;
+  }
+  // A direct message goes at once and is written only if its owner has
+  // not answered within the wait: an owner's answer means it committed the
+  // message itself, and nobody was told anything before.
+  waits_.emplace_back(std::chrono::steady_clock::now() + outbox_opts_.wait, seq);
+  if (!wait_armed_) {
+    wait_armed_ = true;
+    delayed_send(this, outbox_opts_.wait, outbox_wait::value);
+  }
+  join_lane(seq);
+}
+
+void peer_gateway::persist(uint64_t seq, bool then_send) {
+  auto& q = outbox_.at(seq);
+  storage::write_batch b;
+  if (rt_->store)
+    b.put(storage::column::outbox, storage::outbox_key(seq), storage::encode(q.entry));
+  q.state = queued::writing;
   persist_then(
     this, *rt_, std::move(b),
-    [this, seq](const error* failed, commit_outcome&) {
+    [this, seq, then_send](const error* failed, commit_outcome&) {
       auto it = outbox_.find(seq);
       if (it == outbox_.end())
         return;
+      auto& q = it->second;
       if (failed) {
-        if (it->second.waiting)
-          it->second.waiting->deliver(to_caf(*failed));
-        count_entry(it->second.node, -1);
-        outbox_.erase(it);
+        // Not written: nobody is told it is safe. A direct message was
+        // sent already: its sender learns the outcome is unknown.
+        q.state = queued::memory;
+        if (q.waiting) {
+          q.waiting->deliver(then_send ? to_caf(*failed)
+                                       : to_caf(errc::deadline_exceeded,
+                                                "the recipient's node has not answered and the outbox could not be "
+                                                "written (" + failed->message
+                                                  + "): the message may or may not arrive; retry with its id"));
+          q.waiting.reset();
+        }
+        if (q.finished) {
+          drop_entry(seq);
+          return;
+        }
+        if (then_send) {
+          count_entry(q.node, -1);
+          outbox_.erase(it);
+        }
         return;
       }
-      if (it->second.waiting) {
-        waits_.emplace_back(std::chrono::steady_clock::now() + outbox_opts_.wait, seq);
-        if (!wait_armed_) {
-          wait_armed_ = true;
-          delayed_send(this, outbox_opts_.wait, outbox_wait::value);
-        }
+      q.state = queued::written;
+      if (q.finished) {
+        drop_entry(seq); // answered while it was being written
+        return;
       }
-      join_lane(seq);
+      if (q.waiting) {
+        // The owner has not answered yet: the message is safe in the outbox.
+        q.waiting->deliver(send_receipt{message_status::sent, q.entry.msg.sent_at});
+        q.waiting.reset();
+      }
+      if (then_send)
+        join_lane(seq);
     },
     while_writing::go_on);
 }
@@ -186,6 +225,7 @@ void peer_gateway::on_entry_answer(uint64_t seq, expected<federation::remote_rep
       q.waiting->deliver(send_receipt{r->status, r->sent_at});
     else
       q.waiting->deliver(to_caf(r.error()));
+    q.waiting.reset();
   } else if (!r) {
     // The sender was answered `sent` (or nobody waits): the owner's
     // refusal is counted, logged and published where the message came from.
@@ -221,25 +261,37 @@ void peer_gateway::drop_entry(uint64_t seq) {
   auto it = outbox_.find(seq);
   if (it == outbox_.end())
     return;
-  count_entry(it->second.node, -1);
-  // The next of its lane goes.
+  auto& q = it->second;
+  // It leaves its lane; if it was the first, the next goes.
   std::optional<uint64_t> next;
-  if (auto l = lanes_.find(it->second.lane); l != lanes_.end()) {
-    if (l->second.front() == seq)
-      l->second.pop_front(); // the usual case: the first of its lane
-    else
-      std::erase(l->second, seq);
-    if (l->second.empty())
-      lanes_.erase(l);
-    else
-      next = l->second.front();
+  if (!q.left_lane) {
+    q.left_lane = true;
+    if (auto l = lanes_.find(q.lane); l != lanes_.end()) {
+      const bool first = l->second.front() == seq;
+      if (first)
+        l->second.pop_front(); // the usual case
+      else
+        std::erase(l->second, seq);
+      if (l->second.empty())
+        lanes_.erase(l);
+      else if (first)
+        next = l->second.front();
+    }
   }
-  outbox_.erase(it);
-  // Written behind: lost in a crash, the entry is sent again and the
-  // owner's idempotency key makes the repeat take no effect.
-  storage::write_batch b;
-  b.erase(storage::column::outbox, storage::outbox_key(seq));
-  commit_later(*rt_, std::move(b));
+  if (q.state == queued::writing) {
+    q.finished = true; // its record goes once written
+  } else {
+    const bool written = q.state == queued::written;
+    count_entry(q.node, -1);
+    outbox_.erase(it);
+    if (written) {
+      // Written behind: lost in a crash, the entry is sent again and the
+      // owner's idempotency key makes the repeat take no effect.
+      storage::write_batch b;
+      b.erase(storage::column::outbox, storage::outbox_key(seq));
+      commit_later(*rt_, std::move(b));
+    }
+  }
   if (next)
     send_entry(*next);
 }
@@ -249,13 +301,11 @@ caf::message_handler peer_gateway::outbox_handlers() {
     [this](outbox_wait) {
       const auto now = std::chrono::steady_clock::now();
       while (!waits_.empty() && waits_.front().first <= now) {
-        auto it = outbox_.find(waits_.front().second);
+        const auto seq = waits_.front().second;
         waits_.pop_front();
-        if (it == outbox_.end() || !it->second.waiting)
-          continue; // answered by its owner meanwhile
-        // The owner has not answered yet: the message is safe in the outbox.
-        it->second.waiting->deliver(send_receipt{message_status::sent, it->second.entry.msg.sent_at});
-        it->second.waiting.reset();
+        // Not answered in time: written now, and its sender then told `sent`.
+        if (auto it = outbox_.find(seq); it != outbox_.end() && it->second.state == queued::memory)
+          persist(seq, false);
       }
       wait_armed_ = !waits_.empty();
       if (wait_armed_)
@@ -275,7 +325,11 @@ caf::message_handler peer_gateway::outbox_handlers() {
         auto node = rt_->place(target_of(e)).node;
         count_entry(node, 1);
         auto lane = lane_of(e, node);
-        outbox_[seq] = queued{std::move(e), std::move(node), std::nullopt, std::move(lane)};
+        auto& q = outbox_[seq];
+        q.entry = std::move(e);
+        q.node = std::move(node);
+        q.lane = std::move(lane);
+        q.state = queued::written;
         join_lane(seq);
       }
     },
