@@ -118,7 +118,6 @@ private:
   uint64_t next_id_ = 1;
   std::unordered_map<uint64_t, call> calls_;
   outbox_options outbox_opts_;
-  uint64_t next_seq_ = 1;
   std::map<uint64_t, queued> outbox_;
   std::unordered_map<std::string, size_t> outbox_by_node_;
   std::set<uint64_t> parked_;

@@ -80,7 +80,7 @@ void peer_gateway::enqueue(storage::outbox_entry e, std::optional<caf::typed_res
       rt_->counters.refused.add();
     return;
   }
-  e.seq = next_seq_++;
+  e.seq = rt_->outbox_seq.fetch_add(1) + 1;
   const auto seq = e.seq;
   count_entry(node, 1);
   auto& q = outbox_[seq];
@@ -321,7 +321,6 @@ caf::message_handler peer_gateway::outbox_handlers() {
     [this](atoms::resume_outbox, std::vector<storage::outbox_entry>& entries) {
       for (auto& e : entries) {
         const auto seq = e.seq;
-        next_seq_ = std::max(next_seq_, seq + 1);
         auto node = rt_->place(target_of(e)).node;
         count_entry(node, 1);
         auto lane = lane_of(e, node);

@@ -230,9 +230,11 @@ caf::result<send_receipt> on_post(self_ptr self, message& m, bool record_outcome
   auto now = st.rt->now();
   st.r.last_activity = now;
   const auto speaker = m.from;
-  auto b = post_records(st, m, record_outcome, now);
-  effect(self, [self, speaker, post = caf::make_message(atoms::deliver_post::value, std::move(m))] {
-    fan_out(self, speaker, post);
+  std::vector<storage::outbox_entry> remote;
+  auto b = post_records(st, m, record_outcome, now, remote);
+  effect(self, [self, speaker, remote = std::move(remote),
+                post = caf::make_message(atoms::deliver_post::value, std::move(m))]() mutable {
+    fan_out(self, speaker, post, std::move(remote));
   });
   if (st.turns.state().current) {
     auto current = *st.turns.state().current;

@@ -1,6 +1,7 @@
 #include "actors/room_posts.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include "actors/persist.hpp"
 #include "parley/storage/message_log.hpp"
@@ -65,28 +66,46 @@ std::optional<caf::error> post_refusal(const room_moderator_state& st, const age
 // Written before anyone receives the post: one record, one inbox entry per
 // member but the sender (all with the same delivery number) and, with
 // `record_outcome`, the guard of its key.
-storage::write_batch post_records(room_moderator_state& st, message& m, bool record_outcome, timestamp now) {
+storage::write_batch post_records(room_moderator_state& st, message& m, bool record_outcome, timestamp now,
+                                  std::vector<storage::outbox_entry>& remote) {
   storage::write_batch b;
   if (!st.rt->store)
     return b;
   m.delivery = st.rt->next_delivery();
   m.status = message_status::delivered;
-  // Members of other nodes get theirs from their node (fan_out).
+  // Members of other nodes get theirs from their node (fan_out), through
+  // the outbox: one entry per node (those without a settled owner in one).
   std::vector<agent_id> recipients;
+  std::map<std::string, std::vector<agent_id>> by_node;
   recipients.reserve(st.r.members.size());
-  for (size_t i = 0; i < st.r.members.size(); ++i)
-    if (st.r.members[i].id != m.from && !(st.rt->gateway && st.rt->elsewhere(handle_at(st, i))))
-      recipients.push_back(st.r.members[i].id);
+  for (size_t i = 0; i < st.r.members.size(); ++i) {
+    const auto& id = st.r.members[i].id;
+    if (id == m.from)
+      continue;
+    if (st.rt->gateway && st.rt->elsewhere(handle_at(st, i))) {
+      auto where = st.rt->place(id);
+      by_node[where.at == placement::where::there ? where.node : std::string{}].push_back(id);
+    } else {
+      recipients.push_back(id);
+    }
+  }
   storage::add_message(b, m, recipients, m.delivery);
   if (record_outcome)
     storage::guard_idempotency(b, m, now - st.rt->limits.idempotency_window_ms);
+  for (auto& [node, ids] : by_node) {
+    storage::outbox_entry e{st.rt->outbox_seq.fetch_add(1) + 1, storage::outbox_entry::kind::room_delivery, m,
+                            std::move(ids)};
+    b.put(storage::column::outbox, storage::outbox_key(e.seq), storage::encode(e));
+    remote.push_back(std::move(e));
+  }
   return b;
 }
 
 // Members here get the one shared post each; the members of other nodes
 // go to the gateway as one list, which it splits by node (one request per
 // node, however many of the room's members it serves).
-void fan_out(room_moderator_actor* self, const agent_id& speaker, const caf::message& post) {
+void fan_out(room_moderator_actor* self, const agent_id& speaker, const caf::message& post,
+             std::vector<storage::outbox_entry> remote) {
   auto& st = self->state;
   std::vector<agent_id> elsewhere;
   for (size_t i = 0; i < st.r.members.size(); ++i)
@@ -97,7 +116,9 @@ void fan_out(room_moderator_actor* self, const agent_id& speaker, const caf::mes
         else
           self->send(h, post);
       }
-  if (!elsewhere.empty())
+  if (!remote.empty())
+    self->send(st.rt->gateway, atoms::resume_outbox::value, std::move(remote));
+  else if (!elsewhere.empty() && !st.rt->store)
     self->send(st.rt->gateway, atoms::deliver_room_post::value, post.get_as<message>(1), std::move(elsewhere));
 }
 
@@ -140,14 +161,15 @@ caf::result<send_receipt> post_pipelined(room_moderator_actor* self, message& m,
     return std::move(*no);
   const auto now = st.rt->now();
   const send_receipt delivered{message_status::delivered, m.sent_at};
-  auto b = post_records(st, m, record_outcome, now);
+  std::vector<storage::outbox_entry> remote;
+  auto b = post_records(st, m, record_outcome, now, remote);
   const auto speaker = m.from;
   ++st.posts_in_flight;
   if (key)
     st.retries[*key];
   auto rp = self->make_response_promise<send_receipt>();
   persist_then(self, *st.rt, std::move(b),
-               [self, rp, key, now, delivered, speaker,
+               [self, rp, key, now, delivered, speaker, remote = std::move(remote),
                 post = caf::make_message(atoms::deliver_post::value, std::move(m))](
                  const error* e, commit_outcome& out) mutable {
                  auto& st = self->state;
@@ -156,7 +178,7 @@ caf::result<send_receipt> post_pipelined(room_moderator_actor* self, message& m,
                  const auto a = answer_of(e, out, delivered);
                  if (a.took_effect) {
                    st.r.last_activity = std::max(st.r.last_activity, now);
-                   fan_out(self, speaker, post);
+                   fan_out(self, speaker, post, std::move(remote));
                  }
                  deliver_answer(rp, a);
                  if (!key)

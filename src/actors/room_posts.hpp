@@ -30,11 +30,17 @@ bool wait_for_posts(room_moderator_state& st);
 std::optional<caf::error> post_refusal(const room_moderator_state& st, const agent_id& from);
 
 /// Durable nodes: the post's records (empty without a store); gives `m`
-/// its delivery number.
-storage::write_batch post_records(room_moderator_state& st, message& m, bool record_outcome, timestamp now);
+/// its delivery number. In a network, the batch also carries the outbox
+/// entries of the post for members on other nodes (one per node), which
+/// `remote` gets: so a crash after the poster's answer cannot lose them.
+storage::write_batch post_records(room_moderator_state& st, message& m, bool record_outcome, timestamp now,
+                                  std::vector<storage::outbox_entry>& remote);
 
-/// Sends `post`, a (deliver_post, message), to every member but `speaker`.
-void fan_out(room_moderator_actor* self, const agent_id& speaker, const caf::message& post);
+/// Sends `post`, a (deliver_post, message), to every member but `speaker`
+/// here, and hands the gateway the written outbox entries `remote` (or,
+/// without a store, the list of members elsewhere).
+void fan_out(room_moderator_actor* self, const agent_id& speaker, const caf::message& post,
+             std::vector<storage::outbox_entry> remote);
 
 /// What a written post answers: the write's error, else the first outcome
 /// of a key that took effect before (the post then delivers nothing), else

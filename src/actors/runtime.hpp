@@ -246,6 +246,10 @@ public:
     return (incarnation << 40) + deliveries_issued.fetch_add(1, std::memory_order_relaxed) + 1;
   }
   std::atomic<uint64_t> deliveries_issued{0};
+  /// The last outbox sequence number handed out (the gateway's entries and
+  /// the room posts that carry theirs in their own batch); the highest
+  /// found in the store at start.
+  std::atomic<uint64_t> outbox_seq{0};
   /// Topics with at least one subscriber (maintained by the bus). The
   /// lifecycle, room and turn topics are always published, so that the
   /// retained ring has them; message events only when asked for.

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -79,6 +80,7 @@ private:
       }
       if (serve_one_stream())
         backoff = std::chrono::milliseconds(100);
+      forget_if_gone();
       std::unique_lock guard{mtx_};
       if (cv_.wait_for(guard, backoff, [this] { return stopping_; }))
         break;
@@ -92,6 +94,33 @@ private:
     }
     for (auto& [seq, done] : left)
       done(unexpected{errc::unavailable, "the link to node '" + peer_ + "' closed before it answered"});
+  }
+
+  // A peer that stays out of the network (it left after a hand-off, or
+  // its lease ended) will not answer what it was sent: after
+  // forget_after, its callers get unavailable and resolve the owner again
+  // (the new owner, or the same node once it is back).
+  void forget_if_gone() {
+    if (!opts_.address_of(peer_).empty()) {
+      gone_since_.reset();
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!gone_since_)
+      gone_since_ = now;
+    if (now - *gone_since_ < opts_.forget_after)
+      return;
+    gone_since_.reset();
+    std::unordered_map<uint64_t, done_fn> left;
+    {
+      std::lock_guard guard{mtx_};
+      left.swap(waiting_);
+      // The numbering goes on; the next hello's resume_from skips these.
+      sender_ = link_sender::restore(opts_.max_pending, opts_.max_pending_bytes, {}, sender_.last_seq());
+    }
+    for (auto& [seq, done] : left)
+      done(unexpected{errc::unavailable, "node '" + peer_ + "' is not a member of the network: the request was "
+                                                              "not answered; resolve its owner again"});
   }
 
   std::shared_ptr<grpc::Channel> channel(const std::string& address) {
@@ -214,6 +243,7 @@ private:
   std::condition_variable cv_;
   link_sender sender_;
   std::unordered_map<uint64_t, done_fn> waiting_;
+  std::optional<std::chrono::steady_clock::time_point> gone_since_; // run()'s thread only
   bool stopping_ = false;
   bool broken_ = false;
   grpc::ClientContext* ctx_ = nullptr;

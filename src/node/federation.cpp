@@ -57,6 +57,7 @@ void node::impl::resume_outbox() {
   }
   if (entries->empty())
     return;
+  rt.outbox_seq = entries->back().seq; // oldest first: the last is the highest
   if (!rt.gateway) {
     spdlog::warn("{} message(s) for agents of other nodes wait in the outbox: they go when this node runs in its "
                  "network again",

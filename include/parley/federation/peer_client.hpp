@@ -41,6 +41,9 @@ struct peer_client_options {
   size_t max_pending_bytes = size_t{64} << 20;
   /// Requests written in one frame at most.
   size_t batch = 128;
+  /// How long a peer may be out of the network (no address) before the
+  /// requests waiting for it are answered unavailable.
+  std::chrono::milliseconds forget_after{3000};
 };
 
 /// The transport; it stops its links when destroyed (unanswered requests
