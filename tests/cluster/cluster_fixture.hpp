@@ -405,6 +405,16 @@ protected:
     return got;
   }
 
+  /// The ids of `agent`'s inbox once it holds `count` messages (or after
+  /// `limit`), in inbox order.
+  std::vector<std::string> inbox_ids(node_process& at, const std::string& agent, size_t count,
+                                     std::chrono::seconds limit = 60s) {
+    std::vector<std::string> ids;
+    for (auto& m : inbox_of_size(at, agent, count, limit))
+      ids.push_back(m.id());
+    return ids;
+  }
+
   test::etcd_process etcd_;
   std::filesystem::path dir_;
   std::vector<std::unique_ptr<node_process>> nodes_;

@@ -120,11 +120,7 @@ TEST_F(Pause, APausedNodeGetsBoundedBackpressureAndCatchesUpAfterItsRestart) {
     ASSERT_TRUE(acknowledged) << id << " was never acknowledged";
   }
   EXPECT_TRUE(outbox_drained(a));
-  auto got = inbox_of_size(node("node-b"), bob, to_bob.size());
-  std::vector<std::string> ids;
-  for (auto& m : got)
-    ids.push_back(m.id());
-  EXPECT_EQ(ids, to_bob) << "each once, in the order sent";
+  EXPECT_EQ(inbox_ids(node("node-b"), bob, to_bob.size()), to_bob) << "each once, in the order sent";
   EXPECT_EQ(inbox(a, carol).size(), 5u);
 }
 

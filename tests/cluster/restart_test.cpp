@@ -68,11 +68,7 @@ TEST_F(FederationRestarts, AnAcknowledgedSendSurvivesACrashOfTheSendersNode) {
   EXPECT_EQ(info(node("node-a")).outbox_pending(), 15u) << "the outbox came back from the store";
   ASSERT_TRUE(restart_node("node-b")) << node("node-b").proc.output();
   EXPECT_TRUE(outbox_drained(node("node-a")));
-  auto got = inbox_of_size(node("node-b"), bob, sent.size());
-  std::vector<std::string> ids;
-  for (auto& m : got)
-    ids.push_back(m.id());
-  EXPECT_EQ(ids, sent) << "every acknowledged message once, in the order sent";
+  EXPECT_EQ(inbox_ids(node("node-b"), bob, sent.size()), sent) << "every acknowledged message once, in the order sent";
 }
 
 // Verifies a room's posts for members on a node that is down wait in the room node's durable outbox, survive a kill -9 of the room's node too, and reach each member there once, in order, after both restart.
@@ -106,11 +102,7 @@ TEST_F(FederationRestarts, RoomPostsForMembersOfADownNodeSurviveACrashOfTheRooms
   ASSERT_TRUE(restart_node("node-b")) << node("node-b").proc.output();
   EXPECT_TRUE(outbox_drained(node("node-a")));
   for (auto& member : {bob, carol}) {
-    auto got = inbox_of_size(node("node-b"), member, posted.size());
-    std::vector<std::string> ids;
-    for (auto& m : got)
-      ids.push_back(m.id());
-    EXPECT_EQ(ids, posted) << member << ": every post once, in order";
+    EXPECT_EQ(inbox_ids(node("node-b"), member, posted.size()), posted) << member << ": every post once, in order";
   }
 }
 
