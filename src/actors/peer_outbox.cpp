@@ -1,10 +1,12 @@
 // The peer gateway's durable outbox: a message for an agent of another node
-// (a direct message, a room's post for its members there) is written to the
-// store before its sender is answered, sent until the owner took it or
-// refused it for good, and only then removed. After a crash the node sends
-// what is left again (node::impl::resume_outbox); the owner's idempotency
-// keys make a repeat take no effect (docs/federation.md, "The durable
-// outbox").
+// (a direct message, a room's post for its members there) is sent until the
+// owner took it or refused it for good. Its record is in the store before
+// anyone is told the message is safe: a room's post writes it with the post
+// (room_posts.cpp); a direct message only if its owner has not answered
+// within the wait, before its sender hears `sent` (an owner that answered
+// committed it itself). After a crash the node sends what is left again
+// (node::impl::resume_outbox); the owner's idempotency keys make a repeat
+// take no effect (docs/federation.md, "The durable outbox").
 
 #include <algorithm>
 
