@@ -107,18 +107,20 @@ storage::write_batch post_records(room_moderator_state& st, message& m, bool rec
 void fan_out(room_moderator_actor* self, const agent_id& speaker, const caf::message& post,
              std::vector<storage::outbox_entry> remote) {
   auto& st = self->state;
+  // Without a store the members elsewhere go to the gateway as a list; with
+  // one, post_records wrote their outbox entries already (`remote`).
   std::vector<agent_id> elsewhere;
   for (size_t i = 0; i < st.r.members.size(); ++i)
     if (st.r.members[i].id != speaker)
       if (auto h = handle_at(st, i)) {
-        if (st.rt->elsewhere(h))
-          elsewhere.push_back(st.r.members[i].id);
-        else
+        if (!st.rt->elsewhere(h))
           self->send(h, post);
+        else if (!st.rt->store)
+          elsewhere.push_back(st.r.members[i].id);
       }
   if (!remote.empty())
     self->send(st.rt->gateway, atoms::resume_outbox::value, std::move(remote));
-  else if (!elsewhere.empty() && !st.rt->store)
+  else if (!elsewhere.empty())
     self->send(st.rt->gateway, atoms::deliver_room_post::value, post.get_as<message>(1), std::move(elsewhere));
 }
 

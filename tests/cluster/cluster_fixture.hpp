@@ -381,6 +381,22 @@ protected:
 
   uint64_t local_agents(node_process& at) { return info(at).agents(); }
 
+  /// alice (silent) and carol (external) on node-a, bob (external) on
+  /// node-b, all introduced through node-a: a sender, a local recipient
+  /// and one across.
+  struct sender_and_recipients {
+    std::string alice, carol, bob;
+  };
+  sender_and_recipients introduce_alice_carol_bob() {
+    auto on_a = ids_on("node-a", 2);
+    sender_and_recipients out{on_a.at(0), on_a.at(1), ids_on("node-b", 1).at(0)};
+    auto& a = node("node-a");
+    EXPECT_TRUE(introduce(a, out.alice, pb::Behavior::KIND_SILENT).ok());
+    EXPECT_TRUE(introduce(a, out.carol, pb::Behavior::KIND_EXTERNAL).ok());
+    EXPECT_TRUE(introduce(a, out.bob, pb::Behavior::KIND_EXTERNAL).ok());
+    return out;
+  }
+
   /// Waits until `at`'s durable outbox is empty (every message it holds for
   /// other nodes was taken); false if it is not within `limit`.
   bool outbox_drained(node_process& at, std::chrono::seconds limit = 60s) {

@@ -88,13 +88,9 @@ protected:
 
 // Verifies that while node-b is cut off from the network for a few seconds (less than its lease), node-a serves its own agents and answers sends to node-b's agent SENT from its durable outbox, and that after the heal node-b's agent has every message once, in the order sent, with no retry by the client.
 TEST_F(Partition, ACutOffNodeGetsItsBacklogOnceAfterTheHeal) {
-  auto alice_carol = ids_on("node-a", 2);
-  auto alice = alice_carol.at(0), carol = alice_carol.at(1);
-  auto bob = ids_on("node-b", 1).at(0);
+  const auto [alice, carol, bob] = introduce_alice_carol_bob();
+  ASSERT_FALSE(HasFailure());
   auto& a = node("node-a");
-  ASSERT_TRUE(introduce(a, alice, pb::Behavior::KIND_SILENT).ok());
-  ASSERT_TRUE(introduce(a, carol, pb::Behavior::KIND_EXTERNAL).ok());
-  ASSERT_TRUE(introduce(a, bob, pb::Behavior::KIND_EXTERNAL).ok());
   std::vector<std::string> sent;
   auto send_one = [&](const std::string& to, const std::string& id) {
     pb::SendResponse out;

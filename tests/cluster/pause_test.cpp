@@ -49,13 +49,9 @@ protected:
 
 // Verifies that while node-b is paused past its lease, node-a serves its own agents, holds at most the outbox limit of requests for node-b and refuses the rest at once with RESOURCE_EXHAUSTED and a retry hint; that node-b stops (exit 3) after SIGCONT; and that, restarted, it takes every message once and in order.
 TEST_F(Pause, APausedNodeGetsBoundedBackpressureAndCatchesUpAfterItsRestart) {
-  auto alice_carol = ids_on("node-a", 2);
-  auto alice = alice_carol.at(0), carol = alice_carol.at(1);
-  auto bob = ids_on("node-b", 1).at(0);
+  const auto [alice, carol, bob] = introduce_alice_carol_bob();
+  ASSERT_FALSE(HasFailure());
   auto& a = node("node-a");
-  ASSERT_TRUE(introduce(a, alice, pb::Behavior::KIND_SILENT).ok());
-  ASSERT_TRUE(introduce(a, carol, pb::Behavior::KIND_EXTERNAL).ok());
-  ASSERT_TRUE(introduce(a, bob, pb::Behavior::KIND_EXTERNAL).ok());
   std::vector<std::string> to_bob;
   for (int i = 0; i < 3; ++i) {
     to_bob.push_back("before-" + std::to_string(i));
